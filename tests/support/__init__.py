@@ -1,0 +1,1 @@
+"""Helpers shared by the test tiers: free ports, real server processes, the Pulumi mock harness."""
