@@ -19,7 +19,7 @@ IMAGES: Final[dict[str, str]] = {
     "grafana": "docker.io/grafana/grafana:12.1.0",
     "loki": "docker.io/grafana/loki:3.5.0",
     "alloy": "docker.io/grafana/alloy:v1.10.0",
-    "vault": "docker.io/hashicorp/vault:1.20.2",
+    "vault": "docker.io/hashicorp/vault:2.1.2",
     "opencost": "ghcr.io/opencost/opencost:1.115.0",
     "opencost-ui": "ghcr.io/opencost/opencost-ui:1.115.0",
     "argo-rollouts": "quay.io/argoproj/argo-rollouts:v1.9.1",
