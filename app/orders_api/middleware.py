@@ -1,0 +1,109 @@
+"""ASGI middleware: request id, metrics and one JSON access-log line per request.
+
+A plain ASGI middleware (not ``BaseHTTPMiddleware``) to keep the per-request overhead small. The
+``route`` label is the matched route template (Starlette stores the route in the scope); paths that match
+no route are labelled ``<unmatched>``, so raw paths never become label values.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from .logs import REQUEST_ID
+from .metrics import Metrics, method_label
+from .names import UNMATCHED_ROUTE
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+REQUEST_ID_HEADER = b"x-request-id"
+# Accepted incoming request ids: no spaces or control characters (log injection), bounded length.
+_VALID_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:/+=-]{1,128}$")
+# Operational endpoints: not counted in the request metrics (probes and scrapes would dilute the SLIs)
+# and logged at debug level only.
+OPERATIONAL_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+access_log = logging.getLogger("orders_api.access")
+error_log = logging.getLogger("orders_api.errors")
+
+_INTERNAL_ERROR_BODY = b'{"detail":"internal server error"}'
+
+
+def request_id_from(scope: Scope) -> str:
+    """The client's ``X-Request-ID`` when it is well-formed, else a new random id."""
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER:
+            if _VALID_REQUEST_ID.match(value):
+                return str(value.decode("ascii"))
+            break
+    return uuid.uuid4().hex
+
+
+def route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
+
+
+class ObservabilityMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(scope)
+        token = REQUEST_ID.set(request_id)
+        header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        status = 500
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started
+            if message["type"] == "http.response.start":
+                started = True
+                status = int(message["status"])
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        path = scope.get("path", "")
+        operational = path in OPERATIONAL_PATHS
+        in_flight = self.metrics.in_flight
+        if not operational:
+            in_flight.inc()
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            status = 500
+            error_log.exception("unhandled error", extra={"path": scope.get("path")})
+            if not started:
+                await send_with_id({"type": "http.response.start", "status": 500, "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(_INTERNAL_ERROR_BODY)).encode())]})
+                await send({"type": "http.response.body", "body": _INTERNAL_ERROR_BODY})
+        finally:
+            duration = time.perf_counter() - start
+            method = method_label(scope.get("method", ""))
+            route = route_template(scope)
+            fields = {"method": method, "route": route, "path": path, "status": status,
+                      "duration_seconds": round(duration, 6)}
+            if operational:
+                if access_log.isEnabledFor(logging.DEBUG):
+                    access_log.debug("request", extra=fields)
+            else:
+                in_flight.dec()
+                self.metrics.observe(method, route, status, duration)
+                access_log.info("request", extra=fields)
+            REQUEST_ID.reset(token)
+
