@@ -61,3 +61,11 @@ SLI_P95: Final = "namespace_app:http_request_duration_seconds:p95_5m"
 # Service level objectives the alerts and the canary analysis enforce (defaults; stacks may tighten).
 ERROR_RATIO_OBJECTIVE: Final = 0.05
 P95_LATENCY_OBJECTIVE_SECONDS: Final = 0.5
+
+# Platform namespaces (the app's namespace comes from stack config: appNamespace).
+NS_MONITORING: Final = "monitoring"
+NS_NODE_EXPORTER: Final = "node-exporter"  # privileged PSA: node-exporter needs the host's namespaces
+NS_LOGGING: Final = "logging"
+NS_VAULT: Final = "vault"
+NS_COST: Final = "opencost"
+NS_ROLLOUTS: Final = "argo-rollouts"

@@ -1,0 +1,54 @@
+# The two commands: `make render STACK=dev` (offline, no credentials) and `make test`.
+# Both bootstrap .venv from the pinned requirements on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt app/requirements.txt policies/requirements.txt | sha256sum | cut -c1-16)
+STACK  ?= dev
+# Debian packages the real-tool tests need (Prometheus 2.42, promtool, Alertmanager, amtool).
+APT_PACKAGES := prometheus prometheus-alertmanager
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# mypy covers the program, the tools, the policy rules, the app and the tests.
+TYPED := __main__.py components tools policies/rules policies/registry.py app/orders_api tests bench
+
+.PHONY: render test lint typecheck system-deps venv clean config-schema bench
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt app/requirements.txt policies/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+render: $(STAMP)
+	$(BIN)/python -m tools.render --stack $(STACK)
+
+system-deps:
+	@missing=""; for p in promtool amtool prometheus prometheus-alertmanager; do \
+	  command -v $$p >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy $(wildcard $(TYPED))
+
+config-schema: $(STAMP)
+	$(BIN)/python -m tools.config_schema
+
+test: $(STAMP) system-deps lint typecheck
+	$(BIN)/python -m tools.config_schema --check
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/render.py
+
+clean:
+	rm -rf dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,37 @@
+"""The platform stack: namespaces, then one component per area, then the outputs other teams read.
+
+Settings are validated before any resource is registered (components/config.py); each component
+lives in its own folder under components/ and builds its configuration from pure builders there.
+"""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config import settings_from_pulumi
+from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs, platform_namespaces
+
+settings = settings_from_pulumi()
+
+provider = k8s.Provider(
+    "k8s",
+    context=settings.cluster.kube_context or None,
+    render_yaml_to_directory=settings.cluster.render_yaml_to_directory or None,
+    enable_server_side_apply=True,
+)
+k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": provider})
+
+namespaces = PlatformNamespaces(
+    "platform",
+    PlatformNamespacesArgs(
+        namespaces=platform_namespaces(settings),
+        quota=settings.namespaces.quota,
+        max_pods=settings.namespaces.max_pods,
+        container_defaults=settings.namespaces.container_defaults,
+    ),
+    opts=k8s_opts,
+)
+ns_ready = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[namespaces])
+
+pulumi.export("environment", settings.environment)
+pulumi.export("namespaces", {name: ns.metadata["name"] for name, ns in namespaces.namespaces.items()})
+pulumi.export("appNamespace", settings.namespaces.app)

@@ -1,0 +1,639 @@
+"""Typed stack settings: one dataclass tree, loaded from Pulumi config and validated up front.
+
+Every key of the ``hardening`` config namespace is declared once in ``KEYS`` below with its Pulumi type,
+default, description and a check. ``Pulumi.yaml``'s ``config:`` section is generated from the same table
+(``python -m tools.config_schema``; a test keeps it in sync), so the documentation, the CLI's own type
+checks and this module cannot disagree.
+
+``load_settings`` turns the raw values into ``Settings`` or raises ``ConfigError`` carrying one message
+per problem (key, bad value, what is accepted). It runs before any resource is registered, so a bad
+stack never half-applies. ``ConfigError`` derives from ``pulumi.RunError`` so ``pulumi preview`` prints
+the messages without a Python traceback.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+try:  # pulumi is always installed for the program; keep the module importable without it for tools.
+    from pulumi import RunError as _BaseError
+except ImportError:  # pragma: no cover
+    _BaseError = Exception  # type: ignore[assignment,misc]
+
+NAMESPACE = "hardening"
+ENVIRONMENTS = ("dev", "staging", "prod")
+
+
+class ConfigError(_BaseError):  # type: ignore[misc,valid-type]
+    """Invalid stack configuration; ``problems`` holds one human-readable message per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid stack configuration ({len(problems)} problem(s)):\n{lines}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Value checks: each returns the parsed value or raises ValueError("<what is accepted>").
+# --------------------------------------------------------------------------------------------------
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
+_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_CPU = re.compile(r"^(\d+m|\d+(\.\d+)?)$")
+_MEMORY = re.compile(r"^\d+(Ki|Mi|Gi|Ti)$")
+_STORAGE = re.compile(r"^\d+(Mi|Gi|Ti)$")
+_SIZE = re.compile(r"^\d+(B|KB|MB|GB|TB|PB)$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HOST = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_IMAGE = re.compile(r"^(?P<repo>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+/[a-z0-9._/-]+)?)(:(?P<tag>[\w][\w.-]{0,127}))?"
+                    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$")
+_GH_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
+def duration_seconds(value: str) -> float:
+    """Seconds in a single-unit duration such as ``15d`` or ``30s`` (Prometheus/Go style)."""
+    m = _DURATION.match(value)
+    if not m:
+        raise ValueError(f"{value!r} is not a duration")
+    return int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
+
+
+def cpu_millicores(value: str) -> int:
+    return int(value[:-1]) if value.endswith("m") else round(float(value) * 1000)
+
+
+def memory_bytes(value: str) -> int:
+    units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
+    return int(value[:-2]) * units[value[-2:]]
+
+
+def _string(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("a string")
+    return v
+
+
+def _nonempty(v: Any) -> str:
+    s = _string(v)
+    if not s.strip():
+        raise ValueError("a non-empty string")
+    return s
+
+
+def _integer(minimum: int, maximum: int) -> Callable[[Any], int]:
+    def check(v: Any) -> int:
+        if isinstance(v, bool):
+            raise ValueError(f"an integer from {minimum} to {maximum}")
+        try:
+            n = int(str(v), 10)
+        except ValueError:
+            raise ValueError(f"an integer from {minimum} to {maximum}") from None
+        if not minimum <= n <= maximum:
+            raise ValueError(f"an integer from {minimum} to {maximum}")
+        return n
+
+    return check
+
+
+def _boolean(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v in ("true", "false"):
+        return v == "true"
+    raise ValueError("true or false")
+
+
+def _decimal(minimum: float, maximum: float) -> Callable[[Any], float]:
+    def check(v: Any) -> float:
+        try:
+            x = float(str(v))
+        except ValueError:
+            raise ValueError(f"a decimal number from {minimum} to {maximum}, as a string") from None
+        if not minimum <= x <= maximum or x != x:
+            raise ValueError(f"a decimal number from {minimum} to {maximum}, as a string")
+        return x
+
+    return check
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if v not in choices:
+            raise ValueError("one of " + ", ".join(choices))
+        return str(v)
+
+    return check
+
+
+def _duration(minimum: str = "1s", maximum: str = "10y") -> Callable[[Any], str]:
+    accepted = f"a duration with one unit (ms, s, m, h, d, w, y) from {minimum} to {maximum}, e.g. 15d, 12h, 30s"
+
+    def check(v: Any) -> str:
+        if not isinstance(v, str) or not _DURATION.match(v):
+            raise ValueError(accepted)
+        if not duration_seconds(minimum) <= duration_seconds(v) <= duration_seconds(maximum):
+            raise ValueError(accepted)
+        return v
+
+    return check
+
+
+def _regex(pattern: re.Pattern[str], accepted: str, allow_empty: bool = False) -> Callable[[Any], str]:
+    def check(v: Any) -> str:
+        if allow_empty and v == "":
+            return ""
+        if not isinstance(v, str) or not pattern.match(v):
+            raise ValueError(accepted)
+        return v
+
+    return check
+
+
+def _image(v: Any) -> str:
+    accepted = "an image reference with an explicit tag other than 'latest', e.g. ghcr.io/org/app:1.4.2"
+    if not isinstance(v, str):
+        raise ValueError(accepted)
+    m = _IMAGE.match(v)
+    if not m:
+        raise ValueError(accepted)
+    if not m.group("tag") and not m.group("digest"):
+        raise ValueError(accepted + " (this one has no tag)")
+    if m.group("tag") == "latest":
+        raise ValueError(accepted + " ('latest' is mutable)")
+    return v
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Container requests and limits."""
+
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+
+    def as_k8s(self) -> dict[str, dict[str, str]]:
+        return {
+            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
+            "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
+        }
+
+
+_RESOURCES_ACCEPTED = ("'cpu=<request>/<limit> memory=<request>/<limit>', e.g. 'cpu=100m/500m memory=128Mi/256Mi' "
+                       "(limit >= request)")
+
+
+def parse_resources(v: Any) -> Resources:
+    if not isinstance(v, str):
+        raise ValueError(_RESOURCES_ACCEPTED)
+    parts = dict(p.split("=", 1) for p in v.split() if "=" in p)
+    if set(parts) != {"cpu", "memory"} or len(v.split()) != 2:
+        raise ValueError(_RESOURCES_ACCEPTED)
+    try:
+        cpu_req, cpu_lim = parts["cpu"].split("/")
+        mem_req, mem_lim = parts["memory"].split("/")
+    except ValueError:
+        raise ValueError(_RESOURCES_ACCEPTED) from None
+    if not all(_CPU.match(c) for c in (cpu_req, cpu_lim)) or not all(_MEMORY.match(m) for m in (mem_req, mem_lim)):
+        raise ValueError(_RESOURCES_ACCEPTED)
+    if cpu_millicores(cpu_lim) < cpu_millicores(cpu_req) or memory_bytes(mem_lim) < memory_bytes(mem_req):
+        raise ValueError(_RESOURCES_ACCEPTED)
+    if cpu_millicores(cpu_req) == 0 or memory_bytes(mem_req) == 0:
+        raise ValueError(_RESOURCES_ACCEPTED + "; requests must be above zero")
+    return Resources(cpu_req, mem_req, cpu_lim, mem_lim)
+
+
+def _array_of(item: Callable[[Any], Any], accepted: str) -> Callable[[Any], list[Any]]:
+    def check(v: Any) -> list[Any]:
+        if isinstance(v, str):
+            try:
+                v = json.loads(v)
+            except json.JSONDecodeError:
+                raise ValueError(accepted) from None
+        if not isinstance(v, list):
+            raise ValueError(accepted)
+        try:
+            return [item(x) for x in v]
+        except ValueError:
+            raise ValueError(accepted) from None
+
+    return check
+
+
+def _weights(v: Any) -> list[int]:
+    accepted = "a list of integer weights strictly increasing within 1..99, e.g. [20, 50, 80]"
+    weights = _array_of(_integer(1, 99), accepted)(v)
+    if not weights or any(b <= a for a, b in itertools.pairwise(weights)):
+        raise ValueError(accepted)
+    return weights
+
+
+# --------------------------------------------------------------------------------------------------
+# The key table: the one place a stack setting is declared.
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Key:
+    name: str
+    type: str  # Pulumi config type: string | integer | boolean | array
+    default: Any
+    description: str
+    check: Callable[[Any], Any]
+    items: str | None = None  # item type for arrays
+
+
+@dataclass(frozen=True)
+class SecretKey:
+    name: str
+    description: str
+
+
+_R = "requests/limits as " + _RESOURCES_ACCEPTED.split(",")[0].strip("'") + "."
+
+KEYS: tuple[Key, ...] = (
+    # --- stack and cluster -----------------------------------------------------------------------
+    Key("environment", "string", "dev", "Environment of this stack: dev, staging or prod. prod turns on HA, "
+        "longer retention and stricter policies.", _choice(*ENVIRONMENTS)),
+    Key("kubeContext", "string", "", "kubeconfig context the explicit Kubernetes provider uses; empty = the "
+        "current context.", _string),
+    Key("renderYamlToDirectory", "string", "", "When set, the Kubernetes provider writes manifests to this "
+        "directory instead of applying them (for users with the Pulumi CLI but no cluster).", _string),
+    Key("storageClass", "string", "", "StorageClass for every PersistentVolumeClaim; empty = the cluster "
+        "default.", _regex(_DNS_LABEL, "a DNS-1123 label or empty", allow_empty=True)),
+    Key("team", "string", "platform", "Team that owns the platform namespaces (label 'team', used for cost "
+        "allocation).", _regex(_DNS_LABEL, "a DNS-1123 label")),
+    Key("costCenter", "string", "cc-platform", "Cost center of the platform namespaces (label 'cost-center').",
+        _regex(_DNS_LABEL, "a DNS-1123 label")),
+    Key("runbookBaseUrl", "string", "https://github.com/example-org/hardening/blob/main/docs",
+        "Base URL of docs/ used in every alert's runbook_url.", _regex(re.compile(r"^https://\S+[^/]$"),
+                                                                        "an https URL without trailing slash")),
+    # --- namespaces ------------------------------------------------------------------------------
+    Key("appNamespace", "string", "web", "Namespace of the application workload.",
+        _regex(_DNS_LABEL, "a DNS-1123 label")),
+    Key("appTeam", "string", "web", "Team that owns the application namespace (label 'team').",
+        _regex(_DNS_LABEL, "a DNS-1123 label")),
+    Key("appCostCenter", "string", "cc-web", "Cost center of the application namespace.",
+        _regex(_DNS_LABEL, "a DNS-1123 label")),
+    Key("namespaceQuota", "string", "cpu=4/8 memory=8Gi/16Gi", "ResourceQuota of every platform namespace: "
+        "total requests/limits as 'cpu=<requests>/<limits> memory=<requests>/<limits>'.", parse_resources),
+    Key("namespaceMaxPods", "integer", 30, "ResourceQuota pod count per namespace.", _integer(1, 10000)),
+    Key("containerDefaults", "string", "cpu=50m/200m memory=64Mi/256Mi", "LimitRange default requests/limits "
+        "for containers that declare none.", parse_resources),
+    # --- app -------------------------------------------------------------------------------------
+    Key("appName", "string", "orders-api", "Name of the application (Rollout, Services, Vault role).",
+        _regex(_DNS_LABEL, "a DNS-1123 label")),
+    Key("appImage", "string", "ghcr.io/example-org/orders-api:1.0.0", "Application image with an explicit, "
+        "immutable tag (CI sets the commit SHA).", _image),
+    Key("appReplicas", "integer", 1, "Application replicas (prod: at least 2).", _integer(1, 100)),
+    Key("appResources", "string", "cpu=100m/500m memory=128Mi/256Mi", "Application " + _R, parse_resources),
+    Key("appIngressHost", "string", "", "Public host name of the app; when set, an NGINX Ingress routes traffic "
+        "and the canary splits it by weight at the ingress.",
+        _regex(_HOST, "a DNS host name such as orders.example.com, or empty", allow_empty=True)),
+    Key("appMaxReplicas", "integer", 0, "HorizontalPodAutoscaler maximum replicas; 0 disables the HPA.",
+        _integer(0, 100)),
+    # --- monitoring ------------------------------------------------------------------------------
+    Key("prometheusRetention", "string", "2d", "Prometheus TSDB retention time.", _duration("1h", "5y")),
+    Key("prometheusRetentionSize", "string", "8GB", "Prometheus TSDB retention size cap (below the volume "
+        "size).", _regex(_SIZE, "a size such as 40GB or 512MB")),
+    Key("prometheusStorage", "string", "10Gi", "Prometheus volume size.", _regex(_STORAGE, "a size such as 50Gi")),
+    Key("prometheusReplicas", "integer", 1, "Prometheus replicas (each scrapes everything).", _integer(1, 5)),
+    Key("prometheusResources", "string", "cpu=200m/1 memory=512Mi/1Gi", "Prometheus " + _R, parse_resources),
+    Key("scrapeInterval", "string", "30s", "Prometheus scrape interval.", _duration("5s", "5m")),
+    Key("evaluationInterval", "string", "30s", "Prometheus rule evaluation interval.", _duration("5s", "5m")),
+    Key("alertmanagerReplicas", "integer", 1, "Alertmanager replicas (clustered when more than one).",
+        _integer(1, 5)),
+    Key("grafanaReplicas", "integer", 1, "Grafana replicas.", _integer(1, 5)),
+    # --- logging ---------------------------------------------------------------------------------
+    Key("lokiRetention", "string", "7d", "Loki retention period (the compactor deletes older chunks).",
+        _duration("24h", "5y")),
+    Key("lokiStorage", "string", "10Gi", "Loki volume size.", _regex(_STORAGE, "a size such as 50Gi")),
+    Key("lokiResources", "string", "cpu=100m/1 memory=256Mi/1Gi", "Loki " + _R, parse_resources),
+    Key("lokiIngestionRateMb", "integer", 4, "Loki per-tenant ingestion rate limit in MB/s.", _integer(1, 1000)),
+    Key("lokiIngestionBurstMb", "integer", 8, "Loki per-tenant ingestion burst in MB.", _integer(1, 2000)),
+    # --- vault -----------------------------------------------------------------------------------
+    Key("vaultReplicas", "integer", 1, "Vault server replicas (Raft peers; prod: 3).", _integer(1, 7)),
+    Key("vaultStorage", "string", "5Gi", "Vault Raft volume size.", _regex(_STORAGE, "a size such as 10Gi")),
+    Key("vaultTlsSecret", "string", "", "Name of a kubernetes.io/tls Secret in the vault namespace for the "
+        "listener; empty disables TLS (refused in prod).",
+        _regex(_DNS_LABEL, "a DNS-1123 Secret name or empty", allow_empty=True)),
+    Key("vaultRotationPeriod", "string", "90d", "Rotation period recorded on every KV secret; the rotation "
+        "report flags older versions.", _duration("1h", "2y")),
+    # --- progressive delivery --------------------------------------------------------------------
+    Key("deliveryStrategy", "string", "canary", "How a new app version is rolled out: canary or blueGreen.",
+        _choice("canary", "blueGreen")),
+    Key("canaryWeights", "array", [50], "Canary traffic weights, strictly increasing within 1..99; each is "
+        "followed by a pause.", _weights, items="integer"),
+    Key("canaryPause", "string", "30s", "Pause after each canary weight (at least one analysis interval).",
+        _duration("10s", "1h")),
+    Key("analysisInterval", "string", "30s", "Interval between two analysis measurements.",
+        _duration("10s", "10m")),
+    Key("analysisFailureLimit", "integer", 1, "Failed measurements tolerated before the rollout aborts.",
+        _integer(0, 10)),
+    Key("errorRatioThreshold", "string", "0.05", "Error ratio that fails the analysis and fires the alert.",
+        _decimal(0.0001, 0.5)),
+    Key("latencyP95ThresholdSeconds", "string", "0.5", "P95 latency (seconds) that fails the analysis and fires "
+        "the alert.", _decimal(0.01, 60)),
+    # --- cost ------------------------------------------------------------------------------------
+    Key("costCpuHourly", "string", "0.031611", "Price of one vCPU-hour (USD), given to OpenCost and the "
+        "estimate.", _decimal(0, 100)),
+    Key("costMemoryGibHourly", "string", "0.004237", "Price of one GiB-hour of memory (USD).", _decimal(0, 100)),
+    Key("costStorageGbMonthly", "string", "0.04", "Price of one GB-month of persistent storage (USD).",
+        _decimal(0, 100)),
+    Key("costLoadBalancerHourly", "string", "0.025", "Price of one load balancer hour (USD).", _decimal(0, 100)),
+    Key("costNodeCount", "integer", 1, "Nodes a DaemonSet runs on, for the estimate.", _integer(1, 10000)),
+    Key("costMonthlyBudget", "string", "150", "Monthly budget (USD) the policy pack holds the estimate to.",
+        _decimal(0, 10_000_000)),
+    Key("costIncreaseThresholdPercent", "integer", 20, "A pull request that raises the estimate by more than "
+        "this percent is flagged.", _integer(0, 1000)),
+    # --- CI/CD (GitHub) ----------------------------------------------------------------------------
+    Key("githubManage", "boolean", False, "Manage the app repository's workflows, environments, secrets and "
+        "ruleset with pulumi-github (needs github:token).", _boolean),
+    Key("githubOwner", "string", "example-org", "Owner (user or organization) of the app repository.",
+        _regex(_GH_NAME, "a GitHub user or organization name")),
+    Key("githubRepository", "string", "orders-api", "Name of the app repository the workflows are committed to.",
+        _regex(_GH_NAME, "a GitHub repository name")),
+    Key("deployRailway", "boolean", False, "Deploy the app to Railway from the deploy workflows.", _boolean),
+    Key("deployRender", "boolean", False, "Deploy the app to Render from the deploy workflows.", _boolean),
+    Key("deployFly", "boolean", False, "Deploy the app to Fly.io from the deploy workflows.", _boolean),
+    Key("ciVaultSecrets", "boolean", False, "Workflows read their deploy secrets from Vault through GitHub OIDC "
+        "instead of GitHub environment secrets.", _boolean),
+    Key("productionReviewers", "array", [], "GitHub user names whose approval the production environment "
+        "requires.", _array_of(_regex(_GH_NAME, "a GitHub user name"), "a list of GitHub user names"),
+        items="string"),
+)
+
+SECRET_KEYS: tuple[SecretKey, ...] = (
+    SecretKey("alertWebhookUrl", "Generic webhook URL Alertmanager posts every alert to."),
+    SecretKey("alertSlackWebhookUrl", "Slack incoming-webhook URL for warning and critical alerts."),
+    SecretKey("alertPagerdutyRoutingKey", "PagerDuty Events v2 routing key for critical alerts."),
+    SecretKey("pulumiAccessToken", "Pulumi access token the deploy workflows use for `pulumi up`."),
+    SecretKey("ciKubeconfig", "kubeconfig the deploy workflows use to reach the cluster."),
+    SecretKey("railwayToken", "Railway project token (when deployRailway)."),
+    SecretKey("renderApiKey", "Render API key (when deployRender)."),
+    SecretKey("renderServiceId", "Render service id (when deployRender)."),
+    SecretKey("flyApiToken", "Fly.io deploy token (when deployFly)."),
+)
+
+KEYS_BY_NAME = {k.name: k for k in KEYS}
+SECRET_KEY_NAMES = frozenset(s.name for s in SECRET_KEYS)
+
+
+# --------------------------------------------------------------------------------------------------
+# The settings tree.
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClusterSettings:
+    kube_context: str
+    render_yaml_to_directory: str
+    storage_class: str
+
+
+@dataclass(frozen=True)
+class NamespaceSettings:
+    app: str
+    app_team: str
+    app_cost_center: str
+    team: str
+    cost_center: str
+    quota: Resources
+    max_pods: int
+    container_defaults: Resources
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    name: str
+    image: str
+    replicas: int
+    resources: Resources
+    ingress_host: str
+    max_replicas: int
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    prometheus_retention: str
+    prometheus_retention_size: str
+    prometheus_storage: str
+    prometheus_replicas: int
+    prometheus_resources: Resources
+    scrape_interval: str
+    evaluation_interval: str
+    alertmanager_replicas: int
+    grafana_replicas: int
+    runbook_base_url: str
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    retention: str
+    storage: str
+    resources: Resources
+    ingestion_rate_mb: int
+    ingestion_burst_mb: int
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    replicas: int
+    storage: str
+    tls_secret: str
+    rotation_period: str
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    strategy: str
+    canary_weights: tuple[int, ...]
+    canary_pause: str
+    analysis_interval: str
+    analysis_failure_limit: int
+    error_ratio_threshold: float
+    latency_p95_threshold_seconds: float
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    cpu_hourly: float
+    memory_gib_hourly: float
+    storage_gb_monthly: float
+    load_balancer_hourly: float
+    node_count: int
+    monthly_budget: float
+    increase_threshold_percent: int
+
+
+@dataclass(frozen=True)
+class CiSettings:
+    manage_github: bool
+    owner: str
+    repository: str
+    deploy_railway: bool
+    deploy_render: bool
+    deploy_fly: bool
+    vault_secrets: bool
+    production_reviewers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Settings:
+    project: str
+    stack: str
+    environment: str
+    cluster: ClusterSettings
+    namespaces: NamespaceSettings
+    app: AppSettings
+    monitoring: MonitoringSettings
+    logging: LoggingSettings
+    vault: VaultSettings
+    delivery: DeliverySettings
+    cost: CostSettings
+    ci: CiSettings
+    secrets_present: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+
+def _cross_checks(v: Mapping[str, Any], problems: list[str]) -> None:
+    """Rules that involve more than one key."""
+
+    def has(*names: str) -> bool:
+        return all(n in v for n in names)
+
+    if has("environment", "appReplicas") and v["environment"] == "prod" and v["appReplicas"] < 2:
+        problems.append(f"{NAMESPACE}:appReplicas: {v['appReplicas']} is too few for prod; accepted: 2 or more")
+    if has("environment", "vaultTlsSecret") and v["environment"] == "prod" and not v["vaultTlsSecret"]:
+        problems.append(f"{NAMESPACE}:vaultTlsSecret: empty in prod; accepted: the name of a kubernetes.io/tls "
+                        "Secret (Vault's listener must use TLS in prod)")
+    if has("vaultReplicas") and v["vaultReplicas"] % 2 == 0:
+        problems.append(f"{NAMESPACE}:vaultReplicas: {v['vaultReplicas']} gives Raft no majority advantage; "
+                        "accepted: an odd number (1, 3, 5, 7)")
+    if has("canaryPause", "analysisInterval") and (
+            duration_seconds(v["canaryPause"]) < duration_seconds(v["analysisInterval"])):
+        problems.append(f"{NAMESPACE}:canaryPause: {v['canaryPause']!r} is shorter than analysisInterval "
+                        f"{v['analysisInterval']!r}; accepted: a pause of at least one analysis interval")
+    if has("evaluationInterval", "scrapeInterval") and (
+            duration_seconds(v["evaluationInterval"]) < duration_seconds(v["scrapeInterval"])):
+        problems.append(f"{NAMESPACE}:evaluationInterval: {v['evaluationInterval']!r} is shorter than "
+                        f"scrapeInterval {v['scrapeInterval']!r}; accepted: at least the scrape interval")
+    if has("appMaxReplicas", "appReplicas") and 0 < v["appMaxReplicas"] < v["appReplicas"]:
+        problems.append(f"{NAMESPACE}:appMaxReplicas: {v['appMaxReplicas']} is below appReplicas "
+                        f"{v['appReplicas']}; accepted: 0 (no HPA) or at least appReplicas")
+    if has("lokiIngestionBurstMb", "lokiIngestionRateMb") and v["lokiIngestionBurstMb"] < v["lokiIngestionRateMb"]:
+        problems.append(f"{NAMESPACE}:lokiIngestionBurstMb: {v['lokiIngestionBurstMb']} is below "
+                        f"lokiIngestionRateMb {v['lokiIngestionRateMb']}; accepted: at least the rate")
+    if has("environment", "alertmanagerReplicas") and v["environment"] == "prod" and v["alertmanagerReplicas"] < 2:
+        problems.append(f"{NAMESPACE}:alertmanagerReplicas: {v['alertmanagerReplicas']} in prod; accepted: 2 or "
+                        "more (a clustered Alertmanager)")
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def load_settings(raw: Mapping[str, Any], *, project: str = NAMESPACE, stack: str = "dev",
+                  secret_names: frozenset[str] | set[str] = frozenset()) -> Settings:
+    """Validate ``raw`` (key -> value without namespace; defaults already applied or not) into Settings.
+
+    Keys missing from ``raw`` take their declared default. Secret keys are only named in
+    ``secret_names`` (their values never enter this module). Raises ConfigError with every problem.
+    """
+    problems: list[str] = []
+    values: dict[str, Any] = {}
+    for name in sorted(set(raw) - set(KEYS_BY_NAME)):
+        if name in SECRET_KEY_NAMES:
+            if name not in secret_names:
+                problems.append(f"{NAMESPACE}:{name}: must be set as a secret "
+                                f"(pulumi config set --secret {name} ...); it was set in plain text")
+            continue
+        problems.append(f"{NAMESPACE}:{name}: unknown key; accepted keys: see Pulumi.yaml (e.g. "
+                        + ", ".join(sorted(_closest(name))) + ")")
+    for key in KEYS:
+        value = raw.get(key.name, key.default)
+        try:
+            values[key.name] = key.check(value)
+        except ValueError as exc:
+            problems.append(f"{NAMESPACE}:{key.name}: {_show(value)} is invalid; accepted: {exc}")
+    _cross_checks(values, problems)
+    if problems:
+        raise ConfigError(problems)
+    v = values
+    return Settings(
+        project=project,
+        stack=stack,
+        environment=v["environment"],
+        cluster=ClusterSettings(v["kubeContext"], v["renderYamlToDirectory"], v["storageClass"]),
+        namespaces=NamespaceSettings(v["appNamespace"], v["appTeam"], v["appCostCenter"], v["team"],
+                                     v["costCenter"], v["namespaceQuota"], v["namespaceMaxPods"],
+                                     v["containerDefaults"]),
+        app=AppSettings(v["appName"], v["appImage"], v["appReplicas"], v["appResources"], v["appIngressHost"],
+                        v["appMaxReplicas"]),
+        monitoring=MonitoringSettings(v["prometheusRetention"], v["prometheusRetentionSize"],
+                                      v["prometheusStorage"], v["prometheusReplicas"], v["prometheusResources"],
+                                      v["scrapeInterval"], v["evaluationInterval"], v["alertmanagerReplicas"],
+                                      v["grafanaReplicas"], v["runbookBaseUrl"]),
+        logging=LoggingSettings(v["lokiRetention"], v["lokiStorage"], v["lokiResources"], v["lokiIngestionRateMb"],
+                                v["lokiIngestionBurstMb"]),
+        vault=VaultSettings(v["vaultReplicas"], v["vaultStorage"], v["vaultTlsSecret"], v["vaultRotationPeriod"]),
+        delivery=DeliverySettings(v["deliveryStrategy"], tuple(v["canaryWeights"]), v["canaryPause"],
+                                  v["analysisInterval"], v["analysisFailureLimit"], v["errorRatioThreshold"],
+                                  v["latencyP95ThresholdSeconds"]),
+        cost=CostSettings(v["costCpuHourly"], v["costMemoryGibHourly"], v["costStorageGbMonthly"],
+                          v["costLoadBalancerHourly"], v["costNodeCount"], v["costMonthlyBudget"],
+                          v["costIncreaseThresholdPercent"]),
+        ci=CiSettings(v["githubManage"], v["githubOwner"], v["githubRepository"], v["deployRailway"],
+                      v["deployRender"], v["deployFly"], v["ciVaultSecrets"], tuple(v["productionReviewers"])),
+        secrets_present=frozenset(n for n in raw if n in SECRET_KEY_NAMES and n in secret_names),
+    )
+
+
+def _closest(name: str) -> list[str]:
+    import difflib
+
+    return difflib.get_close_matches(name, list(KEYS_BY_NAME), n=3, cutoff=0.5) or [KEYS[0].name, KEYS[1].name]
+
+
+def _decode(value: Any) -> Any:
+    """Pulumi passes arrays/objects as JSON text and scalars as text; decode what is JSON-shaped."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def raw_config_from_runtime() -> tuple[dict[str, Any], set[str]]:
+    """All ``hardening:*`` config values the Pulumi runtime holds, and which of them are secret."""
+    from pulumi.runtime import config as rc
+
+    merged: dict[str, Any] = {**rc.get_config_env(), **rc.CONFIG.get()}
+    secret_full = set(rc._SECRET_KEYS.get()) | set(rc.get_config_secret_keys_env())
+    prefix = NAMESPACE + ":"
+    raw = {k[len(prefix):]: _decode(v) for k, v in merged.items() if k.startswith(prefix)}
+    # Typed defaults arrive as text ("1", "true"); checks accept both forms.
+    secrets = {k[len(prefix):] for k in secret_full if k.startswith(prefix)}
+    return raw, secrets
+
+
+def settings_from_pulumi() -> Settings:
+    """Read and validate the stack's settings from the running Pulumi program."""
+    import pulumi
+
+    raw, secrets = raw_config_from_runtime()
+    return load_settings(raw, project=pulumi.get_project(), stack=pulumi.get_stack(), secret_names=secrets)
+
+
+def secret_value(name: str) -> Any:
+    """The Output of a secret key (``pulumi.Config.require_secret``); only for keys in SECRET_KEYS."""
+    import pulumi
+
+    if name not in SECRET_KEY_NAMES:
+        raise KeyError(f"{name} is not a declared secret key; declared: {', '.join(sorted(SECRET_KEY_NAMES))}")
+    return pulumi.Config(NAMESPACE).require_secret(name)

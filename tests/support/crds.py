@@ -1,0 +1,56 @@
+"""Validate custom resources against the upstream CRD schemas in ../shared/schemas/.
+
+Objects are checked like a server with strict field validation: every object schema that lists
+``properties`` (and does not preserve unknown fields) rejects properties it does not list.
+"""
+
+from __future__ import annotations
+
+import copy
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+ROLLOUTS_SCHEMAS = SHARED / "schemas" / "argo-rollouts-v1.9.1"
+
+
+def _strict(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in schema.items()}
+        if (schema.get("type") == "object" and "properties" in schema
+                and not schema.get("x-kubernetes-preserve-unknown-fields")
+                and "additionalProperties" not in schema):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [_strict(v) for v in schema]
+    return schema
+
+
+@cache
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> strict JSON schema, for every CRD file in the shared schema folders."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in sorted(ROLLOUTS_SCHEMAS.glob("*-crd.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            group = doc["spec"]["group"]
+            kind = doc["spec"]["names"]["kind"]
+            for version in doc["spec"]["versions"]:
+                schema = copy.deepcopy(version["schema"]["openAPIV3Schema"])
+                out[(f"{group}/{version['name']}", kind)] = _strict(schema)
+    return out
+
+
+def validate_custom_resource(doc: dict[str, Any]) -> None:
+    """Raise jsonschema.ValidationError (or KeyError for an unknown kind) if ``doc`` is invalid."""
+    key = (doc["apiVersion"], doc["kind"])
+    schemas = crd_schemas()
+    if key not in schemas:
+        raise KeyError(f"no CRD schema for {key}; known: {sorted(schemas)}")
+    jsonschema.validate(doc, schemas[key], cls=jsonschema.Draft7Validator)
