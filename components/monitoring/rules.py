@@ -1,0 +1,348 @@
+"""Prometheus rules as data: the SLI recording rules and every alert of the platform.
+
+``rule_files(...)`` returns ``{file name: {"groups": [...]}}``; Monitoring mounts each file under
+``/etc/prometheus/rules/``. The SLI recording rules (names in ``components.conventions``) are the one
+definition of error ratio and P95 latency that the alerts, the dashboards and the canary analysis read.
+
+Every alert carries ``labels.severity`` (critical or warning) and the annotations ``summary``,
+``description`` and ``runbook_url`` (``<runbook_base_url>/MONITORING_GUIDE.md#<alert name, lowercase>``);
+each anchor is a heading of docs/MONITORING_GUIDE.md (a test checks it). Thresholds and ``for``
+durations are parameters: the stacks and the tests shorten them through the same arguments.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from components import conventions as cv
+from components.monitoring.scrape import duration_seconds
+
+DEFAULT_RUNBOOK_BASE_URL = "https://github.com/example-org/hardening/blob/main/docs"
+GUIDE = "MONITORING_GUIDE.md"
+SEVERITIES = ("critical", "warning")
+ERROR_STATUS = '5..'
+SLI_WINDOW = "5m"  # the "5m" in the SLI rule names
+
+_GROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+_METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+
+@dataclass(frozen=True)
+class _Alert:
+    name: str
+    severity: str
+    expr: str
+    for_: str
+    summary: str
+    description: str
+
+
+def runbook_anchor(alert_name: str) -> str:
+    """GitHub's anchor for a ``### <AlertName>`` heading."""
+    return alert_name.lower()
+
+
+def runbook_url(base_url: str, alert_name: str) -> str:
+    return f"{base_url}/{GUIDE}#{runbook_anchor(alert_name)}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Recording rules
+# --------------------------------------------------------------------------------------------------
+def sli_recording_rules() -> list[dict[str, str]]:
+    """SLIs per rollouts hash (canary vs stable) and per (namespace, app).
+
+    The error rate is 0 (not absent) when there are requests but no errors, so the ratio is defined;
+    ``> -1`` drops the NaN of 0/0 (no traffic at all), so an idle service has no ratio rather than NaN.
+    """
+    by_hash = f"namespace, app, {cv.ROLLOUTS_HASH_SERIES_LABEL}"
+    total = f'rate({cv.METRIC_REQUESTS}[{SLI_WINDOW}])'
+    errors = f'rate({cv.METRIC_REQUESTS}{{status=~"{ERROR_STATUS}"}}[{SLI_WINDOW}])'
+    buckets = f"rate({cv.METRIC_DURATION}_bucket[{SLI_WINDOW}])"
+    return [
+        {"record": cv.SLI_REQUEST_RATE_BY_HASH, "expr": f"sum by ({by_hash}) ({total})"},
+        {"record": cv.SLI_ERROR_RATE_BY_HASH,
+         "expr": f"sum by ({by_hash}) ({errors})\nor\n0 * sum by ({by_hash}) ({total})"},
+        {"record": cv.SLI_ERROR_RATIO_BY_HASH,
+         "expr": f"{cv.SLI_ERROR_RATE_BY_HASH}\n/\n{cv.SLI_REQUEST_RATE_BY_HASH} > -1"},
+        {"record": cv.SLI_P95_BY_HASH,
+         "expr": f"histogram_quantile(0.95, sum by ({by_hash}, le) ({buckets}))"},
+        {"record": cv.SLI_REQUEST_RATE, "expr": f"sum by (namespace, app) ({cv.SLI_REQUEST_RATE_BY_HASH})"},
+        {"record": cv.SLI_ERROR_RATIO,
+         "expr": f"sum by (namespace, app) ({cv.SLI_ERROR_RATE_BY_HASH})\n/\n"
+                 f"sum by (namespace, app) ({cv.SLI_REQUEST_RATE_BY_HASH}) > -1"},
+        {"record": cv.SLI_P95, "expr": f"histogram_quantile(0.95, sum by (namespace, app, le) ({buckets}))"},
+    ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Alerts
+# --------------------------------------------------------------------------------------------------
+DEFAULT_FOR: dict[str, str] = {
+    "HighErrorRatio": "5m",
+    "HighLatencyP95": "10m",
+    "KubePodCrashLooping": "10m",
+    "KubeContainerOOMKilled": "0s",
+    "KubePersistentVolumeFillingUp": "5m",
+    "TargetDown": "10m",
+    "PrometheusRuleEvaluationFailures": "5m",
+    "AlertmanagerFailedToSendNotifications": "5m",
+    "VaultSealed": "1m",
+    "LokiDown": "5m",
+    "LokiDiscardingSamples": "10m",
+    "LokiRequestErrors": "10m",
+    "RolloutAbortedOrFailed": "1m",
+}
+
+
+def _num(x: float) -> str:
+    """A threshold as PromQL text (no exponent, no trailing zeros)."""
+    text = f"{x:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _app_alerts(error_ratio: float, latency: float, f: Mapping[str, str]) -> list[_Alert]:
+    return [
+        _Alert("HighErrorRatio", "critical", f"{cv.SLI_ERROR_RATIO} > {_num(error_ratio)}", f["HighErrorRatio"],
+               "{{ $labels.app }} in {{ $labels.namespace }} fails more than " + f"{_num(error_ratio * 100)} %"
+               + " of requests",
+               "{{ $value | humanizePercentage }} of the requests to {{ $labels.app }} in {{ $labels.namespace }} "
+               'returned 5xx over the last 5 minutes (objective: at most ' + f"{_num(error_ratio * 100)} %)."),
+        _Alert("HighLatencyP95", "warning", f"{cv.SLI_P95} > {_num(latency)}", f["HighLatencyP95"],
+               "{{ $labels.app }} in {{ $labels.namespace }} is slow (P95 above " + f"{_num(latency)} s)",
+               "The 95th percentile latency of {{ $labels.app }} in {{ $labels.namespace }} is "
+               "{{ $value | humanizeDuration }} over the last 5 minutes (objective: at most "
+               + f"{_num(latency)} s)."),
+    ]
+
+
+def _kubernetes_alerts(f: Mapping[str, str]) -> list[_Alert]:
+    return [
+        _Alert("KubePodCrashLooping", "warning",
+               'max by (namespace, pod, container) (max_over_time('
+               'kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}[5m])) >= 1\n'
+               "or\n"
+               "max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[15m])) > 3",
+               f["KubePodCrashLooping"],
+               "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} is crash looping",
+               "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} keeps "
+               "restarting (CrashLoopBackOff or more than 3 restarts in 15 minutes)."),
+        _Alert("KubeContainerOOMKilled", "warning",
+               'max by (namespace, pod, container) '
+               '(kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}) == 1\n'
+               "and on (namespace, pod, container)\n"
+               "max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[10m])) > 0",
+               f["KubeContainerOOMKilled"],
+               "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} was OOM-killed",
+               "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} restarted in "
+               "the last 10 minutes after being killed for exceeding its memory limit."),
+        _Alert("KubePersistentVolumeFillingUp", "warning",
+               "kubelet_volume_stats_available_bytes / kubelet_volume_stats_capacity_bytes < 0.15\n"
+               "and\nkubelet_volume_stats_used_bytes > 0",
+               f["KubePersistentVolumeFillingUp"],
+               "Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is almost full",
+               "Only {{ $value | humanizePercentage }} of volume {{ $labels.persistentvolumeclaim }} in "
+               "{{ $labels.namespace }} is free."),
+        _Alert("KubePersistentVolumeFillingUp", "critical",
+               "kubelet_volume_stats_available_bytes / kubelet_volume_stats_capacity_bytes < 0.03\n"
+               "and\nkubelet_volume_stats_used_bytes > 0",
+               "1m",
+               "Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is full",
+               "Only {{ $value | humanizePercentage }} of volume {{ $labels.persistentvolumeclaim }} in "
+               "{{ $labels.namespace }} is free; writes will fail soon."),
+    ]
+
+
+def _platform_alerts(f: Mapping[str, str]) -> list[_Alert]:
+    return [
+        _Alert("TargetDown", "warning", "up == 0", f["TargetDown"],
+               "Prometheus cannot scrape {{ $labels.job }} target {{ $labels.instance }}",
+               "Target {{ $labels.instance }} of job {{ $labels.job }} (pod {{ $labels.namespace }}/"
+               "{{ $labels.pod }}) has been unreachable or failing."),
+        _Alert("PrometheusRuleEvaluationFailures", "critical",
+               "increase(prometheus_rule_evaluation_failures_total[5m]) > 0", f["PrometheusRuleEvaluationFailures"],
+               "Prometheus {{ $labels.pod }} fails to evaluate rules",
+               "Prometheus {{ $labels.pod }} failed {{ $value | humanize }} rule evaluations of group "
+               "{{ $labels.rule_group }} in the last 5 minutes: alerts and SLIs may be missing."),
+        _Alert("AlertmanagerFailedToSendNotifications", "critical",
+               "sum by (namespace, pod, integration) (rate(alertmanager_notifications_failed_total[5m]))\n/\n"
+               "sum by (namespace, pod, integration) (rate(alertmanager_notifications_total[5m])) > 0.01",
+               f["AlertmanagerFailedToSendNotifications"],
+               "Alertmanager {{ $labels.pod }} fails to send {{ $labels.integration }} notifications",
+               "{{ $value | humanizePercentage }} of the {{ $labels.integration }} notifications of Alertmanager "
+               "{{ $labels.pod }} failed over the last 5 minutes."),
+    ]
+
+
+def _vault_alerts(job: str, f: Mapping[str, str]) -> list[_Alert]:
+    return [
+        _Alert("VaultSealed", "critical", f'vault_core_unsealed{{job="{job}"}} == 0', f["VaultSealed"],
+               "Vault {{ $labels.pod }} is sealed",
+               "Vault server {{ $labels.namespace }}/{{ $labels.pod }} is sealed: it cannot serve secrets "
+               "until it is unsealed."),
+    ]
+
+
+def _loki_alerts(job: str, f: Mapping[str, str]) -> list[_Alert]:
+    return [
+        _Alert("LokiDown", "critical", f'absent(up{{job="{job}"}} == 1)', f["LokiDown"],
+               "Loki is down",
+               f"No Loki target of job {job} is up: logs are not ingested nor queryable."),
+        _Alert("LokiDiscardingSamples", "warning",
+               f'sum by (namespace, reason) (rate(loki_discarded_samples_total{{job="{job}"}}[5m])) > 0',
+               f["LokiDiscardingSamples"],
+               "Loki discards log lines ({{ $labels.reason }})",
+               "Loki in {{ $labels.namespace }} discards {{ $value | humanize }} log lines per second "
+               "(reason: {{ $labels.reason }}): those logs are lost."),
+        _Alert("LokiRequestErrors", "critical",
+               f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}", '
+               f'status_code=~"5.."}}[5m]))\n/\n'
+               f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}"}}[5m])) > 0.05',
+               f["LokiRequestErrors"],
+               "Loki fails requests on {{ $labels.route }}",
+               "{{ $value | humanizePercentage }} of the Loki requests on route {{ $labels.route }} in "
+               "{{ $labels.namespace }} failed with 5xx over the last 5 minutes."),
+    ]
+
+
+def _rollouts_alerts(f: Mapping[str, str]) -> list[_Alert]:
+    # rollout_info{namespace, name, strategy, traffic_router, phase} = 1; phase is one of Completed,
+    # Progressing, Paused, Timeout, Error, Abort, InvalidSpec (argo-rollouts controller/metrics/rollouts.go).
+    return [
+        _Alert("RolloutAbortedOrFailed", "warning",
+               'max by (namespace, name, phase) (rollout_info{phase=~"Abort|Error|Timeout|InvalidSpec"}) == 1',
+               f["RolloutAbortedOrFailed"],
+               "Rollout {{ $labels.namespace }}/{{ $labels.name }} is in phase {{ $labels.phase }}",
+               "Argo Rollouts reports rollout {{ $labels.name }} in {{ $labels.namespace }} as "
+               "{{ $labels.phase }}: the update was rolled back or cannot progress."),
+    ]
+
+
+def _alert_rule(alert: _Alert, base_url: str) -> dict[str, Any]:
+    rule: dict[str, Any] = {"alert": alert.name, "expr": alert.expr}
+    if duration_seconds(alert.for_, f"alert_for[{alert.name!r}]") > 0:
+        rule["for"] = alert.for_
+    rule["labels"] = {"severity": alert.severity}
+    rule["annotations"] = {
+        "summary": alert.summary,
+        "description": alert.description,
+        "runbook_url": runbook_url(base_url, alert.name),
+    }
+    return rule
+
+
+def validate_rule_group(group: Mapping[str, Any], where: str = "rule group") -> None:
+    """Raise ValueError unless ``group`` is a rule group whose alerts carry severity and annotations."""
+    if not isinstance(group, Mapping):
+        raise ValueError(f"{where} = {group!r} is invalid; accepted: a mapping with 'name' and 'rules'")
+    name = group.get("name")
+    if not isinstance(name, str) or not _GROUP_NAME.match(name):
+        raise ValueError(f"{where}: field 'name' = {name!r} is invalid; accepted: 1-80 letters, digits, '_', '.', '-'")
+    rules = group.get("rules")
+    if not isinstance(rules, list) or not rules:
+        raise ValueError(f"{where} {name!r}: field 'rules' = {rules!r} is invalid; accepted: a non-empty list")
+    for i, rule in enumerate(rules):
+        at = f"{where} {name!r} rules[{i}]"
+        if not isinstance(rule, Mapping) or not isinstance(rule.get("expr"), str) or not rule["expr"].strip():
+            raise ValueError(f"{at}: field 'expr' is missing; accepted: a PromQL expression")
+        if ("record" in rule) == ("alert" in rule):
+            raise ValueError(f"{at}: exactly one of 'record' or 'alert' is accepted")
+        if "record" in rule:
+            if not isinstance(rule["record"], str) or not _METRIC.match(rule["record"]):
+                raise ValueError(f"{at}: field 'record' = {rule['record']!r} is invalid; accepted: a metric name")
+            continue
+        severity = (rule.get("labels") or {}).get("severity")
+        if severity not in SEVERITIES:
+            raise ValueError(f"{at} ({rule['alert']}): labels.severity = {severity!r} is invalid; "
+                             f"accepted: {', '.join(SEVERITIES)}")
+        annotations = rule.get("annotations") or {}
+        for key in ("summary", "description", "runbook_url"):
+            if not isinstance(annotations.get(key), str) or not annotations[key].strip():
+                raise ValueError(f"{at} ({rule['alert']}): annotations.{key} is missing; accepted: a non-empty string")
+        if not annotations["runbook_url"].startswith("https://"):
+            raise ValueError(f"{at} ({rule['alert']}): annotations.runbook_url = {annotations['runbook_url']!r} "
+                             "is invalid; accepted: an https URL")
+        if "for" in rule:
+            duration_seconds(rule["for"], f"{at} ({rule['alert']}): for")
+
+
+def rule_files(
+    *,
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
+    error_ratio_threshold: float = cv.ERROR_RATIO_OBJECTIVE,
+    latency_p95_threshold_seconds: float = cv.P95_LATENCY_OBJECTIVE_SECONDS,
+    alert_for: Mapping[str, str] | None = None,
+    vault_job: str | None = "vault",
+    loki_job: str | None = "loki",
+    rollouts: bool = True,
+    extra_groups: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, dict[str, Any]]:
+    """Every rule file: ``{"<name>.yaml": {"groups": [...]}}``.
+
+    ``alert_for`` overrides ``for`` durations by alert name (``DEFAULT_FOR`` lists them);
+    ``vault_job``/``loki_job`` are the scrape job names of those components, ``None`` when the
+    component is not deployed (its alerts are then left out); ``extra_groups`` are rule groups handed in
+    by other components, validated like ours.
+    """
+    if not isinstance(runbook_base_url, str) or not re.match(r"^https://\S+[^/]$", runbook_base_url):
+        raise ValueError(f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without "
+                         "trailing slash")
+    for what, value, top in (("error_ratio_threshold", error_ratio_threshold, 1.0),
+                             ("latency_p95_threshold_seconds", latency_p95_threshold_seconds, 3600.0)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+                or not 0 < value < top:
+            raise ValueError(f"{what} = {value!r} is invalid; accepted: a number greater than 0 and below {top:g}")
+    overrides = dict(alert_for or {})
+    unknown = sorted(set(overrides) - set(DEFAULT_FOR))
+    if unknown:
+        raise ValueError(f"alert_for has unknown alert(s) {', '.join(unknown)}; accepted: {', '.join(DEFAULT_FOR)}")
+    fors = {**DEFAULT_FOR, **overrides}
+    for name, value in fors.items():
+        duration_seconds(value, f"alert_for[{name!r}]")
+
+    def group(name: str, alerts: list[_Alert]) -> dict[str, Any]:
+        return {"name": name, "rules": [_alert_rule(a, runbook_base_url) for a in alerts]}
+
+    files: dict[str, dict[str, Any]] = {
+        "sli.yaml": {"groups": [{"name": "sli", "rules": sli_recording_rules()}]},
+        "app-alerts.yaml": {"groups": [group("app-slo",
+                                             _app_alerts(error_ratio_threshold, latency_p95_threshold_seconds, fors))]},
+        "kubernetes-alerts.yaml": {"groups": [group("kubernetes", _kubernetes_alerts(fors))]},
+        "platform-alerts.yaml": {"groups": [group("monitoring-platform", _platform_alerts(fors))]},
+    }
+    if vault_job:
+        files["vault-alerts.yaml"] = {"groups": [group("vault", _vault_alerts(vault_job, fors))]}
+    if loki_job:
+        files["loki-alerts.yaml"] = {"groups": [group("loki", _loki_alerts(loki_job, fors))]}
+    if rollouts:
+        files["rollouts-alerts.yaml"] = {"groups": [group("argo-rollouts", _rollouts_alerts(fors))]}
+
+    names_seen = {g["name"] for f in files.values() for g in f["groups"]}
+    for i, extra in enumerate(extra_groups):
+        validate_rule_group(extra, f"extra_groups[{i}]")
+        if extra["name"] in names_seen:
+            raise ValueError(f"extra_groups[{i}]: group name {extra['name']!r} is already used; accepted: a new name")
+        names_seen.add(extra["name"])
+        files[f"extra-{extra['name']}.yaml"] = {"groups": [dict(extra)]}
+    for file_name, content in files.items():
+        for g in content["groups"]:
+            validate_rule_group(g, f"{file_name} group")
+    return files
+
+
+def all_rules(files: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Every rule of every group of ``files`` (flattened)."""
+    return [r for f in files.values() for g in f["groups"] for r in g["rules"]]
+
+
+def alert_names(files: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Distinct alert names in ``files``, in order."""
+    out: list[str] = []
+    for rule in all_rules(files):
+        if "alert" in rule and rule["alert"] not in out:
+            out.append(rule["alert"])
+    return out

@@ -1,0 +1,340 @@
+"""The Prometheus configuration: global settings, alerting, rule files and every scrape job.
+
+``prometheus_config(...)`` returns the configuration as a plain dict (``to_yaml`` renders it). Jobs:
+
+- ``kubernetes-pods``: pods that opt in with the ``prometheus.io/*`` annotations of
+  ``components.conventions`` (scrape, port, path, scheme). Pending/Succeeded/Failed pods and init
+  containers are skipped; when ``prometheus.io/port`` is set only that port is scraped, otherwise every
+  declared container port. Series get ``namespace``, ``pod``, ``container``, ``node``, ``app`` (pod label
+  ``app``, else ``app.kubernetes.io/name``) and ``rollouts_pod_template_hash`` (the Argo Rollouts pod label).
+- ``kube-state-metrics`` (``honor_labels``: its series describe other objects), ``node-exporter``,
+  ``prometheus`` and ``alertmanager`` themselves, found by ``app.kubernetes.io/name`` and a port name.
+- ``kubelet`` and ``cadvisor``: each node's kubelet on :10250 with the service account token
+  (least privilege: RBAC ``nodes/metrics``), or through the API server proxy (``nodes/proxy``).
+- one job per ``ScrapeTarget`` handed in by other components (Vault, Loki, Alloy, OpenCost, Rollouts).
+
+Discovery is ``kubernetes_sd_configs`` restricted to one namespace per job; the relabeling does the
+selection, so the same rules work when a test swaps discovery for ``file_sd_configs``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from components import conventions as cv
+from components.monitoring import names
+from components.monitoring.specs import ScrapeTarget
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+SKIPPED_POD_PHASES = ("Pending", "Succeeded", "Failed")
+KUBELET_MODES = ("direct", "apiserver", "none")
+SA_TOKEN = f"{names.SERVICE_ACCOUNT_DIR}/token"
+SA_CA = f"{names.SERVICE_ACCOUNT_DIR}/ca.crt"
+
+
+def meta_name(label_or_annotation: str) -> str:
+    """How Kubernetes SD spells a label/annotation key in ``__meta_*`` names (non [a-zA-Z0-9_] -> ``_``)."""
+    return re.sub(r"[^a-zA-Z0-9_]", "_", label_or_annotation)
+
+
+def pod_label(key: str) -> str:
+    return f"__meta_kubernetes_pod_label_{meta_name(key)}"
+
+
+def pod_annotation(key: str) -> str:
+    return f"__meta_kubernetes_pod_annotation_{meta_name(key)}"
+
+
+def _regex_literal(value: str) -> str:
+    """``value`` as an RE2 regex matching exactly it (label values only hold [A-Za-z0-9-_.])."""
+    return re.sub(r"([.\\+*?()|\[\]{}^$])", r"\\\1", value)
+
+
+def duration_seconds(value: str, what: str) -> float:
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    if not m:
+        raise ValueError(f"{what} = {value!r} is invalid; accepted: a duration with one unit (ms, s, m, h), e.g. 30s")
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+# --------------------------------------------------------------------------------------------------
+# Relabeling building blocks
+# --------------------------------------------------------------------------------------------------
+def _skip_unscrapable_pods() -> list[dict[str, Any]]:
+    return [
+        {"source_labels": ["__meta_kubernetes_pod_phase"], "regex": "|".join(SKIPPED_POD_PHASES), "action": "drop"},
+        {"source_labels": ["__meta_kubernetes_pod_container_init"], "regex": "true", "action": "drop"},
+    ]
+
+
+def _pod_target_labels() -> list[dict[str, Any]]:
+    """namespace, pod, container, node, app (label ``app`` wins over ``app.kubernetes.io/name``), hash."""
+    return [
+        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+        {"source_labels": ["__meta_kubernetes_pod_container_name"], "target_label": "container"},
+        {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
+        {"source_labels": [pod_label(cv.LABEL_NAME)], "regex": "(.+)", "target_label": "app"},
+        {"source_labels": [pod_label(cv.LABEL_APP)], "regex": "(.+)", "target_label": "app"},
+        {"source_labels": [pod_label(cv.ROLLOUTS_HASH_POD_LABEL)], "regex": "(.+)",
+         "target_label": cv.ROLLOUTS_HASH_SERIES_LABEL},
+    ]
+
+
+def _address_from_pod_ip(port_label: str) -> list[dict[str, Any]]:
+    """``__address__`` = pod IP and the port in ``port_label`` (IPv6 addresses get brackets)."""
+    return [
+        {"source_labels": [port_label, "__meta_kubernetes_pod_ip"],
+         "regex": r"(\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})",
+         "replacement": "[$2]:$1", "target_label": "__address__"},
+        {"source_labels": [port_label, "__meta_kubernetes_pod_ip"],
+         "regex": r"(\d+);((([0-9]+?)(\.|$)){4})",
+         "replacement": "$2:$1", "target_label": "__address__"},
+    ]
+
+
+def _kubernetes_sd(role: str, namespace: str | None, selector: Mapping[str, str] | None = None,
+                   selector_role: str | None = None) -> list[dict[str, Any]]:
+    sd: dict[str, Any] = {"role": role}
+    if namespace:
+        sd["namespaces"] = {"names": [namespace]}
+    if selector:
+        sd["selectors"] = [{"role": selector_role or role,
+                            "label": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}]
+    return [sd]
+
+
+# --------------------------------------------------------------------------------------------------
+# Jobs
+# --------------------------------------------------------------------------------------------------
+def annotated_pods_job(job_name: str = names.ANNOTATED_PODS_JOB) -> dict[str, Any]:
+    """Pods in any namespace that carry ``prometheus.io/scrape: "true"``."""
+    port_ann = pod_annotation(cv.ANNOTATION_PORT)
+    relabel: list[dict[str, Any]] = [
+        {"source_labels": [pod_annotation(cv.ANNOTATION_SCRAPE)], "regex": "true", "action": "keep"},
+        *_skip_unscrapable_pods(),
+        # The port to scrape: the annotation, else each declared container port.
+        {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "target_label": "__tmp_port"},
+        {"source_labels": [port_ann], "regex": r"(\d+)", "target_label": "__tmp_port"},
+        {"source_labels": ["__tmp_port"], "regex": "", "action": "drop"},
+        # Pod SD yields one target per declared container port (one per container without ports):
+        # keep the one whose port is the port to scrape, so each pod is scraped once per port.
+        {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "target_label": "__tmp_container_port"},
+        {"source_labels": ["__meta_kubernetes_pod_container_port_number", port_ann], "regex": r";(\d+)",
+         "target_label": "__tmp_container_port"},
+        {"source_labels": ["__tmp_container_port"], "target_label": "__tmp_port", "action": "keepequal"},
+        {"source_labels": [pod_annotation(cv.ANNOTATION_SCHEME)], "regex": "(https?)", "target_label": "__scheme__"},
+        {"source_labels": [pod_annotation(cv.ANNOTATION_PATH)], "regex": "(/.*)", "target_label": "__metrics_path__"},
+        *_address_from_pod_ip("__tmp_port"),
+        *_pod_target_labels(),
+    ]
+    return {
+        "job_name": job_name,
+        "kubernetes_sd_configs": _kubernetes_sd("pod", None),
+        "relabel_configs": relabel,
+    }
+
+
+def target_job(target: ScrapeTarget) -> dict[str, Any]:
+    """The scrape job of one ``ScrapeTarget``."""
+    relabel: list[dict[str, Any]] = []
+    if target.role == "pod":
+        for key, value in sorted(target.selector.items()):
+            relabel.append({"source_labels": [pod_label(key)], "regex": _regex_literal(value), "action": "keep"})
+        relabel += _skip_unscrapable_pods()
+        if isinstance(target.port, int):
+            relabel.append({"source_labels": ["__meta_kubernetes_pod_container_port_number"],
+                            "regex": str(target.port), "action": "keep"})
+        else:
+            relabel.append({"source_labels": ["__meta_kubernetes_pod_container_port_name"],
+                            "regex": _regex_literal(target.port), "action": "keep"})
+        sd = _kubernetes_sd("pod", target.namespace, target.selector)
+    else:
+        for key, value in sorted(target.selector.items()):
+            relabel.append({"source_labels": [f"__meta_kubernetes_service_label_{meta_name(key)}"],
+                            "regex": _regex_literal(value), "action": "keep"})
+        relabel.append({"source_labels": ["__meta_kubernetes_endpointslice_port_name"],
+                        "regex": _regex_literal(str(target.port)), "action": "keep"})
+        relabel += _skip_unscrapable_pods()
+        relabel.append({"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"})
+        sd = _kubernetes_sd("endpointslice", target.namespace, target.selector, selector_role="service")
+    relabel += _pod_target_labels()
+    job: dict[str, Any] = {"job_name": target.name}
+    if target.interval:
+        job["scrape_interval"] = target.interval
+    if target.timeout:
+        job["scrape_timeout"] = target.timeout
+    if target.honor_labels:
+        job["honor_labels"] = True
+    job["scheme"] = target.scheme
+    job["metrics_path"] = target.metrics_path
+    if target.params:
+        job["params"] = target.params
+    if target.bearer_token_file:
+        job["authorization"] = {"type": "Bearer", "credentials_file": target.bearer_token_file}
+    if target.ca_file or target.tls_server_name:
+        tls: dict[str, Any] = {}
+        if target.ca_file:
+            tls["ca_file"] = target.ca_file
+        if target.tls_server_name:
+            tls["server_name"] = target.tls_server_name
+        job["tls_config"] = tls
+    job["kubernetes_sd_configs"] = sd
+    job["relabel_configs"] = relabel
+    return job
+
+
+def kubelet_jobs(mode: str = "direct", insecure_skip_verify: bool = True) -> list[dict[str, Any]]:
+    """``kubelet`` (/metrics) and ``cadvisor`` (/metrics/cadvisor) for every node.
+
+    ``direct`` scrapes ``<node>:10250`` with the service account token (RBAC: ``nodes/metrics``; most
+    kubelets serve a self-signed certificate, hence ``insecure_skip_verify``, the token still
+    authenticates us). ``apiserver`` goes through ``/api/v1/nodes/<node>/proxy`` with a verified
+    certificate but needs ``nodes/proxy``, a far broader permission.
+    """
+    if mode not in KUBELET_MODES:
+        raise ValueError(f"kubelet = {mode!r} is invalid; accepted: {', '.join(KUBELET_MODES)}")
+    if mode == "none":
+        return []
+    jobs = []
+    for job_name, path in ((names.KUBELET_JOB, "/metrics"), (names.CADVISOR_JOB, "/metrics/cadvisor")):
+        relabel: list[dict[str, Any]] = [
+            {"source_labels": ["__meta_kubernetes_node_name"], "target_label": "node"},
+        ]
+        tls: dict[str, Any] = {"ca_file": SA_CA}
+        if mode == "apiserver":
+            relabel += [
+                {"target_label": "__address__", "replacement": "kubernetes.default.svc:443"},
+                {"source_labels": ["__meta_kubernetes_node_name"], "regex": "(.+)",
+                 "target_label": "__metrics_path__", "replacement": f"/api/v1/nodes/$1/proxy{path}"},
+            ]
+        elif insecure_skip_verify:
+            tls["insecure_skip_verify"] = True
+        jobs.append({
+            "job_name": job_name,
+            "scheme": "https",
+            "metrics_path": path,
+            "authorization": {"type": "Bearer", "credentials_file": SA_TOKEN},
+            "tls_config": tls,
+            "kubernetes_sd_configs": _kubernetes_sd("node", None),
+            "relabel_configs": relabel,
+        })
+    return jobs
+
+
+def builtin_targets(monitoring_namespace: str = cv.NS_MONITORING,
+                    node_exporter_namespace: str = cv.NS_NODE_EXPORTER) -> list[ScrapeTarget]:
+    """The jobs Monitoring brings itself: Prometheus, Alertmanager, kube-state-metrics, node-exporter."""
+    return [
+        ScrapeTarget(names.PROMETHEUS, monitoring_namespace, {cv.LABEL_NAME: names.PROMETHEUS},
+                     names.PROMETHEUS_PORT_NAME),
+        ScrapeTarget(names.ALERTMANAGER, monitoring_namespace, {cv.LABEL_NAME: names.ALERTMANAGER},
+                     names.ALERTMANAGER_PORT_NAME),
+        ScrapeTarget(names.KUBE_STATE_METRICS, monitoring_namespace, {cv.LABEL_NAME: names.KUBE_STATE_METRICS},
+                     names.KUBE_STATE_METRICS_PORT_NAME, honor_labels=True),
+        ScrapeTarget(names.NODE_EXPORTER, node_exporter_namespace, {cv.LABEL_NAME: names.NODE_EXPORTER},
+                     names.NODE_EXPORTER_PORT_NAME),
+    ]
+
+
+def alertmanager_discovery(target: ScrapeTarget) -> dict[str, Any]:
+    """``alerting.alertmanagers`` entry: every Alertmanager pod (HA peers each get every alert)."""
+    job = target_job(target)
+    return {
+        "scheme": target.scheme,
+        "api_version": "v2",
+        "kubernetes_sd_configs": job["kubernetes_sd_configs"],
+        "relabel_configs": job["relabel_configs"],
+    }
+
+
+def prometheus_config(
+    *,
+    scrape_interval: str = "30s",
+    evaluation_interval: str = "30s",
+    scrape_timeout: str | None = None,
+    external_labels: Mapping[str, str] | None = None,
+    rule_files: Sequence[str] = (f"{names.PROMETHEUS_RULES_DIR}/*.yaml",),
+    monitoring_namespace: str = cv.NS_MONITORING,
+    node_exporter_namespace: str = cv.NS_NODE_EXPORTER,
+    targets: Sequence[ScrapeTarget] = (),
+    kubelet: str = "direct",
+    kubelet_insecure_skip_verify: bool = True,
+    annotated_pods: bool = True,
+    alertmanager: ScrapeTarget | None = None,
+) -> dict[str, Any]:
+    """The complete Prometheus configuration as a dict.
+
+    ``targets`` are the jobs other components add; ``alertmanager`` overrides how Alertmanager pods
+    are found (default: ``app.kubernetes.io/name=alertmanager``, port ``web`` in the monitoring namespace).
+    """
+    interval_s = duration_seconds(scrape_interval, "scrape_interval")
+    duration_seconds(evaluation_interval, "evaluation_interval")
+    if scrape_timeout is not None and duration_seconds(scrape_timeout, "scrape_timeout") > interval_s:
+        raise ValueError(f"scrape_timeout = {scrape_timeout!r} is invalid; accepted: at most scrape_interval "
+                         f"({scrape_interval})")
+    labels = dict(external_labels or {})
+    for key, value in labels.items():
+        if not isinstance(key, str) or not _LABEL_NAME.match(key) or key.startswith("__"):
+            raise ValueError(f"external_labels key {key!r} is invalid; accepted: a Prometheus label name")
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"external_labels[{key!r}] = {value!r} is invalid; accepted: a non-empty string")
+    for i, target in enumerate(targets):
+        if not isinstance(target, ScrapeTarget):
+            raise ValueError(f"targets[{i}] = {target!r} is invalid; accepted: a ScrapeTarget")
+    all_targets = [*builtin_targets(monitoring_namespace, node_exporter_namespace), *targets]
+    jobs: list[dict[str, Any]] = []
+    if annotated_pods:
+        jobs.append(annotated_pods_job())
+    jobs += kubelet_jobs(kubelet, kubelet_insecure_skip_verify)
+    jobs += [target_job(t) for t in all_targets]
+    seen: set[str] = set()
+    for job in jobs:
+        if job["job_name"] in seen:
+            raise ValueError(f"scrape job name {job['job_name']!r} is used twice; accepted: unique job names "
+                             f"(built-in jobs: {', '.join(sorted(_builtin_job_names()))})")
+        seen.add(job["job_name"])
+
+    global_cfg: dict[str, Any] = {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval}
+    if scrape_timeout:
+        global_cfg["scrape_timeout"] = scrape_timeout
+    if labels:
+        global_cfg["external_labels"] = labels
+    am = alertmanager or ScrapeTarget(names.ALERTMANAGER, monitoring_namespace,
+                                      {cv.LABEL_NAME: names.ALERTMANAGER}, names.ALERTMANAGER_PORT_NAME)
+    return {
+        "global": global_cfg,
+        "alerting": {"alertmanagers": [alertmanager_discovery(am)]},
+        "rule_files": list(rule_files),
+        "scrape_configs": jobs,
+    }
+
+
+def _builtin_job_names() -> set[str]:
+    return {names.ANNOTATED_PODS_JOB, names.KUBELET_JOB, names.CADVISOR_JOB,
+            *(t.name for t in builtin_targets())}
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # no &anchors/*aliases: every file reads on its own
+        return True
+
+
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    if "\n" in value:  # multi-line PromQL reads best as a literal block
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def to_yaml(data: Any) -> str:
+    """YAML text of a builder's output (keys in insertion order, multi-line strings as blocks)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
