@@ -1,0 +1,470 @@
+"""The one list of rules: every policy in the pack is registered here exactly once.
+
+A :class:`Rule` carries everything the pack, the offline report and the docs need: name, description,
+severity, remediation, whether it judges one resource or the whole stack, its default enforcement
+level and, where it takes configuration, a JSON schema with defaults. ``policies/__main__.py`` turns
+:data:`RULES` into CrossGuard policies with :func:`pulumi_policies`; tests call the checks directly with
+:func:`check_resource` / :func:`check_stack`. Enforcement per stack lives in ``policies/config/<stack>.json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .rules import ci, cost, delivery, images, observability, secrets, vault, workloads
+from .rules.common import (
+    ACTIONS_ENV_SECRET,
+    ACTIONS_SECRET,
+    CONFIGMAP,
+    EXEMPTIONS_SCHEMA,
+    LONG_RUNNING_TYPES,
+    NAMESPACE,
+    REPLICATED_TYPES,
+    REPOSITORY_FILE,
+    SECRET,
+    STATEFULSET,
+    WORKLOAD_TYPES,
+    Finding,
+    Resource,
+    plain,
+)
+
+PACK_NAME = "hardening-policies"
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+Kind = Literal["resource", "stack"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    area: str
+    description: str
+    severity: str
+    remediation: str
+    kind: Kind
+    default_level: str
+    check: Callable[..., Any]
+    applies_to: frozenset[str] = frozenset()  # resource types a resource rule looks at (empty: stack rule)
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON schema per property
+    required: tuple[str, ...] = ()
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: v["default"] for k, v in self.config.items() if "default" in v}
+
+
+def _exemptions() -> dict[str, Mapping[str, Any]]:
+    return {"exemptions": EXEMPTIONS_SCHEMA}
+
+
+_WORKLOADS = frozenset(WORKLOAD_TYPES)
+
+RULES: list[Rule] = [
+    # images -----------------------------------------------------------------------------------------
+    Rule(
+        name="images-no-latest-tag", area="images", severity="high", kind="resource",
+        default_level="mandatory", check=images.no_latest_tag, applies_to=_WORKLOADS,
+        config=_exemptions(),
+        description="Container images carry an explicit tag: never `latest`, never untagged.",
+        remediation="Pin the image to a released tag in components/versions.py (IMAGES) and reference it "
+                    "with versions.image(name); for the app image use the immutable build tag (git SHA).",
+    ),
+    Rule(
+        name="images-pinned-by-digest", area="images", severity="medium", kind="resource",
+        default_level="advisory", check=images.pinned_by_digest, applies_to=_WORKLOADS,
+        config=_exemptions(),
+        description="Container images are pinned by digest (@sha256:...), so a re-pushed tag cannot change them.",
+        remediation="Append the digest to the pinned tag (`repo:tag@sha256:<digest>`, from "
+                    "`crane digest repo:tag` or the registry UI). Make the rule mandatory in "
+                    "policies/config/<stack>.json once every image carries one.",
+    ),
+    Rule(
+        name="images-allowed-registries", area="images", severity="high", kind="resource",
+        default_level="mandatory", check=images.allowed_registries, applies_to=_WORKLOADS,
+        config={
+            "allowedRegistries": {
+                "type": "array", "items": {"type": "string"},
+                "description": "Registry hosts or host/path prefixes images may come from "
+                               "(`docker.io`, `ghcr.io/acme`). Short names resolve to docker.io/library.",
+                "default": ["quay.io", "registry.k8s.io", "docker.io", "ghcr.io"],
+            },
+            **_exemptions(),
+        },
+        description="Images come only from the registries allowed for the stack.",
+        remediation="Use an image from an allowed registry (mirror it there if needed) or, if the registry "
+                    "is trusted, add it to allowedRegistries in policies/config/<stack>.json.",
+    ),
+    # workloads ----------------------------------------------------------------------------------------
+    Rule(
+        name="workload-resources", area="workloads", severity="medium", kind="resource",
+        default_level="mandatory", check=workloads.resources_set, applies_to=_WORKLOADS,
+        config={
+            "requireCpuLimit": {"type": "boolean", "default": False,
+                                "description": "Also require limits.cpu (off: CPU limits throttle)."},
+            **_exemptions(),
+        },
+        description="Every container requests CPU and memory and has a memory limit.",
+        remediation="Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on "
+                    "the container (sized from the stack config), for init containers too.",
+    ),
+    Rule(
+        name="workload-probes", area="workloads", severity="medium", kind="resource",
+        default_level="mandatory", check=workloads.probes, applies_to=LONG_RUNNING_TYPES,
+        config=_exemptions(),
+        description="Long-running containers have liveness and readiness probes (Jobs and CronJobs excluded).",
+        remediation="Add livenessProbe and readinessProbe (httpGet on the health endpoint, or tcpSocket/exec) "
+                    "to every container of Deployments, StatefulSets, DaemonSets, Rollouts and Pods.",
+    ),
+    Rule(
+        name="workload-run-as-non-root", area="workloads", severity="high", kind="resource",
+        default_level="mandatory", check=workloads.run_as_non_root, applies_to=_WORKLOADS,
+        config=_exemptions(),
+        description="Containers run as a non-root user (runAsNonRoot: true, never runAsUser: 0).",
+        remediation="Set securityContext.runAsNonRoot: true (pod or container level) and a non-zero "
+                    "runAsUser when the image has no numeric USER.",
+    ),
+    Rule(
+        name="workload-no-privileged", area="workloads", severity="critical", kind="resource",
+        default_level="mandatory", check=workloads.no_privileged, applies_to=_WORKLOADS,
+        config=_exemptions(),
+        description="No container runs privileged.",
+        remediation="Remove securityContext.privileged: true; grant the one capability needed instead.",
+    ),
+    Rule(
+        name="workload-no-privilege-escalation", area="workloads", severity="high", kind="resource",
+        default_level="mandatory", check=workloads.no_privilege_escalation, applies_to=_WORKLOADS,
+        config=_exemptions(),
+        description="Containers set allowPrivilegeEscalation: false.",
+        remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
+    ),
+    Rule(
+        name="workload-drop-all-capabilities", area="workloads", severity="high", kind="resource",
+        default_level="mandatory", check=workloads.drop_all_capabilities, applies_to=_WORKLOADS,
+        config={
+            "allowedAdd": {"type": "array", "items": {"type": "string"}, "default": ["NET_BIND_SERVICE"],
+                           "description": "Capabilities a container may add back after dropping ALL."},
+            **_exemptions(),
+        },
+        description="Containers drop ALL Linux capabilities and add back only allowed ones.",
+        remediation="Set securityContext.capabilities.drop: [ALL]; add back only what allowedAdd permits.",
+    ),
+    Rule(
+        name="workload-read-only-root-filesystem", area="workloads", severity="medium", kind="resource",
+        default_level="mandatory", check=workloads.read_only_root_filesystem, applies_to=_WORKLOADS,
+        config=_exemptions(),
+        description="Containers mount their root filesystem read-only.",
+        remediation="Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the "
+                    "process must write (/tmp, caches, data directories).",
+    ),
+    Rule(
+        name="workload-seccomp-runtime-default", area="workloads", severity="medium", kind="resource",
+        default_level="mandatory", check=workloads.seccomp_runtime_default, applies_to=_WORKLOADS,
+        config=_exemptions(),
+        description="Containers run with the RuntimeDefault (or a Localhost) seccomp profile.",
+        remediation="Set securityContext.seccompProfile.type: RuntimeDefault at pod level.",
+    ),
+    Rule(
+        name="workload-host-access", area="workloads", severity="critical", kind="resource",
+        default_level="mandatory", check=workloads.host_access, applies_to=_WORKLOADS,
+        config={
+            "allowedNames": {
+                "type": "array", "items": {"type": "string"}, "default": ["node-exporter", "alloy"],
+                "description": "app.kubernetes.io/name values allowed host namespaces, hostPath and hostPort.",
+            },
+            **_exemptions(),
+        },
+        description="No host network/PID/IPC, hostPath or hostPort except for allow-listed agents "
+                    "(node-exporter, the log collector).",
+        remediation="Remove hostNetwork/hostPID/hostIPC, hostPath volumes and hostPorts; an agent that "
+                    "truly needs the host gets its app.kubernetes.io/name added to allowedNames.",
+    ),
+    Rule(
+        name="workload-min-replicas", area="workloads", severity="medium", kind="resource",
+        default_level="advisory", check=workloads.min_replicas, applies_to=REPLICATED_TYPES,
+        config={
+            "minReplicas": {"type": "number", "minimum": 1, "default": 2,
+                            "description": "Lowest spec.replicas a Deployment/StatefulSet/Rollout may have."},
+            **_exemptions(),
+        },
+        description="Replicated workloads run at least minReplicas replicas (production high availability).",
+        remediation="Raise the replica count in the stack config (Pulumi.<stack>.yaml); a component that "
+                    "cannot run more than one replica is listed in exemptions with the reason.",
+    ),
+    Rule(
+        name="workload-pod-disruption-budget", area="workloads", severity="medium", kind="stack",
+        default_level="advisory", check=workloads.pod_disruption_budgets,
+        config=_exemptions(),
+        description="Every Deployment, StatefulSet and Rollout is covered by a PodDisruptionBudget.",
+        remediation="Add a policy/v1 PodDisruptionBudget in the workload's namespace whose selector matches "
+                    "its pod labels (maxUnavailable: 1, or minAvailable for quorum systems).",
+    ),
+    # CI -------------------------------------------------------------------------------------------------
+    Rule(
+        name="ci-image-scan", area="ci", severity="high", kind="resource",
+        default_level="mandatory", check=ci.image_scan, applies_to=frozenset({REPOSITORY_FILE}),
+        config={
+            "failOnSeverities": {"type": "array", "items": {"type": "string"}, "default": ["CRITICAL", "HIGH"],
+                                 "description": "Severities the Trivy scan must fail the build on."},
+        },
+        description="Every workflow that builds an image scans it with Trivy, fails on CRITICAL/HIGH and "
+                    "uploads SARIF to code scanning.",
+        remediation="Add aquasecurity/trivy-action (pinned) after the build with severity: CRITICAL,HIGH, "
+                    "exit-code: '1', format: sarif, then github/codeql-action/upload-sarif with "
+                    "if: always() and security-events: write on that job.",
+    ),
+    Rule(
+        name="ci-actions-pinned-by-sha", area="ci", severity="high", kind="resource",
+        default_level="mandatory", check=ci.actions_pinned_by_sha, applies_to=frozenset({REPOSITORY_FILE}),
+        description="Every `uses:` in a workflow is pinned by full commit SHA (docker:// by digest).",
+        remediation="Reference actions as owner/repo@<40-hex SHA> from components/versions.py ACTIONS "
+                    "(keep the tag in a trailing comment).",
+    ),
+    Rule(
+        name="ci-least-privilege-permissions", area="ci", severity="high", kind="resource",
+        default_level="mandatory", check=ci.least_privilege_permissions,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="Workflows declare explicit, least-privilege token permissions (read at workflow level, "
+                    "writes per job, never write-all).",
+        remediation="Add `permissions: {contents: read}` at workflow level and grant write scopes "
+                    "(packages, security-events, id-token...) only on the jobs that need them.",
+    ),
+    Rule(
+        name="ci-no-pull-request-target-checkout", area="ci", severity="critical", kind="resource",
+        default_level="mandatory", check=ci.no_pull_request_target_checkout,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="No pull_request_target workflow checks out the pull request's head (untrusted code with "
+                    "a privileged token).",
+        remediation="Use the pull_request trigger for anything that runs PR code; keep pull_request_target "
+                    "for labelling/commenting without checking out the head.",
+    ),
+    # secrets ----------------------------------------------------------------------------------------------
+    Rule(
+        name="secrets-no-literal-values", area="secrets", severity="critical", kind="resource",
+        default_level="mandatory", check=secrets.no_literal_secrets,
+        applies_to=_WORKLOADS | {CONFIGMAP, REPOSITORY_FILE},
+        config=_exemptions(),
+        description="No secret-looking literal values in container env, ConfigMaps or workflow files.",
+        remediation="Move the value to Vault (the app reads it at start) or to a Pulumi secret "
+                    "(`pulumi config set --secret`) delivered as a Kubernetes Secret / GitHub secret; "
+                    "reference it with valueFrom.secretKeyRef or ${{ secrets.NAME }}.",
+    ),
+    Rule(
+        name="secrets-from-pulumi-secrets", area="secrets", severity="high", kind="resource",
+        default_level="mandatory", check=secrets.from_pulumi_secrets,
+        applies_to=frozenset({SECRET, ACTIONS_SECRET, ACTIONS_ENV_SECRET}),
+        config={
+            "minLength": {"type": "number", "minimum": 1, "default": 12,
+                          "description": "Shortest acceptable value for password/token-like keys."},
+            "placeholders": {"type": "array", "items": {"type": "string"},
+                             "default": secrets.PLACEHOLDERS_DEFAULT,
+                             "description": "Values (case-insensitive) that are placeholders, never secrets."},
+            **_exemptions(),
+        },
+        description="Kubernetes Secrets and GitHub Actions secrets carry real secret values (from Pulumi "
+                    "secret config or a generator), never placeholders or short literals.",
+        remediation="Set the value with `pulumi config set --secret <key>` (or generate it with "
+                    "random.RandomPassword) and pass the Output through; never write it in code.",
+    ),
+    # observability ---------------------------------------------------------------------------------------
+    Rule(
+        name="observability-prometheus-retention", area="observability", severity="medium", kind="resource",
+        default_level="advisory", check=observability.prometheus_retention,
+        applies_to=frozenset({STATEFULSET}),
+        config={"minDays": {"type": "number", "minimum": 0, "default": 15,
+                            "description": "Minimum --storage.tsdb.retention.time in days."}},
+        description="Prometheus keeps metrics at least minDays (15 in production).",
+        remediation="Set monitoring.retention (e.g. 15d) in Pulumi.<stack>.yaml; the Monitoring component "
+                    "passes it as --storage.tsdb.retention.time.",
+    ),
+    Rule(
+        name="observability-loki-retention", area="observability", severity="medium", kind="resource",
+        default_level="advisory", check=observability.loki_retention, applies_to=frozenset({CONFIGMAP}),
+        config={"minDays": {"type": "number", "minimum": 0, "default": 30,
+                            "description": "Minimum limits_config.retention_period in days."}},
+        description="Loki deletes logs by retention (compactor retention_enabled) and keeps at least minDays "
+                    "(30 in production).",
+        remediation="Set logging.retention (e.g. 720h) in Pulumi.<stack>.yaml and keep "
+                    "compactor.retention_enabled: true in the Loki config builder.",
+    ),
+    Rule(
+        name="observability-app-scraped", area="observability", severity="medium", kind="resource",
+        default_level="mandatory", check=observability.app_scraped, applies_to=_WORKLOADS,
+        config={"component": {"type": "string", "default": "app",
+                              "description": "app.kubernetes.io/component value of app workloads."},
+                **_exemptions()},
+        description="Every app workload's pods are scraped by Prometheus (annotation prometheus.io/scrape).",
+        remediation="Add the pod template annotations prometheus.io/scrape: \"true\", prometheus.io/port "
+                    "and prometheus.io/path (names in components/conventions.py).",
+    ),
+    # delivery ------------------------------------------------------------------------------------------
+    Rule(
+        name="delivery-app-rollout", area="delivery", severity="high", kind="stack",
+        default_level="advisory", check=delivery.app_rollout,
+        config={"component": {"type": "string", "default": "app",
+                              "description": "app.kubernetes.io/component value of app workloads."},
+                **_exemptions()},
+        description="The app runs as an Argo Rollout whose strategy has automated analysis and at least "
+                    "one pause step.",
+        remediation="Deploy the app through the CanaryDelivery component (Rollout with canary steps "
+                    "20/50/80 %, pauses and an AnalysisTemplate on the error rate) instead of a Deployment.",
+    ),
+    # cost ------------------------------------------------------------------------------------------------
+    Rule(
+        name="cost-namespace-labels", area="cost", severity="low", kind="resource",
+        default_level="mandatory", check=cost.namespace_labels, applies_to=frozenset({NAMESPACE}),
+        config={
+            "requiredLabels": {"type": "array", "items": {"type": "string"},
+                               "default": cost.REQUIRED_LABELS_DEFAULT,
+                               "description": "Labels every Namespace must carry (cost allocation)."},
+            **_exemptions(),
+        },
+        description="Every namespace is labelled with its team and cost center for cost allocation.",
+        remediation="Set metadata.labels team and cost-center on the Namespace (values come from the "
+                    "stack config of the namespaces module).",
+    ),
+    Rule(
+        name="cost-monthly-budget", area="cost", severity="medium", kind="stack",
+        default_level="advisory", check=cost.monthly_budget,
+        config={
+            "monthlyBudgetUsd": {"type": "number", "minimum": 0, "default": 1000,
+                                 "description": "Budget for the stack's estimated monthly cost (USD)."},
+            "cpuCoreHourUsd": {"type": "number", "minimum": 0, "default": cost.PRICE_DEFAULTS["cpuCoreHourUsd"],
+                               "description": "Price of one requested vCPU for one hour."},
+            "memoryGibHourUsd": {"type": "number", "minimum": 0,
+                                 "default": cost.PRICE_DEFAULTS["memoryGibHourUsd"],
+                                 "description": "Price of one requested GiB of memory for one hour."},
+            "storageGibMonthUsd": {"type": "number", "minimum": 0,
+                                   "default": cost.PRICE_DEFAULTS["storageGibMonthUsd"],
+                                   "description": "Price of one GiB of persistent volume for one month."},
+            "loadBalancerMonthUsd": {"type": "number", "minimum": 0,
+                                     "default": cost.PRICE_DEFAULTS["loadBalancerMonthUsd"],
+                                     "description": "Price of one LoadBalancer Service for one month."},
+            "hoursPerMonth": {"type": "number", "minimum": 1, "default": cost.PRICE_DEFAULTS["hoursPerMonth"],
+                              "description": "Hours in a billing month."},
+            "daemonSetNodes": {"type": "number", "minimum": 0, "default": cost.PRICE_DEFAULTS["daemonSetNodes"],
+                               "description": "Nodes a DaemonSet runs on (its replica count in the estimate)."},
+        },
+        description="The stack's estimated monthly cost (requests x replicas, volumes, load balancers) stays "
+                    "under the configured budget.",
+        remediation="Lower requests or replicas in Pulumi.<stack>.yaml, or raise monthlyBudgetUsd in "
+                    "policies/config/<stack>.json after the budget owner agrees.",
+    ),
+    # vault -----------------------------------------------------------------------------------------------
+    Rule(
+        name="vault-no-dev-mode", area="vault", severity="critical", kind="resource",
+        default_level="mandatory", check=vault.no_dev_mode, applies_to=_WORKLOADS,
+        config=_exemptions(),
+        description="Vault never runs in dev mode (in-memory storage, auto-unsealed, root token logged).",
+        remediation="Run `vault server -config=/vault/config/vault.hcl` with raft storage; remove -dev flags "
+                    "and VAULT_DEV_* variables.",
+    ),
+    Rule(
+        name="vault-tls", area="vault", severity="high", kind="resource",
+        default_level="advisory", check=vault.tls_enabled, applies_to=frozenset({CONFIGMAP}),
+        config=_exemptions(),
+        description="Every Vault TCP listener serves TLS (tls_cert_file/tls_key_file, no tls_disable).",
+        remediation="Enable TLS on the listener in the Vault HCL builder: tls_cert_file and tls_key_file "
+                    "from the mounted certificate Secret; drop tls_disable.",
+    ),
+    Rule(
+        name="vault-audit-device", area="vault", severity="high", kind="stack",
+        default_level="mandatory", check=vault.audit_device,
+        config=_exemptions(),
+        description="When the stack runs Vault, at least one audit device is configured.",
+        remediation="Declare an audit device (e.g. file to stdout) in the SecretsVault declarative config "
+                    "(`audit` in vault-config.json); the reconcile step enables it.",
+    ),
+]
+
+_BY_NAME = {r.name: r for r in RULES}
+
+
+def rule(name: str) -> Rule:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"no policy named {name!r}; known: {', '.join(sorted(_BY_NAME))}") from None
+
+
+def effective_config(r: Rule, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The rule's schema defaults overlaid with ``config`` (what the Pulumi CLI sends to the pack)."""
+    merged = r.defaults()
+    merged.update({k: v for k, v in (config or {}).items() if k != "enforcementLevel"})
+    return merged
+
+
+def check_resource(name: str, resource_type: str, props: Mapping[str, Any], config: Mapping[str, Any] | None = None,
+                   resource_name: str = "", urn: str = "") -> list[str]:
+    """Run one resource rule on one resource in engine form; returns the violation messages."""
+    r = rule(name)
+    if r.kind != "resource":
+        raise ValueError(f"{name} is a stack rule; use check_stack")
+    if resource_type not in r.applies_to:
+        return []
+    res = Resource(resource_type, plain(props), resource_name, urn)
+    return list(r.check(res, effective_config(r, config)))
+
+
+def check_stack(name: str, resources: Sequence[Mapping[str, Any]], config: Mapping[str, Any] | None = None
+                ) -> list[Finding]:
+    """Run one stack rule over resource records ``{"type", "inputs"|"props", "name", "urn"}``."""
+    r = rule(name)
+    if r.kind != "stack":
+        raise ValueError(f"{name} is a resource rule; use check_resource")
+    recs = [Resource(str(x["type"]), plain(x.get("inputs", x.get("props", {}))), str(x.get("name", "")),
+                     str(x.get("urn", "")), x.get("parent")) for x in resources]
+    return list(r.check(recs, effective_config(r, config)))
+
+
+# CrossGuard adapters ---------------------------------------------------------------------------------
+def pulumi_policies() -> list[Any]:
+    """The CrossGuard policy objects for :data:`RULES` (imports ``pulumi_policy`` lazily)."""
+    from pulumi_policy import (
+        EnforcementLevel,
+        PolicyConfigSchema,
+        ReportViolation,
+        ResourceValidationArgs,
+        ResourceValidationPolicy,
+        Severity,
+        StackValidationArgs,
+        StackValidationPolicy,
+    )
+
+    def resource_validator(r: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+        def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+            if args.resource_type not in r.applies_to:
+                return
+            res = Resource(args.resource_type, plain(args.props), args.name, args.urn)
+            for msg in r.check(res, effective_config(r, args.get_config())):
+                report_violation(msg, None)
+        return validate
+
+    def stack_validator(r: Rule) -> Callable[[StackValidationArgs, ReportViolation], None]:
+        def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+            recs = [Resource(x.resource_type, plain(x.props), x.name, x.urn,
+                             x.parent.urn if x.parent is not None else None) for x in args.resources]
+            for finding in r.check(recs, effective_config(r, args.get_config())):
+                report_violation(finding.message, finding.urn)
+        return validate
+
+    out: list[Any] = []
+    for r in RULES:
+        common: dict[str, Any] = {
+            "name": r.name,
+            "description": r.description,
+            "enforcement_level": EnforcementLevel(r.default_level),
+            "severity": Severity(r.severity),
+            "remediation_steps": r.remediation,
+            "tags": [r.area],
+            "config_schema": (PolicyConfigSchema(properties={k: dict(v) for k, v in r.config.items()},
+                                                 required=list(r.required) or None)
+                              if r.config else None),
+        }
+        if r.kind == "resource":
+            out.append(ResourceValidationPolicy(validate=resource_validator(r), **common))
+        else:
+            out.append(StackValidationPolicy(validate=stack_validator(r), **common))
+    return out

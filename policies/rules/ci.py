@@ -1,0 +1,236 @@
+"""CI rules over the GitHub Actions workflow files the program commits (``github.RepositoryFile``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import yaml
+
+from .common import REPOSITORY_FILE, Resource, as_list, as_map
+
+_WORKFLOW_PATH = re.compile(r"^\.github/workflows/[^/]+\.ya?ml$")
+_SHA_PINNED = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
+_DOCKER_DIGEST = re.compile(r"^docker://[^@\s]+@sha256:[0-9a-f]{64}$")
+_BUILD_RUN = re.compile(
+    r"\b(?:docker|podman)\s+(?:buildx\s+)?(?:build|bake)\b|\bbuildah\s+(?:bud|build)\b|\bkaniko\b"
+)
+_TRIVY_RUN = re.compile(r"\btrivy\s+(?:image|fs|repo|config)\b")
+
+
+def workflow_of(res: Resource) -> tuple[str, str] | None:
+    """``(path, content)`` when ``res`` commits a workflow file, else None."""
+    if res.type != REPOSITORY_FILE:
+        return None
+    path, content = res.props.get("file"), res.props.get("content")
+    if not isinstance(path, str) or not _WORKFLOW_PATH.match(path.lstrip("/")) or not isinstance(content, str):
+        return None
+    return path, content
+
+
+def load_workflow(content: str) -> tuple[Mapping[str, Any] | None, str | None]:
+    try:
+        doc = yaml.safe_load(content)
+    except yaml.YAMLError as exc:
+        return None, f"is not valid YAML ({str(exc).splitlines()[0]})"
+    if not isinstance(doc, Mapping):
+        return None, "is not a YAML mapping"
+    return doc, None
+
+
+def triggers(doc: Mapping[str, Any]) -> set[str]:
+    # YAML 1.1 reads the bare key ``on`` as the boolean True.
+    raw: Mapping[Any, Any] = doc
+    on = raw.get("on", raw.get(True))
+    if isinstance(on, str):
+        return {on}
+    if isinstance(on, list):
+        return {t for t in on if isinstance(t, str)}
+    if isinstance(on, Mapping):
+        return {str(t) for t in on}
+    return set()
+
+
+def jobs(doc: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for job_id, job in as_map(doc.get("jobs")).items():
+        if isinstance(job, Mapping):
+            yield str(job_id), job
+
+
+def steps(doc: Mapping[str, Any]) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
+    for job_id, job in jobs(doc):
+        for i, step in enumerate(as_list(job.get("steps"))):
+            if isinstance(step, Mapping):
+                yield job_id, i, step
+
+
+def _step_name(job_id: str, i: int, step: Mapping[str, Any]) -> str:
+    label = step.get("name") or step.get("id") or step.get("uses") or f"#{i + 1}"
+    return f"job {job_id!r} step {str(label)!r}"
+
+
+def _uses(step: Mapping[str, Any], action: str) -> bool:
+    uses = step.get("uses")
+    return isinstance(uses, str) and uses.split("@", 1)[0].lower() == action
+
+
+def _run(step: Mapping[str, Any]) -> str:
+    run = step.get("run")
+    return run if isinstance(run, str) else ""
+
+
+def _with(step: Mapping[str, Any]) -> Mapping[str, Any]:
+    return as_map(step.get("with"))
+
+
+def _workflow_check(inner: Any) -> Any:
+    def check(res: Resource, config: Mapping[str, Any]) -> list[str]:
+        found = workflow_of(res)
+        if found is None:
+            return []
+        path, content = found
+        doc, error = load_workflow(content)
+        if doc is None:
+            return [f"{path}: {error}"]
+        return [f"{path}: {m}" for m in inner(doc, config)]
+
+    check.__name__ = inner.__name__
+    check.__doc__ = inner.__doc__
+    return check
+
+
+def builds_image(doc: Mapping[str, Any]) -> bool:
+    return any(_uses(s, "docker/build-push-action") or _BUILD_RUN.search(_run(s)) for _, _, s in steps(doc))
+
+
+def _severities(text: Any) -> set[str]:
+    return {s.strip().upper() for s in str(text).split(",") if s.strip()} if text is not None else set()
+
+
+def _image_scan(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    if not builds_image(doc):
+        return []
+    required = {s.upper() for s in config.get("failOnSeverities") or ["CRITICAL", "HIGH"] if isinstance(s, str)}
+    problems: list[str] = []
+    good_scan, any_scan, sarif_scan = False, False, False
+    for job_id, i, s in steps(doc):
+        if _uses(s, "aquasecurity/trivy-action"):
+            any_scan = True
+            w = _with(s)
+            sev = _severities(w.get("severity"))
+            exit_code = str(w.get("exit-code", "0")).strip()
+            fmt = str(w.get("format", "table")).strip()
+            who = _step_name(job_id, i, s)
+            if not required <= sev:
+                problems.append(f"{who} scans severities {sorted(sev) or 'all (default)'} "
+                                f"but must fail on {sorted(required)}")
+            elif exit_code != "1":
+                problems.append(f"{who} has exit-code {exit_code!r}: findings do not fail the build (want '1')")
+            else:
+                good_scan = True
+            sarif_scan = sarif_scan or fmt == "sarif"
+        elif _TRIVY_RUN.search(_run(s)):
+            any_scan = True
+            run = _run(s)
+            m = re.search(r"--severity[ =]([A-Z,]+)", run)
+            sev = _severities(m.group(1)) if m else set()
+            if required <= sev and re.search(r"--exit-code[ =]1\b", run):
+                good_scan = True
+            else:
+                problems.append(f"{_step_name(job_id, i, s)} runs trivy without "
+                                f"--exit-code 1 --severity {','.join(sorted(required))}")
+            sarif_scan = sarif_scan or bool(re.search(r"--format[ =]sarif\b", run))
+    uploads = [(job_id, i, s) for job_id, i, s in steps(doc) if _uses(s, "github/codeql-action/upload-sarif")]
+    msgs = []
+    if not any_scan:
+        msgs.append("builds a container image but runs no Trivy scan (aquasecurity/trivy-action)")
+    elif not good_scan:
+        msgs.extend(problems)
+    if any_scan and not sarif_scan:
+        msgs.append("the Trivy scan does not write SARIF (format: sarif)")
+    if not uploads:
+        msgs.append("does not upload SARIF to code scanning (github/codeql-action/upload-sarif)")
+    elif not any(re.sub(r"\s", "", str(s.get("if", ""))).find(cond) >= 0
+                 for _, _, s in uploads for cond in ("always()", "!cancelled()")):
+        msgs.append("the SARIF upload step lacks `if: always()` (or `!cancelled()`), so results are lost "
+                    "exactly when the scan fails the job")
+    return msgs
+
+
+def _all_uses(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    for job_id, job in jobs(doc):
+        uses = job.get("uses")
+        if isinstance(uses, str):
+            yield f"job {job_id!r}", uses
+    for job_id, i, s in steps(doc):
+        uses = s.get("uses")
+        if isinstance(uses, str):
+            yield _step_name(job_id, i, s), uses
+
+
+def _pinned(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    msgs = []
+    for who, uses in _all_uses(doc):
+        if uses.startswith("./"):
+            continue
+        if uses.startswith("docker://"):
+            if not _DOCKER_DIGEST.match(uses):
+                msgs.append(f"{who} uses {uses!r}: pin the image by @sha256 digest")
+        elif not _SHA_PINNED.match(uses):
+            msgs.append(f"{who} uses {uses!r}: pin it by full 40-character commit SHA")
+    return msgs
+
+
+def _is_write(perms: Any) -> list[str]:
+    if perms == "write-all":
+        return ["write-all"]
+    return [f"{k}: write" for k, v in as_map(perms).items() if v == "write"]
+
+
+def _permissions(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    msgs = []
+    top = doc.get("permissions", None)
+    has_top = "permissions" in doc
+    if has_top:
+        writes = _is_write(top)
+        if writes:
+            msgs.append(f"workflow-level permissions grant {writes}; grant write scopes per job instead")
+    for job_id, job in jobs(doc):
+        if "permissions" not in job:
+            if not has_top:
+                msgs.append(f"job {job_id!r} has no permissions and the workflow sets none "
+                            "(the token gets the repository default)")
+            continue
+        if job.get("permissions") == "write-all":
+            msgs.append(f"job {job_id!r} grants write-all; list the scopes it needs")
+    return msgs
+
+
+_HEAD_REF = re.compile(r"pull_request\.head\.(?:sha|ref|repo)|github\.head_ref|refs/pull/|merge_commit_sha")
+
+
+def _prt_checkout(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    if "pull_request_target" not in triggers(doc):
+        return []
+    msgs = []
+    for job_id, i, s in steps(doc):
+        if _uses(s, "actions/checkout"):
+            w = _with(s)
+            for key in ("ref", "repository"):
+                val = w.get(key)
+                if isinstance(val, str) and _HEAD_REF.search(val):
+                    msgs.append(f"{_step_name(job_id, i, s)} checks out the pull request head ({key}: {val}) "
+                                "in a pull_request_target workflow")
+        run = _run(s)
+        if re.search(r"\bgh\s+pr\s+checkout\b", run) or (re.search(r"\bgit\s+(?:checkout|fetch)\b", run)
+                                                         and _HEAD_REF.search(run)):
+            msgs.append(f"{_step_name(job_id, i, s)} checks out the pull request head in a "
+                        "pull_request_target workflow")
+    return msgs
+
+
+image_scan = _workflow_check(_image_scan)
+actions_pinned_by_sha = _workflow_check(_pinned)
+least_privilege_permissions = _workflow_check(_permissions)
+no_pull_request_target_checkout = _workflow_check(_prt_checkout)

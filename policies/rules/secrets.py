@@ -1,0 +1,195 @@
+"""Secret rules: no secret-looking literals in env, ConfigMaps or workflows; real values in secrets.
+
+About "built from Pulumi secrets": the SDKs of ``kubernetes.core.v1.Secret`` (``data``,
+``stringData``) and ``github.ActionsSecret``/``ActionsEnvironmentSecret`` (``plaintextValue``,
+``encryptedValue``) always wrap these inputs with ``pulumi.Output.secret``, and ``pulumi_policy``
+strips the engine's secret marker before a policy runs. So whether a value is *marked* secret is
+either always true or invisible; what a policy can still see, and what this rule checks, is the value
+itself: present, not a literal placeholder (``changeme``, ``password``...), and long enough to have
+come from a generator or a ``pulumi config set --secret`` value rather than from source code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from . import ci
+from .common import (
+    ACTIONS_ENV_SECRET,
+    ACTIONS_SECRET,
+    CONFIGMAP,
+    SECRET,
+    Resource,
+    as_list,
+    as_map,
+    container_label,
+    containers,
+    exempt,
+    pod_spec,
+    ref,
+)
+
+# Names (env vars, workflow `with:`/`env:` keys, Secret/ConfigMap keys) that hold credentials.
+SECRET_NAME = re.compile(
+    r"(?:^|[_.\-])(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|"
+    r"client[_-]?secret)(?:$|[_.\-])|(?:password|secret|token|apikey)$|\.key$",
+    re.IGNORECASE,
+)
+# Names that look secret but hold a reference, a location or a setting, not the credential itself.
+NOT_A_SECRET_NAME = re.compile(
+    r"(?:_FILE|_PATH|_DIR|_TTL|_TYPE|_NAME|_ENABLED|_MOUNT|_ROLE|_POLICIES|_PERIOD|_URL|_ADDR|_HEADER"
+    r"|_KEY_ID|_FILENAME|_REF|_METHOD|_MODE|_ENDPOINT)$",
+    re.IGNORECASE,
+)
+# Inside config files keep to unambiguous credential keys (``token_ttl`` and friends are settings).
+CONTENT_KEY = re.compile(
+    r"""(?im)^[ \t]*["']?([\w.\-]*(?:password|passwd|secret_key|api_key|apikey|access_key|private_key|"""
+    r"""client_secret|auth_token|bearer_token))["']?[ \t]*[:=][ \t]*["']?([^"'\s#,}]+)"""
+)
+# High-confidence credential formats, wherever they appear.
+TOKEN_PATTERNS: dict[str, re.Pattern[str]] = {
+    "private key block": re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----"),
+    "GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{60,})\b"),
+    "AWS access key id": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "Slack token or webhook": re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}|hooks\.slack\.com/services/T\w+/B\w+/\w+"),
+    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
+    "Vault token": re.compile(r"\bhv[sb]\.[A-Za-z0-9_\-]{20,}\b"),
+    "credentials in URL": re.compile(r"\b[a-z][a-z0-9+.\-]*://[^/\s:@'\"]+:[^/\s@'\"$]{3,}@"),
+}
+# A value that points somewhere else (templating, env indirection, a mounted file) is not a literal.
+REFERENCE = re.compile(r"\$\{|\$__(?:env|file)\{|\{\{|^/|^\$[A-Z_]|^<[^>]*>$|^vault:|^secret/")
+PLACEHOLDERS_DEFAULT = [
+    "", "changeme", "change-me", "change_me", "password", "passw0rd", "secret", "admin", "root", "test",
+    "example", "default", "123456", "12345678", "letmein", "todo", "xxx", "none", "null", "replace-me",
+]
+
+
+def _literal(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != "" and not REFERENCE.search(value.strip())
+
+
+def _secret_name(name: str) -> bool:
+    return bool(SECRET_NAME.search(name)) and not NOT_A_SECRET_NAME.search(name)
+
+
+def scan_text(text: str) -> list[str]:
+    """Credential-looking content in a blob of text (config file, workflow, ConfigMap value)."""
+    found = [f"contains a {label}" for label, pat in TOKEN_PATTERNS.items() if pat.search(text)]
+    for m in CONTENT_KEY.finditer(text):
+        if _literal(m.group(2)) and m.group(2).lower() not in ("true", "false", "null", "~", "''", '""'):
+            found.append(f"sets {m.group(1)} to a literal value")
+    return found
+
+
+def _walk_mappings(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    if isinstance(node, Mapping):
+        for k, v in node.items():
+            key = str(k)
+            yield path, key, v
+            yield from _walk_mappings(v, f"{path}.{key}" if path else key)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _walk_mappings(v, f"{path}[{i}]")
+
+
+def _env_literals(res: Resource) -> list[str]:
+    spec = pod_spec(res)
+    if spec is None:
+        return []
+    msgs = []
+    for fld, c in containers(spec):
+        for env in as_list(c.get("env")):
+            if not isinstance(env, Mapping):
+                continue
+            name, value = env.get("name"), env.get("value")
+            if isinstance(name, str) and _secret_name(name) and _literal(value):
+                msgs.append(f"{container_label(fld, c)} env {name} is a literal value; use valueFrom "
+                            "(secretKeyRef) or read it from Vault")
+            elif isinstance(value, str) and (hits := [h for h in scan_text(value) if h.startswith("contains")]):
+                msgs.append(f"{container_label(fld, c)} env {name}: {', '.join(hits)}")
+    return msgs
+
+
+def _configmap_literals(res: Resource) -> list[str]:
+    msgs = []
+    for key, value in as_map(res.props.get("data")).items():
+        if not isinstance(value, str):
+            continue
+        if _secret_name(key) and _literal(value) and "\n" not in value.strip():
+            msgs.append(f"key {key!r} holds a literal credential")
+        msgs.extend(f"key {key!r} {hit}" for hit in scan_text(value))
+    return msgs
+
+
+def _workflow_literals(content: str) -> list[str]:
+    msgs = [hit for hit in scan_text(content) if hit.startswith("contains")]
+    doc, _error = ci.load_workflow(content)
+    if doc is None:
+        return msgs
+    for path, key, value in _walk_mappings(doc):
+        section = path.rsplit(".", 1)[-1] if path else ""
+        if (section in ("env", "with") or path.endswith(".env") or path.endswith(".with")) \
+                and _secret_name(key) and _literal(value) and "${{" not in str(value):
+            msgs.append(f"{path}.{key} is a literal value; use ${{{{ secrets.NAME }}}}")
+    return msgs
+
+
+def no_literal_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
+    """No secret-looking literal values in container env, ConfigMaps or committed workflow files."""
+    if exempt(res, config):
+        return []
+    if res.type == CONFIGMAP:
+        return [f"{ref(res)}: {m}" for m in _configmap_literals(res)]
+    wf = ci.workflow_of(res)
+    if wf is not None:
+        return [f"{wf[0]}: {m}" for m in _workflow_literals(wf[1])]
+    return [f"{ref(res)}: {m}" for m in _env_literals(res)]
+
+
+def _bad_value(value: Any, placeholders: set[str], min_length: int) -> str | None:
+    if not isinstance(value, str):
+        return None  # unknown during preview: nothing to judge
+    if value.strip().lower() in placeholders:
+        return "is a placeholder literal" if value.strip() else "is empty"
+    if len(value) < min_length:
+        return f"is only {len(value)} characters (generated or configured secrets are >= {min_length})"
+    return None
+
+
+def from_pulumi_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
+    """Kubernetes Secrets and GitHub Actions secrets carry real secret values, not literals."""
+    if res.type not in (SECRET, ACTIONS_SECRET, ACTIONS_ENV_SECRET) or exempt(res, config):
+        return []
+    placeholders = {p.lower() for p in config.get("placeholders", PLACEHOLDERS_DEFAULT) if isinstance(p, str)}
+    min_length = int(config.get("minLength", 12))
+    msgs = []
+    if res.type == SECRET:
+        who = ref(res)
+        for fld in ("data", "stringData"):
+            values = as_map(res.props.get(fld))
+            for key, value in values.items():
+                if fld == "data" and isinstance(value, str):
+                    try:
+                        value = base64.b64decode(value, validate=True).decode("utf-8", "replace")
+                    except (binascii.Error, ValueError):
+                        msgs.append(f"{who}: data.{key} is not valid base64")
+                        continue
+                bad = _bad_value(value, placeholders, min_length) if _secret_name(str(key)) else None
+                if bad:
+                    msgs.append(f"{who}: {fld}.{key} {bad}")
+        return msgs
+    name = res.props.get("secretName")
+    who = f"GitHub Actions secret {name if isinstance(name, str) else res.name!r}"
+    present = [f for f in ("plaintextValue", "encryptedValue", "value", "valueEncrypted") if f in res.props]
+    if not present:
+        return [f"{who}: has no plaintextValue or encryptedValue"]
+    for fld in present:
+        if fld in ("plaintextValue", "value"):
+            bad = _bad_value(res.props.get(fld), placeholders, min_length)
+            if bad:
+                msgs.append(f"{who}: {fld} {bad}")
+    return msgs

@@ -1,0 +1,202 @@
+"""Workload rules over every pod template: Deployment, StatefulSet, DaemonSet, Rollout, Job, CronJob, Pod.
+
+Container-level ``securityContext`` settings override pod-level ones, as in Kubernetes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .common import (
+    LONG_RUNNING_TYPES,
+    PDB,
+    REPLICATED_TYPES,
+    Finding,
+    Resource,
+    app_name,
+    as_list,
+    as_map,
+    container_label,
+    containers,
+    dig,
+    exempt,
+    number,
+    object_namespace,
+    pod_labels,
+    ref,
+    workload_check,
+)
+
+
+def _effective(spec: Mapping[str, Any], c: Mapping[str, Any], key: str) -> Any:
+    """A security setting from the container's securityContext, else from the pod's."""
+    csc = as_map(c.get("securityContext"))
+    if key in csc:
+        return csc[key]
+    return as_map(spec.get("securityContext")).get(key)
+
+
+def _resources(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    need_cpu_limit = bool(config.get("requireCpuLimit", False))
+    msgs = []
+    for fld, c in containers(spec):
+        if fld == "ephemeralContainers":
+            continue
+        r = as_map(c.get("resources"))
+        req, lim = as_map(r.get("requests")), as_map(r.get("limits"))
+        missing = [f"requests.{k}" for k in ("cpu", "memory") if req.get(k) in (None, "")]
+        missing += [f"limits.{k}" for k in (("cpu", "memory") if need_cpu_limit else ("memory",))
+                    if lim.get(k) in (None, "")]
+        if missing:
+            msgs.append(f"{container_label(fld, c)} has no resources.{', resources.'.join(missing)}")
+    return msgs
+
+
+def _probes(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    msgs = []
+    for fld, c in containers(spec, include_init=False):
+        missing = [p for p in ("livenessProbe", "readinessProbe") if not isinstance(c.get(p), Mapping)]
+        if missing:
+            msgs.append(f"{container_label(fld, c)} has no {' and no '.join(missing)}")
+    # Native sidecars (init containers with restartPolicy Always) run for the pod's lifetime too.
+    for c in as_list(spec.get("initContainers")):
+        if isinstance(c, Mapping) and c.get("restartPolicy") == "Always" \
+                and not isinstance(c.get("livenessProbe"), Mapping):
+            msgs.append(f"{container_label('initContainers', c)} (sidecar) has no livenessProbe")
+    return msgs
+
+
+def _non_root(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    msgs = []
+    for fld, c in containers(spec):
+        non_root = _effective(spec, c, "runAsNonRoot")
+        uid = number(_effective(spec, c, "runAsUser"))
+        if uid == 0:
+            msgs.append(f"{container_label(fld, c)} runs as UID 0 (runAsUser: 0)")
+        elif non_root is not True:
+            msgs.append(f"{container_label(fld, c)} does not set securityContext.runAsNonRoot: true")
+    return msgs
+
+
+def _privileged(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    return [f"{container_label(fld, c)} is privileged"
+            for fld, c in containers(spec) if as_map(c.get("securityContext")).get("privileged") is True]
+
+
+def _escalation(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    return [f"{container_label(fld, c)} does not set securityContext.allowPrivilegeEscalation: false"
+            for fld, c in containers(spec)
+            if as_map(c.get("securityContext")).get("allowPrivilegeEscalation") is not False]
+
+
+def _capabilities(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    allowed_add = {a.upper() for a in config.get("allowedAdd") or [] if isinstance(a, str)}
+    msgs = []
+    for fld, c in containers(spec):
+        caps = as_map(as_map(c.get("securityContext")).get("capabilities"))
+        drop = {d.upper() for d in as_list(caps.get("drop")) if isinstance(d, str)}
+        if "ALL" not in drop:
+            msgs.append(f"{container_label(fld, c)} does not drop ALL capabilities")
+        added = sorted({a.upper() for a in as_list(caps.get("add")) if isinstance(a, str)} - allowed_add)
+        if added:
+            msgs.append(f"{container_label(fld, c)} adds capabilities {added} (allowed: {sorted(allowed_add)})")
+    return msgs
+
+
+def _read_only_root(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    return [f"{container_label(fld, c)} does not set securityContext.readOnlyRootFilesystem: true"
+            for fld, c in containers(spec)
+            if as_map(c.get("securityContext")).get("readOnlyRootFilesystem") is not True]
+
+
+def _seccomp(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    msgs = []
+    for fld, c in containers(spec):
+        profile = as_map(_effective(spec, c, "seccompProfile"))
+        kind = profile.get("type")
+        if kind not in ("RuntimeDefault", "Localhost"):
+            shown = kind if isinstance(kind, str) else "unset"
+            msgs.append(f"{container_label(fld, c)} seccompProfile.type is {shown} (want RuntimeDefault)")
+    return msgs
+
+
+def _host_access(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    allowed = {n for n in config.get("allowedNames") or [] if isinstance(n, str)}
+    name = app_name(res)
+    if name is not None and name in allowed:
+        return []
+    msgs = [f"sets {flag}: true" for flag in ("hostNetwork", "hostPID", "hostIPC") if spec.get(flag) is True]
+    for vol in as_list(spec.get("volumes")):
+        if isinstance(vol, Mapping) and isinstance(vol.get("hostPath"), Mapping):
+            msgs.append(f"mounts hostPath {dig(vol, 'hostPath', 'path')!r} (volume {vol.get('name')!r})")
+    for fld, c in containers(spec):
+        for port in as_list(c.get("ports")):
+            if isinstance(port, Mapping) and port.get("hostPort") not in (None, 0, 0.0):
+                msgs.append(f"{container_label(fld, c)} binds hostPort {port.get('hostPort')!r}")
+    if msgs:
+        hint = (f"app.kubernetes.io/name={name!r} is not in allowedNames {sorted(allowed)}" if name
+                else "no app.kubernetes.io/name label to match allowedNames")
+        msgs = [f"{m} ({hint})" for m in msgs]
+    return msgs
+
+
+def _replicas(res: Resource, config: Mapping[str, Any]) -> list[str]:
+    if res.type not in REPLICATED_TYPES or exempt(res, config):
+        return []
+    minimum = number(config.get("minReplicas"))
+    minimum = 2.0 if minimum is None else minimum
+    raw = dig(res.props, "spec", "replicas")
+    if raw is not None and number(raw) is None:
+        return []  # unknown during preview, or managed elsewhere
+    replicas = 1.0 if raw is None else number(raw)
+    if replicas is not None and replicas < minimum:
+        shown = "unset (defaults to 1)" if raw is None else f"{replicas:g}"
+        return [f"{ref(res)}: spec.replicas is {shown}, below the minimum of {minimum:g}"]
+    return []
+
+
+def _selects(selector: Mapping[str, Any], pod_lbls: Mapping[str, Any]) -> bool:
+    match = as_map(selector.get("matchLabels"))
+    exprs = as_list(selector.get("matchExpressions"))
+    if not match and not exprs:
+        return False  # an empty PDB selector is almost always a mistake; do not count it
+    if any(pod_lbls.get(k) != v for k, v in match.items()):
+        return False
+    for e in exprs:
+        if not isinstance(e, Mapping):
+            return False
+        key, op, values = e.get("key"), e.get("operator"), as_list(e.get("values"))
+        has = key in pod_lbls
+        val = pod_lbls.get(key) if isinstance(key, str) else None
+        if (op == "In" and (not has or val not in values)) or (op == "NotIn" and has and val in values) \
+                or (op == "Exists" and not has) or (op == "DoesNotExist" and has):
+            return False
+    return True
+
+
+def pod_disruption_budgets(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[Finding]:
+    """Every replicated long-running workload is selected by a PodDisruptionBudget in its namespace."""
+    pdbs = [(object_namespace(r), as_map(dig(r.props, "spec", "selector"))) for r in resources if r.type == PDB]
+    findings = []
+    for r in resources:
+        if r.type not in REPLICATED_TYPES or exempt(r, config):
+            continue
+        lbls, ns = pod_labels(r), object_namespace(r)
+        if not any(pns == ns and _selects(sel, lbls) for pns, sel in pdbs):
+            findings.append(Finding(f"{ref(r)} is not covered by any PodDisruptionBudget in namespace {ns!r}",
+                                    r.urn or None))
+    return findings
+
+
+resources_set = workload_check(_resources)
+probes = workload_check(_probes, LONG_RUNNING_TYPES)
+run_as_non_root = workload_check(_non_root)
+no_privileged = workload_check(_privileged)
+no_privilege_escalation = workload_check(_escalation)
+drop_all_capabilities = workload_check(_capabilities)
+read_only_root_filesystem = workload_check(_read_only_root)
+seccomp_runtime_default = workload_check(_seccomp)
+host_access = workload_check(_host_access)
+min_replicas = _replicas
+

@@ -1,0 +1,604 @@
+"""Run the CrossGuard policy pack offline, the way the Pulumi engine drives it, and report the result.
+
+    python -m tools.policy_report --stack prod --plan dist/prod/plan.json [--out dist/prod/policy.json]
+    python -m tools.policy_report --write-docs        # regenerate the rule table in docs/POLICIES.md
+
+What the engine does in ``pulumi preview --policy-pack policies --policy-pack-config <file>`` and this
+module repeats without the CLI:
+
+1. start the pack like ``pulumi-analyzer-policy-python`` does: ``python -u -m pulumi.policy <engine> .``
+   in ``policies/`` (which runs ``policies/__main__.py``) and read the gRPC port it prints;
+2. ``GetAnalyzerInfo``; load the stack's policy config file (policy name -> level string or object with
+   ``enforcementLevel`` and properties) and reconcile it with every policy's default level and schema
+   defaults exactly like ``ReconcilePolicyPackConfig`` (``all`` sets every level); validate it;
+3. ``ConfigureStack`` and ``Configure``; ``Analyze`` once per resource; ``AnalyzeStack`` with all of them;
+4. stop the process.
+
+Stricter than the CLI on purpose: an unknown policy name or property key in the config file is an
+error (the CLI ignores both silently, which hides typos).
+
+Resource records are ``{"urn", "type", "name", "parent", "inputs"}`` with inputs in engine form (as
+``tools.mockrun`` records them). Violation messages never contain property values of secrets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PACK_DIR = ROOT / "policies"
+CONFIG_DIR = PACK_DIR / "config"
+DOCS_PATH = ROOT / "docs" / "POLICIES.md"
+LEVELS = ("advisory", "mandatory", "remediate", "disabled")
+# The python policy runner parses but does not use the engine address; there is no engine offline.
+OFFLINE_ENGINE_ADDRESS = "127.0.0.1:0"
+START_TIMEOUT_S = 60.0
+RPC_TIMEOUT_S = 120.0
+
+
+class PolicyPackError(RuntimeError):
+    """The pack could not be started or answered an RPC with an error."""
+
+
+class PolicyConfigError(ValueError):
+    """The policy config file is invalid; the message names every offending key."""
+
+
+# --- policy config: parse and reconcile like the Pulumi CLI -----------------------------------------
+@dataclass
+class PolicyConfig:
+    level: str | None
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PolicyInfo:
+    name: str
+    description: str
+    level: str
+    kind: str  # "resource" | "stack"
+    severity: str
+    remediation: str
+    schema: dict[str, Any] = field(default_factory=dict)  # property -> JSON schema
+    required: list[str] = field(default_factory=list)
+
+
+def parse_policy_config(data: Any, source: str = "policy config") -> dict[str, PolicyConfig]:
+    """Parse the ``--policy-pack-config`` format: name -> level string or {enforcementLevel, props...}."""
+    if not isinstance(data, Mapping):
+        raise PolicyConfigError(f"{source}: must be a JSON object of policy name -> level or object")
+    out: dict[str, PolicyConfig] = {}
+    errors = []
+    for name, value in data.items():
+        if isinstance(value, str):
+            if value not in LEVELS:
+                errors.append(f"{name}: {value!r} is not an enforcement level (accepted: {', '.join(LEVELS)})")
+                continue
+            out[name] = PolicyConfig(value)
+        elif isinstance(value, Mapping):
+            props = dict(value)
+            level = props.pop("enforcementLevel", None)
+            if level is not None and level not in LEVELS:
+                errors.append(f"{name}.enforcementLevel: {level!r} is not an enforcement level "
+                              f"(accepted: {', '.join(LEVELS)})")
+                continue
+            if level is None and not props:
+                continue  # the CLI drops empty entries
+            out[name] = PolicyConfig(level, props)
+        else:
+            errors.append(f"{name}: must be a level string or an object, got {type(value).__name__}")
+    if errors:
+        raise PolicyConfigError(f"{source}: " + "; ".join(errors))
+    return out
+
+
+def load_policy_config(path: Path) -> dict[str, PolicyConfig]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise PolicyConfigError(f"cannot read policy config {path}: {exc.strerror}") from None
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyConfigError(f"{path}: not valid JSON ({exc})") from None
+    return parse_policy_config(data, str(path))
+
+
+def _apply(result: dict[str, PolicyConfig], given: Mapping[str, PolicyConfig]) -> None:
+    all_cfg = given.get("all")
+    if all_cfg is not None and all_cfg.level is not None:
+        for cfg in result.values():
+            cfg.level = all_cfg.level
+    for name, cfg in given.items():
+        cur = result.get(name)
+        level = cur.level if cur else None
+        props = dict(cur.properties) if cur else {}
+        if cfg.level is not None:
+            level = cfg.level
+        props.update(cfg.properties)
+        result[name] = PolicyConfig(level, props)
+
+
+def reconcile(policies: Sequence[PolicyInfo], given: Mapping[str, PolicyConfig],
+              initial: Mapping[str, PolicyConfig] | None = None) -> dict[str, PolicyConfig]:
+    """Defaults (level, schema defaults) <- initial config <- given config; then validate."""
+    result = {p.name: PolicyConfig(p.level, {k: v["default"] for k, v in p.schema.items() if "default" in v})
+              for p in policies}
+    if initial:
+        _apply(result, initial)
+    _apply(result, given)
+    errors = []
+    known = {p.name: p for p in policies}
+    for name in given:
+        if name != "all" and name not in known:
+            errors.append(f"{name}: no such policy in the pack (known: {', '.join(sorted(known))})")
+    for p in policies:
+        cfg = result[p.name]
+        for key, value in cfg.properties.items():
+            if key not in p.schema:
+                accepted = ", ".join(sorted(p.schema)) or "none"
+                errors.append(f"{p.name}.{key}: unknown property (accepted: {accepted})")
+                continue
+            errors.extend(f"{p.name}.{key}: {e}" for e in validate_schema(value, p.schema[key]))
+        errors.extend(f"{p.name}.{req}: required" for req in p.required if req not in cfg.properties)
+    if errors:
+        raise PolicyConfigError("invalid policy config: " + "; ".join(errors))
+    return result
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
+    "array": (list,), "object": (dict,), "null": (type(None),),
+}
+
+
+def validate_schema(value: Any, schema: Mapping[str, Any], path: str = "") -> list[str]:
+    """The JSON-schema subset policy schemas use: type, enum, minimum, maximum, items, properties."""
+    where = f"{path}: " if path else ""
+    typ = schema.get("type")
+    if typ is not None:
+        ok_types = _JSON_TYPES.get(str(typ), ())
+        is_bool = isinstance(value, bool)
+        ok = isinstance(value, ok_types) and (typ == "boolean" or not is_bool)
+        if typ == "integer" and isinstance(value, float) and value.is_integer():
+            ok = True
+        if not ok:
+            return [f"{where}expected {typ}, got {json.dumps(value)}"]
+    errors = []
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{where}{json.dumps(value)} is not one of {json.dumps(schema['enum'])}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            errors.append(f"{where}{value} is below the minimum {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errors.append(f"{where}{value} is above the maximum {schema['maximum']}")
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        for i, item in enumerate(value):
+            errors.extend(validate_schema(item, schema["items"], f"{path}[{i}]"))
+    if isinstance(value, dict) and isinstance(schema.get("properties"), Mapping):
+        for k, v in value.items():
+            if k in schema["properties"]:
+                errors.extend(validate_schema(v, schema["properties"][k], f"{path}.{k}" if path else k))
+    return errors
+
+
+# --- report ---------------------------------------------------------------------------------------
+@dataclass
+class Violation:
+    policy: str
+    level: str
+    severity: str
+    urn: str
+    type: str
+    name: str
+    message: str
+    remediation: str
+
+
+@dataclass
+class Report:
+    stack: str
+    pack: str
+    version: str
+    resources: int
+    levels: dict[str, str]  # policy -> effective level for this stack
+    violations: list[Violation] = field(default_factory=list)
+    not_applicable: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mandatory_failures(self) -> int:
+        return sum(1 for v in self.violations if v.level == "mandatory")
+
+    @property
+    def advisory_warnings(self) -> int:
+        return sum(1 for v in self.violations if v.level == "advisory")
+
+    def summary(self) -> dict[str, Any]:
+        by_level = Counter(self.levels.values())
+        return {
+            "resources": self.resources,
+            "policies": len(self.levels),
+            "policiesByLevel": dict(sorted(by_level.items())),
+            "mandatory": self.mandatory_failures,
+            "advisory": self.advisory_warnings,
+            "byPolicy": dict(sorted(Counter(v.policy for v in self.violations).items())),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "policyPack": {"name": self.pack, "version": self.version},
+            "summary": self.summary(),
+            "levels": dict(sorted(self.levels.items())),
+            "violations": [asdict(v) for v in self.violations],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1) + "\n"
+
+    def format_text(self) -> str:
+        s = self.summary()
+        lines = [f"policy pack {self.pack}@{self.version} on stack {self.stack}: {self.resources} resources, "
+                 f"{s['policies']} policies ({', '.join(f'{n} {lvl}' for lvl, n in s['policiesByLevel'].items())})"]
+        order = {"mandatory": 0, "remediate": 1, "advisory": 2}
+        for v in sorted(self.violations, key=lambda v: (order.get(v.level, 3), v.policy, v.urn)):
+            subject = f"{v.type} {v.name}" if v.type else "stack"
+            lines.append(f"  {v.level.upper():<9} {v.policy}  [{subject}]")
+            lines.append(f"            {v.message}")
+            lines.append(f"            fix: {v.remediation}")
+        verdict = "FAIL" if self.mandatory_failures else "ok"
+        lines.append(f"policy summary: {self.mandatory_failures} mandatory, {self.advisory_warnings} advisory "
+                     f"violation(s) -> {verdict}")
+        return "\n".join(lines)
+
+
+# --- the pack as a process ----------------------------------------------------------------------------
+def default_config_path(stack: str) -> Path:
+    return CONFIG_DIR / f"{stack}.json"
+
+
+def _pack_version(pack_dir: Path) -> str:
+    import yaml
+
+    try:
+        doc = yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return ""
+    return str(doc.get("version") or "")
+
+
+class PolicyPackProcess:
+    """The policy pack as the engine runs it: a subprocess serving the Analyzer gRPC service.
+
+    ``start()`` only launches the interpreter (so it can warm up while the program runs);
+    ``analyze(records)`` waits for its port, configures it for the stack and analyses;
+    ``stop()`` ends the process. Also a context manager.
+    """
+
+    def __init__(self, stack: str, config_path: Path | str | None = None, pack_dir: Path | str | None = None,
+                 project: str = "hardening", python: str | None = None) -> None:
+        self.stack = stack
+        self.config_path = Path(config_path) if config_path is not None else default_config_path(stack)
+        self.pack_dir = Path(pack_dir) if pack_dir is not None else PACK_DIR
+        self.project = project
+        self.python = python or sys.executable
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stderr: Any = None
+        self._port: int | None = None
+        self._channel: Any = None
+        self._stub: Any = None
+
+    # lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> PolicyPackProcess:
+        if self.proc is not None:
+            return self
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
+        env.update({"PULUMI_PROJECT": self.project, "PULUMI_STACK": self.stack, "PULUMI_DRY_RUN": "true",
+                    "PYTHONUNBUFFERED": "1"})
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; closed in stop()
+        self.proc = subprocess.Popen(
+            [self.python, "-u", "-m", "pulumi.policy", OFFLINE_ENGINE_ADDRESS, "."],
+            cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+        )
+        return self
+
+    def _stderr_tail(self, limit: int = 4000) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")[-limit:]
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> int:
+        """Wait for the port line the pack prints on stdout; returns the port."""
+        if self._port is not None:
+            return self._port
+        self.start()
+        assert self.proc is not None and self.proc.stdout is not None
+        out = self.proc.stdout
+        buf = b""
+        deadline = time.monotonic() + timeout
+        with selectors.DefaultSelector() as sel:
+            sel.register(out, selectors.EVENT_READ)
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.stop()
+                    raise PolicyPackError(f"policy pack did not print its port within {timeout:.0f}s")
+                if not sel.select(min(left, 0.5)):
+                    if self.proc.poll() is not None:
+                        break
+                    continue
+                chunk = os.read(out.fileno(), 4096)
+                if not chunk:
+                    break
+                buf += chunk
+        line = buf.split(b"\n", 1)[0].strip()
+        if not line.isdigit():
+            code = self.proc.poll()
+            tail = self._stderr_tail()
+            self.stop()
+            raise PolicyPackError(f"policy pack in {self.pack_dir} failed to start (exit {code}, printed "
+                                  f"{line[:200]!r}):\n{tail}")
+        self._port = int(line)
+        # Keep draining stdout so a chatty pack can never block on a full pipe.
+        threading.Thread(target=self._drain, args=(out,), daemon=True).start()
+        import grpc
+        from pulumi.runtime.proto import analyzer_pb2_grpc
+
+        self._channel = grpc.insecure_channel(
+            f"127.0.0.1:{self._port}", options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
+        grpc.channel_ready_future(self._channel).result(timeout=max(1.0, deadline - time.monotonic()))
+        self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
+        return self._port
+
+    @staticmethod
+    def _drain(stream: Any) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            while os.read(stream.fileno(), 65536):
+                pass
+
+    def stop(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=5)
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+            self.proc = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        self._port = None
+
+    def __enter__(self) -> PolicyPackProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # RPCs -------------------------------------------------------------------------------------------
+    def _call(self, method: str, request: Any) -> Any:
+        import grpc
+
+        try:
+            return getattr(self._stub, method)(request, timeout=RPC_TIMEOUT_S)
+        except grpc.RpcError as exc:
+            raise PolicyPackError(f"policy pack {method} failed: {exc.details() if hasattr(exc, 'details') else exc}"
+                                  f"\n{self._stderr_tail()}") from None
+
+    def analyzer_info(self) -> tuple[str, list[PolicyInfo], dict[str, PolicyConfig]]:
+        """``GetAnalyzerInfo``: pack name, policies (with defaults and schemas), initial config."""
+        from google.protobuf import empty_pb2, json_format
+        from pulumi.runtime import proto
+
+        self.wait_ready()
+        info = self._call("GetAnalyzerInfo", empty_pb2.Empty())
+        level_names = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
+                       proto.REMEDIATE: "remediate", proto.DISABLED: "disabled"}
+        severity_names = {proto.POLICY_SEVERITY_LOW: "low", proto.POLICY_SEVERITY_MEDIUM: "medium",
+                          proto.POLICY_SEVERITY_HIGH: "high", proto.POLICY_SEVERITY_CRITICAL: "critical"}
+        policies = []
+        for p in info.policies:
+            schema = json_format.MessageToDict(p.configSchema.properties) if p.HasField("configSchema") else {}
+            policies.append(PolicyInfo(
+                name=p.name, description=p.description, level=level_names[p.enforcementLevel],
+                kind="stack" if p.policy_type == proto.PolicyType.POLICY_TYPE_STACK else "resource",
+                severity=severity_names.get(p.severity, "unspecified"), remediation=p.remediation_steps,
+                schema=schema, required=list(p.configSchema.required) if p.HasField("configSchema") else [],
+            ))
+        initial = {k: PolicyConfig(level_names.get(v.enforcementLevel), json_format.MessageToDict(v.properties))
+                   for k, v in info.initialConfig.items()}
+        return info.name, policies, initial
+
+    def configure(self, config: Mapping[str, PolicyConfig]) -> None:
+        from google.protobuf import struct_pb2
+        from pulumi.runtime import proto
+
+        levels = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "remediate": proto.REMEDIATE,
+                  "disabled": proto.DISABLED}
+        self._call("ConfigureStack", proto.AnalyzerStackConfigureRequest(
+            stack=self.stack, project=self.project, organization="organization", dry_run=True))
+        req = proto.ConfigureAnalyzerRequest()
+        for name, cfg in config.items():
+            props = struct_pb2.Struct()
+            props.update(cfg.properties)
+            req.policyConfig[name].CopyFrom(proto.PolicyConfig(
+                enforcementLevel=levels[cfg.level or "advisory"], properties=props))
+        self._call("Configure", req)
+
+    def analyze(self, records: Iterable[Mapping[str, Any]]) -> Report:
+        """Configure the pack for the stack and run every resource and the stack through it."""
+        from google.protobuf import struct_pb2
+        from pulumi.runtime import proto
+
+        records = list(records)
+        for i, rec in enumerate(records):
+            missing = [k for k in ("urn", "type", "name", "inputs") if k not in rec]
+            if missing:
+                raise ValueError(f"resource record #{i} lacks {missing} (needs urn, type, name, parent, inputs)")
+        pack_name, policies, initial = self.analyzer_info()
+        config = reconcile(policies, load_policy_config(self.config_path), initial)
+        self.configure(config)
+        by_name = {p.name: p for p in policies}
+        by_urn = {str(r["urn"]): r for r in records}
+        level_names = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
+                       proto.REMEDIATE: "remediate", proto.DISABLED: "disabled"}
+
+        def struct(inputs: Any) -> struct_pb2.Struct:
+            s = struct_pb2.Struct()
+            s.update(inputs or {})
+            return s
+
+        def options(rec: Mapping[str, Any]) -> Any:
+            return proto.AnalyzerResourceOptions(parent=str(rec.get("parent") or ""))
+
+        report = Report(stack=self.stack, pack=pack_name, version=_pack_version(self.pack_dir) or "0.0.1",
+                        resources=len(records),
+                        levels={p.name: (config[p.name].level or p.level) for p in policies})
+
+        def collect(resp: Any, rec: Mapping[str, Any] | None) -> None:
+            for d in resp.diagnostics:
+                p = by_name.get(d.policyName)
+                message = d.message
+                if p is not None and message.startswith(p.description):
+                    message = message[len(p.description):].lstrip("\n") or p.description
+                target = by_urn.get(d.urn) if d.urn else rec
+                report.violations.append(Violation(
+                    policy=d.policyName, level=level_names.get(d.enforcementLevel, "advisory"),
+                    severity=p.severity if p else "unspecified",
+                    urn=str(target["urn"]) if target else d.urn, type=str(target["type"]) if target else "",
+                    name=str(target["name"]) if target else self.stack, message=message,
+                    remediation=p.remediation if p else ""))
+            for na in resp.not_applicable:
+                report.not_applicable[na.policy_name] = report.not_applicable.get(na.policy_name, 0) + 1
+
+        futures = [(rec, self._stub.Analyze.future(proto.AnalyzeRequest(
+            type=str(rec["type"]), properties=struct(rec["inputs"]), urn=str(rec["urn"]), name=str(rec["name"]),
+            options=options(rec)), timeout=RPC_TIMEOUT_S)) for rec in records]
+        for rec, fut in futures:
+            try:
+                collect(fut.result(), rec)
+            except Exception as exc:
+                raise PolicyPackError(f"policy pack Analyze failed on {rec['urn']}: {exc}\n"
+                                      f"{self._stderr_tail()}") from None
+        stack_req = proto.AnalyzeStackRequest(resources=[proto.AnalyzerResource(
+            type=str(rec["type"]), properties=struct(rec["inputs"]), urn=str(rec["urn"]), name=str(rec["name"]),
+            options=options(rec), parent=str(rec.get("parent") or "")) for rec in records])
+        collect(self._call("AnalyzeStack", stack_req), None)
+        return report
+
+
+def run_pack(resources: Iterable[Mapping[str, Any]], stack: str, config_path: Path | str | None = None,
+             pack_dir: Path | str | None = None) -> Report:
+    """Start the pack, analyse ``resources`` for ``stack`` with ``config_path`` (default
+    ``policies/config/<stack>.json``), stop it, and return the report."""
+    with PolicyPackProcess(stack, config_path, pack_dir) as pack:
+        return pack.analyze(resources)
+
+
+# --- docs ------------------------------------------------------------------------------------------
+DOCS_BEGIN = "<!-- BEGIN GENERATED RULE TABLE (python -m tools.policy_report --write-docs) -->"
+DOCS_END = "<!-- END GENERATED RULE TABLE -->"
+
+
+def registry_infos() -> list[PolicyInfo]:
+    """Policy metadata straight from the registry (what GetAnalyzerInfo would return)."""
+    from policies.registry import RULES
+
+    return [PolicyInfo(name=r.name, description=r.description, level=r.default_level, kind=r.kind,
+                       severity=r.severity, remediation=r.remediation,
+                       schema={k: dict(v) for k, v in r.config.items()}, required=list(r.required))
+            for r in RULES]
+
+
+def rule_table(stacks: Sequence[str] = ("dev", "prod")) -> str:
+    """Markdown table of every rule with its effective level per stack (from policies/config)."""
+    from policies.registry import RULES
+
+    infos = registry_infos()
+    per_stack = {s: reconcile(infos, load_policy_config(default_config_path(s))) for s in stacks}
+    head = ["rule", "area", "kind", "severity", *stacks, "checks", "how to fix"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in RULES:
+        cells = [f"`{r.name}`", r.area, r.kind, r.severity,
+                 *[per_stack[s][r.name].level or r.default_level for s in stacks],
+                 r.description, r.remediation]
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    lines.append("")
+    lines.append("Configuration properties (set them next to `enforcementLevel` in `policies/config/<stack>.json`):")
+    lines.append("")
+    for r in RULES:
+        if not r.config:
+            continue
+        props = "; ".join(f"`{k}` ({v.get('type')}, default `{json.dumps(v.get('default'))}`): "
+                          f"{v.get('description', '')}" for k, v in r.config.items())
+        lines.append(f"- `{r.name}`: {props}")
+    return "\n".join(lines)
+
+
+def write_docs(path: Path = DOCS_PATH) -> None:
+    text = path.read_text()
+    start, end = text.index(DOCS_BEGIN) + len(DOCS_BEGIN), text.index(DOCS_END)
+    path.write_text(text[:start] + "\n" + rule_table() + "\n" + text[end:])
+
+
+# --- CLI ---------------------------------------------------------------------------------------------
+def _records_from_plan(path: Path) -> list[dict[str, Any]]:
+    doc = json.loads(path.read_text())
+    resources = doc.get("resources") if isinstance(doc, Mapping) else doc
+    if not isinstance(resources, list):
+        raise SystemExit(f"{path}: expected a list of resources or an object with 'resources'")
+    return resources
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.policy_report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", help="stack name (selects policies/config/<stack>.json)")
+    parser.add_argument("--plan", type=Path, help="plan.json written by the render (resources with inputs)")
+    parser.add_argument("--config", type=Path, help="policy config file (default policies/config/<stack>.json)")
+    parser.add_argument("--out", type=Path, help="write the JSON report here")
+    parser.add_argument("--write-docs", action="store_true", help="regenerate the rule table in docs/POLICIES.md")
+    args = parser.parse_args(argv)
+    if args.write_docs:
+        write_docs()
+        return 0
+    if not args.stack or not args.plan:
+        parser.error("--stack and --plan are required (or --write-docs)")
+    try:
+        report = run_pack(_records_from_plan(args.plan), args.stack, args.config)
+    except (PolicyConfigError, PolicyPackError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(report.to_json())
+    print(report.format_text())
+    return 1 if report.mandatory_failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
