@@ -269,6 +269,8 @@ def _vault_settings(r: _Reader) -> VaultSettings:
     role_id = r.raw("VAULT_ROLE_ID")
     secret_id_value = r.raw("VAULT_SECRET_ID")
     secret_id_path = r.raw("VAULT_SECRET_ID_PATH")
+    if "VAULT_AUTH_METHOD" in r.problems:
+        method = ""  # unknown method: its requirements are unknown too
     if method in {"kubernetes", "jwt"}:
         r.require("VAULT_ROLE", f"with VAULT_AUTH_METHOD={method} (the Vault role to log in as)")
     if method == "jwt":
