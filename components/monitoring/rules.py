@@ -301,8 +301,8 @@ def rule_files(
     if unknown:
         raise ValueError(f"alert_for has unknown alert(s) {', '.join(unknown)}; accepted: {', '.join(DEFAULT_FOR)}")
     fors = {**DEFAULT_FOR, **overrides}
-    for name, value in fors.items():
-        duration_seconds(value, f"alert_for[{name!r}]")
+    for alert_name, for_value in fors.items():
+        duration_seconds(for_value, f"alert_for[{alert_name!r}]")
 
     def group(name: str, alerts: list[_Alert]) -> dict[str, Any]:
         return {"name": name, "rules": [_alert_rule(a, runbook_base_url) for a in alerts]}
