@@ -7,8 +7,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from components.conventions import LABEL_NAME
-
 from .common import (
     CONFIGMAP,
     WORKLOAD_TYPES,
@@ -20,7 +18,6 @@ from .common import (
     container_label,
     containers,
     exempt,
-    labels,
     pod_spec,
     ref,
 )
@@ -68,10 +65,11 @@ def no_dev_mode(res: Resource, config: Mapping[str, Any]) -> list[str]:
 
 
 def _blocks(hcl: str, block: str) -> list[str]:
-    """Bodies of ``<block> "<label>" { ... }`` stanzas (brace-matched; comments stripped first)."""
+    """``label\nbody`` of each ``<block> "<label>" ["<label2>"] { ... }`` stanza (brace-matched, comments
+    stripped first)."""
     text = re.sub(r"(?m)(?:#|//).*$", "", hcl)
     bodies = []
-    for m in re.finditer(rf'(?m)^\s*{block}\s+"([^"]*)"\s*\{{', text):
+    for m in re.finditer(rf'(?m)^\s*{block}\s+"([^"]*)"(?:\s+"[^"]*")*\s*\{{', text):
         depth, i = 1, m.end()
         while i < len(text) and depth:
             depth += {"{": 1, "}": -1}.get(text[i], 0)
@@ -146,7 +144,3 @@ def audit_device(resources: Sequence[Resource], config: Mapping[str, Any]) -> li
         findings.append(Finding(f"Vault runs ({ref(vault_servers[0])}) but no audit device is configured ({where})",
                                 vault_servers[0].urn or None))
     return findings
-
-
-def is_vault_config(res: Resource) -> bool:
-    return res.type == CONFIGMAP and labels(res.props).get(LABEL_NAME) in VAULT_NAMES
