@@ -143,7 +143,11 @@ def annotated_pods_job(job_name: str = names.ANNOTATED_PODS_JOB) -> dict[str, An
 
 def target_job(target: ScrapeTarget) -> dict[str, Any]:
     """The scrape job of one ``ScrapeTarget``."""
-    relabel: list[dict[str, Any]] = []
+    # The namespace is also restricted by discovery; keeping it here makes the relabeling self-contained.
+    relabel: list[dict[str, Any]] = [
+        {"source_labels": ["__meta_kubernetes_namespace"], "regex": _regex_literal(target.namespace),
+         "action": "keep"},
+    ]
     if target.role == "pod":
         for key, value in sorted(target.selector.items()):
             relabel.append({"source_labels": [pod_label(key)], "regex": _regex_literal(value), "action": "keep"})

@@ -1,0 +1,240 @@
+"""Run the real Prometheus tools on the rendered monitoring configuration.
+
+Debian's Prometheus 2.42 is built without Kubernetes service discovery, so ``swap_discovery`` replaces
+each job's ``kubernetes_sd_configs`` with ``file_sd_configs`` whose target groups carry the
+``__meta_kubernetes_*`` labels Kubernetes SD would give representative pods and nodes (``pod_targets``,
+``node_target``, ``endpointslice_targets``). Prometheus then applies the rendered relabeling unchanged.
+Every address is on 127.0.0.0/8: scrapes never leave the machine.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from components.monitoring.scrape import meta_name, to_yaml
+from tests.support.procs import Server, free_port, http_ok
+
+PROMETHEUS = "/usr/bin/prometheus"
+PROMTOOL = "/usr/bin/promtool"
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+AMTOOL = "/usr/bin/amtool"
+CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+# --------------------------------------------------------------------------------------------------
+# Representative Kubernetes SD target groups
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class Container:
+    name: str
+    ports: Sequence[tuple[str, int]] = ()
+    init: bool = False
+
+
+@dataclass
+class Pod:
+    name: str
+    namespace: str
+    ip: str
+    containers: Sequence[Container]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    phase: str = "Running"
+    node: str = "node-a"
+
+
+def _pod_meta(pod: Pod) -> dict[str, str]:
+    meta = {
+        "__meta_kubernetes_namespace": pod.namespace,
+        "__meta_kubernetes_pod_name": pod.name,
+        "__meta_kubernetes_pod_ip": pod.ip,
+        "__meta_kubernetes_pod_phase": pod.phase,
+        "__meta_kubernetes_pod_ready": "true" if pod.phase == "Running" else "false",
+        "__meta_kubernetes_pod_node_name": pod.node,
+        "__meta_kubernetes_pod_host_ip": "127.0.0.250",
+        "__meta_kubernetes_pod_uid": f"uid-{pod.name}",
+        "__meta_kubernetes_pod_controller_kind": "ReplicaSet",
+        "__meta_kubernetes_pod_controller_name": pod.name.rsplit("-", 1)[0],
+    }
+    for key, value in pod.labels.items():
+        meta[f"__meta_kubernetes_pod_label_{meta_name(key)}"] = value
+        meta[f"__meta_kubernetes_pod_labelpresent_{meta_name(key)}"] = "true"
+    for key, value in pod.annotations.items():
+        meta[f"__meta_kubernetes_pod_annotation_{meta_name(key)}"] = value
+        meta[f"__meta_kubernetes_pod_annotationpresent_{meta_name(key)}"] = "true"
+    return meta
+
+
+def pod_targets(pod: Pod) -> list[dict[str, Any]]:
+    """What Kubernetes SD (role pod) yields: one target per container port, one per port-less container."""
+    groups = []
+    for c in pod.containers:
+        base = {**_pod_meta(pod), "__meta_kubernetes_pod_container_name": c.name,
+                "__meta_kubernetes_pod_container_image": f"example/{c.name}:1.0",
+                "__meta_kubernetes_pod_container_init": "true" if c.init else "false"}
+        if not c.ports:
+            groups.append({"targets": [pod.ip], "labels": base})
+        for port_name, number in c.ports:
+            groups.append({"targets": [f"{pod.ip}:{number}"], "labels": {
+                **base, "__meta_kubernetes_pod_container_port_name": port_name,
+                "__meta_kubernetes_pod_container_port_number": str(number),
+                "__meta_kubernetes_pod_container_port_protocol": "TCP"}})
+    return groups
+
+
+def endpointslice_targets(service: str, service_labels: Mapping[str, str], port_name: str, port: int,
+                          pods: Sequence[Pod]) -> list[dict[str, Any]]:
+    """What Kubernetes SD (role endpointslice) yields for a Service backed by ``pods``."""
+    groups = []
+    for pod in pods:
+        labels = {**_pod_meta(pod), "__meta_kubernetes_service_name": service,
+                  "__meta_kubernetes_endpointslice_name": f"{service}-abcde",
+                  "__meta_kubernetes_endpointslice_port_name": port_name,
+                  "__meta_kubernetes_endpointslice_port": str(port),
+                  "__meta_kubernetes_endpointslice_port_protocol": "TCP",
+                  "__meta_kubernetes_endpointslice_endpoint_conditions_ready": "true",
+                  "__meta_kubernetes_pod_container_name": pod.containers[0].name}
+        for key, value in service_labels.items():
+            labels[f"__meta_kubernetes_service_label_{meta_name(key)}"] = value
+        groups.append({"targets": [f"{pod.ip}:{port}"], "labels": labels})
+    return groups
+
+
+def node_target(name: str, ip: str, port: int = 10250) -> dict[str, Any]:
+    """What Kubernetes SD (role node) yields: the kubelet endpoint of the node."""
+    return {"targets": [f"{ip}:{port}"], "labels": {
+        "__meta_kubernetes_node_name": name,
+        "__meta_kubernetes_node_address_InternalIP": ip,
+        "__meta_kubernetes_node_address_Hostname": name,
+        "__meta_kubernetes_node_label_kubernetes_io_hostname": name,
+        "__meta_kubernetes_node_labelpresent_kubernetes_io_hostname": "true",
+    }}
+
+
+# --------------------------------------------------------------------------------------------------
+# Rewriting the rendered configuration for this machine
+# --------------------------------------------------------------------------------------------------
+def swap_discovery(config: Mapping[str, Any], tmp: Path, groups: Mapping[str, list[dict[str, Any]]],
+                   alertmanager_groups: list[dict[str, Any]] | None = None,
+                   rules_dir: Path | None = None) -> dict[str, Any]:
+    """A copy of ``config`` where every ``kubernetes_sd_configs`` becomes a ``file_sd_configs`` file.
+
+    ``groups`` maps job name to its target groups (jobs not listed get none); files the config reads
+    (service account token, CA) point to a dummy in ``tmp`` and the system CA bundle; ``rule_files`` to ``rules_dir``.
+    Nothing else changes: relabeling, paths, schemes, intervals stay as rendered.
+    """
+    cfg = copy.deepcopy(dict(config))
+    sd_dir = tmp / "sd"
+    sd_dir.mkdir(parents=True, exist_ok=True)
+    dummy = tmp / "dummy-credential"
+    dummy.write_text("dummy\n")
+    unknown = set(groups) - {j["job_name"] for j in cfg["scrape_configs"]}
+    if unknown:
+        raise KeyError(f"no scrape job named {sorted(unknown)}")
+
+    def swap(section: dict[str, Any], name: str, target_groups: list[dict[str, Any]]) -> None:
+        assert "kubernetes_sd_configs" in section, f"{name} has no kubernetes_sd_configs"
+        del section["kubernetes_sd_configs"]
+        path = sd_dir / f"{name}.json"
+        path.write_text(json.dumps(target_groups))
+        section["file_sd_configs"] = [{"files": [str(path)], "refresh_interval": "1s"}]
+        if "credentials_file" in section.get("authorization", {}):
+            section["authorization"]["credentials_file"] = str(dummy)
+        if "ca_file" in section.get("tls_config", {}):
+            section["tls_config"]["ca_file"] = CA_BUNDLE  # must parse as PEM; never used (nothing listens)
+
+    for job in cfg["scrape_configs"]:
+        swap(job, job["job_name"], groups.get(job["job_name"], []))
+    for i, am in enumerate(cfg.get("alerting", {}).get("alertmanagers", [])):
+        swap(am, f"alertmanagers-{i}", alertmanager_groups or [])
+    if rules_dir is not None:
+        cfg["rule_files"] = [str(rules_dir / "*.yaml")]
+    return cfg
+
+
+def write_rules(files: Mapping[str, Mapping[str, Any]], rules_dir: Path) -> list[Path]:
+    rules_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, content in files.items():
+        path = rules_dir / name
+        path.write_text(to_yaml(content))
+        paths.append(path)
+    return paths
+
+
+def run_tool(argv: Sequence[str], cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=120, cwd=cwd, check=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Real servers
+# --------------------------------------------------------------------------------------------------
+def get_json(url: str, params: Mapping[str, str] | None = None, timeout: float = 5.0) -> Any:
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"tests only talk to loopback, not {url}")
+    if params:
+        url = f"{url}?{urllib.parse.urlencode(params)}"
+    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - loopback only
+        return json.loads(resp.read())
+
+
+class Prometheus:
+    """The Debian Prometheus on a free loopback port with a given configuration."""
+
+    def __init__(self, config: Mapping[str, Any], tmp: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_path = tmp / "prometheus.yml"
+        self.config_path.write_text(to_yaml(config))
+        self.server = Server([PROMETHEUS, f"--config.file={self.config_path}",
+                              f"--storage.tsdb.path={tmp / 'tsdb'}",
+                              f"--web.listen-address=127.0.0.1:{self.port}",
+                              "--rules.alert.resend-delay=1s", "--log.level=warn"],
+                             tmp / "prometheus.log")
+
+    def __enter__(self) -> Prometheus:
+        self.server.start()
+        self.server.wait_ready(lambda: http_ok(f"{self.url}/-/ready"), timeout=60, what="prometheus ready")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+    def api(self, path: str, **params: str) -> Any:
+        body = get_json(f"{self.url}/api/v1/{path}", params or None)
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        return self.api("query", query=expr)["result"]  # type: ignore[no-any-return]
+
+
+class Alertmanager:
+    """The Debian Alertmanager on a free loopback port, clustering off."""
+
+    def __init__(self, config: Mapping[str, Any], tmp: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_path = tmp / "alertmanager.yml"
+        self.config_path.write_text(to_yaml(config))
+        self.server = Server([ALERTMANAGER, f"--config.file={self.config_path}",
+                              f"--storage.path={tmp / 'am-data'}",
+                              f"--web.listen-address=127.0.0.1:{self.port}",
+                              "--cluster.listen-address=", "--log.level=warn"],
+                             tmp / "alertmanager.log")
+
+    def __enter__(self) -> Alertmanager:
+        self.server.start()
+        self.server.wait_ready(lambda: http_ok(f"{self.url}/-/ready"), timeout=60, what="alertmanager ready")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
