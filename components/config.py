@@ -360,9 +360,14 @@ KEYS: tuple[Key, ...] = (
     Key("deployFly", "boolean", False, "Deploy the app to Fly.io from the deploy workflows.", _boolean),
     Key("ciVaultSecrets", "boolean", False, "Workflows read their deploy secrets from Vault through GitHub OIDC "
         "instead of GitHub environment secrets.", _boolean),
-    Key("productionReviewers", "array", [], "GitHub user names whose approval the production environment "
-        "requires.", _array_of(_regex(_GH_NAME, "a GitHub user name"), "a list of GitHub user names"),
-        items="string"),
+    Key("ciVaultAddress", "string", "", "Vault address the workflows log in to through GitHub OIDC when "
+        "ciVaultSecrets is on (reachable from GitHub's runners).",
+        _regex(re.compile(r"^https://[^\s/]+(:\d+)?$"), "an https URL without path, e.g. https://vault.example.com, "
+               "or empty", allow_empty=True)),
+    Key("productionReviewers", "array", [], "Numeric GitHub user ids (gh api users/<login> --jq .id) whose approval "
+        "the production environment requires (at most 6).",
+        _array_of(_integer(1, 2**53), "a list of at most 6 numeric GitHub user ids, e.g. [1234567]"),
+        items="integer"),
 )
 
 SECRET_KEYS: tuple[SecretKey, ...] = (
@@ -372,6 +377,7 @@ SECRET_KEYS: tuple[SecretKey, ...] = (
     SecretKey("pulumiAccessToken", "Pulumi access token the deploy workflows use for `pulumi up`."),
     SecretKey("ciKubeconfig", "kubeconfig the deploy workflows use to reach the cluster."),
     SecretKey("railwayToken", "Railway project token (when deployRailway)."),
+    SecretKey("railwayServiceId", "Railway service id the image is deployed to (when deployRailway)."),
     SecretKey("renderApiKey", "Render API key (when deployRender)."),
     SecretKey("renderServiceId", "Render service id (when deployRender)."),
     SecretKey("flyApiToken", "Fly.io deploy token (when deployFly)."),
@@ -475,7 +481,8 @@ class CiSettings:
     deploy_render: bool
     deploy_fly: bool
     vault_secrets: bool
-    production_reviewers: tuple[str, ...]
+    production_reviewers: tuple[int, ...]
+    vault_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -530,6 +537,12 @@ def _cross_checks(v: Mapping[str, Any], problems: list[str]) -> None:
     if has("environment", "alertmanagerReplicas") and v["environment"] == "prod" and v["alertmanagerReplicas"] < 2:
         problems.append(f"{NAMESPACE}:alertmanagerReplicas: {v['alertmanagerReplicas']} in prod; accepted: 2 or "
                         "more (a clustered Alertmanager)")
+    if has("ciVaultSecrets", "ciVaultAddress") and v["ciVaultSecrets"] and not v["ciVaultAddress"]:
+        problems.append(f"{NAMESPACE}:ciVaultAddress: empty while ciVaultSecrets is true; accepted: the https URL "
+                        "of the Vault the workflows log in to (or set ciVaultSecrets to false)")
+    if has("productionReviewers") and len(v["productionReviewers"]) > 6:
+        problems.append(f"{NAMESPACE}:productionReviewers: {len(v['productionReviewers'])} reviewers; accepted: at "
+                        "most 6 (GitHub's limit per environment)")
 
 
 def _show(value: Any) -> str:
@@ -588,7 +601,8 @@ def load_settings(raw: Mapping[str, Any], *, project: str = NAMESPACE, stack: st
                           v["costLoadBalancerHourly"], v["costNodeCount"], v["costMonthlyBudget"],
                           v["costIncreaseThresholdPercent"]),
         ci=CiSettings(v["githubManage"], v["githubOwner"], v["githubRepository"], v["deployRailway"],
-                      v["deployRender"], v["deployFly"], v["ciVaultSecrets"], tuple(v["productionReviewers"])),
+                      v["deployRender"], v["deployFly"], v["ciVaultSecrets"], tuple(v["productionReviewers"]),
+                      v["ciVaultAddress"]),
         secrets_present=frozenset(n for n in raw if n in SECRET_KEY_NAMES and n in secret_names),
     )
 
