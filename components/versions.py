@@ -54,6 +54,7 @@ ACTIONS: Final[dict[str, tuple[str, str]]] = {
 TRIVY_VERSION: Final = "v0.70.0"
 PULUMI_CLI_VERSION: Final = "3.272.0"
 PYTHON_VERSION: Final = "3.11"
+FLYCTL_VERSION: Final = "0.4.87"  # superfly/flyctl tag v0.4.87 (2026-08-20)
 
 
 def image(name: str) -> str:
