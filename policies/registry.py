@@ -145,11 +145,18 @@ RULES: list[Rule] = [
         default_level="mandatory", check=workloads.drop_all_capabilities, applies_to=_WORKLOADS,
         config={
             "allowedAdd": {"type": "array", "items": {"type": "string"}, "default": ["NET_BIND_SERVICE"],
-                           "description": "Capabilities a container may add back after dropping ALL."},
+                           "description": "Capabilities any container may add back after dropping ALL."},
+            "allowedAddByName": {
+                "type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                "default": {},
+                "description": "Extra capabilities per app.kubernetes.io/name, e.g. {\"vault\": [\"IPC_LOCK\"]} "
+                               "(the Vault image sets cap_ipc_lock on its binary).",
+            },
             **_exemptions(),
         },
         description="Containers drop ALL Linux capabilities and add back only allowed ones.",
-        remediation="Set securityContext.capabilities.drop: [ALL]; add back only what allowedAdd permits.",
+        remediation="Set securityContext.capabilities.drop: [ALL]; add back only what allowedAdd (or "
+                    "allowedAddByName for that app.kubernetes.io/name) permits.",
     ),
     Rule(
         name="workload-read-only-root-filesystem", area="workloads", severity="medium", kind="resource",

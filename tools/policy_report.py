@@ -169,7 +169,8 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 
 
 def validate_schema(value: Any, schema: Mapping[str, Any], path: str = "") -> list[str]:
-    """The JSON-schema subset policy schemas use: type, enum, minimum, maximum, items, properties."""
+    """The JSON-schema subset policy schemas use: type, enum, minimum, maximum, items, properties,
+    additionalProperties."""
     where = f"{path}: " if path else ""
     typ = schema.get("type")
     if typ is not None:
@@ -191,10 +192,16 @@ def validate_schema(value: Any, schema: Mapping[str, Any], path: str = "") -> li
     if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
         for i, item in enumerate(value):
             errors.extend(validate_schema(item, schema["items"], f"{path}[{i}]"))
-    if isinstance(value, dict) and isinstance(schema.get("properties"), Mapping):
+    if isinstance(value, dict):
+        props, extra = schema.get("properties") or {}, schema.get("additionalProperties")
         for k, v in value.items():
-            if k in schema["properties"]:
-                errors.extend(validate_schema(v, schema["properties"][k], f"{path}.{k}" if path else k))
+            sub = f"{path}.{k}" if path else k
+            if k in props:
+                errors.extend(validate_schema(v, props[k], sub))
+            elif isinstance(extra, Mapping):
+                errors.extend(validate_schema(v, extra, sub))
+            elif extra is False:
+                errors.append(f"{sub}: unknown key (accepted: {', '.join(sorted(props)) or 'none'})")
     return errors
 
 

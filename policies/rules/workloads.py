@@ -92,6 +92,10 @@ def _escalation(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any
 
 def _capabilities(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     allowed_add = {a.upper() for a in config.get("allowedAdd") or [] if isinstance(a, str)}
+    by_name = as_map(config.get("allowedAddByName"))
+    name = app_name(res)
+    if name is not None:
+        allowed_add |= {a.upper() for a in as_list(by_name.get(name)) if isinstance(a, str)}
     msgs = []
     for fld, c in containers(spec):
         caps = as_map(as_map(c.get("securityContext")).get("capabilities"))

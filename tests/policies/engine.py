@@ -65,7 +65,8 @@ def workload(kind: str = "Deployment", name: str = "web", namespace: str = "apps
     pl = pod_labels if pod_labels is not None else {"app.kubernetes.io/name": name}
     tmpl = {"metadata": {"labels": pl, **({"annotations": annotations} if annotations else {})},
             "spec": spec if spec is not None else pod_spec()}
-    meta = {"name": name, "namespace": namespace, "labels": labels if labels is not None else dict(pl)}
+    meta: dict[str, Any] = {"name": name, "namespace": namespace,
+                            "labels": labels if labels is not None else dict(pl)}
     props: dict[str, Any] = {"apiVersion": API_VERSIONS[kind], "kind": kind, "metadata": meta}
     if kind == "Pod":
         props["metadata"] = {**meta, "labels": {**meta["labels"], **pl},
@@ -113,7 +114,7 @@ def pdb(name: str, match: dict[str, str], namespace: str = "apps") -> dict[str, 
 
 
 def uses(action: str) -> str:
-    sha, version = ACTIONS[action]
+    sha, _version = ACTIONS[action]
     return f"{action}@{sha}"
 
 

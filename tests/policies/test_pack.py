@@ -51,7 +51,8 @@ def test_adapter_reads_pulumi_policy_proxies_with_secrets_and_unknowns() -> None
     proxied = unknown_checking_proxy(deserialize_properties(props))
     reported: list[str] = []
     for name in ("images-no-latest-tag", "secrets-no-literal-values", "workload-probes"):
-        args = ResourceValidationArgs("kubernetes:apps/v1:Deployment", proxied, "urn:x", "web", None, None, None)
+        args = ResourceValidationArgs("kubernetes:apps/v1:Deployment", proxied, "urn:x", "web",
+                                      None, None, None)  # type: ignore[arg-type]
         policies[name].validate(args, lambda msg, urn=None: reported.append(msg))
     assert any("mutable tag 'latest'" in m for m in reported)
     assert any("DB_PASSWORD is a literal" in m for m in reported)
@@ -67,7 +68,7 @@ def test_every_rule_becomes_one_policy_with_its_metadata() -> None:
     assert len({r.name for r in registry.RULES}) == len(registry.RULES)
     for p, r in zip(policies, registry.RULES, strict=True):
         assert isinstance(p, ResourceValidationPolicy if r.kind == "resource" else StackValidationPolicy)
-        assert p.remediation_steps == r.remediation and p.severity.value == r.severity
+        assert p.remediation_steps == r.remediation and p.severity is not None and p.severity.value == r.severity
         assert r.default_level in registry.LEVELS and r.severity in registry.SEVERITIES
         assert r.kind == "stack" or r.applies_to, f"{r.name} applies to no resource type"
 

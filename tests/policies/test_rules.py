@@ -37,7 +37,7 @@ def run(case: Case) -> list[str]:
     return [f.message for f in registry.check_stack(case.rule, case.resources, case.config)]
 
 
-def W(kind: str, **kw: Any) -> dict[str, Any]:  # noqa: N802 - short builder used in the table
+def W(kind: str, **kw: Any) -> dict[str, Any]:  # short builder used in the table
     return e.wrecord(kind, e.workload(kind, **kw))
 
 
@@ -72,13 +72,14 @@ def cm(name: str, data: dict[str, str], labels: dict[str, str] | None = None) ->
 
 
 def k8s_secret(**fields: Any) -> dict[str, Any]:
-    props = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "apps"}, "type": "Opaque",
-             **fields}
+    props = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "apps"},
+             "type": "Opaque", **fields}
     return e.record("kubernetes:core/v1:Secret", props)
 
 
 def gh_secret(type_: str = "github:index/actionsSecret:ActionsSecret", **fields: Any) -> dict[str, Any]:
-    return e.record(type_, {"repository": "orders-api", "secretName": "REGISTRY_TOKEN", **fields}, name="registry-token")
+    return e.record(type_, {"repository": "orders-api", "secretName": "REGISTRY_TOKEN", **fields},
+                    name="registry-token")
 
 
 def prometheus(args: list[str]) -> dict[str, Any]:
@@ -137,7 +138,8 @@ CASES: list[Case] = [
          says="initContainer 'init'"),
     Case("digest", "images-pinned-by-digest", [W("Deployment")], False),
     Case("no-digest", "images-pinned-by-digest",
-         [with_container("StatefulSet", image="quay.io/prometheus/prometheus:v3.5.0")], True, says="not pinned by digest"),
+         [with_container("StatefulSet", image="quay.io/prometheus/prometheus:v3.5.0")], True,
+         says="not pinned by digest"),
     Case("allowed", "images-allowed-registries", [with_container("Deployment", image="nginx:1.27")], False,
          {"allowedRegistries": ["docker.io"]}),
     Case("path-prefix", "images-allowed-registries", [W("Deployment")], False, {"allowedRegistries": ["ghcr.io/acme"]}),
@@ -400,7 +402,8 @@ WORKLOAD_BREAKS: dict[str, Any] = {
     "workload-seccomp-runtime-default": lambda k: with_pod_sc(k, seccompProfile={"type": "Unconfined"}),
     "workload-host-access": lambda k: W(k, spec=e.pod_spec(hostPID=True)),
     "secrets-no-literal-values": lambda k: with_container(k, env=[{"name": "API_KEY", "value": "k-123456789"}]),
-    "vault-no-dev-mode": lambda k: with_container(k, image="docker.io/hashicorp/vault:1.20.2", args=["server", "-dev"]),
+    "vault-no-dev-mode": lambda k: with_container(k, image="docker.io/hashicorp/vault:1.20.2",
+                                                  args=["server", "-dev"]),
 }
 
 
@@ -458,6 +461,7 @@ def test_budget_estimate_arithmetic() -> None:
         {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "50Gi"}}}}]})
     resources = [Resource(r["type"], plain(r["inputs"]), r["name"], r["urn"]) for r in (dep, svc, sts)]
     est = cost.estimate_monthly_cost(resources, registry.rule("cost-monthly-budget").defaults())
-    # 3 x 730 h x (0.5 x 0.031611 + 2 x 0.004237) + 18.25 + 2 x 730 x (0.1 x 0.031611 + 0.125 x 0.004237) + 2 x 50 x 0.04
-    expected = 3 * 730 * (0.5 * 0.031611 + 2 * 0.004237) + 18.25 + 2 * 730 * (0.1 * 0.031611 + 0.125 * 0.004237) + 4.0
+    # Deployment 3 x (500m, 2Gi), one load balancer, StatefulSet 2 x (100m, 128Mi) + 2 x 50 GiB volumes.
+    expected = (3 * 730 * (0.5 * 0.031611 + 2 * 0.004237) + 18.25
+                + 2 * 730 * (0.1 * 0.031611 + 0.125 * 0.004237) + 2 * 50 * 0.04)
     assert est.total == pytest.approx(expected, rel=1e-9)

@@ -1,0 +1,200 @@
+"""The pack over the real stacks (the program under Pulumi's mocks) and over real upstream/builder output.
+
+Deliberately broken variants of the real prod stack must fail with the rule named; the render exits 1
+when a mandatory policy fails.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from policies import registry
+from tests.conftest import SHARED
+from tests.policies import engine as e
+from tools import policy_report as pr
+from tools.mockrun import Run
+
+ARGO_INSTALL = SHARED / "schemas" / "argo-rollouts-v1.9.1" / "install.yaml"
+
+
+def records(run: Run) -> list[dict[str, Any]]:
+    return [copy.deepcopy(r.to_record()) for r in run.resources]
+
+
+def first(recs: list[dict[str, Any]], type_: str, pred: Callable[[dict[str, Any]], bool] = lambda r: True
+          ) -> dict[str, Any]:
+    for r in recs:
+        if r["type"] == type_ and pred(r):
+            return r
+    raise LookupError(f"no {type_} in the stack")
+
+
+def containers_of(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = rec["inputs"]["spec"]
+    if rec["type"] == "kubernetes:batch/v1:CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return spec["template"]["spec"]["containers"]
+
+
+@pytest.fixture(scope="module")
+def prod_pack() -> Iterator[pr.PolicyPackProcess]:
+    pack = pr.PolicyPackProcess("prod").start()
+    yield pack
+    pack.stop()
+
+
+def mandatory(report: pr.Report) -> set[str]:
+    return {v.policy for v in report.violations if v.level == "mandatory"}
+
+
+def break_latest_image(recs: list[dict[str, Any]]) -> None:
+    wl = first(recs, "kubernetes:apps/v1:StatefulSet")
+    img = containers_of(wl)[0]["image"]
+    containers_of(wl)[0]["image"] = img.split("@")[0].rsplit(":", 1)[0] + ":latest"
+
+
+def break_namespace_labels(recs: list[dict[str, Any]]) -> None:
+    ns = first(recs, "kubernetes:core/v1:Namespace")
+    ns["inputs"]["metadata"]["labels"].pop("cost-center")
+
+
+def break_workflow_scan(recs: list[dict[str, Any]]) -> None:
+    """Drop the Trivy step from the program's image workflow (or add an unscanned one if CI is absent)."""
+    for r in recs:
+        if r["type"] == "github:index/repositoryFile:RepositoryFile" and "build-push-action" in str(
+                r["inputs"].get("content")):
+            doc = yaml.safe_load(r["inputs"]["content"])
+            for job in doc["jobs"].values():
+                job["steps"] = [s for s in job.get("steps", []) if "trivy" not in str(s.get("uses", ""))]
+            r["inputs"]["content"] = yaml.safe_dump(doc)
+            return
+    doc = e.build_workflow()
+    doc["jobs"]["build"]["steps"] = doc["jobs"]["build"]["steps"][:2]
+    recs.append(e.record("github:index/repositoryFile:RepositoryFile",
+                         e.repo_file(".github/workflows/build.yml", e.workflow_yaml(doc)), stack="prod"))
+
+
+def break_rollout_analysis(recs: list[dict[str, Any]]) -> None:
+    """Strip analysis from the app Rollout (or run the app as a Rollout without analysis if absent)."""
+    for r in recs:
+        if r["type"] == "kubernetes:argoproj.io/v1alpha1:Rollout":
+            canary = r["inputs"]["spec"]["strategy"].get("canary") or {}
+            canary.pop("analysis", None)
+            canary["steps"] = [s for s in canary.get("steps", []) if "analysis" not in s]
+            r["inputs"]["spec"]["strategy"] = {"canary": canary}
+            return
+    recs.append(e.wrecord("Rollout", e.workload(
+        "Rollout", name="orders-api", pod_labels={"app.kubernetes.io/name": "orders-api",
+                                                 "app.kubernetes.io/component": "app"},
+        annotations={"prometheus.io/scrape": "true"},
+        extra_spec={"strategy": {"canary": {"steps": [{"setWeight": 20.0}, {"pause": {"duration": "1m"}}]}}}),
+        stack="prod"))
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(("breaker", "rule", "says"), [
+    (break_latest_image, "images-no-latest-tag", ":latest"),
+    (break_workflow_scan, "ci-image-scan", "runs no Trivy scan"),
+    (break_rollout_analysis, "delivery-app-rollout", "runs no analysis"),
+    (break_namespace_labels, "cost-namespace-labels", "missing label(s) cost-center"),
+])
+def test_broken_prod_variants_fail_with_the_rule_named(
+        stack_run: Callable[[str], Run], prod_pack: pr.PolicyPackProcess,
+        breaker: Callable[[list[dict[str, Any]]], None], rule: str, says: str) -> None:
+    baseline = prod_pack.analyze(records(stack_run("prod")))
+    assert not any(says in v.message for v in baseline.violations)
+    recs = records(stack_run("prod"))
+    breaker(recs)
+    report = prod_pack.analyze(recs)
+    hits = [v for v in report.violations if v.policy == rule and says in v.message]
+    assert hits and all(v.level == "mandatory" for v in hits), report.format_text()
+    assert report.mandatory_failures > baseline.mandatory_failures
+    assert f"MANDATORY {rule}" in report.format_text()
+
+
+@pytest.mark.server
+def test_render_exits_1_and_names_the_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from components import versions
+    from tools.render import render
+
+    monkeypatch.setitem(versions.IMAGES, "vault", "docker.io/hashicorp/vault:latest")
+    buf = io.StringIO()
+    assert render("dev", tmp_path / "dev", stream=buf) == 1
+    out = buf.getvalue()
+    assert "MANDATORY images-no-latest-tag" in out and "StatefulSet/vault/vault" in out
+    report = json.loads((tmp_path / "dev" / "policy.json").read_text())
+    assert report["summary"]["byPolicy"]["images-no-latest-tag"] >= 1
+
+
+@pytest.mark.server
+def test_dev_stack_has_no_mandatory_violation(stack_run: Callable[[str], Run]) -> None:
+    report = pr.run_pack(records(stack_run("dev")), "dev")
+    assert report.mandatory_failures == 0, report.format_text()
+
+
+# --- real builder and upstream output ---------------------------------------------------------------
+def test_vault_server_hcl_builder_passes_vault_rules() -> None:
+    from components.vault import server_config as sc
+
+    tls = sc.ServerConfigInput(environment="prod", replicas=3, tls=sc.TlsFiles(secret_name="vault-tls"),
+                               audit_devices=(sc.AuditFileStanza(),))
+    cm = e.configmap("vault-config", {"vault.hcl": sc.render_server_hcl(tls)}, {"app.kubernetes.io/name": "vault"})
+    assert registry.check_resource("vault-tls", "kubernetes:core/v1:ConfigMap", cm) == []
+    assert registry.check_stack("vault-audit-device", [e.record("kubernetes:core/v1:ConfigMap", cm)]) == []
+    plain = e.configmap("vault-config", {"vault.hcl": sc.render_server_hcl(sc.ServerConfigInput())})
+    assert "tls_disable = true" in registry.check_resource("vault-tls", "kubernetes:core/v1:ConfigMap", plain)[0]
+
+
+def test_vault_declarative_document_has_an_audit_device_and_no_literal_secret() -> None:
+    from components.vault import declarative as d
+
+    cfg = d.platform_config(app="orders-api", app_namespace="apps", github_repository="acme/orders-api")
+    doc = json.dumps(d.to_document(cfg))
+    cm = e.record("kubernetes:core/v1:ConfigMap", e.configmap("vault-declarative", {"vault-config.json": doc}))
+    hcl = e.record("kubernetes:core/v1:ConfigMap", e.configmap("vault", {"vault.hcl": 'ui = true\n'}))
+    assert registry.check_stack("vault-audit-device", [hcl, cm]) == []
+    assert registry.check_resource("secrets-no-literal-values", cm["type"], cm["inputs"]) == []
+
+
+def _argo_controller() -> dict[str, Any]:
+    # Only parse the Deployment document: the CRDs make up most of the 18k-line manifest.
+    for text in ARGO_INSTALL.read_text().split("\n---\n"):
+        if "\nkind: Deployment\n" not in f"\n{text}\n":
+            continue
+        doc = yaml.safe_load(text)
+        if doc and doc.get("kind") == "Deployment":
+            doc["metadata"]["namespace"] = "argo-rollouts"
+            for c in doc["spec"]["template"]["spec"]["containers"]:
+                # The release asset pins the tag the source manifest leaves at latest.
+                c["image"] = c["image"].replace(":latest", ":v1.9.1")
+            return e.wrecord("Deployment", json.loads(json.dumps(doc), parse_int=float), name="argo-rollouts")
+    raise LookupError("no Deployment in install.yaml")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(stack: str) -> None:
+    rec = _argo_controller()
+    cfg = pr.reconcile(pr.registry_infos(), pr.load_policy_config(pr.default_config_path(stack)))
+    failing = {}
+    for r in registry.RULES:
+        if cfg[r.name].level != "mandatory":
+            continue
+        if r.kind == "resource":
+            msgs = registry.check_resource(r.name, rec["type"], rec["inputs"], cfg[r.name].properties)
+        elif r.name == "delivery-app-rollout":
+            continue  # about the app, not the controller
+        else:
+            msgs = [f.message for f in registry.check_stack(r.name, [rec], cfg[r.name].properties)]
+        if msgs:
+            failing[r.name] = msgs
+    assert failing == {}
+    # Without the exemptions the same manifest does fail (the exemptions are what makes it pass).
+    assert registry.check_resource("workload-resources", rec["type"], rec["inputs"]) != []
