@@ -275,7 +275,7 @@ def test_promtool_test_rules_every_alert_both_sides(tmp_path: Path) -> None:
 @pytest.mark.tools
 def test_promtool_test_rules_catches_a_wrong_expectation(tmp_path: Path) -> None:
     """The harness can fail: expecting silence at 5.1 % errors must be reported by promtool."""
-    wrong = [("HighErrorRatio", "5.1 % errors wrongly expected quiet", _requests(949, 51), [("20m", [])])]
+    wrong: list[Any] = [("HighErrorRatio", "5.1 % errors wrongly expected quiet", _requests(949, 51), [("20m", [])])]
     code, out = _run(tmp_path, wrong)
     assert code != 0
     assert "HighErrorRatio" in out
