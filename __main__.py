@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 
 from components.config import settings_from_pulumi
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs, platform_namespaces
+from components.vault.component import SecretsVault, SecretsVaultArgs
 
 settings = settings_from_pulumi()
 
@@ -32,6 +33,10 @@ namespaces = PlatformNamespaces(
 )
 ns_ready = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on=[namespaces])
 
+vault = SecretsVault("vault", SecretsVaultArgs(settings), opts=ns_ready)
+
 pulumi.export("environment", settings.environment)
 pulumi.export("namespaces", {name: ns.metadata["name"] for name, ns in namespaces.namespaces.items()})
 pulumi.export("appNamespace", settings.namespaces.app)
+pulumi.export("vaultAddress", vault.address)
+pulumi.export("vaultAuth", vault.auth)

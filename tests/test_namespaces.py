@@ -21,7 +21,7 @@ def test_namespaces_are_labelled_and_guarded(stack_run: Callable[[str], Run], st
                                cv.NS_ROLLOUTS, "web"}
     for name, lbls in namespaces.items():
         assert lbls[cv.LABEL_TEAM] and lbls[cv.LABEL_COST_CENTER]
-        expected = "privileged" if name == cv.NS_NODE_EXPORTER else "restricted"
+        expected = "privileged" if name in (cv.NS_NODE_EXPORTER, cv.NS_VAULT) else "restricted"
         assert lbls["pod-security.kubernetes.io/enforce"] == expected, name
         quota = run.get("kubernetes:core/v1:ResourceQuota", f"{name}-quota").inputs["spec"]["hard"]
         assert set(quota) == {"requests.cpu", "requests.memory", "limits.cpu", "limits.memory", "pods"}

@@ -41,7 +41,9 @@ def platform_namespaces(settings: Settings) -> list[NamespaceSpec]:
         # workload that cannot run under 'restricted', so it gets a namespace of its own.
         NamespaceSpec(cv.NS_NODE_EXPORTER, "node-exporter (host metrics)", "privileged", team, cc),
         NamespaceSpec(cv.NS_LOGGING, "Loki and the Alloy log collector", "restricted", team, cc),
-        NamespaceSpec(cv.NS_VAULT, "Vault servers", "restricted", team, cc),
+        # Vault 2.x's binary carries the cap_ipc_lock file capability, so its container must add IPC_LOCK,
+        # which only the 'privileged' Pod Security level admits; everything else in it stays restricted.
+        NamespaceSpec(cv.NS_VAULT, "Vault servers", "privileged", team, cc),
         NamespaceSpec(cv.NS_COST, "OpenCost", "restricted", team, cc),
         NamespaceSpec(cv.NS_ROLLOUTS, "Argo Rollouts controller", "restricted", team, cc),
         NamespaceSpec(ns.app, f"the {settings.app.name} service", "restricted", ns.app_team, ns.app_cost_center),
