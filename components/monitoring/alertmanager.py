@@ -138,14 +138,15 @@ def alertmanager_config(
 
 
 def secret_file_paths(config: Mapping[str, Any]) -> list[str]:
-    """Every ``*_file`` path the configuration reads (for mounting and for tests)."""
+    """Every distinct ``*_file`` path the configuration reads (for mounting and for tests)."""
     out: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, Mapping):
             for key, value in node.items():
                 if key.endswith("_file") and isinstance(value, str):
-                    out.append(value)
+                    if value not in out:
+                        out.append(value)
                 else:
                     walk(value)
         elif isinstance(node, list):

@@ -238,3 +238,76 @@ class Alertmanager:
 
     def __exit__(self, *exc: object) -> None:
         self.server.stop()
+
+
+def promql_errors(prom: Prometheus, exprs: Sequence[str]) -> dict[str, str]:
+    """Expressions the real Prometheus refuses, with its error (``{}`` when every one parses)."""
+    import urllib.error
+
+    errors: dict[str, str] = {}
+    for expr in exprs:
+        url = f"{prom.url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback only
+                body = json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            body = json.loads(exc.read() or b"{}")
+        if body.get("status") != "success":
+            errors[expr] = f"{body.get('errorType')}: {body.get('error')}"
+    return errors
+
+
+def empty_prometheus_config() -> dict[str, Any]:
+    return {"global": {"scrape_interval": "15s", "evaluation_interval": "15s"}, "scrape_configs": []}
+
+
+class WebhookReceiver:
+    """A tiny HTTP server on loopback recording every Alertmanager webhook POST (with its arrival time)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+        import time
+
+        received: list[tuple[float, dict[str, Any]]] = []
+        self.received = received
+        self._lock = threading.Lock()
+        lock = self._lock
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with lock:
+                    received.append((time.monotonic(), json.loads(body)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/alerts"
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def alerts(self, status: str = "firing") -> list[tuple[float, dict[str, Any]]]:
+        """(arrival time, alert) for every alert with ``status`` in every notification so far."""
+        with self._lock:
+            return [(t, a) for t, msg in self.received for a in msg["alerts"] if a["status"] == status]
+
+
+def post_json(url: str, payload: Any) -> int:
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError(f"tests only talk to loopback, not {url}")
+    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",  # noqa: S310
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback only
+        return int(resp.status)
