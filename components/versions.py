@@ -17,8 +17,9 @@ IMAGES: Final[dict[str, str]] = {
     "kube-state-metrics": "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.15.0",
     "node-exporter": "quay.io/prometheus/node-exporter:v1.9.1",
     "grafana": "docker.io/grafana/grafana:12.1.0",
-    "loki": "docker.io/grafana/loki:3.5.0",
-    "alloy": "docker.io/grafana/alloy:v1.10.0",
+    # 3.5.8+ images carry no shell (BusyBox removed; 3.6+ are distroless static): probes are HTTP only.
+    "loki": "docker.io/grafana/loki:3.7.5",
+    "alloy": "docker.io/grafana/alloy:v1.18.1",
     "vault": "docker.io/hashicorp/vault:2.1.2",
     "opencost": "ghcr.io/opencost/opencost:1.115.0",
     "opencost-ui": "ghcr.io/opencost/opencost-ui:1.115.0",
