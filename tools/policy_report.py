@@ -296,10 +296,14 @@ class PolicyPackProcess:
     ``start()`` only launches the interpreter (so it can warm up while the program runs);
     ``analyze(records)`` waits for its port, configures it for the stack and analyses;
     ``stop()`` ends the process. Also a context manager.
+
+    To overlap analysis with the program run, as the engine does: ``begin()`` once, ``submit(record)``
+    for each resource as it is registered (returns at once; the pack works in its own process), then
+    ``finish(all_records)`` for the report.
     """
 
     def __init__(self, stack: str, config_path: Path | str | None = None, pack_dir: Path | str | None = None,
-                 project: str = "hardening", python: str | None = None) -> None:
+                 project: str = "hardening", python: str | None = None, skip_unread_types: bool = True) -> None:
         self.stack = stack
         self.config_path = Path(config_path) if config_path is not None else default_config_path(stack)
         self.pack_dir = Path(pack_dir) if pack_dir is not None else PACK_DIR
@@ -310,6 +314,8 @@ class PolicyPackProcess:
         self._port: int | None = None
         self._channel: Any = None
         self._stub: Any = None
+        self.skip_unread_types = skip_unread_types
+        self._session: _Session | None = None
 
     # lifecycle -------------------------------------------------------------------------------------
     def start(self) -> PolicyPackProcess:
@@ -399,6 +405,7 @@ class PolicyPackProcess:
             self._stderr.close()
             self._stderr = None
         self._port = None
+        self._session = None
 
     def __enter__(self) -> PolicyPackProcess:
         return self.start()
@@ -456,66 +463,141 @@ class PolicyPackProcess:
                 enforcementLevel=levels[cfg.level or "advisory"], properties=props))
         self._call("Configure", req)
 
-    def analyze(self, records: Iterable[Mapping[str, Any]]) -> Report:
-        """Configure the pack for the stack and run every resource and the stack through it."""
-        from google.protobuf import struct_pb2
+    def _analyze_types(self) -> frozenset[str] | None:
+        """Resource types some resource policy of this pack reads (None: send every resource).
+
+        Only for the repository's own pack, whose registry says what each rule looks at: a resource of
+        another type gets no diagnostic from any resource policy, so not sending it to ``Analyze`` changes
+        nothing but the time taken. ``AnalyzeStack`` always receives every resource.
+        """
+        if not self.skip_unread_types or self.pack_dir.resolve() != PACK_DIR.resolve():
+            return None
+        from policies.registry import RULES
+
+        return frozenset(t for r in RULES if r.kind == "resource" for t in r.applies_to)
+
+    def begin(self) -> None:
+        """Read the pack's policies, reconcile the stack's policy config with them and configure the pack.
+
+        Raises :class:`PolicyConfigError` before any resource is analysed when the config is invalid.
+        """
+        from pulumi.runtime import proto
+
+        pack_name, policies, initial = self.analyzer_info()
+        config = reconcile(policies, load_policy_config(self.config_path), initial)
+        self.configure(config)
+        report = Report(stack=self.stack, pack=pack_name, version=_pack_version(self.pack_dir) or "0.0.1",
+                        resources=0, levels={p.name: (config[p.name].level or p.level) for p in policies})
+        self._session = _Session(report=report, policies={p.name: p for p in policies},
+                                 types=self._analyze_types(),
+                                 level_names={proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
+                                              proto.REMEDIATE: "remediate", proto.DISABLED: "disabled"})
+
+    def submit(self, record: Mapping[str, Any]) -> None:
+        """Send one resource to ``Analyze`` now (as the engine does when the resource is registered)."""
+        from pulumi.runtime import proto
+
+        if self._session is None:
+            self.begin()
+        session = self._session
+        assert session is not None
+        _check_record(record, len(session.submitted))
+        urn = str(record["urn"])
+        if urn in session.submitted:
+            return
+        if session.types is not None and str(record["type"]) not in session.types:
+            session.submitted[urn] = None
+            return
+        req = proto.AnalyzeRequest(type=str(record["type"]), properties=_struct(record["inputs"]), urn=urn,
+                                   name=str(record["name"]), options=_options(record))
+        session.submitted[urn] = (record, self._stub.Analyze.future(req, timeout=RPC_TIMEOUT_S))
+
+    def finish(self, records: Iterable[Mapping[str, Any]]) -> Report:
+        """Analyse what was not submitted yet, collect every answer, run ``AnalyzeStack`` over ``records``."""
         from pulumi.runtime import proto
 
         records = list(records)
         for i, rec in enumerate(records):
-            missing = [k for k in ("urn", "type", "name", "inputs") if k not in rec]
-            if missing:
-                raise ValueError(f"resource record #{i} lacks {missing} (needs urn, type, name, parent, inputs)")
-        pack_name, policies, initial = self.analyzer_info()
-        config = reconcile(policies, load_policy_config(self.config_path), initial)
-        self.configure(config)
-        by_name = {p.name: p for p in policies}
-        by_urn = {str(r["urn"]): r for r in records}
-        level_names = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
-                       proto.REMEDIATE: "remediate", proto.DISABLED: "disabled"}
-
-        def struct(inputs: Any) -> struct_pb2.Struct:
-            s = struct_pb2.Struct()
-            s.update(inputs or {})
-            return s
-
-        def options(rec: Mapping[str, Any]) -> Any:
-            return proto.AnalyzerResourceOptions(parent=str(rec.get("parent") or ""))
-
-        report = Report(stack=self.stack, pack=pack_name, version=_pack_version(self.pack_dir) or "0.0.1",
-                        resources=len(records),
-                        levels={p.name: (config[p.name].level or p.level) for p in policies})
-
-        def collect(resp: Any, rec: Mapping[str, Any] | None) -> None:
-            for d in resp.diagnostics:
-                p = by_name.get(d.policyName)
-                message = d.message
-                if p is not None and message.startswith(p.description):
-                    message = message[len(p.description):].lstrip("\n") or p.description
-                target = by_urn.get(d.urn) if d.urn else rec
-                report.violations.append(Violation(
-                    policy=d.policyName, level=level_names.get(d.enforcementLevel, "advisory"),
-                    severity=p.severity if p else "unspecified",
-                    urn=str(target["urn"]) if target else d.urn, type=str(target["type"]) if target else "",
-                    name=str(target["name"]) if target else self.stack, message=message,
-                    remediation=p.remediation if p else ""))
-            for na in resp.not_applicable:
-                report.not_applicable[na.policy_name] = report.not_applicable.get(na.policy_name, 0) + 1
-
-        futures = [(rec, self._stub.Analyze.future(proto.AnalyzeRequest(
-            type=str(rec["type"]), properties=struct(rec["inputs"]), urn=str(rec["urn"]), name=str(rec["name"]),
-            options=options(rec)), timeout=RPC_TIMEOUT_S)) for rec in records]
-        for rec, fut in futures:
+            _check_record(rec, i)
+        if self._session is None:
+            self.begin()
+        for rec in records:
+            self.submit(rec)
+        session = self._session
+        assert session is not None
+        self._session = None
+        session.by_urn = {str(r["urn"]): r for r in records}
+        for urn, pending in session.submitted.items():
+            if pending is None:
+                continue
+            rec, fut = pending
             try:
-                collect(fut.result(), rec)
+                resp = fut.result()
             except Exception as exc:
-                raise PolicyPackError(f"policy pack Analyze failed on {rec['urn']}: {exc}\n"
-                                      f"{self._stderr_tail()}") from None
+                raise PolicyPackError(f"policy pack Analyze failed on {urn}: {exc}\n{self._stderr_tail()}") from None
+            session.collect(resp, rec, self.stack)
         stack_req = proto.AnalyzeStackRequest(resources=[proto.AnalyzerResource(
-            type=str(rec["type"]), properties=struct(rec["inputs"]), urn=str(rec["urn"]), name=str(rec["name"]),
-            options=options(rec), parent=str(rec.get("parent") or "")) for rec in records])
-        collect(self._call("AnalyzeStack", stack_req), None)
-        return report
+            type=str(rec["type"]), properties=_struct(rec["inputs"]), urn=str(rec["urn"]), name=str(rec["name"]),
+            options=_options(rec), parent=str(rec.get("parent") or "")) for rec in records])
+        session.collect(self._call("AnalyzeStack", stack_req), None, self.stack)
+        session.report.resources = len(records)
+        return session.report
+
+    def analyze(self, records: Iterable[Mapping[str, Any]]) -> Report:
+        """Configure the pack for the stack and run every resource and then the stack through it."""
+        records = list(records)
+        for i, rec in enumerate(records):
+            _check_record(rec, i)
+        self.begin()
+        return self.finish(records)
+
+
+def _check_record(rec: Mapping[str, Any], index: int) -> None:
+    missing = [k for k in ("urn", "type", "name", "inputs") if k not in rec]
+    if missing:
+        raise ValueError(f"resource record #{index} lacks {missing} (needs urn, type, name, parent, inputs)")
+
+
+def _struct(inputs: Any) -> Any:
+    from google.protobuf import struct_pb2
+
+    s = struct_pb2.Struct()
+    s.update(inputs or {})
+    return s
+
+
+def _options(rec: Mapping[str, Any]) -> Any:
+    from pulumi.runtime import proto
+
+    return proto.AnalyzerResourceOptions(parent=str(rec.get("parent") or ""))
+
+
+@dataclass
+class _Session:
+    """One analysis: configured pack, requests in flight, the report being filled."""
+
+    report: Report
+    policies: dict[str, PolicyInfo]
+    types: frozenset[str] | None
+    level_names: dict[int, str]
+    submitted: dict[str, Any] = field(default_factory=dict)  # urn -> (record, future) | None (not sent)
+    by_urn: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def collect(self, resp: Any, rec: Mapping[str, Any] | None, stack: str) -> None:
+        for d in resp.diagnostics:
+            p = self.policies.get(d.policyName)
+            message = d.message
+            if p is not None and message.startswith(p.description):
+                message = message[len(p.description):].lstrip("\n") or p.description
+            target = self.by_urn.get(d.urn) if d.urn else rec
+            self.report.violations.append(Violation(
+                policy=d.policyName, level=self.level_names.get(d.enforcementLevel, "advisory"),
+                severity=p.severity if p else "unspecified",
+                urn=str(target["urn"]) if target else d.urn, type=str(target["type"]) if target else "",
+                name=str(target["name"]) if target else stack, message=message,
+                remediation=p.remediation if p else ""))
+        for na in resp.not_applicable:
+            self.report.not_applicable[na.policy_name] = self.report.not_applicable.get(na.policy_name, 0) + 1
 
 
 def run_pack(resources: Iterable[Mapping[str, Any]], stack: str, config_path: Path | str | None = None,

@@ -111,33 +111,42 @@ def is_secret_wrapper(value: Any) -> bool:
     return isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG
 
 
+try:  # pulumi_policy wraps properties in these; read through them (its serializer does the same)
+    from pulumi_policy.proxy import _DictProxy, _ListProxy
+
+    _PROXIES: tuple[type, ...] = (_DictProxy, _ListProxy)
+except ImportError:  # rules also run where pulumi_policy is not installed
+    _PROXIES = ()
+
+_SCALARS = (int, float, bool, type(None))
+
+
 def plain(value: Any) -> Any:
     """Deep copy of ``value`` as plain data: secrets unwrapped, unknowns replaced by :data:`UNKNOWN`.
 
     Accepts ``pulumi_policy``'s unknown-checking proxies (read through their ``__target`` escape hatch,
     the same one its own serializer uses) as well as ordinary dicts and lists.
     """
-    target = _proxy_target(value)
-    if target is not None:
-        value = target
-    if isinstance(value, str):
+    t = type(value)
+    if t is str:
         return UNKNOWN if value in _UNKNOWN_SENTINELS else value
-    if isinstance(value, Mapping):
+    if t is dict or (t not in _SCALARS and isinstance(value, Mapping) and not isinstance(value, _PROXIES)):
         if SIG_KEY in value:
             if value.get(SIG_KEY) == SECRET_SIG:
                 return plain(value.get("value"))
             return dict(value)  # assets/archives: kept as-is, no rule reads them
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) or (isinstance(value, Sequence) and not isinstance(value, bytes)):
+    if t is list or t is tuple:
+        return [plain(v) for v in value]
+    if t in _SCALARS:
+        return value
+    if _PROXIES and isinstance(value, _PROXIES):
+        return plain(value["__target"])  # type: ignore[index]
+    if isinstance(value, str):
+        return UNKNOWN if value in _UNKNOWN_SENTINELS else str(value)
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         return [plain(v) for v in value]
     return value
-
-
-def _proxy_target(value: Any) -> Any:
-    cls_name = type(value).__name__
-    if cls_name in ("_DictProxy", "_ListProxy"):
-        return value["__target"]
-    return None
 
 
 def is_str(value: Any) -> bool:

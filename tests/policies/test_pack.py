@@ -229,3 +229,27 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     plan.write_text(json.dumps({"resources": [good]}))
     config = write_config(tmp_path, {"delivery-app-rollout": "advisory"})
     assert pr.main(["--stack", "dev", "--plan", str(plan), "--config", str(config)]) == 0
+
+
+@pytest.mark.server
+def test_streaming_submit_and_skipping_unread_types_change_nothing(tmp_path: Path) -> None:
+    netpol = e.record("kubernetes:networking.k8s.io/v1:NetworkPolicy", {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "deny", "namespace": "apps"}, "spec": {"podSelector": {}}})
+    recs = [LATEST, NO_PROBES, BARE_NS, netpol]
+    config = write_config(tmp_path, {"delivery-app-rollout": "advisory"})
+
+    def key(report: pr.Report) -> list[tuple[str, str, str, str]]:
+        return sorted((v.policy, v.level, v.urn, v.message) for v in report.violations)
+
+    with pr.PolicyPackProcess("dev", config, skip_unread_types=False) as everything:
+        sent_all = everything.analyze(recs)
+    with pr.PolicyPackProcess("dev", config) as streaming:
+        streaming.begin()
+        for rec in recs[:2]:
+            streaming.submit(rec)  # as the program registers them
+        streamed = streaming.finish(recs)
+        assert streaming._analyze_types() is not None and netpol["type"] not in streaming._analyze_types()
+        again = streaming.analyze(recs)  # a second analysis on the same process starts a fresh session
+    assert key(sent_all) == key(streamed) == key(again) and sent_all.resources == streamed.resources == 4
+    assert sent_all.mandatory_failures > 0
