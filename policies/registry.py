@@ -253,7 +253,8 @@ RULES: list[Rule] = [
         default_level="mandatory", check=secrets.no_literal_secrets,
         applies_to=_WORKLOADS | {CONFIGMAP, REPOSITORY_FILE},
         config=_exemptions(),
-        description="No secret-looking literal values in container env, ConfigMaps or workflow files.",
+        description="No secret-looking literal values in container env, ConfigMaps, workflow files or other "
+                    "files committed to repositories (private keys, tokens).",
         remediation="Move the value to Vault (the app reads it at start) or to a Pulumi secret "
                     "(`pulumi config set --secret`) delivered as a Kubernetes Secret / GitHub secret; "
                     "reference it with valueFrom.secretKeyRef or ${{ secrets.NAME }}.",

@@ -22,6 +22,7 @@ from .common import (
     ACTIONS_ENV_SECRET,
     ACTIONS_SECRET,
     CONFIGMAP,
+    REPOSITORY_FILE,
     SECRET,
     Resource,
     as_list,
@@ -139,7 +140,8 @@ def _workflow_literals(content: str) -> list[str]:
 
 
 def no_literal_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
-    """No secret-looking literal values in container env, ConfigMaps or committed workflow files."""
+    """No secret-looking literal values in container env, ConfigMaps or files committed to repositories
+    (workflows fully; other files for unambiguous credential formats such as private keys and tokens)."""
     if exempt(res, config):
         return []
     if res.type == CONFIGMAP:
@@ -147,6 +149,11 @@ def no_literal_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
     wf = ci.workflow_of(res)
     if wf is not None:
         return [f"{wf[0]}: {m}" for m in _workflow_literals(wf[1])]
+    if res.type == REPOSITORY_FILE:
+        path, content = res.props.get("file"), res.props.get("content")
+        if isinstance(content, str):
+            return [f"{path}: {hit}" for hit in scan_text(content) if hit.startswith("contains")]
+        return []
     return [f"{ref(res)}: {m}" for m in _env_literals(res)]
 
 

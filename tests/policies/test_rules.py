@@ -283,6 +283,13 @@ CASES: list[Case] = [
     Case("workflow-private-key", "secrets-no-literal-values",
          [wf_variant(lambda d: e.step(d, "Build")["with"].update(
              {"build-args": "KEY=-----BEGIN RSA PRIVATE KEY-----"}))], True, says="private key"),
+    Case("repo-file-clean", "secrets-no-literal-values",
+         [e.record("github:index/repositoryFile:RepositoryFile", e.repo_file("Dockerfile", "FROM python:3.12\n"))],
+         False),
+    Case("repo-file-key", "secrets-no-literal-values",
+         [e.record("github:index/repositoryFile:RepositoryFile",
+                   e.repo_file("deploy/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n"))], True,
+         says="deploy/id_ed25519: contains a private key block"),
     Case("k8s-secret-real", "secrets-from-pulumi-secrets",
          [k8s_secret(stringData=e.secret({"username": "app", "password": "Zq8#kLm2@pW9xV4tR7yB"}))], False),
     Case("k8s-secret-data-real", "secrets-from-pulumi-secrets",
