@@ -7,8 +7,12 @@ lives in its own folder under components/ and builds its configuration from pure
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import settings_from_pulumi
+from components.addons import MonitoringAddOns
+from components.config import secret_value, settings_from_pulumi
+from components.monitoring.alertmanager import SECRET_FILES as ALERT_RECEIVER_SECRETS
+from components.monitoring.component import Monitoring, MonitoringArgs
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs, platform_namespaces
+from components.vault import component as vault_component
 from components.vault.component import SecretsVault, SecretsVaultArgs
 
 settings = settings_from_pulumi()
@@ -35,8 +39,25 @@ ns_ready = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on
 
 vault = SecretsVault("vault", SecretsVaultArgs(settings), opts=ns_ready)
 
+# Each area hands its scrape jobs, rules, data sources and dashboards to Monitoring as plain data.
+addons = MonitoringAddOns()
+addons += vault_component.monitoring_addons(settings)
+
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        settings=settings,
+        addons=addons,
+        receiver_secrets={k: secret_value(k) for k in ALERT_RECEIVER_SECRETS if k in settings.secrets_present},
+    ),
+    opts=ns_ready,
+)
+
 pulumi.export("environment", settings.environment)
 pulumi.export("namespaces", {name: ns.metadata["name"] for name, ns in namespaces.namespaces.items()})
 pulumi.export("appNamespace", settings.namespaces.app)
 pulumi.export("vaultAddress", vault.address)
 pulumi.export("vaultAuth", vault.auth)
+pulumi.export("prometheusUrl", monitoring.prometheus_url)
+pulumi.export("alertmanagerUrl", monitoring.alertmanager_url)
+pulumi.export("grafanaUrl", monitoring.grafana_url)

@@ -199,7 +199,11 @@ def _policy_step(run: Run, out: Rendered, pack: Any) -> None:
 def _cost_step(run: Run, out: Rendered) -> None:
     from components.cost import estimate as cost_estimate
 
-    est = cost_estimate.estimate_plan(json.loads(out.files["plan.json"]))
+    plan = json.loads(out.files["plan.json"])
+    if cost_estimate.COST_MODEL_OUTPUT not in plan["outputs"]:
+        out.summary += ["", "cost: no estimate (the stack does not deploy CostVisibility, which exports the prices)"]
+        return
+    est = cost_estimate.estimate_plan(plan)
     out.files["cost.json"] = json.dumps(est.to_dict(), indent=1) + "\n"
     out.summary.append("")
     out.summary.append(est.format_text())
