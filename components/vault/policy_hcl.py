@@ -44,7 +44,7 @@ def check_policy_name(name: str) -> None:
                           "(1-128 characters), not 'root' or 'default'")
 
 
-def _check_rule(policy: str, rule: PathRule, where: str) -> None:
+def _check_rule(policy: str, rule: PathRule, where: str, caps_where: str = "") -> None:
     if not rule.path or any(c in rule.path for c in '"\n\\'):
         raise PolicyError(f"policy {policy!r}, {where}: path {rule.path!r} must be a non-empty string "
                           "without quotes, backslashes or newlines")
@@ -54,6 +54,7 @@ def _check_rule(policy: str, rule: PathRule, where: str) -> None:
     if not rule.capabilities:
         raise PolicyError(f"policy {policy!r}, {where}: path {rule.path!r} has no capabilities; accepted: "
                           f"{', '.join(CAPABILITIES)}")
+    where = caps_where or where
     for cap in rule.capabilities:
         if cap not in CAPABILITIES:
             raise PolicyError(f"policy {policy!r}, {where}: unknown capability {cap!r}; accepted: "
@@ -171,7 +172,9 @@ class _Parser:
             seen.add(path)
             self.take("punct", "{", "'{'")
             body: dict[str, object] = {}
+            key_lines: dict[str, int] = {}
             while self.peek()[:2] != ("punct", "}"):
+                key_lines[self.peek()[1]] = self.peek()[2]
                 key = self.take("ident", what="a key such as capabilities, or '}'")
                 if key not in RULE_KEYS:
                     self.i -= 1
@@ -185,7 +188,8 @@ class _Parser:
                     self.i += 1
             self.take("punct", "}", "'}'")
             rule = self.build(path, body)
-            _check_rule(self.policy, rule, f"line {line}")
+            caps_line = key_lines.get("capabilities", line)
+            _check_rule(self.policy, rule, f"line {line}", f"line {caps_line}")
             rules.append(rule)
         if not rules:
             raise PolicyError(f"policy {self.policy!r}: no path blocks; an empty policy grants nothing")

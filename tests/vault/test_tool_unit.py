@@ -1,0 +1,116 @@
+"""The operator command without a server: every bad input fails with one clear line before any request."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.vault import declarative as dc
+from tests.support.procs import free_port
+from tools.vault import cli
+from tools.vault.connection import EXIT_USAGE
+from tools.vault.secrets import parse_seed
+
+from .support import REPOSITORY, assert_one_line_failure
+from .support import cli as run
+
+
+def closed_address() -> str:
+    return f"http://127.0.0.1:{free_port()}"  # nothing listens there
+
+
+def valid_config(tmp_path: Path) -> Path:
+    path = tmp_path / "vault-config.yaml"
+    path.write_text(dc.render_document(dc.platform_config(app="orders-api", app_namespace="web",
+                                                          github_repository=REPOSITORY)))
+    return path
+
+
+def test_unreachable_address_is_one_line() -> None:
+    res = run("status", addr=closed_address())
+    assert_one_line_failure(res, "cannot reach Vault at http://127.0.0.1:", "port-forward")
+    assert res.code == 1
+
+
+def test_missing_address_and_token_are_usage_errors(tmp_path: Path) -> None:
+    assert_one_line_failure(run("status"), "no Vault address", "VAULT_ADDR")
+    res = run("reconcile", "--config", str(valid_config(tmp_path)), addr=closed_address())
+    assert_one_line_failure(res, "no token", "VAULT_TOKEN", "--token-file")
+    assert res.code == EXIT_USAGE
+    empty = tmp_path / "empty-token"
+    empty.write_text("\n")
+    res = run("rotation-report", "--token-file", str(empty), addr=closed_address())
+    assert_one_line_failure(res, "the file is empty")
+
+
+def test_invalid_configuration_fails_before_any_request(tmp_path: Path) -> None:
+    doc = yaml.safe_load(valid_config(tmp_path).read_text())
+    doc["policies"][0]["hcl"] = 'path "secret/data/apps/orders-api" {\n  capabilities = ["read", "own"]\n}'
+    doc["auth"][1]["type"] = "github"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    # the address is closed: a request would fail with "cannot reach"; the configuration error comes first
+    res = run("reconcile", "--config", str(bad), addr=closed_address(), token="t")
+    assert_one_line_failure(res, "invalid Vault configuration", "nothing applied",
+                            "policies[0].hcl: policy 'app-orders-api', line 2: unknown capability 'own'",
+                            "auth[1].type: 'github' is not a supported auth type; accepted: jwt, kubernetes")
+    res = run("reconcile", "--config", str(tmp_path / "missing.yaml"), addr=closed_address(), token="t")
+    assert_one_line_failure(res, "cannot read it")
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--shares", "3", "--threshold", "4"], "1 <= threshold <= shares <= 255"),
+    (["--shares", "3", "--threshold", "1"], "threshold >= 2 when shares > 1"),
+    (["--shares", "2", "--threshold", "2", "--pgp-key", "a.asc"], "one PGP key per share"),
+    (["--shares", "1", "--threshold", "1", "--pgp-key", "/nonexistent.asc"], "cannot read it"),
+])
+def test_init_arguments_are_checked_first(args: list[str], needle: str) -> None:
+    res = run("init", *args, addr=closed_address())
+    assert_one_line_failure(res, needle)
+    assert res.code == EXIT_USAGE
+
+
+def test_init_refuses_to_overwrite_key_files(tmp_path: Path) -> None:
+    keys = tmp_path / "keys.json"
+    keys.write_text("precious")
+    res = run("init", "--keys-file", str(keys), "--root-token-file", str(tmp_path / "root"), addr=closed_address())
+    assert_one_line_failure(res, "already exists: refusing to overwrite")
+    assert keys.read_text() == "precious"
+
+
+def test_argparse_errors_are_one_line_too() -> None:
+    res = run("reconcile", addr=closed_address())
+    assert_one_line_failure(res, "--config")
+    assert res.code == EXIT_USAGE
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit):
+        cli.main(["frobnicate"], out, err)
+
+
+def test_seed_document_errors_never_show_values() -> None:
+    text = yaml.safe_dump({"secrets": [
+        {"path": "apps/orders-api", "data": {"api_key": 12345678, "ok": "hunter2-value"}},
+        {"path": "../escape", "data": {"k": "v"}},
+        {"path": "ci/registry", "data": {"token": "tok-SECRET-1"}, "rotation_period": "someday"},
+        {"path": "ci/cloud", "data": {"bad key": "tok-SECRET-2"}, "owner": "x"},
+    ]})
+    with pytest.raises(Exception) as err:
+        parse_seed(text, "2160h")
+    msg = str(err.value)
+    assert "nothing written" in msg
+    assert "secrets[0] (apps/orders-api).data.api_key: the value must be a non-empty string" in msg
+    assert "secrets[1].path: '../escape'" in msg
+    assert "secrets[2] (ci/registry).rotation_period: 'someday'" in msg
+    assert "secrets[3]: unknown key(s) ['owner']" in msg
+    assert "secrets[3] (ci/cloud).data: key 'bad key'" in msg
+    for value in ("12345678", "hunter2", "tok-SECRET"):
+        assert value not in msg
+
+
+def test_seed_document_defaults_rotation_period() -> None:
+    entries = parse_seed("secrets:\n- path: ci/registry\n  data: {token: x}\n- path: ci/cloud\n"
+                         "  data: {token: y}\n  rotation_period: 30d\n", "2160h")
+    assert [(e.path, e.rotation_period) for e in entries] == [("ci/registry", "2160h"), ("ci/cloud", "720h")]
