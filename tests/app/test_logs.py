@@ -1,0 +1,75 @@
+"""JSON log lines: the configured handler's direct access-line path, the logging path, redaction."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.orders_api.api import create_app
+from app.orders_api.logs import REDACTED, Redactor, configure_logging
+
+from .conftest import API_KEY, LogCapture, auth, make_settings, order_body
+
+
+@pytest.fixture
+def configured() -> Iterator[io.StringIO]:
+    """configure_logging() as the server does, onto a buffer; the root logger is restored afterwards."""
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    stream = io.StringIO()
+    configure_logging("info", stream)
+    yield stream
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved_handlers:
+        root.addHandler(handler)
+    root.setLevel(saved_level)
+
+
+def drive(client: TestClient) -> None:
+    client.post("/orders", json=order_body(), headers={**auth(), "X-Request-ID": "fast-1"})
+    client.get(f"/orders/{API_KEY}", headers={"X-Request-ID": "fast-2"})
+
+
+def access_lines(text: str) -> list[dict[str, object]]:
+    parsed = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [p for p in parsed if p["logger"] == "orders_api.access"]
+
+
+def test_direct_access_lines_equal_logging_lines(configured: io.StringIO,
+                                                 json_logs: Callable[[str], LogCapture]) -> None:
+    with TestClient(create_app(make_settings())) as client:
+        drive(client)  # only the configured handler: direct path
+        direct = access_lines(configured.getvalue())
+        capture = json_logs("info")  # a second handler: lines go through logging.Logger
+        drive(client)
+        via_logging = access_lines(capture.text())
+    assert len(direct) == len(via_logging) == 2
+
+    def comparable(line: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in line.items() if k not in {"ts", "duration_seconds"}}
+
+    assert [comparable(x) for x in direct] == [comparable(x) for x in via_logging]
+    assert list(direct[0]) == list(via_logging[0])  # same keys in the same order
+    assert direct[0]["request_id"] == "fast-1" and direct[1]["path"] == f"/orders/{REDACTED}"
+    assert API_KEY not in configured.getvalue()
+
+
+def test_every_configured_line_is_json_with_timestamp(configured: io.StringIO) -> None:
+    logging.getLogger("orders_api.test").warning("with fields", extra={"answer": 42})
+    line = json.loads(configured.getvalue().splitlines()[-1])
+    assert line["level"] == "warning" and line["answer"] == 42 and line["msg"] == "with fields"
+    assert line["ts"].endswith("Z") and len(line["ts"]) == len("2026-01-01T00:00:00.000Z")
+
+
+def test_redactor_handles_json_escaping_and_overlaps() -> None:
+    redactor = Redactor()
+    redactor.add('pa"ss\\word', "abcd", "abcdefgh", None, "ab")
+    line = json.dumps({"msg": 'pa"ss\\word abcdefgh abcd ab'})
+    scrubbed = redactor.scrub(line)
+    assert json.loads(scrubbed)["msg"] == f"{REDACTED} {REDACTED} {REDACTED} ab"  # "ab": too short to redact
