@@ -388,7 +388,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if isinstance(exc, SystemExit):
             raise
         tool_err = explain(exc, address)
-        err.write(f"error: {tool_err}\n")
+        err.write("error: " + " ".join(str(tool_err).split()) + "\n")
         return tool_err.code if tool_err.code != EXIT_OK else EXIT_ERROR
 
 

@@ -104,9 +104,10 @@ def authenticated_client(target: Target) -> hvac.Client:
 def _vault_errors(exc: hvac.exceptions.VaultError) -> str:
     errors = getattr(exc, "errors", None)
     if isinstance(errors, list) and errors:
-        return "; ".join(str(e).strip() for e in errors if str(e).strip())
-    text = str(exc)
-    return text.split(", on ")[0] if text else type(exc).__name__
+        text = "; ".join(str(e).strip() for e in errors if str(e).strip())
+    else:
+        text = str(exc).split(", on ")[0] or type(exc).__name__
+    return " ".join(text.split())  # one line
 
 
 def explain(exc: BaseException, address: str) -> ToolError:
@@ -137,7 +138,10 @@ def explain(exc: BaseException, address: str) -> ToolError:
     if isinstance(exc, hvac.exceptions.VaultNotInitialized):
         return ToolError(f"Vault at {address} is not initialised: run `python -m tools.vault init` first")
     if isinstance(exc, hvac.exceptions.VaultError):
-        return ToolError(f"Vault at {address} refused the request: {_vault_errors(exc)}")
+        reason = _vault_errors(exc)
+        if "HTTP request to an HTTPS server" in reason:
+            return ToolError(f"Vault at {address} speaks TLS: use an https:// address (and --ca-cert)")
+        return ToolError(f"Vault at {address} refused the request: {reason}")
     if isinstance(exc, KeyboardInterrupt):
         return ToolError("interrupted", 130)
     return ToolError(f"unexpected {type(exc).__name__}: {exc}")
