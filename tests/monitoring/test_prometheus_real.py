@@ -144,7 +144,7 @@ def test_real_prometheus_keeps_the_right_targets(tmp_path: Path) -> None:
             jobs = _by_job(data["activeTargets"])
             return {j: len(ts) for j, ts in jobs.items()} == expected_jobs
 
-        wait_until(settled, timeout=30, what="discovered targets to settle")
+        wait_until(settled, timeout=90, what="discovered targets to settle")
         data = prom.api("targets")
     jobs = _by_job(data["activeTargets"])
 
