@@ -320,6 +320,51 @@ def prometheus_config(
     }
 
 
+_SD_RESOURCES: dict[str, list[tuple[str, str]]] = {  # SD role -> (apiGroup, resource) it lists and watches
+    "pod": [("", "pods")],
+    "endpointslice": [("discovery.k8s.io", "endpointslices"), ("", "services"), ("", "pods")],
+    "node": [("", "nodes")],
+}
+
+
+def required_rbac(config: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The RBAC rules Prometheus needs for ``config``: ``{"<namespace>" or "*": [PolicyRule dicts]}``.
+
+    ``"*"`` holds the cluster-wide rules (a ClusterRole): discovery without a namespace list, the
+    kubelet's ``nodes/metrics`` (or ``nodes/proxy`` through the API server). Namespaced entries become a
+    Role + RoleBinding in that namespace.
+    """
+    wanted: dict[str, set[tuple[str, str]]] = {}
+    sections = [*config.get("scrape_configs", []), *config.get("alerting", {}).get("alertmanagers", [])]
+    for section in sections:
+        for sd in section.get("kubernetes_sd_configs", []):
+            scopes = sd.get("namespaces", {}).get("names") or ["*"]
+            for scope in scopes:
+                wanted.setdefault(scope, set()).update(_SD_RESOURCES[sd["role"]])
+        relabels = section.get("relabel_configs", [])
+        if any(r.get("target_label") == "__address__" and "kubernetes.default.svc" in str(r.get("replacement"))
+               for r in relabels):
+            wanted.setdefault("*", set()).add(("", "nodes/proxy"))
+        elif any(sd.get("role") == "node" for sd in section.get("kubernetes_sd_configs", [])):
+            wanted.setdefault("*", set()).add(("", "nodes/metrics"))
+    # A cluster-wide grant already covers the same resource in every namespace.
+    cluster = wanted.get("*", set())
+    out: dict[str, list[dict[str, Any]]] = {}
+    for scope in sorted(wanted):
+        resources = wanted[scope] if scope == "*" else wanted[scope] - cluster
+        rules: list[dict[str, Any]] = []
+        for group in sorted({g for g, _ in resources}):
+            listed = sorted(r for g, r in resources if g == group and "/" not in r)
+            sub = sorted(r for g, r in resources if g == group and "/" in r)  # nodes/metrics: get only
+            if listed:
+                rules.append({"apiGroups": [group], "resources": listed, "verbs": ["get", "list", "watch"]})
+            if sub:
+                rules.append({"apiGroups": [group], "resources": sub, "verbs": ["get"]})
+        if rules:
+            out[scope] = rules
+    return out
+
+
 def _builtin_job_names() -> set[str]:
     return {names.ANNOTATED_PODS_JOB, names.KUBELET_JOB, names.CADVISOR_JOB,
             *(t.name for t in builtin_targets())}

@@ -18,7 +18,7 @@ from components.monitoring.alertmanager import SECRET_FILES, alertmanager_config
 from components.monitoring.dashboards import builtin_dashboards, collect_promql
 from components.monitoring.grafana import dashboard_files, dashboard_provider_file, datasources_file, grafana_ini
 from components.monitoring.rules import DEFAULT_FOR, alert_names, all_rules, rule_files, validate_rule_group
-from components.monitoring.scrape import prometheus_config, to_yaml
+from components.monitoring.scrape import prometheus_config, required_rbac, to_yaml
 from components.monitoring.specs import DashboardSpec, DataSourceSpec, ScrapeTarget
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -307,3 +307,20 @@ def test_data_source_spec_rejects_bad_fields() -> None:
         DataSourceSpec(name="Loki", type="loki", uid="loki", url="loki:3100")
     with pytest.raises(ValueError, match="field 'uid'"):
         DataSourceSpec(name="Loki", type="loki", uid="lo ki", url="http://loki:3100")
+
+
+def test_required_rbac_is_least_privilege() -> None:
+    loki = ScrapeTarget("loki", cv.NS_LOGGING, {cv.LABEL_NAME: "loki"}, "http-metrics", role="service")
+    rbac = required_rbac(prometheus_config(targets=[loki]))
+    assert rbac == {
+        "*": [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["get", "list", "watch"]},
+              {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]}],
+        cv.NS_LOGGING: [{"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+                        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
+                         "verbs": ["get", "list", "watch"]}],
+    }
+    via_api = required_rbac(prometheus_config(kubelet="apiserver", annotated_pods=False))
+    assert {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]} in via_api["*"]
+    # Without the cluster-wide annotated-pods job, pod discovery is granted per namespace only.
+    assert via_api[cv.NS_MONITORING] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
+    assert {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]} in via_api["*"]
