@@ -20,6 +20,7 @@ from typing import Any
 
 from components import conventions as cv
 from components.monitoring.scrape import duration_seconds
+from components.monitoring.specs import ScrapeTarget
 
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/example-org/hardening/blob/main/docs"
 GUIDE = "MONITORING_GUIDE.md"
@@ -280,14 +281,21 @@ def rule_files(
     loki_job: str | None = "loki",
     rollouts: bool = True,
     extra_groups: Sequence[Mapping[str, Any]] = (),
+    scrape_targets: Sequence[ScrapeTarget] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every rule file: ``{"<name>.yaml": {"groups": [...]}}``.
 
     ``alert_for`` overrides ``for`` durations by alert name (``DEFAULT_FOR`` lists them);
     ``vault_job``/``loki_job`` are the scrape job names of those components, ``None`` when the
     component is not deployed (its alerts are then left out); ``extra_groups`` are rule groups handed in
-    by other components, validated like ours.
+    by other components, validated like ours. When ``scrape_targets`` (the jobs other components added)
+    is given, the Vault and Loki alerts are kept only if a target of that job name is among them, so a
+    stack without Loki does not page "LokiDown" forever.
     """
+    if scrape_targets is not None:
+        present = {t.name for t in scrape_targets}
+        vault_job = vault_job if vault_job in present else None
+        loki_job = loki_job if loki_job in present else None
     if not isinstance(runbook_base_url, str) or not re.match(r"^https://\S+[^/]$", runbook_base_url):
         raise ValueError(f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without "
                          "trailing slash")

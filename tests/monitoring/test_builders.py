@@ -324,3 +324,13 @@ def test_required_rbac_is_least_privilege() -> None:
     # Without the cluster-wide annotated-pods job, pod discovery is granted per namespace only.
     assert via_api[cv.NS_MONITORING] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
     assert {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]} in via_api["*"]
+
+
+def test_vault_and_loki_alerts_follow_the_deployed_scrape_targets() -> None:
+    vault = ScrapeTarget("vault", cv.NS_VAULT, {cv.LABEL_NAME: "vault"}, 8200)
+    loki = ScrapeTarget("loki", cv.NS_LOGGING, {cv.LABEL_NAME: "loki"}, "http-metrics", role="service")
+    only_vault = alert_names(rule_files(scrape_targets=[vault]))
+    assert "VaultSealed" in only_vault and "LokiDown" not in only_vault
+    both = alert_names(rule_files(scrape_targets=[vault, loki]))
+    assert {"VaultSealed", "LokiDown", "LokiRequestErrors"} <= set(both)
+    assert "LokiDown" in alert_names(rule_files())  # without the list, the job names are trusted
