@@ -200,7 +200,8 @@ def deploy(opts: WorkflowOptions, environment: str) -> dict[str, Any]:
 
 _VALIDATE = f"""
 set -euo pipefail
-if ! printf '%s' "$VERSION" | grep -Eq '{VERSION_PATTERN}'; then
+# [[ =~ ]] matches the whole value (grep would accept one good line of a multi-line input).
+if ! [[ "$VERSION" =~ {VERSION_PATTERN} ]]; then
   echo "::error::version must be a full 40-character lower-case commit SHA (an image tag CI pushed)"
   exit 1
 fi
@@ -231,7 +232,7 @@ def rollback(opts: WorkflowOptions) -> dict[str, Any]:
         "name": "validate",
         "runs-on": RUNNER,
         "timeout-minutes": 5,
-        "permissions": {"contents": "read", "packages": "read"},
+        "permissions": {"packages": "read"},
         "outputs": {
             "version": "${{ steps.input.outputs.version }}",
             "environment": "${{ steps.input.outputs.environment }}",

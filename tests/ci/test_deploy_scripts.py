@@ -1,0 +1,154 @@
+"""The deploy steps' real shell scripts against fake Railway and Render APIs on 127.0.0.1.
+
+The scripts run with bash, curl and jq exactly as the workflow runs them; only the API base URL (an
+``env:`` value of the step) points at the local server. Checked: the requests (auth header, GraphQL
+variables, image URL), failure on API errors, and that no token reaches the script's output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from components.ci.workflows import build_workflows
+from tests.ci.helpers import options, step_named
+
+pytestmark = pytest.mark.server
+
+RAILWAY_TOKEN = "railway-token-never-printed-1f2e"
+RENDER_KEY = "rnd-key-never-printed-9c8b"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+class FakeApis:
+    """Railway's GraphQL endpoint and Render's deploy endpoint, recording every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.fail = False
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                if self.path == "/graphql/v2":
+                    self._railway(body)
+                elif self.path.startswith("/v1/services/") and self.path.endswith("/deploys"):
+                    self._render()
+                else:
+                    self._send(404, {"error": "not found"})
+
+            def _railway(self, body: dict[str, Any]) -> None:
+                if self.headers.get("Project-Access-Token") != RAILWAY_TOKEN or fake.fail:
+                    self._send(200, {"data": None, "errors": [{"message": "Not Authorized"}]})
+                elif "projectToken" in body["query"]:
+                    self._send(200, {"data": {"projectToken": {"environmentId": "env-42"}}})
+                elif "serviceInstanceUpdate" in body["query"]:
+                    self._send(200, {"data": {"serviceInstanceUpdate": True}})
+                elif "serviceInstanceDeployV2" in body["query"]:
+                    self._send(200, {"data": {"serviceInstanceDeployV2": "deployment-7"}})
+                else:
+                    self._send(400, {"errors": [{"message": "unknown operation"}]})
+
+            def _render(self) -> None:
+                if self.headers.get("Authorization") != f"Bearer {RENDER_KEY}" or fake.fail:
+                    self._send(401, {"message": "unauthorized"})
+                else:
+                    self._send(202, {"id": "dep-cafe", "status": "created"})
+
+            def _send(self, code: int, doc: Any) -> None:
+                data = json.dumps(doc).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeApis:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def apis() -> Iterator[FakeApis]:
+    with FakeApis() as fake:
+        yield fake
+
+
+def deploy_step(target: str) -> dict[str, Any]:
+    doc = build_workflows(options(deploy_railway=True, deploy_render=True))["deploy-production.yml"]
+    return step_named(doc["jobs"][target], "Deploy the image")
+
+
+def run_step(step: dict[str, Any], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    image = step["env"]["IMAGE"].replace("${{ github.sha }}", SHA)
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGE": image, **env}
+    return subprocess.run(["bash", "-c", step["run"]], env=full, capture_output=True, text=True, timeout=120)
+
+
+def test_railway_points_the_service_at_the_new_image_and_deploys_it(apis: FakeApis) -> None:
+    step = deploy_step("railway")
+    assert step["env"]["RAILWAY_API"] == "https://backboard.railway.com/graphql/v2"
+    proc = run_step(step, {"RAILWAY_TOKEN": RAILWAY_TOKEN, "RAILWAY_SERVICE_ID": "svc-1",
+                           "RAILWAY_API": f"{apis.base}/graphql/v2"})
+    assert proc.returncode == 0, proc.stderr
+    assert "Railway deployment deployment-7 started for ghcr.io/example-org/orders-api:" + SHA in proc.stdout
+    ops = [r["body"] for r in apis.requests]
+    assert len(ops) == 3 and all(r["headers"]["Project-Access-Token"] == RAILWAY_TOKEN for r in apis.requests)
+    assert ops[1]["variables"] == {"s": "svc-1", "e": "env-42", "i": f"ghcr.io/example-org/orders-api:{SHA}"}
+    assert "serviceInstanceUpdate" in ops[1]["query"] and "source: {image: $i}" in ops[1]["query"]
+    assert ops[2]["variables"] == {"s": "svc-1", "e": "env-42"} and "serviceInstanceDeployV2" in ops[2]["query"]
+    assert RAILWAY_TOKEN not in proc.stdout + proc.stderr
+
+
+def test_railway_fails_on_a_graphql_error_and_stops(apis: FakeApis) -> None:
+    proc = run_step(deploy_step("railway"), {"RAILWAY_TOKEN": "wrong-token", "RAILWAY_SERVICE_ID": "svc-1",
+                                             "RAILWAY_API": f"{apis.base}/graphql/v2"})
+    assert proc.returncode != 0
+    assert len(apis.requests) == 1  # nothing after the failed lookup
+    assert "wrong-token" not in proc.stdout + proc.stderr
+
+
+def test_render_triggers_a_deploy_of_exactly_the_image(apis: FakeApis) -> None:
+    step = deploy_step("render")
+    assert step["env"]["RENDER_API"] == "https://api.render.com/v1"
+    proc = run_step(step, {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc123",
+                           "RENDER_API": f"{apis.base}/v1"})
+    assert proc.returncode == 0, proc.stderr
+    (req,) = apis.requests
+    assert req["path"] == "/v1/services/srv-abc123/deploys"
+    assert req["body"] == {"imageUrl": f"ghcr.io/example-org/orders-api:{SHA}"}
+    assert "Render deploy dep-cafe started" in proc.stdout
+    assert RENDER_KEY not in proc.stdout + proc.stderr
+
+
+def test_render_refuses_a_malformed_service_id_and_fails_on_401(apis: FakeApis) -> None:
+    step = deploy_step("render")
+    bad = run_step(step, {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc/../../owners",
+                          "RENDER_API": f"{apis.base}/v1"})
+    assert bad.returncode == 1 and "not a Render service id" in bad.stdout and apis.requests == []
+    apis.fail = True
+    denied = run_step(step, {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc123",
+                             "RENDER_API": f"{apis.base}/v1"})
+    assert denied.returncode != 0 and len(apis.requests) == 1
+    assert RENDER_KEY not in denied.stdout + denied.stderr
