@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
 from collections.abc import Callable, Iterator
+from unittest.mock import patch
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.orders_api.api import create_app
-from app.orders_api.logs import REDACTED, Redactor, configure_logging
+from app.orders_api.logs import ACCESS_FLUSH_BYTES, REDACTED, JsonLineHandler, Redactor, configure_logging
+from tests.support.procs import wait_until
 
 from .conftest import API_KEY, LogCapture, auth, make_settings, order_body
 
@@ -22,13 +25,31 @@ def configured() -> Iterator[io.StringIO]:
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
     stream = io.StringIO()
-    configure_logging("info", stream)
+    configured_handler = configure_logging("info", stream)
     yield stream
     for handler in list(root.handlers):
         root.removeHandler(handler)
+    configured_handler.close()
     for handler in saved_handlers:
         root.addHandler(handler)
     root.setLevel(saved_level)
+
+
+@contextlib.contextmanager
+def direct_path() -> Iterator[JsonLineHandler]:
+    """Detach pytest's own capture handlers for a moment, so that the configured JSON handler is the
+    only one on the root logger, as in the server process: access lines then take the direct path."""
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if isinstance(h, JsonLineHandler)]
+    others = [h for h in root.handlers if not isinstance(h, JsonLineHandler)]
+    assert len(ours) == 1
+    for handler in others:
+        root.removeHandler(handler)
+    try:
+        yield ours[0]
+    finally:
+        for handler in others:
+            root.addHandler(handler)
 
 
 def drive(client: TestClient) -> None:
@@ -44,7 +65,10 @@ def access_lines(text: str) -> list[dict[str, object]]:
 def test_direct_access_lines_equal_logging_lines(configured: io.StringIO,
                                                  json_logs: Callable[[str], LogCapture]) -> None:
     with TestClient(create_app(make_settings())) as client:
-        drive(client)  # only the configured handler: direct path
+        with direct_path() as handler, patch.object(handler, "write_access", wraps=handler.write_access) as spy:
+            drive(client)
+            handler.flush()
+        assert spy.call_count == 2
         direct = access_lines(configured.getvalue())
         capture = json_logs("info")  # a second handler: lines go through logging.Logger
         drive(client)
@@ -58,6 +82,25 @@ def test_direct_access_lines_equal_logging_lines(configured: io.StringIO,
     assert list(direct[0]) == list(via_logging[0])  # same keys in the same order
     assert direct[0]["request_id"] == "fast-1" and direct[1]["path"] == f"/orders/{REDACTED}"
     assert API_KEY not in configured.getvalue()
+
+
+def test_access_lines_are_batched_but_flushed_in_order(configured: io.StringIO) -> None:
+    with TestClient(create_app(make_settings())) as client, direct_path() as handler:
+        client.get("/orders", headers={"X-Request-ID": "batched-1"})
+        wait_until(lambda: "batched-1" in configured.getvalue(), 2, interval=0.02, what="the periodic flush")
+        handler._stop.set()  # no periodic flush from here on: what follows is deterministic
+        assert handler._flusher is not None
+        handler._flusher.join(2)
+        client.get("/orders", headers={"X-Request-ID": "batched-2"})
+        assert "batched-2" not in configured.getvalue()  # still buffered
+        logging.getLogger("orders_api").info("an ordinary line")  # writes what is pending first
+        tail = configured.getvalue().splitlines()[-2:]
+        assert json.loads(tail[0])["request_id"] == "batched-2"
+        assert json.loads(tail[1])["msg"] == "an ordinary line"
+        before = configured.getvalue().count('"/x/x')
+        for _ in range(200):  # a full buffer is written without waiting for a flush
+            handler.write_access({"path": "/x" * 40})
+        assert configured.getvalue().count('"/x/x') - before >= 200 - ACCESS_FLUSH_BYTES // 100
 
 
 def test_every_configured_line_is_json_with_timestamp(configured: io.StringIO) -> None:
