@@ -55,7 +55,7 @@ DEFAULT_ROOT_TOKEN_FILE = "vault-root-token"  # noqa: S105 - a file name
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # one line, exit 2, like every other failure
-        self.exit(EXIT_USAGE, f"error: {message} (see `python -m tools.vault {self.prog.split()[-1]} --help`)\n")
+        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
