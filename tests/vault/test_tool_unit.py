@@ -14,8 +14,36 @@ from tools.vault import cli
 from tools.vault.connection import EXIT_USAGE
 from tools.vault.secrets import parse_seed
 
-from .support import REPOSITORY, assert_one_line_failure
-from .support import cli as run
+from .support import REPOSITORY, Result, assert_one_line_failure
+from .support import cli as run_process
+
+
+@pytest.fixture(autouse=True)
+def _no_vault_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("VAULT_ADDR", "VAULT_TOKEN", "VAULT_CACERT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def run(*args: str, addr: str | None = None, token: str | None = None) -> Result:
+    """The command in-process (fast); ``test_runs_as_a_module`` covers ``python -m tools.vault`` itself."""
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        if addr:
+            mp.setenv("VAULT_ADDR", addr)
+        if token:
+            mp.setenv("VAULT_TOKEN", token)
+        try:
+            code = cli.main(list(args), out, err)
+        except SystemExit as exc:  # argparse
+            code = int(exc.code or 0)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def test_runs_as_a_module() -> None:
+    res = run_process("status", addr=closed_address())
+    assert_one_line_failure(res, "cannot reach Vault at http://127.0.0.1:")
+    assert res.code == 1
+    assert run_process("--help").out.startswith("usage: python -m tools.vault")
 
 
 def closed_address() -> str:
@@ -82,12 +110,10 @@ def test_init_refuses_to_overwrite_key_files(tmp_path: Path) -> None:
 
 
 def test_argparse_errors_are_one_line_too() -> None:
-    res = run("reconcile", addr=closed_address())
-    assert_one_line_failure(res, "--config")
+    res = run_process("reconcile", addr=closed_address())
+    assert_one_line_failure(res, "--config", "python -m tools.vault reconcile --help")
     assert res.code == EXIT_USAGE
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.raises(SystemExit):
-        cli.main(["frobnicate"], out, err)
+    assert run_process("frobnicate").code == EXIT_USAGE
 
 
 def test_seed_document_errors_never_show_values() -> None:
