@@ -113,11 +113,27 @@ def _kubernetes_sd(role: str, namespace: str | None, selector: Mapping[str, str]
 # --------------------------------------------------------------------------------------------------
 # Jobs
 # --------------------------------------------------------------------------------------------------
-def annotated_pods_job(job_name: str = names.ANNOTATED_PODS_JOB) -> dict[str, Any]:
-    """Pods in any namespace that carry ``prometheus.io/scrape: "true"``."""
+def annotated_pods_job(job_name: str = names.ANNOTATED_PODS_JOB,
+                       exclude: Sequence[ScrapeTarget] = ()) -> dict[str, Any]:
+    """Pods in any namespace that carry ``prometheus.io/scrape: "true"``.
+
+    Pods that a dedicated pod-role job of ``exclude`` already scrapes are skipped even when annotated,
+    so no target is scraped twice under two job names.
+    """
     port_ann = pod_annotation(cv.ANNOTATION_PORT)
     relabel: list[dict[str, Any]] = [
         {"source_labels": [pod_annotation(cv.ANNOTATION_SCRAPE)], "regex": "true", "action": "keep"},
+    ]
+    for target in exclude:
+        if target.role != "pod":
+            continue
+        keys = sorted(target.selector)
+        relabel.append({
+            "source_labels": ["__meta_kubernetes_namespace", *(pod_label(k) for k in keys)],
+            "regex": ";".join(_regex_literal(v) for v in [target.namespace, *(target.selector[k] for k in keys)]),
+            "action": "drop",
+        })
+    relabel += [
         *_skip_unscrapable_pods(),
         # The port to scrape: the annotation, else each declared container port.
         {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "target_label": "__tmp_port"},
@@ -295,7 +311,7 @@ def prometheus_config(
     all_targets = [*builtin_targets(monitoring_namespace, node_exporter_namespace), *targets]
     jobs: list[dict[str, Any]] = []
     if annotated_pods:
-        jobs.append(annotated_pods_job())
+        jobs.append(annotated_pods_job(exclude=all_targets))
     jobs += kubelet_jobs(kubelet, kubelet_insecure_skip_verify)
     jobs += [target_job(t) for t in all_targets]
     seen: set[str] = set()

@@ -70,7 +70,8 @@ def _pods() -> dict[str, list[dict[str, Any]]]:
     prom = Pod("prometheus-0", cv.NS_MONITORING, "127.0.0.22",
                [Container("prometheus", [(names.PROMETHEUS_PORT_NAME, 9090)]),
                 Container("config-reloader", [("reloader-web", 8088)])],
-               labels={cv.LABEL_NAME: names.PROMETHEUS})
+               labels={cv.LABEL_NAME: names.PROMETHEUS},
+               annotations={SCRAPE: "true", PORT: "9090"})  # annotated, but its own job scrapes it
     vault = Pod("vault-0", cv.NS_VAULT, "127.0.0.31", [Container("vault", [("http", 8200), ("cluster", 8201)])],
                 labels={cv.LABEL_NAME: "vault"})
     vault_lookalike = Pod("vault-0", "other", "127.0.0.32", [Container("vault", [("http", 8200)])],
@@ -167,7 +168,7 @@ def test_real_prometheus_keeps_the_right_targets(tmp_path: Path) -> None:
 
     dropped = {t["discoveredLabels"].get("__meta_kubernetes_pod_name") for t in data["droppedTargets"]
                if t["discoveredLabels"].get("job") == names.ANNOTATED_PODS_JOB}
-    assert {"quiet-1-x4", "optout-1-x5", "pending-1-x6", "job-1-x7"} <= dropped
+    assert {"quiet-1-x4", "optout-1-x5", "pending-1-x6", "job-1-x7", "prometheus-0"} <= dropped
 
     (ksm,) = jobs[names.KUBE_STATE_METRICS]
     assert ksm["scrapeUrl"] == "http://127.0.0.21:8080/metrics"  # telemetry port not scraped
