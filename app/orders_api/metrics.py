@@ -50,6 +50,10 @@ class Metrics:
                                   ["method", "route"], buckets=DURATION_BUCKETS, registry=self.registry)
         self.in_flight = Gauge(METRIC_IN_FLIGHT, "HTTP requests being served right now.",
                                registry=self.registry)
+        # A plain integer read at scrape time: requests are counted on the event loop's one thread, so
+        # no lock is needed on the hot path.
+        self.in_flight_count = 0
+        self.in_flight.set_function(lambda: self.in_flight_count)
         self.build_info = Gauge(METRIC_BUILD_INFO, "Always 1; the labels say which build is running.",
                                 ["version", "commit"], registry=self.registry)
         self.build_info.labels(version=version, commit=commit).set(1)

@@ -82,9 +82,9 @@ class ObservabilityMiddleware:
 
         path = scope.get("path", "")
         operational = path in OPERATIONAL_PATHS
-        in_flight = self.metrics.in_flight
+        metrics = self.metrics
         if not operational:
-            in_flight.inc()
+            metrics.in_flight_count += 1
         start = time.perf_counter()
         try:
             await self.app(scope, receive, send_with_id)
@@ -106,8 +106,8 @@ class ObservabilityMiddleware:
                 if access_log.isEnabledFor(logging.DEBUG):
                     access_log.debug("request", extra=fields)
             else:
-                in_flight.dec()
-                self.metrics.observe(method, route, status, duration)
+                metrics.in_flight_count -= 1
+                metrics.observe(method, route, status, duration)
                 log_access(fields)
             REQUEST_ID.reset(token)
 
