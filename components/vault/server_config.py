@@ -278,11 +278,18 @@ def server_env(cfg: ServerConfigInput) -> list[dict[str, Any]]:
     return env
 
 
+def check_server_args(args: Sequence[str]) -> list[str]:
+    """Problems in a Vault container's command/args (for the policy pack): dev mode."""
+    if any(a == "-dev" or a.startswith(("-dev=", "-dev-", "--dev")) for a in args):
+        return ["Vault must not run in dev mode (-dev: in memory, unsealed, root token printed)"]
+    return []
+
+
 def check_server_hcl(text: str, environment: str) -> list[str]:
-    """Problems in rendered server HCL (for the policy pack): dev mode, TLS off in prod, no storage."""
+    """Problems in rendered server HCL (for the policy pack): in-memory storage, TLS off in prod, no Raft."""
     problems: list[str] = []
     flat = re.sub(r"#[^\n]*", "", text)
-    if re.search(r"\bdev_mode\b|-dev\b|\bstorage\s+\"inmem\"", flat):
+    if re.search(r"\bstorage\s+\"inmem\"", flat):
         problems.append("Vault must not run in dev mode or with in-memory storage")
     if environment == "prod" and re.search(r"\btls_disable\s*=\s*(true|1|\"true\"|\"1\")", flat):
         problems.append("Vault's listener must use TLS in prod (tls_disable = true found)")

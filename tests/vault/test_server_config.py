@@ -48,8 +48,13 @@ def test_dev_mode_is_refused_everywhere() -> None:
         with pytest.raises(sc.ServerConfigError, match=r"^dev_mode: true is refused; accepted: false"):
             sc.render_server_hcl(sc.ServerConfigInput(environment=env, dev_mode=True,
                                                       tls=sc.TlsFiles("vault-tls")))
-    assert "-dev" not in " ".join(sc.server_args(sc.ServerConfigInput()))
+    assert sc.check_server_args(sc.server_args(sc.ServerConfigInput())) == []
+    assert sc.check_server_args(["server", "-dev"])[0].startswith("Vault must not run in dev mode")
+    assert sc.check_server_args(["server", "-dev-root-token-id=x"]) != []
     assert sc.check_server_hcl('storage "inmem" {}', "dev")[0].startswith("Vault must not run in dev mode")
+    # a name containing "-dev" is not dev mode
+    named = sc.render_server_hcl(sc.ServerConfigInput(cluster_name="vault-dev"))
+    assert sc.check_server_hcl(named, "dev") == []
 
 
 @pytest.mark.parametrize(("kw", "field"), [
