@@ -65,3 +65,14 @@ def test_github_oidc_token_logs_in_with_ci_role_and_reads_only_ci(tmp_path: Path
         refused(bao, github_token(other_key))  # signed by a key Vault does not trust
         refused(bao, github_token(key, ttl=-120))  # expired
         assert REPOSITORY in yaml.safe_dump(bao.client(root).read("auth/jwt/role/ci")["data"])
+
+        # prod binds CI to the GitHub deployment environment instead of a branch: reconcile updates the role
+        doc = yaml.safe_load(config.read_text())
+        role = doc["auth"][1]["roles"][0]
+        role["bound_claims"] = {"repository": [REPOSITORY], "environment": ["production"]}
+        config.write_text(yaml.safe_dump(doc))
+        res = cli("reconcile", "--config", str(config), addr=bao.addr, token=root)
+        assert res.code == 0 and "~ update jwt role jwt/ci: bound_claims" in res.out, res
+        assert login(bao, github_token(key, environment="production"))["policies"] == ["ci", "default"]
+        assert "claim" in refused(bao, github_token(key))  # a branch token without the environment
+        assert "claim" in refused(bao, github_token(key, environment="staging"))
