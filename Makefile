@@ -6,8 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt app/requirements.txt policies/requirements.txt | sha256sum | cut -c1-16)
 STACK  ?= dev
-# Debian packages the real-tool tests need (Prometheus 2.42, promtool, Alertmanager, amtool).
-APT_PACKAGES := prometheus prometheus-alertmanager
+# Debian packages the real-tool tests need (Prometheus 2.42, promtool, Alertmanager, amtool; gpg for
+# the PGP-encrypted Vault init test).
+APT_PACKAGES := prometheus prometheus-alertmanager gnupg
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # mypy covers the program, the tools, the policy rules, the app and the tests.
 TYPED := __main__.py components tools policies/rules policies/registry.py app/orders_api tests bench
@@ -26,7 +27,7 @@ render: $(STAMP)
 	$(BIN)/python -m tools.render --stack $(STACK)
 
 system-deps:
-	@missing=""; for p in promtool amtool prometheus prometheus-alertmanager; do \
+	@missing=""; for p in promtool amtool prometheus prometheus-alertmanager gpg; do \
 	  command -v $$p >/dev/null 2>&1 || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $(APT_PACKAGES)"; \
