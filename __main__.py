@@ -8,6 +8,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.addons import MonitoringAddOns
+from components.ci import CiPipelines, CiPipelinesArgs
 from components.config import secret_value, settings_from_pulumi
 from components.monitoring.alertmanager import SECRET_FILES as ALERT_RECEIVER_SECRETS
 from components.monitoring.component import Monitoring, MonitoringArgs
@@ -53,6 +54,8 @@ monitoring = Monitoring(
     opts=ns_ready,
 )
 
+ci = CiPipelines("ci", CiPipelinesArgs.from_settings(settings), opts=ns_ready)
+
 pulumi.export("environment", settings.environment)
 pulumi.export("namespaces", {name: ns.metadata["name"] for name, ns in namespaces.namespaces.items()})
 pulumi.export("appNamespace", settings.namespaces.app)
@@ -61,3 +64,5 @@ pulumi.export("vaultAuth", vault.auth)
 pulumi.export("prometheusUrl", monitoring.prometheus_url)
 pulumi.export("alertmanagerUrl", monitoring.alertmanager_url)
 pulumi.export("grafanaUrl", monitoring.grafana_url)
+pulumi.export("ciRepository", f"{settings.ci.owner}/{settings.ci.repository}")
+pulumi.export("ciRequiredChecks", list(ci.required_checks))
