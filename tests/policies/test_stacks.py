@@ -198,3 +198,45 @@ def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(stac
     assert failing == {}
     # Without the exemptions the same manifest does fail (the exemptions are what makes it pass).
     assert registry.check_resource("workload-resources", rec["type"], rec["inputs"]) != []
+
+
+def test_real_ci_workflows_pass_and_fail_once_broken() -> None:
+    from components.ci.workflows import WorkflowOptions, render_workflows
+
+    opts = WorkflowOptions(owner="acme", repository="orders-api", image="ghcr.io/acme/orders-api",
+                           deploy_railway=True, deploy_render=True, deploy_fly=True, vault_secrets=True,
+                           vault_address="https://vault.example.com")
+    files = render_workflows(opts)
+    rules = [r for r in registry.RULES if r.kind == "resource" and
+             "github:index/repositoryFile:RepositoryFile" in r.applies_to]
+    builds = 0
+    for path, text in files.items():
+        rec = e.record("github:index/repositoryFile:RepositoryFile", e.repo_file(f".github/workflows/{path}", text))
+        for r in rules:
+            assert registry.check_resource(r.name, rec["type"], rec["inputs"]) == [], (path, r.name)
+        doc = yaml.safe_load(text)
+        if not any("trivy" in str(s.get("uses", "")) for job in doc["jobs"].values() for s in job.get("steps", [])):
+            continue
+        builds += 1
+        for job in doc["jobs"].values():
+            job["steps"] = [s for s in job.get("steps", []) if "trivy" not in str(s.get("uses", ""))]
+        broken = e.record("github:index/repositoryFile:RepositoryFile",
+                          e.repo_file(f".github/workflows/{path}", yaml.safe_dump(doc)))
+        assert registry.check_resource("ci-image-scan", broken["type"], broken["inputs"]) != [], path
+    assert builds >= 1, "the CI component builds and scans the app image in at least one workflow"
+
+
+@pytest.mark.parametrize("strategy", ["canary", "blueGreen"])
+def test_real_canary_builders_satisfy_the_delivery_rule(strategy: str) -> None:
+    from components.canary import specs
+
+    inp = specs.DeliveryInput(app="orders-api", namespace="apps", strategy=strategy,
+                              preview_service="orders-api-preview")
+    labels = {"app.kubernetes.io/name": "orders-api", "app.kubernetes.io/component": "app"}
+    rollout = e.wrecord("Rollout", e.workload("Rollout", name="orders-api", pod_labels=labels,
+                                              annotations={"prometheus.io/scrape": "true"},
+                                              extra_spec={"strategy": specs.rollout_strategy(inp)}))
+    template = e.record("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate", specs.analysis_template(inp))
+    assert registry.check_stack("delivery-app-rollout", [rollout, template]) == []
+    # Without its AnalysisTemplate the same Rollout is rejected.
+    assert registry.check_stack("delivery-app-rollout", [rollout]) != []
