@@ -240,3 +240,14 @@ def test_real_canary_builders_satisfy_the_delivery_rule(strategy: str) -> None:
     assert registry.check_stack("delivery-app-rollout", [rollout, template]) == []
     # Without its AnalysisTemplate the same Rollout is rejected.
     assert registry.check_stack("delivery-app-rollout", [rollout]) != []
+
+
+@pytest.mark.parametrize(("retention", "ok"), [("30d", True), ("720h", True), ("45d", True), ("7d", False)])
+def test_real_loki_config_builder_against_the_prod_retention(retention: str, ok: bool) -> None:
+    from components.logging import loki_config
+
+    text = loki_config.render(loki_config.loki_config(loki_config.LokiConfigInput(
+        retention=retention, ingestion_rate_mb=4, ingestion_burst_mb=8)))
+    cm = e.configmap("loki-config", {"loki.yaml": text}, {"app.kubernetes.io/name": "loki"}, namespace="logging")
+    msgs = registry.check_resource("observability-loki-retention", "kubernetes:core/v1:ConfigMap", cm, {"minDays": 30})
+    assert (msgs == []) is ok, msgs
