@@ -78,6 +78,8 @@ class Monitoring(pulumi.ComponentResource):
             error_ratio_threshold=s.delivery.error_ratio_threshold,
             latency_p95_threshold_seconds=s.delivery.latency_p95_threshold_seconds,
             extra_groups=args.addons.rule_groups,
+            # Vault/Loki alerts only when their scrape jobs exist (LokiDown uses absent()).
+            scrape_targets=args.addons.scrape_targets,
         )
         self.prometheus_config = scrape_builder.prometheus_config(
             scrape_interval=s.monitoring.scrape_interval,
@@ -151,9 +153,7 @@ class Monitoring(pulumi.ComponentResource):
                 "service_name": f"{n}-headless",
                 "pod_management_policy": "Parallel",
                 "selector": {"match_labels": kb.selector(n)},
-                "template": {"metadata": {"labels": lbls,
-                                          "annotations": kb.scrape_annotations(names.PROMETHEUS_PORT)},
-                             "spec": pod},
+                "template": {"metadata": {"labels": lbls}, "spec": pod},  # scraped by its own job
                 "volume_claim_templates": [kb.pvc_template("data", s.monitoring.prometheus_storage,
                                                            s.cluster.storage_class, lbls)],
             },
@@ -214,9 +214,7 @@ class Monitoring(pulumi.ComponentResource):
             n, metadata=kb.meta(n, NS, lbls),
             spec={"replicas": replicas, "service_name": f"{n}-headless", "pod_management_policy": "Parallel",
                   "selector": {"match_labels": kb.selector(n)},
-                  "template": {"metadata": {"labels": lbls,
-                                            "annotations": kb.scrape_annotations(names.ALERTMANAGER_PORT)},
-                               "spec": pod}},
+                  "template": {"metadata": {"labels": lbls}, "spec": pod}},  # scraped by its own job
             opts=self._child)
         self._services(n, lbls, ports, headless=True)
         self._pdb(n, lbls, replicas)
