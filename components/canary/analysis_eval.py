@@ -117,15 +117,10 @@ def _eval(node: ast.AST, result: Any) -> Any:
     if isinstance(node, ast.Expression):
         return _eval(node.body, result)
     if isinstance(node, ast.BoolOp):
+        # generators keep expr's short-circuit: later operands are not evaluated once decided
         if isinstance(node.op, ast.And):
-            for v in node.values:
-                if not _truth(_eval(v, result)):
-                    return False
-            return True
-        for v in node.values:
-            if _truth(_eval(v, result)):
-                return True
-        return False
+            return all(_truth(_eval(v, result)) for v in node.values)
+        return any(_truth(_eval(v, result)) for v in node.values)
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, result)
         if isinstance(node.op, ast.Not):

@@ -14,8 +14,9 @@ Everything is built by the pure functions of ``specs`` and ``workload``; bad str
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -35,6 +36,11 @@ class CanaryDeliveryArgs:
     settings: Settings
 
 
+def raw(obj: Mapping[str, Any]) -> Any:
+    """A plain dict from the builders as a resource input (the SDK's TypedDicts have the same shape)."""
+    return obj
+
+
 def controller_replicas(settings: Settings) -> int:
     """Two controllers in prod (leader election: one active, one hot standby), one elsewhere."""
     return 2 if settings.is_prod else 1
@@ -47,10 +53,10 @@ def controller_transform(controller_image: str, replicas: int) -> Callable[
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
         if args.type_ != DEPLOYMENT_TYPE:
             return None
-        meta = (args.props or {}).get("metadata") or {}
-        if meta.get("name") != specs.CONTROLLER:
+        given: Any = args.props or {}
+        if (given.get("metadata") or {}).get("name") != specs.CONTROLLER:
             return None
-        props = specs.harden_controller_deployment(args.props, image=controller_image, replicas=replicas)
+        props = specs.harden_controller_deployment(given, image=controller_image, replicas=replicas)
         return pulumi.ResourceTransformResult(props=props, opts=args.opts)
 
     return transform
@@ -110,22 +116,22 @@ class CanaryDelivery(pulumi.ComponentResource):
         )
         ctl_lbls = kb.labels(specs.CONTROLLER, "rollouts-controller")
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-controller-allow", metadata=kb.meta("allow-argo-rollouts", cv.NS_ROLLOUTS, ctl_lbls),
-            spec=workload.controller_network_policy_spec(), opts=child)
+            f"{name}-controller-allow", metadata=raw(kb.meta("allow-argo-rollouts", cv.NS_ROLLOUTS, ctl_lbls)),
+            spec=raw(workload.controller_network_policy_spec()), opts=child)
 
         # --- app ------------------------------------------------------------------------------------
-        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=kb.meta(app, ns, lbls),
+        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=raw(kb.meta(app, ns, lbls)),
                                         automount_service_account_token=False, opts=child)
         svc_lbls = {k: v for k, v in lbls.items() if k != cv.LABEL_APP}
         service_names = [inp.stable, inp.preview_service if inp.strategy == "blueGreen" else inp.canary]
-        services = [k8s.core.v1.Service(f"{name}-svc-{svc}", metadata=kb.meta(svc, ns, svc_lbls),
-                                        spec=workload.service_spec(s), opts=child) for svc in service_names]
+        services = [k8s.core.v1.Service(f"{name}-svc-{svc}", metadata=raw(kb.meta(svc, ns, svc_lbls)),
+                                        spec=raw(workload.service_spec(s)), opts=child) for svc in service_names]
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[controller])
         ingress: list[pulumi.Resource] = []
         if inp.ingress:
             ingress.append(k8s.networking.v1.Ingress(
-                f"{name}-ingress", metadata=kb.meta(inp.ingress, ns, svc_lbls),
-                spec=workload.ingress_spec(s, inp.stable), opts=child))
+                f"{name}-ingress", metadata=raw(kb.meta(inp.ingress, ns, svc_lbls)),
+                spec=raw(workload.ingress_spec(s, inp.stable)), opts=child))
         template = k8s.apiextensions.CustomResource(
             f"{name}-analysis", api_version=specs.API_VERSION, kind="AnalysisTemplate",
             metadata=template_doc["metadata"], spec=template_doc["spec"], opts=after_crds)
@@ -136,15 +142,15 @@ class CanaryDelivery(pulumi.ComponentResource):
                 parent=self, depends_on=[controller, template, sa, *services, *ingress],
                 # the HPA owns the replica count once it exists
                 ignore_changes=["spec.replicas"] if s.app.max_replicas > 0 else None))
-        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=kb.meta(app, ns, svc_lbls),
-                                          spec=workload.pdb_spec(s), opts=child)
+        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=raw(kb.meta(app, ns, svc_lbls)),
+                                          spec=raw(workload.pdb_spec(s)), opts=child)
         if s.app.max_replicas > 0:
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-hpa", metadata=kb.meta(app, ns, svc_lbls), spec=workload.hpa_spec(s),
+                f"{name}-hpa", metadata=raw(kb.meta(app, ns, svc_lbls)), spec=raw(workload.hpa_spec(s)),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[rollout]))
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-app-allow", metadata=kb.meta(f"allow-{app}", ns, svc_lbls),
-            spec=workload.app_network_policy_spec(s), opts=child)
+            f"{name}-app-allow", metadata=raw(kb.meta(f"allow-{app}", ns, svc_lbls)),
+            spec=raw(workload.app_network_policy_spec(s)), opts=child)
 
         self.rollout_name = pulumi.Output.from_input(app)
         self.namespace = pulumi.Output.from_input(ns)

@@ -20,6 +20,7 @@ has reached the canary yet) counts as success: a canary that never gets ready is
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -181,7 +182,7 @@ def validate(inp: DeliveryInput) -> None:
     if inp.strategy == "canary":
         weights = list(inp.weights)
         if (not weights or any(isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 99 for w in weights)
-                or any(b <= a for a, b in zip(weights, weights[1:], strict=False))):
+                or any(b <= a for a, b in itertools.pairwise(weights))):
             problems.append(f"{_where('weights')} = {weights!r} is invalid; accepted: a non-empty list of integer "
                             "weights strictly increasing within 1..99, e.g. [20, 50, 80]")
         if inp.canary == inp.stable:

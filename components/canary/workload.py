@@ -15,8 +15,8 @@ from components import conventions as cv
 from components import k8s as kb
 from components.canary import specs
 from components.config import Settings
-from components.vault import declarative
 from components.monitoring import names as mon
+from components.vault import declarative
 from components.vault import server_config as vault_server
 from components.vault.component import vault_address, vault_configuration
 
