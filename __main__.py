@@ -8,8 +8,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.addons import MonitoringAddOns
+from components.canary import CanaryDelivery, CanaryDeliveryArgs
+from components.canary import monitoring_addons as canary_addons
 from components.ci import CiPipelines, CiPipelinesArgs
 from components.config import secret_value, settings_from_pulumi
+from components.cost import addons as cost_addons
+from components.cost.component import CostVisibility, CostVisibilityArgs
 from components.monitoring.alertmanager import SECRET_FILES as ALERT_RECEIVER_SECRETS
 from components.monitoring.component import Monitoring, MonitoringArgs
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs, platform_namespaces
@@ -43,6 +47,8 @@ vault = SecretsVault("vault", SecretsVaultArgs(settings), opts=ns_ready)
 # Each area hands its scrape jobs, rules, data sources and dashboards to Monitoring as plain data.
 addons = MonitoringAddOns()
 addons += vault_component.monitoring_addons(settings)
+addons += cost_addons.monitoring_addons(settings)
+addons += canary_addons(settings)
 
 monitoring = Monitoring(
     "monitoring",
@@ -54,6 +60,10 @@ monitoring = Monitoring(
     opts=ns_ready,
 )
 
+cost = CostVisibility("cost", CostVisibilityArgs(settings), opts=ns_ready)
+
+canary = CanaryDelivery("canary", CanaryDeliveryArgs(settings), opts=ns_ready)
+
 ci = CiPipelines("ci", CiPipelinesArgs.from_settings(settings), opts=ns_ready)
 
 pulumi.export("environment", settings.environment)
@@ -64,5 +74,11 @@ pulumi.export("vaultAuth", vault.auth)
 pulumi.export("prometheusUrl", monitoring.prometheus_url)
 pulumi.export("alertmanagerUrl", monitoring.alertmanager_url)
 pulumi.export("grafanaUrl", monitoring.grafana_url)
+pulumi.export("opencostUrl", cost.api_url)
+pulumi.export("costModel", cost.cost_model)
 pulumi.export("ciRepository", f"{settings.ci.owner}/{settings.ci.repository}")
 pulumi.export("ciRequiredChecks", list(ci.required_checks))
+pulumi.export("rolloutName", canary.rollout_name)
+pulumi.export("rolloutNamespace", canary.namespace)
+pulumi.export("stableServiceName", canary.stable_service)
+pulumi.export("canaryServiceName", canary.canary_service)
