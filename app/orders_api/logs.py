@@ -58,6 +58,7 @@ REDACTOR: Final = Redactor()
 
 _N_STANDARD: Final = len(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
 _ENCODER: Final = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
+_json_str: Final = json.encoder.encode_basestring  # str -> JSON string literal, as _ENCODER writes it
 
 
 class _Clock:
@@ -137,16 +138,15 @@ class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self._pending.clear()
             self._pending_bytes = 0
 
-    def write_access(self, fields: dict[str, Any]) -> None:
-        """Queue one access line: the same JSON a ``LogRecord`` would give, without building the record
-        (about half the cost of ``logger.info`` on the hot path of every request)."""
-        entry: dict[str, Any] = {"ts": self.json._clock.stamp(time.time()), "level": "info",
-                                 "logger": ACCESS_LOGGER, "msg": "request"}
+    def write_request(self, method: str, route: str, path: str, status: int, duration: float) -> None:
+        """Queue one access line: the same JSON object a ``LogRecord`` would give, built directly as text
+        (no record, no dict, no encoder: a third of the cost of ``logger.info`` on every request)."""
         request_id = REQUEST_ID.get()
-        if request_id is not None:
-            entry["request_id"] = request_id
-        entry.update(fields)
-        line = self.json.redactor.scrub(_ENCODER.encode(entry)) + self.terminator
+        rid = f'"request_id":{_json_str(request_id)},' if request_id is not None else ""
+        line = (f'{{"ts":"{self.json._clock.stamp(time.time())}","level":"info","logger":"{ACCESS_LOGGER}",'
+                f'"msg":"request",{rid}"method":{_json_str(method)},"route":{_json_str(route)},'
+                f'"path":{_json_str(path)},"status":{status:d},"duration_seconds":{duration:.6f}}}\n')
+        line = self.json.redactor.scrub(line)
         with self.lock:  # type: ignore[union-attr]
             self._pending.append(line)
             self._pending_bytes += len(line)
@@ -177,7 +177,7 @@ _root = logging.getLogger()
 _direct: list[JsonLineHandler] = []  # the handler installed by configure_logging, if any
 
 
-def log_access(fields: dict[str, Any]) -> None:
+def log_access(method: str, route: str, path: str, status: int, duration: float) -> None:
     """Log one request at info level on ``orders_api.access``. When the configured JSON handler is the
     only destination, the line is written directly; otherwise (tests adding handlers, filters) it goes
     through ``logging`` as usual. Both give the same JSON object."""
@@ -185,9 +185,10 @@ def log_access(fields: dict[str, Any]) -> None:
         return
     if _direct and not _access.handlers and not _access.filters and _access.propagate \
             and len(_root.handlers) == 1 and _root.handlers[0] is _direct[0] and _direct[0].level <= logging.INFO:
-        _direct[0].write_access(fields)
+        _direct[0].write_request(method, route, path, status, duration)
     else:
-        _access.info("request", extra=fields)
+        _access.info("request", extra={"method": method, "route": route, "path": path, "status": status,
+                                       "duration_seconds": round(duration, 6)})
 
 
 def configure_logging(level: str, stream: IO[str] | None = None, buffer_access: bool = True) -> logging.Handler:

@@ -100,14 +100,12 @@ class ObservabilityMiddleware:
             duration = time.perf_counter() - start
             method = method_label(scope.get("method", ""))
             route = route_template(scope)
-            fields = {"method": method, "route": route, "path": path, "status": status,
-                      "duration_seconds": round(duration, 6)}
-            if operational:
-                if access_log.isEnabledFor(logging.DEBUG):
-                    access_log.debug("request", extra=fields)
-            else:
+            if not operational:
                 metrics.in_flight_count -= 1
                 metrics.observe(method, route, status, duration)
-                log_access(fields)
+                log_access(method, route, path, status, duration)
+            elif access_log.isEnabledFor(logging.DEBUG):
+                access_log.debug("request", extra={"method": method, "route": route, "path": path,
+                                                   "status": status, "duration_seconds": round(duration, 6)})
             REQUEST_ID.reset(token)
 

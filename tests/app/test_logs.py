@@ -55,6 +55,8 @@ def direct_path() -> Iterator[JsonLineHandler]:
 def drive(client: TestClient) -> None:
     client.post("/orders", json=order_body(), headers={**auth(), "X-Request-ID": "fast-1"})
     client.get(f"/orders/{API_KEY}", headers={"X-Request-ID": "fast-2"})
+    # the ASGI path is percent-decoded: /weird/"quoted"/\back<TAB>tab/é
+    client.get('/weird/%22quoted%22/%5Cback%09tab/%C3%A9', headers={"X-Request-ID": "fast-3"})
 
 
 def access_lines(text: str) -> list[dict[str, object]]:
@@ -65,15 +67,16 @@ def access_lines(text: str) -> list[dict[str, object]]:
 def test_direct_access_lines_equal_logging_lines(configured: io.StringIO,
                                                  json_logs: Callable[[str], LogCapture]) -> None:
     with TestClient(create_app(make_settings())) as client:
-        with direct_path() as handler, patch.object(handler, "write_access", wraps=handler.write_access) as spy:
+        with direct_path() as handler, patch.object(handler, "write_request", wraps=handler.write_request) as spy:
             drive(client)
             handler.flush()
-        assert spy.call_count == 2
+        assert spy.call_count == 3
         direct = access_lines(configured.getvalue())
         capture = json_logs("info")  # a second handler: lines go through logging.Logger
         drive(client)
         via_logging = access_lines(capture.text())
-    assert len(direct) == len(via_logging) == 2
+    assert len(direct) == len(via_logging) == 3
+    assert direct[2]["path"] == '/weird/"quoted"/\\back\ttab/é'
 
     def comparable(line: dict[str, object]) -> dict[str, object]:
         return {k: v for k, v in line.items() if k not in {"ts", "duration_seconds"}}
@@ -99,7 +102,7 @@ def test_access_lines_are_batched_but_flushed_in_order(configured: io.StringIO) 
         assert json.loads(tail[1])["msg"] == "an ordinary line"
         before = configured.getvalue().count('"/x/x')
         for _ in range(200):  # a full buffer is written without waiting for a flush
-            handler.write_access({"path": "/x" * 40})
+            handler.write_request("GET", "<unmatched>", "/x" * 40, 404, 0.001)
         assert configured.getvalue().count('"/x/x') - before >= 200 - ACCESS_FLUSH_BYTES // 100
 
 
