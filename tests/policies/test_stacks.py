@@ -135,9 +135,11 @@ def test_render_exits_1_and_names_the_rule(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 @pytest.mark.server
-def test_dev_stack_has_no_mandatory_violation(stack_run: Callable[[str], Run]) -> None:
-    report = pr.run_pack(records(stack_run("dev")), "dev")
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_real_stacks_have_no_mandatory_violation(stack_run: Callable[[str], Run], stack: str) -> None:
+    report = pr.run_pack(records(stack_run(stack)), stack)
     assert report.mandatory_failures == 0, report.format_text()
+    assert report.resources == len(stack_run(stack).resources)
 
 
 # --- real builder and upstream output ---------------------------------------------------------------
