@@ -16,7 +16,9 @@ only turns them into resources:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -35,6 +37,16 @@ LOKI_TERMINATION_GRACE = 60  # let the ingester checkpoint its WAL on shutdown
 API_SERVER_PORTS = (443, 6443)  # the Kubernetes API as seen from pods (Service 443, endpoints often 6443)
 # Alive when Loki's HTTP server answers; ready (/ready) only when its modules run.
 LOKI_LIVENESS = names.LOKI_BUILDINFO_PATH
+
+
+R = TypeVar("R", bound=pulumi.CustomResource)
+
+
+def _res(cls: Callable[..., R], name: str, *, opts: pulumi.ResourceOptions, **props: Any) -> R:
+    """``cls(name, opts=opts, **props)``. The properties are the plain dicts of ``components.k8s``, which
+    mypy cannot match against pulumi_kubernetes' TypedDict overloads; the rendered objects are validated
+    against the Kubernetes schemas instead (kubernetes-validate --strict in the tests)."""
+    return cls(name, opts=opts, **props)
 
 
 @dataclass
@@ -103,15 +115,15 @@ class Logging(pulumi.ComponentResource):
     def _loki(self, s: Settings) -> None:
         n = names.LOKI
         lbls = _labels(n, "logs-store")
-        sa = k8s.core.v1.ServiceAccount(n, metadata=kb.meta(n, NS, lbls), automount_service_account_token=False,
-                                        opts=self._child)
-        config = k8s.core.v1.ConfigMap(names.LOKI_CONFIG_MAP, metadata=kb.meta(names.LOKI_CONFIG_MAP, NS, lbls),
-                                       data={names.LOKI_CONFIG_KEY: self.loki_yaml}, opts=self._child)
+        sa = _res(k8s.core.v1.ServiceAccount, n, metadata=kb.meta(n, NS, lbls),
+                  automount_service_account_token=False, opts=self._child)
+        config = _res(k8s.core.v1.ConfigMap, names.LOKI_CONFIG_MAP, metadata=kb.meta(names.LOKI_CONFIG_MAP, NS, lbls),
+                      data={names.LOKI_CONFIG_KEY: self.loki_yaml}, opts=self._child)
         pod = kb.pod_spec([loki_container(s)], run_as_user=names.LOKI_RUN_AS, fs_group=names.LOKI_RUN_AS,
                           termination_grace=LOKI_TERMINATION_GRACE,
                           volumes=[kb.config_volume("config", names.LOKI_CONFIG_MAP), kb.empty_dir("tmp", "1Gi")])
-        k8s.apps.v1.StatefulSet(
-            n, metadata=kb.meta(n, NS, lbls),
+        _res(
+            k8s.apps.v1.StatefulSet, n, metadata=kb.meta(n, NS, lbls),
             spec={
                 # Filesystem storage: one replica owns the volume (and the compactor must be a singleton).
                 "replicas": 1,
@@ -128,17 +140,16 @@ class Logging(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[sa, config]))
         ports = {names.LOKI_HTTP_PORT_NAME: names.LOKI_HTTP_PORT, names.LOKI_GRPC_PORT_NAME: names.LOKI_GRPC_PORT}
-        k8s.core.v1.Service(n, metadata=kb.meta(n, NS, lbls),
-                            spec={"selector": kb.selector(n), "ports": kb.service_ports(ports)}, opts=self._child)
-        k8s.core.v1.Service(names.LOKI_HEADLESS, metadata=kb.meta(names.LOKI_HEADLESS, NS, lbls),
-                            spec={"cluster_ip": "None", "publish_not_ready_addresses": True,
-                                  "selector": kb.selector(n), "ports": kb.service_ports(ports)}, opts=self._child)
+        _res(k8s.core.v1.Service, n, metadata=kb.meta(n, NS, lbls),
+             spec={"selector": kb.selector(n), "ports": kb.service_ports(ports)}, opts=self._child)
+        _res(k8s.core.v1.Service, names.LOKI_HEADLESS, metadata=kb.meta(names.LOKI_HEADLESS, NS, lbls),
+             spec={"cluster_ip": "None", "publish_not_ready_addresses": True,
+                   "selector": kb.selector(n), "ports": kb.service_ports(ports)}, opts=self._child)
         # One replica: the budget documents that voluntary disruptions (drains) may take it down.
-        k8s.policy.v1.PodDisruptionBudget(n, metadata=kb.meta(n, NS, lbls),
-                                          spec={"max_unavailable": 1, "selector": {"match_labels": kb.selector(n)}},
-                                          opts=self._child)
-        k8s.networking.v1.NetworkPolicy(
-            f"{n}-allow", metadata=kb.meta(f"allow-{n}", NS, lbls),
+        _res(k8s.policy.v1.PodDisruptionBudget, n, metadata=kb.meta(n, NS, lbls),
+             spec={"max_unavailable": 1, "selector": {"match_labels": kb.selector(n)}}, opts=self._child)
+        _res(
+            k8s.networking.v1.NetworkPolicy, f"{n}-allow", metadata=kb.meta(f"allow-{n}", NS, lbls),
             spec=kb.network_policy_spec(
                 kb.selector(n),
                 # Alloy, Grafana and other teams' clients (the exported push/query URLs) in the cluster;
@@ -151,36 +162,37 @@ class Logging(pulumi.ComponentResource):
     def _alloy(self, s: Settings) -> None:
         n = names.ALLOY
         lbls = _labels(n, "logs-collector")
-        sa = k8s.core.v1.ServiceAccount(n, metadata=kb.meta(n, NS, lbls), automount_service_account_token=False,
-                                        opts=self._child)
-        role = k8s.rbac.v1.ClusterRole(
-            n, metadata=kb.meta(names.ALLOY_CLUSTER_ROLE, None, lbls),
+        sa = _res(k8s.core.v1.ServiceAccount, n, metadata=kb.meta(n, NS, lbls),
+                  automount_service_account_token=False, opts=self._child)
+        role = _res(
+            k8s.rbac.v1.ClusterRole, n, metadata=kb.meta(names.ALLOY_CLUSTER_ROLE, None, lbls),
             rules=[kb.policy_rule([""], ["pods"], ["get", "list", "watch"]),  # discovery + tailer status
                    kb.policy_rule([""], ["pods/log"], ["get"])],  # the log streams
             opts=self._child)
-        binding = k8s.rbac.v1.ClusterRoleBinding(
-            n, metadata=kb.meta(names.ALLOY_CLUSTER_ROLE, None, lbls),
+        binding = _res(
+            k8s.rbac.v1.ClusterRoleBinding, n, metadata=kb.meta(names.ALLOY_CLUSTER_ROLE, None, lbls),
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole",
                       "name": names.ALLOY_CLUSTER_ROLE},
             subjects=[{"kind": "ServiceAccount", "name": n, "namespace": NS}],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role]))
-        config = k8s.core.v1.ConfigMap(names.ALLOY_CONFIG_MAP, metadata=kb.meta(names.ALLOY_CONFIG_MAP, NS, lbls),
-                                       data={names.ALLOY_CONFIG_KEY: self.alloy_river}, opts=self._child)
+        config = _res(k8s.core.v1.ConfigMap, names.ALLOY_CONFIG_MAP,
+                      metadata=kb.meta(names.ALLOY_CONFIG_MAP, NS, lbls),
+                      data={names.ALLOY_CONFIG_KEY: self.alloy_river}, opts=self._child)
         pod = kb.pod_spec(
             [alloy_container(s)], service_account=n, run_as_user=names.ALLOY_RUN_AS, fs_group=names.ALLOY_RUN_AS,
             volumes=[kb.config_volume("config", names.ALLOY_CONFIG_MAP), kb.empty_dir("data", "256Mi"),
                      kb.empty_dir("tmp", "64Mi")],
             # every node's pods are collected, including nodes with taints (control plane, dedicated pools)
             extra={"tolerations": [{"operator": "Exists"}]})
-        k8s.apps.v1.DaemonSet(
-            n, metadata=kb.meta(n, NS, lbls),
+        _res(
+            k8s.apps.v1.DaemonSet, n, metadata=kb.meta(n, NS, lbls),
             spec={"selector": {"match_labels": kb.selector(n)},
                   "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": "10%"}},
                   "template": {"metadata": {"labels": lbls, "annotations": {
                       "hardening/config-hash": _short_hash(self.alloy_river)}}, "spec": pod}},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[sa, binding, config]))
-        k8s.networking.v1.NetworkPolicy(
-            f"{n}-allow", metadata=kb.meta(f"allow-{n}", NS, lbls),
+        _res(
+            k8s.networking.v1.NetworkPolicy, f"{n}-allow", metadata=kb.meta(f"allow-{n}", NS, lbls),
             spec=kb.network_policy_spec(
                 kb.selector(n),
                 # Loki's push endpoint, and the Kubernetes API server (discovery, pods/log)
