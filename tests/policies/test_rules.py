@@ -349,11 +349,11 @@ CASES: list[Case] = [
     Case("empty-label", "cost-namespace-labels",
          [e.record("kubernetes:core/v1:Namespace", e.namespace(labels={"team": " ", "cost-center": "cc"}))], True,
          says="team"),
-    Case("under-budget", "cost-monthly-budget", [W("Deployment")], False, {"monthlyBudgetUsd": 100}),
+    Case("under-budget", "cost-monthly-budget", [W("Deployment")], False, {"monthlyBudget": 100}),
     Case("over-budget", "cost-monthly-budget",
          [W("Deployment", replicas=50.0, spec=e.pod_spec([e.container(resources={
              "requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"memory": "16Gi"}})]))], True,
-         {"monthlyBudgetUsd": 100}, says="exceeds the budget of $100.00"),
+         {"monthlyBudget": 100}, says="exceeds the budget of"),
     # vault -----------------------------------------------------------------------------------------------
     Case("server", "vault-no-dev-mode", [vault_container()], False),
     Case("dev-flag", "vault-no-dev-mode", [vault_container(args=["server", "-dev"])], True, says="dev mode (-dev)"),
@@ -456,9 +456,9 @@ def test_secret_values_never_appear_in_messages() -> None:
     assert msgs and not any("changeme" in m for m in msgs)
 
 
-def test_budget_estimate_arithmetic() -> None:
+def test_budget_rule_prices_with_the_shared_estimator() -> None:
+    from components.cost import estimate as shared
     from policies.rules import cost
-    from policies.rules.common import Resource, plain
 
     dep = W("Deployment", replicas=3.0, spec=e.pod_spec([e.container(resources={
         "requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "2Gi"}})]))
@@ -466,9 +466,24 @@ def test_budget_estimate_arithmetic() -> None:
                                                   "metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer"}})
     sts = W("StatefulSet", replicas=2.0, extra_spec={"volumeClaimTemplates": [
         {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "50Gi"}}}}]})
-    resources = [Resource(r["type"], plain(r["inputs"]), r["name"], r["urn"]) for r in (dep, svc, sts)]
-    est = cost.estimate_monthly_cost(resources, registry.rule("cost-monthly-budget").defaults())
+    config = {**registry.rule("cost-monthly-budget").defaults(), "daemonSetNodes": 3.0}
+    prices = cost.prices(config)
+    assert (prices.cpu_core_hourly, prices.load_balancer_hourly, prices.daemonset_nodes) == (0.031611, 0.025, 3)
+    direct = shared.estimate_resources([dep, svc, sts], prices)
     # Deployment 3 x (500m, 2Gi), one load balancer, StatefulSet 2 x (100m, 128Mi) + 2 x 50 GiB volumes.
-    expected = (3 * 730 * (0.5 * 0.031611 + 2 * 0.004237) + 18.25
+    expected = (3 * 730 * (0.5 * 0.031611 + 2 * 0.004237) + 730 * 0.025
                 + 2 * 730 * (0.1 * 0.031611 + 0.125 * 0.004237) + 2 * 50 * 0.04)
-    assert est.total == pytest.approx(expected, rel=1e-9)
+    assert direct.monthly == pytest.approx(expected, rel=1e-9)
+    just_under = {**config, "monthlyBudget": expected + 0.01}
+    assert registry.check_stack("cost-monthly-budget", [dep, svc, sts], just_under) == []
+    over = registry.check_stack("cost-monthly-budget", [dep, svc, sts], {**config, "monthlyBudget": expected - 0.01})
+    assert len(over) == 1 and "Deployment/apps/web" in over[0].message
+
+
+def test_budget_rule_skips_values_unknown_during_preview() -> None:
+    unknown_cpu = W("Deployment", spec=e.pod_spec([e.container(resources={
+        "requests": {"cpu": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "memory": "1Gi"}})]))
+    assert registry.check_stack("cost-monthly-budget", [unknown_cpu], {"monthlyBudget": 1}) == []
+    bad_cpu = W("Deployment", spec=e.pod_spec([e.container(resources={"requests": {"cpu": "lots"}})]))
+    (finding,) = registry.check_stack("cost-monthly-budget", [bad_cpu], {"monthlyBudget": 1})
+    assert "cannot estimate" in finding.message
