@@ -64,8 +64,6 @@ POD = "kubernetes:core/v1:Pod"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 CONFIGMAP = "kubernetes:core/v1:ConfigMap"
 SECRET = "kubernetes:core/v1:Secret"  # noqa: S105 - type tokens
-SERVICE = "kubernetes:core/v1:Service"
-PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 ANALYSIS_TEMPLATE = "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
@@ -80,7 +78,7 @@ LONG_RUNNING_TYPES = frozenset({DEPLOYMENT, STATEFULSET, DAEMONSET, REPLICASET, 
 # Workloads with a ``spec.replicas`` field.
 REPLICATED_TYPES = frozenset({DEPLOYMENT, STATEFULSET, REPLICASET, ROLLOUT})
 
-KIND_BY_TYPE = {t: t.rsplit(":", 1)[1] for t in WORKLOAD_TYPES | {NAMESPACE, CONFIGMAP, SECRET, SERVICE, PDB}}
+KIND_BY_TYPE = {t: t.rsplit(":", 1)[1] for t in WORKLOAD_TYPES | {NAMESPACE, CONFIGMAP, SECRET, PDB}}
 
 
 @dataclass(frozen=True)
@@ -103,14 +101,9 @@ class Finding:
 
 
 ResourceCheck = Callable[[Resource, Mapping[str, Any]], list[str]]
-StackCheck = Callable[[Sequence[Resource], Mapping[str, Any]], list[Finding]]
 
 
 # Engine-form values ---------------------------------------------------------------------------------
-def is_secret_wrapper(value: Any) -> bool:
-    return isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG
-
-
 try:  # pulumi_policy wraps properties in these; read through them (its serializer does the same)
     from pulumi_policy.proxy import _DictProxy, _ListProxy
 
@@ -147,10 +140,6 @@ def plain(value: Any) -> Any:
     if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
         return [plain(v) for v in value]
     return value
-
-
-def is_str(value: Any) -> bool:
-    return isinstance(value, str)
 
 
 def as_map(value: Any) -> Mapping[str, Any]:
@@ -337,28 +326,3 @@ def duration_seconds(text: str) -> float | None:
         total += int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
         pos = m.end()
     return total if pos == len(text) else None
-
-
-# Kubernetes quantities ------------------------------------------------------------------------------
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-_QUANTITY_FACTORS = {
-    None: 1.0, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
-    "E": 1e18, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60,
-}
-
-
-def quantity(value: Any) -> float | None:
-    """A Kubernetes quantity (``250m``, ``512Mi``, ``1.5``, 2.0) as a float, or None when malformed."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if not isinstance(value, str):
-        return None
-    m = _QUANTITY.match(value.strip())
-    if not m:
-        return None
-    try:
-        return float(m.group(1)) * _QUANTITY_FACTORS[m.group(2)]
-    except ValueError:
-        return None
