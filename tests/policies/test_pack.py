@@ -254,3 +254,17 @@ def test_streaming_submit_and_skipping_unread_types_change_nothing(tmp_path: Pat
         again = streaming.analyze(recs)  # a second analysis on the same process starts a fresh session
     assert key(sent_all) == key(streamed) == key(again) and sent_all.resources == streamed.resources == 4
     assert sent_all.mandatory_failures > 0
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_budget_prices_match_the_stack_settings(stack: str) -> None:
+    """The pack cannot read stack outputs, so its copy of the cost model must equal Pulumi.<stack>.yaml."""
+    import yaml
+
+    settings = yaml.safe_load((pr.ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    cfg = json.loads(pr.default_config_path(stack).read_text())["cost-monthly-budget"]
+    pairs = {"cpuCoreHourly": "costCpuHourly", "memoryGibHourly": "costMemoryGibHourly",
+             "storageGibMonthly": "costStorageGbMonthly", "loadBalancerHourly": "costLoadBalancerHourly",
+             "daemonSetNodes": "costNodeCount", "monthlyBudget": "costMonthlyBudget"}
+    for ours, theirs in pairs.items():
+        assert float(cfg[ours]) == float(settings[f"hardening:{theirs}"]), (ours, theirs)
