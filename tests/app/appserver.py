@@ -27,7 +27,7 @@ class AppProcess:
         self.server.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1",
                            "APP_HOST": "127.0.0.1", "APP_PORT": str(self.port), **env}
 
-    def start(self, ready_path: str = "/healthz", timeout: float = 30.0) -> AppProcess:
+    def start(self, ready_path: str = "/healthz", timeout: float = 120.0) -> AppProcess:
         self.server.start()
         self.server.wait_ready(lambda: http_ok(self.url + ready_path), timeout=timeout,
                                what=f"orders-api on {self.url}{ready_path}")

@@ -190,7 +190,7 @@ def test_outage_keeps_serving_readiness_flips_and_recovers_without_restart(vault
 
         # Rotation: the new version is picked up by the periodic re-read.
         second = vault.write_secret({"api_key": "story-key-5555"})
-        wait_until(lambda: readyz(app)[1]["secrets"].get("version") == second, 10, what="the rotated secret")
+        wait_until(lambda: readyz(app)[1]["secrets"].get("version") == second, 30, what="the rotated secret")
         assert create(app, "story-key-5555") == 201
         assert create(app, "story-key-4444") == 401
 
@@ -199,9 +199,9 @@ def test_outage_keeps_serving_readiness_flips_and_recovers_without_restart(vault
         stopped = time.monotonic()  # before stop(): the app may notice while the server shuts down
         vault.bao.stop()
         assert readyz(app)[0] == 200
-        wait_until(lambda: readyz(app)[0] == 503, 15, interval=0.1, what="/readyz to fail")
+        wait_until(lambda: readyz(app)[0] == 503, 30, interval=0.1, what="/readyz to fail")
         flipped = time.monotonic() - stopped
-        assert 3.0 <= flipped <= 1 + 3 + 4, flipped  # refresh (1 s) + grace (3 s) + slack
+        assert 3.0 <= flipped <= 1 + 3 + 10, flipped  # refresh (1 s) + grace (3 s) + slack for a busy machine
         status, body = readyz(app)
         assert "VAULT_READY_GRACE_SECONDS" in body["secrets"]["reason"]
         assert body["secrets"]["error"] == "ConnectionError: Vault is unreachable"
@@ -213,9 +213,9 @@ def test_outage_keeps_serving_readiness_flips_and_recovers_without_restart(vault
         time.sleep(1.5)
         assert readyz(app)[0] == 503  # sealed Vault is still a failing Vault
         vault.bao.unseal(vault.keys[1:3])
-        wait_until(lambda: readyz(app)[0] == 200, 20, interval=0.2, what="/readyz to recover")
+        wait_until(lambda: readyz(app)[0] == 200, 60, interval=0.2, what="/readyz to recover")
         third = vault.write_secret({"api_key": "story-key-6666"})
-        wait_until(lambda: readyz(app)[1]["secrets"].get("version") == third, 10, what="a read after recovery")
+        wait_until(lambda: readyz(app)[1]["secrets"].get("version") == third, 30, what="a read after recovery")
         assert create(app, "story-key-6666") == 201
         assert app.pid == pid and app.server.running()
     msgs = [line["msg"] for line in app.log_lines()]
