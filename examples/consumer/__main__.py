@@ -1,0 +1,46 @@
+"""Another team's Pulumi program that reads the hardening platform's stack outputs (docs/OUTPUTS.md).
+
+    cd examples/consumer
+    pulumi stack init team-a-prod
+    pulumi config set platformStack example-org/hardening/prod
+    pulumi preview
+
+It reads the platform's in-cluster endpoints and Vault auth names through a ``pulumi.StackReference``,
+checks that every output it relies on is there (one clear error naming what is missing, and nothing is
+created otherwise), and writes them into a ConfigMap that the team's workloads load with ``envFrom``.
+The values are addresses and names, never secrets: the workload still logs in to Vault with its own
+service account token.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+from platform_contract import platform_env
+
+config = pulumi.Config()
+platform_stack = config.require("platformStack")
+vault_role = config.get("vaultRole") or "orders-api"
+
+platform = pulumi.StackReference("platform", stack_name=platform_stack)
+
+env = platform.outputs.apply(lambda outputs: platform_env(outputs, vault_role))
+namespace = config.get("namespace") or platform.require_output("appNamespace")
+
+endpoints = k8s.core.v1.ConfigMap(
+    "platform-endpoints",
+    metadata=k8s.meta.v1.ObjectMetaArgs(
+        name="platform-endpoints",
+        namespace=namespace,
+        labels={"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "platform-consumer"},
+    ),
+    data=env,
+)
+
+pulumi.export("platformStack", platform_stack)
+pulumi.export("grafanaUrl", platform.require_output("grafanaUrl"))
+pulumi.export("lokiPushUrl", platform.require_output("lokiPushUrl"))
+pulumi.export("vaultAddress", platform.require_output("vaultAddress"))
+pulumi.export("vaultRole", env.apply(lambda e: e["VAULT_ROLE"]))
+pulumi.export("vaultAuthMount", env.apply(lambda e: e["VAULT_AUTH_MOUNT"]))
+pulumi.export("endpointsConfigMap", pulumi.Output.concat(namespace, "/", endpoints.metadata["name"]))
