@@ -14,6 +14,8 @@ from components.ci import CiPipelines, CiPipelinesArgs
 from components.config import secret_value, settings_from_pulumi
 from components.cost import addons as cost_addons
 from components.cost.component import CostVisibility, CostVisibilityArgs
+from components.logging.addons import monitoring_addons as logging_addons
+from components.logging.component import Logging, LoggingArgs
 from components.monitoring.alertmanager import SECRET_FILES as ALERT_RECEIVER_SECRETS
 from components.monitoring.component import Monitoring, MonitoringArgs
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs, platform_namespaces
@@ -47,6 +49,7 @@ vault = SecretsVault("vault", SecretsVaultArgs(settings), opts=ns_ready)
 # Each area hands its scrape jobs, rules, data sources and dashboards to Monitoring as plain data.
 addons = MonitoringAddOns()
 addons += vault_component.monitoring_addons(settings)
+addons += logging_addons(settings)
 addons += cost_addons.monitoring_addons(settings)
 addons += canary_addons(settings)
 
@@ -66,11 +69,15 @@ canary = CanaryDelivery("canary", CanaryDeliveryArgs(settings), opts=ns_ready)
 
 ci = CiPipelines("ci", CiPipelinesArgs.from_settings(settings), opts=ns_ready)
 
+logs = Logging("logging", LoggingArgs(settings), opts=ns_ready)
+
 pulumi.export("environment", settings.environment)
 pulumi.export("namespaces", {name: ns.metadata["name"] for name, ns in namespaces.namespaces.items()})
 pulumi.export("appNamespace", settings.namespaces.app)
 pulumi.export("vaultAddress", vault.address)
 pulumi.export("vaultAuth", vault.auth)
+pulumi.export("lokiPushUrl", logs.push_url)
+pulumi.export("lokiQueryUrl", logs.query_url)
 pulumi.export("prometheusUrl", monitoring.prometheus_url)
 pulumi.export("alertmanagerUrl", monitoring.alertmanager_url)
 pulumi.export("grafanaUrl", monitoring.grafana_url)

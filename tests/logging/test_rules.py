@@ -212,7 +212,7 @@ def test_promtool_test_rules_every_alert_both_sides(tmp_path: Path) -> None:
 @pytest.mark.tools
 def test_promtool_test_rules_catches_a_wrong_expectation(tmp_path: Path) -> None:
     """The harness can fail: expecting silence while retention never runs must be reported."""
-    wrong = [(CASES[0][0], "wrongly expected quiet", CASES[0][2], [("4h", [])])]
+    wrong: list[Any] = [(CASES[0][0], "wrongly expected quiet", CASES[0][2], [("4h", [])])]
     result = _promtool("test", "rules", _write(tmp_path, wrong).name, cwd=tmp_path)
     assert result.returncode != 0
     assert "LokiRetentionNotApplied" in result.stdout + result.stderr
