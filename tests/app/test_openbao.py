@@ -76,8 +76,8 @@ def configure(bao: OpenBao, root: str) -> rsa.RSAPrivateKey:
             "token_policies": ["orders-api"], "token_ttl": "1h", "token_max_ttl": "4h"}
     admin.adapter.post("/v1/auth/jwt/role/orders-api", json=role)
     # Short-lived tokens, to watch renewal and re-login happen.
-    admin.adapter.post("/v1/auth/jwt/role/orders-api-short", json={**role, "token_ttl": "3s",
-                                                                   "token_max_ttl": "7s"})
+    admin.adapter.post("/v1/auth/jwt/role/orders-api-short", json={**role, "token_ttl": "4s",
+                                                                   "token_max_ttl": "9s"})
     admin.sys.enable_auth_method("approle", path="approle")
     admin.adapter.post("/v1/auth/approle/role/orders-api", json={"token_policies": ["orders-api"],
                                                                  "token_ttl": "1h", "secret_id_ttl": "1h"})
@@ -165,7 +165,7 @@ def test_token_renewal_then_relogin_at_max_ttl(vault: Vault, tmp_path: Path) -> 
     vault.write_secret({"api_key": "renewal-key-3333"})
     env = app_env(vault, tmp_path, role="orders-api-short")
     with running_app(tmp_path, env, ready_path="/readyz") as app:
-        deadline = time.monotonic() + 10  # > max TTL (7 s): the first token cannot live this long
+        deadline = time.monotonic() + 11  # > max TTL (9 s): the first token cannot live this long
         while time.monotonic() < deadline:
             status, body = readyz(app)
             assert status == 200, body
