@@ -262,8 +262,9 @@ def test_network_policies(run: Callable[[str], Run], stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_policy_pack_resource_rules_pass(run: Callable[[str], Run], stack: str) -> None:
-    """Every mandatory resource rule of the stack's policy config passes on the Logging objects, but one:
-    prod's minimum of 2 replicas, which single-binary Loki on a filesystem volume cannot meet."""
+    """Every mandatory resource rule (and the PDB stack rule) of the stack's policy config passes on the
+    Logging objects. prod exempts StatefulSet/*/loki from the 2-replica minimum: single-binary Loki on a
+    filesystem volume is one replica by design."""
     from policies.registry import RULES, check_resource, check_stack
     from tools.policy_report import default_config_path, load_policy_config
 
@@ -281,8 +282,7 @@ def test_policy_pack_resource_rules_pass(run: Callable[[str], Run], stack: str) 
         elif rule.name == "workload-pod-disruption-budget":
             recs = [{"type": x.type, "inputs": x.inputs, "name": x.name, "urn": x.urn} for x in _k8s(run(stack))]
             failures += [(rule.name, f.message) for f in check_stack(rule.name, recs, props)]
-    allowed = {("workload-min-replicas", "StatefulSet/logging/loki: spec.replicas is 1, below the minimum of 2")}
-    assert set(failures) <= allowed, failures
+    assert failures == []
 
 
 def _validator() -> str:
