@@ -132,7 +132,7 @@ def test_healthy_canary_every_measurement_succeeds(tmp_path: Path) -> None:
     template = specs.analysis_template(delivery("blueGreen"))  # count = pause / interval + 1 = 6
     count = template["spec"]["metrics"][0]["count"]
     with stack(tmp_path, error_ratio=0.0, canary_hash=canary_hash) as (prom, app), Load(app.port) as load:
-        wait_until(lambda: bool(_sli(prom, canary_hash)), timeout=30, what="the canary's SLI series")
+        wait_until(lambda: bool(_sli(prom, canary_hash)), timeout=60, what="the canary's SLI series")
         outcome = ae.run_analysis(template, {ae_arg(): canary_hash}, address=prom.url)
         sent, statuses = load.sent, dict(load.statuses)
     print(outcome.summary())
@@ -159,7 +159,7 @@ def test_faulty_canary_fails_and_aborts_within_budget(tmp_path: Path) -> None:
     with stack(tmp_path, error_ratio=0.1, canary_hash=canary_hash) as (prom, app):
         # In a cluster Prometheus discovers the canary pod when it is created, before it is ready and gets
         # traffic; here: wait until the target is scraped (Prometheus batches discovery updates for 5 s).
-        wait_until(lambda: bool(prom.query('up{job="orders-api"} == 1')), timeout=30, what="target scraped")
+        wait_until(lambda: bool(prom.query('up{job="orders-api"} == 1')), timeout=60, what="target scraped")
         # Background analysis starts with the canary step, before the canary has served a request.
         with Load(app.port) as load:
             outcome = ae.run_analysis(template, {specs.ARG_CANARY_HASH: canary_hash}, address=prom.url)
@@ -201,7 +201,8 @@ def test_rendered_queries_and_rules_are_valid_promql(tmp_path: Path) -> None:
         paths = write_rules({"canary.yaml": {"groups": list(addons.rule_groups)}}, rules)
         check = run_tool([PROMTOOL, "check", "rules", *map(str, paths)])
         assert check.returncode == 0, check.stdout + check.stderr
-        with Prometheus({"global": {"scrape_interval": "15s"}, "scrape_configs": []}, tmp_path / f"p-{stack_name}") \
-                as prom:
+        prom_dir = tmp_path / f"prometheus-{stack_name}"
+        prom_dir.mkdir()
+        with Prometheus({"global": {"scrape_interval": "15s"}, "scrape_configs": []}, prom_dir) as prom:
             assert promql_errors(prom, exprs) == {}
     assert math.isfinite(specs.ABORT_BUDGET_SECONDS)
