@@ -167,3 +167,32 @@ def test_outputs_doc_shows_the_real_prod_values(stack_run: Any) -> None:
         if isinstance(prod.get(name), str) and f"`{prod[name]}`" not in row[column]:
             stale.append(f"{name}: doc shows {row[column]!r}, prod exports {prod[name]!r}")
     assert not stale, "\n".join(stale)
+
+
+# -- the dev/prod matrix of PHASE5_GUIDE.md is the stack files' -----------------------------------
+
+def test_phase5_stack_matrix_matches_the_stack_files() -> None:
+    stacks = {s: (yaml.safe_load((ROOT / f"Pulumi.{s}.yaml").read_text()) or {})["config"] for s in STACKS}
+    text = (DOCS / "PHASE5_GUIDE.md").read_text()
+    table = next(t for t in md.tables(text) if [c.lower() for c in t[0]] == ["setting", "dev", "prod"])
+    compared, problems = 0, []
+    for row in table[1:]:
+        keys = re.findall(r"`([A-Za-z]+)`", row[0].split("(")[0])
+        if not keys:
+            continue  # prose rows (policy levels)
+        for col, stack in ((1, "dev"), (2, "prod")):
+            cells = [c.strip() for c in row[col].split(" / ")]
+            values = cells if len(cells) == len(keys) else cells * len(keys)
+            for key, cell in zip(keys, values, strict=True):
+                m = re.fullmatch(r"`(.*)`", cell)
+                full = f"hardening:{key}"
+                if not m or full not in stacks[stack]:
+                    problems.append(f"{key} ({stack}): cell {cell!r} / key in Pulumi.{stack}.yaml: "
+                                    f"{full in stacks[stack]}")
+                    continue
+                compared += 1
+                expected = stacks[stack][full]
+                if yaml.safe_load(m.group(1)) != expected and m.group(1) != expected:
+                    problems.append(f"{key} ({stack}): guide says {m.group(1)}, Pulumi.{stack}.yaml has {expected!r}")
+    assert compared >= 40, f"only {compared} values compared"
+    assert not problems, "PHASE5_GUIDE.md stack matrix is stale:\n" + "\n".join(problems)
