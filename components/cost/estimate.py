@@ -433,9 +433,10 @@ def _limit_ranges(records: Sequence[_Res]) -> dict[str, _Defaults]:
                 continue
             if r.namespace in out:
                 continue
-            req = item.get("defaultRequest") if isinstance(item.get("defaultRequest"), Mapping) else {}
-            lim = item.get("default") if isinstance(item.get("default"), Mapping) else {}
-            out[r.namespace] = _Defaults(dict(req), dict(lim))
+            req = item.get("defaultRequest")
+            lim = item.get("default")
+            out[r.namespace] = _Defaults(dict(req) if isinstance(req, Mapping) else {},
+                                         dict(lim) if isinstance(lim, Mapping) else {})
     return out
 
 
@@ -522,8 +523,9 @@ def estimate_resources(resources: Iterable[Mapping[str, Any]], prices: Prices, *
 
     for r in sorted(records, key=lambda r: r.urn):
         where = f"{r.urn}"
-        base = {"urn": r.urn, "type": r.type, "kind": r.kind, "name": r.k8s_name, "namespace": r.namespace,
-                "component": _component_of(r, by_urn), "team": teams.get(r.namespace, NO_TEAM)}
+        base: dict[str, Any] = {
+            "urn": r.urn, "type": r.type, "kind": r.kind, "name": r.k8s_name, "namespace": r.namespace,
+            "component": _component_of(r, by_urn), "team": teams.get(r.namespace, NO_TEAM)}
         if r.type in REPLICATED or r.type in (DAEMONSET, POD):
             notes: list[str] = []
             if r.type == POD:
