@@ -17,7 +17,7 @@ import json
 import os
 import runpy
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,6 +133,7 @@ def _capture_monitor(mocks: Any) -> Any:
     class CapturingMonitor(pm.MockMonitor):
         def __init__(self, m: Any) -> None:
             super().__init__(m)
+            self.on_resource: Callable[[Resource], None] | None = None
             self.order: list[Resource] = []
             self.thread_loops: set[asyncio.AbstractEventLoop] = set()
 
@@ -143,11 +144,14 @@ def _capture_monitor(mocks: Any) -> Any:
                 self.thread_loops.add(asyncio.get_event_loop())
             if request.type != "pulumi:pulumi:Stack":
                 inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
-                self.order.append(Resource(
+                res = Resource(
                     urn=response.urn, type=request.type, name=request.name,
                     parent=request.parent or None, custom=bool(request.custom),
                     inputs=_plain(inputs), provider=request.provider,
-                ))
+                )
+                self.order.append(res)
+                if self.on_resource is not None:
+                    self.on_resource(res)  # e.g. stream it to the policy pack, as the engine does
             return response
 
     return CapturingMonitor(mocks)
@@ -185,12 +189,14 @@ def _make_mocks() -> Any:
 
 
 def run_stack(stack: str, *, root: Path = ROOT, overrides: Mapping[str, Any] | None = None,
-              secrets: Mapping[str, str] | None = None, main: Path | None = None) -> Run:
+              secrets: Mapping[str, str] | None = None, main: Path | None = None,
+              on_resource: Callable[[Resource], None] | None = None) -> Run:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
     ``overrides`` replaces plain config values (``key`` or ``ns:key``); ``secrets`` adds secret config
     values (tests use them to check secrets stay masked). Raises whatever the program raises
-    (``components.config.ConfigError`` for invalid configuration).
+    (``components.config.ConfigError`` for invalid configuration). ``on_resource`` is called with each
+    resource as it is registered (from the mock monitor's worker threads).
     """
     project, config, secret_keys = load_stack_config(stack, root)
     for key, value in (overrides or {}).items():
@@ -204,11 +210,12 @@ def run_stack(stack: str, *, root: Path = ROOT, overrides: Mapping[str, Any] | N
         config[full] = value
         secret_keys.append(full)
     ctx = contextvars.Context()
-    return ctx.run(_run_in_context, project, stack, config, secret_keys, main or root / "__main__.py", root)
+    return ctx.run(_run_in_context, project, stack, config, secret_keys, main or root / "__main__.py", root,
+                   on_resource)
 
 
 def _run_in_context(project: str, stack: str, config: dict[str, str], secret_keys: list[str], main: Path,
-                    root: Path) -> Run:
+                    root: Path, on_resource: Callable[[Resource], None] | None) -> Run:
     import pulumi
     from pulumi.runtime import settings as ps
 
@@ -217,6 +224,7 @@ def _run_in_context(project: str, stack: str, config: dict[str, str], secret_key
     ps.reset_options(project=project, stack=stack, root_directory=str(root), preview=False)
     pulumi.runtime.set_all_config(config, secret_keys)
     monitor = _capture_monitor(_make_mocks())
+    monitor.on_resource = on_resource
     pulumi.runtime.set_mocks(_make_mocks(), project=project, stack=stack, preview=False, monitor=monitor)
     saved_env = os.environ.pop("PULUMI_CONFIG", None)
     if str(root) not in sys.path:
@@ -232,6 +240,9 @@ def _run_in_context(project: str, stack: str, config: dict[str, str], secret_key
         loop.run_until_complete(pulumi.runtime.stack.wait_for_rpcs())
         outputs, secret_outputs = loop.run_until_complete(_collect_outputs())
     finally:
+        # Transforms start the SDK's callback server; a real run stops it at the end, so must we.
+        with contextlib.suppress(Exception):
+            loop.run_until_complete(ps._shutdown_callbacks())
         if saved_env is not None:
             os.environ["PULUMI_CONFIG"] = saved_env
         asyncio.set_event_loop(None)

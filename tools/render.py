@@ -17,9 +17,11 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import queue
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -122,6 +124,7 @@ def render_run(run: Run) -> Rendered:
     upstream: dict[str, list[dict[str, Any]]] = defaultdict(list)
     order: list[str] = []
     workflows = 0
+    providers = {r.urn: r for r in run.resources if r.type.startswith("pulumi:providers:")}
     for res in run.resources:
         key = component_key(run, res)
         if _is_k8s_object(res):
@@ -129,12 +132,19 @@ def render_run(run: Run) -> Rendered:
                 order.append(key)
             groups[key].append(manifest(res))
         elif res.type in UPSTREAM_MANIFEST_TYPES:
-            upstream[key].append(mask_secrets(res.inputs, MASK))
+            # Objects without a namespace land in the provider's default namespace, as with `pulumi up`.
+            # a provider reference is "<provider urn>::<provider id>"
+            provider = next((p for urn, p in providers.items() if res.provider.startswith(urn + "::")), None)
+            item = dict(mask_secrets(res.inputs, MASK))
+            item["namespace"] = (provider.inputs.get("namespace") if provider else None) or ""
+            upstream[key].append(item)
         elif res.type == REPOSITORY_FILE_TYPE:
             inputs = mask_secrets(res.inputs, MASK)
             out.files[f"workflows/{inputs['file']}"] = str(inputs.get("content", ""))
             workflows += 1
-    ordered = [k for k in FIRST_COMPONENTS if k in order] + [k for k in order if k not in FIRST_COMPONENTS]
+    # Registration order under the mocks is asynchronous: order files by name (namespaces first) so that
+    # file names are stable from run to run.
+    ordered = [k for k in FIRST_COMPONENTS if k in order] + sorted(k for k in order if k not in FIRST_COMPONENTS)
     kustomize: list[str] = []
     for index, key in enumerate(ordered):
         docs = sorted(groups[key], key=_apply_order)
@@ -150,7 +160,7 @@ def render_run(run: Run) -> Rendered:
                     out.files[f"k8s/{sub}/kustomization.yaml"] = dump_yaml({
                         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                         **({"namespace": item["namespace"]} if item.get("namespace") else {}),
-                        "resources": list(item.get("files") or []),
+                        "resources": [item["file"]] if item.get("file") else list(item.get("files") or []),
                     })
                     kustomize.append(sub)
     out.files["k8s/kustomization.yaml"] = dump_yaml({
@@ -187,8 +197,34 @@ def _has_module(name: str) -> bool:
 Report = Callable[[Run, Rendered, Any], None]
 
 
+class _PolicyStream:
+    """Feeds resources to the policy pack while the program still runs, as the engine does: a thread waits
+    for the pack to be ready, configures it, then submits each resource the mocks register."""
+
+    def __init__(self, pack: Any) -> None:
+        self.pack = pack
+        self.queue: queue.Queue[Resource | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._work, name="policy-stream", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        try:
+            self.pack.begin()
+            while (res := self.queue.get()) is not None:
+                self.pack.submit(res.to_record())
+        except BaseException as exc:  # surfaced by close()
+            self.error = exc
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _policy_step(run: Run, out: Rendered, pack: Any) -> None:
-    report = pack.analyze([r.to_record() for r in run.resources])
+    report = pack.finish([r.to_record() for r in run.resources])
     out.files["policy.json"] = report.to_json()
     out.summary.append("")
     out.summary.append(report.format_text())
@@ -251,19 +287,21 @@ def render(stack: str, out_dir: Path | None = None, overrides: dict[str, Any] | 
     stream = stream or sys.stdout
     started = time.perf_counter()
     out_dir = out_dir or ROOT / "dist" / stack
-    pack = None
+    pack = feed = None
+    config_errors: tuple[type[BaseException], ...] = (ConfigError, StackFileError)
     if policy and _has_module("tools.policy_report"):
         policy_report = importlib.import_module("tools.policy_report")
+        config_errors += (policy_report.PolicyConfigError,)
         pack = policy_report.PolicyPackProcess(stack=stack)
         pack.start()  # the pack's interpreter starts while the program runs
+        feed = _PolicyStream(pack)
     try:
         try:
-            run = run_stack(stack, overrides=overrides)
-        except ConfigError as exc:
-            print(str(exc), file=sys.stderr)
-            return 2
-        except StackFileError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            run = run_stack(stack, overrides=overrides, on_resource=feed.queue.put if feed else None)
+            if feed is not None:
+                feed.close()
+        except config_errors as exc:
+            print(str(exc) if isinstance(exc, ConfigError) else f"error: {exc}", file=sys.stderr)
             return 2
         out = render_run(run)
         if pack is not None:
@@ -271,6 +309,9 @@ def render(stack: str, out_dir: Path | None = None, overrides: dict[str, Any] | 
         if cost and _has_module("components.cost.estimate"):
             _cost_step(run, out)
     finally:
+        if feed is not None and feed.thread.is_alive():  # an early exit: let the feeder finish first
+            feed.queue.put(None)
+            feed.thread.join()
         if pack is not None:
             pack.stop()
     write_atomically(out_dir, out.files)

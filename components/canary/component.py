@@ -62,21 +62,6 @@ def controller_transform(controller_image: str, replicas: int) -> Callable[
     return transform
 
 
-def _engine_runs_transforms() -> bool:
-    """False under Pulumi's unit-test mocks (``tools/mockrun.py``).
-
-    Registering a transform starts the SDK's callback gRPC server; ``pulumi.runtime.run_pulumi_func``
-    stops it at the end of a real run, but a mock run that does not call
-    ``pulumi.runtime.settings._shutdown_callbacks()`` leaves it running and the process hangs at exit.
-    Under mocks a ConfigFile has no children (pulumi/pulumi-kubernetes#3183), so the transform would
-    never be called anyway; ``tests/canary`` call it directly on the upstream Deployment.
-    """
-    from pulumi.runtime.mocks import MockMonitor
-    from pulumi.runtime.settings import SETTINGS
-
-    return not isinstance(SETTINGS.monitor, MockMonitor)
-
-
 class CanaryDelivery(pulumi.ComponentResource):
     """Argo Rollouts controller + the app as a canary (or blue/green) Rollout with automated analysis."""
 
@@ -111,8 +96,7 @@ class CanaryDelivery(pulumi.ComponentResource):
             file=ARGO_ROLLOUTS_INSTALL_URL,
             opts=pulumi.ResourceOptions(
                 parent=self, providers={"kubernetes": rollouts_provider},
-                transforms=[controller_transform(image("argo-rollouts"), controller_replicas(s))]
-                if _engine_runs_transforms() else None),
+                transforms=[controller_transform(image("argo-rollouts"), controller_replicas(s))]),
         )
         ctl_lbls = kb.labels(specs.CONTROLLER, "rollouts-controller")
         k8s.networking.v1.NetworkPolicy(

@@ -80,6 +80,7 @@ class Monitoring(pulumi.ComponentResource):
             extra_groups=args.addons.rule_groups,
             # Vault/Loki alerts only when their scrape jobs exist (LokiDown uses absent()).
             scrape_targets=args.addons.scrape_targets,
+            rollouts=False,  # CanaryDelivery hands in the rollout alerts with its controller's scrape job
         )
         self.prometheus_config = scrape_builder.prometheus_config(
             scrape_interval=s.monitoring.scrape_interval,

@@ -1,7 +1,7 @@
 """The monitoring configuration as the offline render writes it for each stack, checked by the real tools.
 
 The unit and tool tests above exercise the builders; this one takes the ConfigMaps of the rendered
-``k8s/20-monitoring.yaml`` (with every other component's scrape jobs, rules and dashboards merged in)
+``k8s/NN-monitoring.yaml`` (with every other component's scrape jobs, rules and dashboards merged in)
 and runs promtool, amtool and a real Prometheus over exactly those bytes.
 """
 
@@ -31,7 +31,7 @@ from tests.monitoring.promsupport import (
 
 
 def _config_maps(out: Path) -> dict[str, dict[str, str]]:
-    path = out / "k8s" / "20-monitoring.yaml"
+    (path,) = (out / "k8s").glob("*-monitoring.yaml")
     docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
     return {d["metadata"]["name"]: d.get("data") or {} for d in docs if d["kind"] == "ConfigMap"}
 
