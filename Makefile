@@ -50,6 +50,7 @@ test: $(STAMP) system-deps lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/render.py
+	$(BIN)/python bench/app_overhead.py
 
 clean:
 	rm -rf dist .pytest_cache .mypy_cache .ruff_cache

@@ -148,8 +148,9 @@ class OpenBao:
         return self._server.log() if self._server is not None else ""
 
     # -- API --------------------------------------------------------------------------------------
-    def client(self, token: str | None = None) -> hvac.Client:
-        return hvac.Client(url=self.addr, token=token, timeout=10,
+    def client(self, token: str | None = None, timeout: float = 30) -> hvac.Client:
+        # generous: init (key generation, Raft bootstrap) takes seconds on a loaded 2-core machine
+        return hvac.Client(url=self.addr, token=token, timeout=timeout,
                            verify=str(self.ca_cert) if self.ca_cert else True)
 
     def seal_status(self) -> dict[str, Any]:
@@ -160,7 +161,7 @@ class OpenBao:
 
     def init(self, shares: int = 1, threshold: int = 1) -> tuple[list[str], str]:
         """Initialise; returns (base64 unseal keys, root token). The server stays sealed."""
-        result = self.client().sys.initialize(secret_shares=shares, secret_threshold=threshold)
+        result = self.client(timeout=60).sys.initialize(secret_shares=shares, secret_threshold=threshold)
         self.root_token = str(result["root_token"])
         return list(result["keys_base64"]), self.root_token
 
