@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from components import yamltext
+
 ROOT = Path(__file__).resolve().parent.parent
 # How the engine marks a secret value inside a property map (pulumi.runtime.rpc); not credentials.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"  # noqa: S105
@@ -99,8 +101,8 @@ def load_stack_config(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise StackFileError(f"no stack file {stack_file.name}; known stacks: {', '.join(known) or 'none'}")
     try:
-        project_doc = yaml.safe_load(project_file.read_text()) or {}
-        stack_doc = yaml.safe_load(stack_file.read_text()) or {}
+        project_doc = yamltext.load(project_file.read_text()) or {}
+        stack_doc = yamltext.load(stack_file.read_text()) or {}
     except yaml.YAMLError as exc:
         raise StackFileError(f"cannot parse YAML: {exc}") from None
     project = str(project_doc.get("name", ""))

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from components import yamltext
 from tools.mockrun import ROOT, Resource, Run, StackFileError, mask_secrets, run_stack
 
 MASK = "<redacted: Pulumi secret>"
@@ -59,23 +58,6 @@ class Rendered:
     objects: list[dict[str, Any]] = field(default_factory=list)  # every manifest (masked)
     summary: list[str] = field(default_factory=list)
     exit_code: int = 0
-
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    if "\n" in data:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
-
-
-_Dumper.add_representer(str, _str_presenter)
-
-
-def dump_yaml(doc: Any) -> str:
-    return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, width=120, allow_unicode=True)
 
 
 def component_key(run: Run, res: Resource) -> str:
@@ -150,20 +132,20 @@ def render_run(run: Run) -> Rendered:
         docs = sorted(groups[key], key=_apply_order)
         out.objects.extend(docs)
         name = f"k8s/{index * 10:02d}-{key}.yaml"
-        out.files[name] = "".join("---\n" + dump_yaml(d) for d in docs)
+        out.files[name] = yamltext.dump_all(docs)
         kustomize.append(name.removeprefix("k8s/"))
         if index == 0:
             # Upstream release manifests (CRDs, controllers) right after the namespaces.
             for up_key, items in upstream.items():
                 for item in items:
                     sub = f"upstream-{up_key}"
-                    out.files[f"k8s/{sub}/kustomization.yaml"] = dump_yaml({
+                    out.files[f"k8s/{sub}/kustomization.yaml"] = yamltext.dump({
                         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                         **({"namespace": item["namespace"]} if item.get("namespace") else {}),
                         "resources": [item["file"]] if item.get("file") else list(item.get("files") or []),
                     })
                     kustomize.append(sub)
-    out.files["k8s/kustomization.yaml"] = dump_yaml({
+    out.files["k8s/kustomization.yaml"] = yamltext.dump({
         "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": kustomize})
     plan = {
         "project": run.project,

@@ -23,9 +23,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from components import conventions as cv
+from components import yamltext
 from components.monitoring import names
 from components.monitoring.specs import ScrapeTarget
 
@@ -386,20 +385,6 @@ def _builtin_job_names() -> set[str]:
             *(t.name for t in builtin_targets())}
 
 
-class _Dumper(yaml.SafeDumper):
-    def ignore_aliases(self, data: Any) -> bool:  # no &anchors/*aliases: every file reads on its own
-        return True
-
-
-def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-    if "\n" in value:  # multi-line PromQL reads best as a literal block
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
-
-
-_Dumper.add_representer(str, _str_presenter)
-
-
 def to_yaml(data: Any) -> str:
     """YAML text of a builder's output (keys in insertion order, multi-line strings as blocks)."""
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
+    return yamltext.dump(data)

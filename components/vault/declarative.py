@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from components import yamltext
 from components.vault import policy_hcl
 from components.vault.policy_hcl import PolicyError
 
@@ -275,18 +276,6 @@ def to_document(cfg: VaultConfig) -> dict[str, Any]:
     }
 
 
-class _LiteralDumper(yaml.SafeDumper):
-    pass
-
-
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-_LiteralDumper.add_representer(str, _str_presenter)
-
-
 def render_document(cfg: VaultConfig, fmt: str = "yaml") -> str:
     """The configuration document as YAML (policies as literal blocks) or JSON; validated first."""
     validate(cfg)
@@ -297,7 +286,7 @@ def render_document(cfg: VaultConfig, fmt: str = "yaml") -> str:
         raise ValueError(f"fmt: {fmt!r}; accepted: yaml, json")
     header = "# Desired Vault configuration, rendered by components/vault/declarative.py; applied by\n" \
              "# `python -m tools.vault reconcile --config <this file>`. Contains no secret.\n"
-    return header + yaml.dump(doc, Dumper=_LiteralDumper, sort_keys=False, default_flow_style=False, width=1000)
+    return header + yamltext.dump(doc, width=1000)
 
 
 def load_document(text: str) -> VaultConfig:

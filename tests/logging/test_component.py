@@ -295,7 +295,8 @@ def _validator() -> str:
 @pytest.mark.tools
 @pytest.mark.parametrize("stack", STACKS)
 def test_objects_validate_strictly(run: Callable[[str], Run], stack: str, tmp_path: Path) -> None:
-    from tools.render import dump_yaml, manifest
+    from components.yamltext import dump as dump_yaml
+    from tools.render import manifest
 
     files = []
     for i, x in enumerate(_k8s(run(stack))):
