@@ -61,7 +61,6 @@ body="$RUNNER_TEMP/cost-comment.md"
 : > "$body"
 for stack in $STACKS; do
   [ -d "$RUNNER_TEMP/base/$stack" ] || continue
-  echo "### Cost estimate: stack $stack" >> "$body"
   if ! .venv/bin/{COST_DIFF} "$RUNNER_TEMP/base/$stack" "dist/$stack" >> "$body"; then
     echo "::warning::stack $stack: the monthly cost estimate rises above the threshold"
   fi
