@@ -46,6 +46,12 @@ def meta(name: str, namespace: str | None, lbls: Mapping[str, str],
     return out
 
 
+# pulumi-kubernetes waits for workloads and Services to become ready. Vault cannot be ready before an
+# operator initialises and unseals it, and the app not before Vault holds its secrets: on those objects
+# the first `pulumi up` would wait out its timeout and fail, so it must not wait.
+SKIP_AWAIT: dict[str, str] = {"pulumi.com/skipAwait": "true"}
+
+
 def scrape_annotations(port: int, path: str = "/metrics", scheme: str = "http") -> dict[str, str]:
     return {
         cv.ANNOTATION_SCRAPE: "true",

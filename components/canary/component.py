@@ -108,7 +108,8 @@ class CanaryDelivery(pulumi.ComponentResource):
                                         automount_service_account_token=False, opts=child)
         svc_lbls = {k: v for k, v in lbls.items() if k != cv.LABEL_APP}
         service_names = [inp.stable, inp.preview_service if inp.strategy == "blueGreen" else inp.canary]
-        services = [k8s.core.v1.Service(f"{name}-svc-{svc}", metadata=raw(kb.meta(svc, ns, svc_lbls)),
+        # not awaited: the app is ready only once Vault is unsealed and seeded (docs/SECURITY_GUIDE.md)
+        services = [k8s.core.v1.Service(f"{name}-svc-{svc}", metadata=raw(kb.meta(svc, ns, svc_lbls, kb.SKIP_AWAIT)),
                                         spec=raw(workload.service_spec(s)), opts=child) for svc in service_names]
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[controller])
         ingress: list[pulumi.Resource] = []

@@ -132,8 +132,9 @@ class SecretsVault(pulumi.ComponentResource):
                           termination_grace=10, volumes=volumes,
                           affinity=kb.spread_across_nodes(NAME) if cfg.replicas > 1 else None)
         pod["security_context"]["run_as_group"] = sc.RUN_AS_GROUP
+        # Not awaited: Vault is ready only after `tools.vault init/unseal`, which need it running first.
         k8s.apps.v1.StatefulSet(
-            NAME, metadata=kb.meta(NAME, NS, lbls),
+            NAME, metadata=kb.meta(NAME, NS, lbls, kb.SKIP_AWAIT),
             spec={
                 "replicas": cfg.replicas, "service_name": HEADLESS, "pod_management_policy": "Parallel",
                 "update_strategy": {"type": "OnDelete"},  # upgrade one unsealed peer at a time, by hand
@@ -145,10 +146,10 @@ class SecretsVault(pulumi.ComponentResource):
                 ],
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[sa]))
-        k8s.core.v1.Service(NAME, metadata=kb.meta(NAME, NS, lbls),
+        k8s.core.v1.Service(NAME, metadata=kb.meta(NAME, NS, lbls, kb.SKIP_AWAIT),
                             spec={"selector": kb.selector(NAME), "ports": kb.service_ports({"api": sc.API_PORT})},
                             opts=child)
-        k8s.core.v1.Service(HEADLESS, metadata=kb.meta(HEADLESS, NS, lbls),
+        k8s.core.v1.Service(HEADLESS, metadata=kb.meta(HEADLESS, NS, lbls, kb.SKIP_AWAIT),
                             spec={"cluster_ip": "None", "publish_not_ready_addresses": True,
                                   "selector": kb.selector(NAME), "ports": kb.service_ports(ports)}, opts=child)
         if cfg.replicas > 1:
