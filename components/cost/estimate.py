@@ -139,17 +139,18 @@ class Prices:
                     value = int(value)  # the engine sends numbers as floats
                 kwargs[attr] = value
             else:
-                number = _number(value)
-                if number is None:
+                parsed = number(value)
+                if parsed is None:
                     raise EstimateError(f"{where}.{key}: {value!r} is not a number")
-                kwargs[attr] = number
+                kwargs[attr] = parsed
         try:
             return cls(**kwargs)
         except EstimateError as exc:
             raise EstimateError(f"{where}: {exc}") from None
 
 
-def _number(value: Any) -> float | None:
+def number(value: Any) -> float | None:
+    """A number from engine form (floats, ints or numeric strings), else None. Shared with the policy pack."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -495,8 +496,8 @@ def _hpa_min_replicas(records: Sequence[_Res]) -> dict[tuple[str, str, str], tup
         if r.type not in HPA_TYPES:
             continue
         target = _dig(r.inputs, "spec", "scaleTargetRef") or {}
-        lo = _number(_dig(r.inputs, "spec", "minReplicas"))
-        hi = _number(_dig(r.inputs, "spec", "maxReplicas"))
+        lo = number(_dig(r.inputs, "spec", "minReplicas"))
+        hi = number(_dig(r.inputs, "spec", "maxReplicas"))
         if isinstance(target, Mapping) and target.get("kind") and target.get("name"):
             out[(r.namespace, str(target["kind"]), str(target["name"]))] = (
                 int(lo) if lo is not None else 1, int(hi) if hi is not None else None)
@@ -592,7 +593,7 @@ def _replicas(r: _Res, hpas: Mapping[tuple[str, str, str], tuple[int, int | None
             notes.append(f"replicas from the HPA's minReplicas ({hpa[0]}); it may scale to {hpa[1]}")
             return float(hpa[0])
         return 1.0
-    n = _number(raw)
+    n = number(raw)
     if n is None or n < 0 or not float(n).is_integer():
         raise EstimateError(f"{r.urn}: spec.replicas = {raw!r} is not a whole number")
     if hpa is not None and hpa[1] is not None:

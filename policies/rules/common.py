@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.conventions import LABEL_NAME
+from components.cost.estimate import number as number  # one reading of engine-form numbers, re-exported
 
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a type signature, not a secret
@@ -160,18 +161,6 @@ def dig(props: Any, *path: str) -> Any:
     return cur
 
 
-def number(value: Any) -> float | None:
-    """A number from engine form (floats, ints or numeric strings), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 # Kubernetes objects -----------------------------------------------------------------------------
