@@ -279,6 +279,8 @@ KEYS: tuple[Key, ...] = (
         _regex(_DNS_LABEL, "a DNS-1123 label")),
     Key("namespaceQuota", "string", "cpu=4/8 memory=8Gi/16Gi", "ResourceQuota of every platform namespace: "
         "total requests/limits as 'cpu=<requests>/<limits> memory=<requests>/<limits>'.", parse_resources),
+    Key("appNamespaceQuota", "string", "cpu=2/4 memory=4Gi/8Gi", "ResourceQuota of the application namespace, "
+        "sized for the HPA's maximum replicas plus a full canary ReplicaSet.", parse_resources),
     Key("namespaceMaxPods", "integer", 30, "ResourceQuota pod count per namespace.", _integer(1, 10000)),
     Key("containerDefaults", "string", "cpu=50m/200m memory=64Mi/256Mi", "LimitRange default requests/limits "
         "for containers that declare none.", parse_resources),
@@ -407,6 +409,7 @@ class NamespaceSettings:
     quota: Resources
     max_pods: int
     container_defaults: Resources
+    app_quota: Resources
 
 
 @dataclass(frozen=True)
@@ -584,7 +587,7 @@ def load_settings(raw: Mapping[str, Any], *, project: str = NAMESPACE, stack: st
         cluster=ClusterSettings(v["kubeContext"], v["renderYamlToDirectory"], v["storageClass"]),
         namespaces=NamespaceSettings(v["appNamespace"], v["appTeam"], v["appCostCenter"], v["team"],
                                      v["costCenter"], v["namespaceQuota"], v["namespaceMaxPods"],
-                                     v["containerDefaults"]),
+                                     v["containerDefaults"], v["appNamespaceQuota"]),
         app=AppSettings(v["appName"], v["appImage"], v["appReplicas"], v["appResources"], v["appIngressHost"],
                         v["appMaxReplicas"]),
         monitoring=MonitoringSettings(v["prometheusRetention"], v["prometheusRetentionSize"],

@@ -52,14 +52,15 @@ class PlatformNamespaces(pulumi.ComponentResource):
                 }]},
                 opts=child,
             )
+            quota = spec.quota or args.quota
             k8s.core.v1.ResourceQuota(
                 f"{spec.name}-quota",
                 metadata={"name": "namespace-quota", "namespace": spec.name, "labels": base},
                 spec={"hard": {
-                    "requests.cpu": args.quota.cpu_request,
-                    "requests.memory": args.quota.memory_request,
-                    "limits.cpu": args.quota.cpu_limit,
-                    "limits.memory": args.quota.memory_limit,
+                    "requests.cpu": quota.cpu_request,
+                    "requests.memory": quota.memory_request,
+                    "limits.cpu": quota.cpu_limit,
+                    "limits.memory": quota.memory_limit,
                     "pods": str(args.max_pods),
                 }},
                 opts=child,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components import conventions as cv
-from components.config import Settings
+from components.config import Resources, Settings
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class NamespaceSpec:
     team: str
     cost_center: str
     scraped: bool = True  # allow Prometheus (monitoring namespace) in
+    quota: Resources | None = None  # None: the platform-wide namespaceQuota
 
     def labels(self) -> dict[str, str]:
         return {
@@ -46,5 +47,6 @@ def platform_namespaces(settings: Settings) -> list[NamespaceSpec]:
         NamespaceSpec(cv.NS_VAULT, "Vault servers", "privileged", team, cc),
         NamespaceSpec(cv.NS_COST, "OpenCost", "restricted", team, cc),
         NamespaceSpec(cv.NS_ROLLOUTS, "Argo Rollouts controller", "restricted", team, cc),
-        NamespaceSpec(ns.app, f"the {settings.app.name} service", "restricted", ns.app_team, ns.app_cost_center),
+        NamespaceSpec(ns.app, f"the {settings.app.name} service", "restricted", ns.app_team, ns.app_cost_center,
+                      quota=ns.app_quota),
     ]
