@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from components.monitoring import names
 from components.monitoring.alertmanager import alertmanager_config
 from components.monitoring.rules import rule_files
 from components.monitoring.scrape import prometheus_config
+from tests.app.appserver import running_app
 from tests.monitoring.promsupport import (
     Alertmanager,
     Container,
@@ -37,7 +37,7 @@ from tests.monitoring.promsupport import (
     swap_discovery,
     write_rules,
 )
-from tests.support.procs import Server, free_port, http_ok, wait_until
+from tests.support.procs import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRAPE_INTERVAL = "1s"
@@ -99,17 +99,10 @@ def load(port: int, threads: int = 6) -> Iterator[Load]:
 
 @contextmanager
 def app_server(tmp: Path, error_ratio: float) -> Iterator[int]:
-    port = free_port()
-    server = Server([sys.executable, "-m", "app.orders_api"], tmp / "app.log", cwd=ROOT, env={
-        "APP_HOST": "127.0.0.1", "APP_PORT": str(port), "APP_LOG_LEVEL": "warning",
-        "APP_SECRET_API_KEY": "e2e-test-value", "FAULT_ERROR_RATIO": str(error_ratio),
-    })
-    server.start()
-    try:
-        server.wait_ready(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), timeout=60, what="app ready")
-        yield port
-    finally:
-        server.stop()
+    """The real app (shared starter, as in the app tests) with ``error_ratio`` injected; yields its port."""
+    env = {"APP_LOG_LEVEL": "warning", "APP_SECRET_API_KEY": "e2e-test-value", "FAULT_ERROR_RATIO": str(error_ratio)}
+    with running_app(tmp, env, ready_path="/readyz") as app:
+        yield app.port
 
 
 @pytest.mark.server
