@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from components.monitoring.scrape import meta_name, to_yaml
 from tests.support.procs import Server, free_port, http_ok
@@ -186,27 +186,39 @@ def get_json(url: str, params: Mapping[str, str] | None = None, timeout: float =
         return json.loads(resp.read())
 
 
-class Prometheus:
-    """The Debian Prometheus on a free loopback port with a given configuration."""
+class _LoopbackServer:
+    """A Debian server binary on a free loopback port, configured by a YAML file, ready on ``/-/ready``."""
 
-    def __init__(self, config: Mapping[str, Any], tmp: Path) -> None:
+    binary: str
+    config_name: str
+
+    def __init__(self, config: Mapping[str, Any], tmp: Path, extra_args: list[str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.config_path = tmp / "prometheus.yml"
+        self.config_path = tmp / self.config_name
         self.config_path.write_text(to_yaml(config))
-        self.server = Server([PROMETHEUS, f"--config.file={self.config_path}",
-                              f"--storage.tsdb.path={tmp / 'tsdb'}",
-                              f"--web.listen-address=127.0.0.1:{self.port}",
-                              "--rules.alert.resend-delay=1s", "--log.level=warn"],
-                             tmp / "prometheus.log")
+        self.server = Server([self.binary, f"--config.file={self.config_path}",
+                              f"--web.listen-address=127.0.0.1:{self.port}", *extra_args, "--log.level=warn"],
+                             tmp / f"{Path(self.binary).name}.log")
 
-    def __enter__(self) -> Prometheus:
+    def __enter__(self) -> Self:
         self.server.start()
-        self.server.wait_ready(lambda: http_ok(f"{self.url}/-/ready"), timeout=60, what="prometheus ready")
+        self.server.wait_ready(lambda: http_ok(f"{self.url}/-/ready"), timeout=60,
+                               what=f"{Path(self.binary).name} ready")
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.stop()
+
+
+class Prometheus(_LoopbackServer):
+    """The Debian Prometheus on a free loopback port with a given configuration."""
+
+    binary = PROMETHEUS
+    config_name = "prometheus.yml"
+
+    def __init__(self, config: Mapping[str, Any], tmp: Path) -> None:
+        super().__init__(config, tmp, [f"--storage.tsdb.path={tmp / 'tsdb'}", "--rules.alert.resend-delay=1s"])
 
     def api(self, path: str, **params: str) -> Any:
         body = get_json(f"{self.url}/api/v1/{path}", params or None)
@@ -217,27 +229,14 @@ class Prometheus:
         return self.api("query", query=expr)["result"]  # type: ignore[no-any-return]
 
 
-class Alertmanager:
+class Alertmanager(_LoopbackServer):
     """The Debian Alertmanager on a free loopback port, clustering off."""
 
+    binary = ALERTMANAGER
+    config_name = "alertmanager.yml"
+
     def __init__(self, config: Mapping[str, Any], tmp: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.config_path = tmp / "alertmanager.yml"
-        self.config_path.write_text(to_yaml(config))
-        self.server = Server([ALERTMANAGER, f"--config.file={self.config_path}",
-                              f"--storage.path={tmp / 'am-data'}",
-                              f"--web.listen-address=127.0.0.1:{self.port}",
-                              "--cluster.listen-address=", "--log.level=warn"],
-                             tmp / "alertmanager.log")
-
-    def __enter__(self) -> Alertmanager:
-        self.server.start()
-        self.server.wait_ready(lambda: http_ok(f"{self.url}/-/ready"), timeout=60, what="alertmanager ready")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.stop()
+        super().__init__(config, tmp, [f"--storage.path={tmp / 'am-data'}", "--cluster.listen-address="])
 
 
 def promql_errors(prom: Prometheus, exprs: Sequence[str]) -> dict[str, str]:
