@@ -5,8 +5,11 @@ instrumented (``APP_INSTRUMENTATION=on``, the default) and uninstrumented (``APP
 setting that exists only for this comparison). Both write stdout to a file, as a container runtime does.
 A keep-alive HTTP/1.1 load generator (asyncio, raw sockets: light enough not to be the bottleneck) drives
 one server at a time, alternating A B B A ... over several rounds so that machine noise hits both
-alike. The mix is 70 % ``GET /orders?limit=5``, 20 % ``GET /orders/{id}``, 10 % authenticated
-``POST /orders``. With two or more CPUs the servers are pinned to one CPU and the generator to another.
+alike. A process's speed depends on its memory layout and hash seed, a bias that would persist through
+every round of one process: so the rounds are spread over ``--generations`` fresh pairs of server
+processes (default 5 pairs of 4 rounds each). The mix is 70 % ``GET /orders?limit=5``, 20 %
+``GET /orders/{id}``, 10 % authenticated ``POST /orders``. With two or more CPUs the servers are pinned
+to one CPU and the generator to another.
 
 Prints requests/s and p95 latency of each and the throughput ratio instrumented / uninstrumented: over the
 whole run, and as the median of the per-round ratios (rounds of both run back to back, so this cancels
@@ -14,7 +17,7 @@ drifts in machine load; it is the verdict). Also prints the server CPU time per 
 /proc), whose ratio is the capacity ratio of a dedicated core. Exits 1 when the median ratio is below
 ``--target`` (0.90), on any non-2xx answer, or if the instrumented server did not count every request.
 
-    python bench/app_overhead.py [--connections 16] [--seconds 3] [--rounds 10] [--json]
+    python bench/app_overhead.py [--connections 16] [--seconds 2] [--rounds 20] [--generations 5] [--json]
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class Variant:
     name: str
     instrumentation: str
     log_path: Path
-    port: int = field(default_factory=free_port)
+    port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     order_id: str = ""
     requests: int = 0
@@ -66,7 +69,10 @@ class Variant:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, cpu: int | None) -> None:
+    def start(self, cpu: int | None, log_path: Path) -> None:
+        """Start a fresh server process on a new free port, writing stdout to ``log_path``."""
+        self.log_path = log_path
+        self.port = free_port()
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1",
                "APP_HOST": "127.0.0.1", "APP_PORT": str(self.port), "APP_INSTRUMENTATION": self.instrumentation,
                "APP_LOG_LEVEL": "info", "APP_VERSION": "bench", "APP_SECRET_API_KEY": API_KEY}
@@ -170,51 +176,63 @@ def scraped_requests(variant: Variant) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections")
-    parser.add_argument("--seconds", type=float, default=3.0, help="duration of one round per server")
-    parser.add_argument("--rounds", type=int, default=10, help="measured rounds per server (alternating)")
+    parser.add_argument("--seconds", type=float, default=2.0, help="duration of one round per server")
+    parser.add_argument("--rounds", type=int, default=20, help="measured rounds per server (alternating)")
+    parser.add_argument("--generations", type=int, default=5,
+                        help="fresh pairs of server processes the rounds are spread over")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured warm-up seconds per server")
     parser.add_argument("--target", type=float, default=0.90, help="minimum throughput ratio")
     parser.add_argument("--json", action="store_true", help="also print a JSON summary line")
     args = parser.parse_args(argv)
-    if args.connections < 1 or args.seconds <= 0 or args.rounds < 1:
-        parser.error("--connections >= 1, --seconds > 0 and --rounds >= 1 are required")
+    if args.connections < 1 or args.seconds <= 0 or args.rounds < 1 or args.generations < 1:
+        parser.error("--connections >= 1, --seconds > 0, --rounds >= 1 and --generations >= 1 are required")
 
     cpus = sorted(os.sched_getaffinity(0))
     server_cpu = cpus[-1] if len(cpus) >= 2 else None
     if server_cpu is not None:
         os.sched_setaffinity(0, set(cpus[:-1]))  # the load generator stays off the servers' CPU
 
+    generations = max(1, min(args.generations, args.rounds))
     with tempfile.TemporaryDirectory(prefix="app-overhead-") as tmp:
-        on = Variant("instrumented", "on", Path(tmp) / "instrumented.log")
-        off = Variant("uninstrumented", "off", Path(tmp) / "uninstrumented.log")
-        try:
-            for variant in (on, off):
-                variant.start(server_cpu)
-            print(f"# servers pinned to CPU {server_cpu}, load generator on {cpus[:-1] or cpus}; "
-                  f"{args.connections} connections, {args.rounds} x {args.seconds:g} s per server", flush=True)
-            for variant in (on, off):
-                asyncio.run(drive(variant, args.connections, args.warmup))
-            before = scraped_requests(on)
-            for r in range(args.rounds):
-                order = (on, off) if r % 2 == 0 else (off, on)  # A B, B A, A B ...
-                for variant in order:
-                    cpu_before = variant.cpu()
-                    done, errors, elapsed, latencies = asyncio.run(drive(variant, args.connections, args.seconds))
-                    cpu_used = variant.cpu() - cpu_before
-                    variant.requests += done
-                    variant.errors += errors
-                    variant.seconds += elapsed
-                    variant.cpu_seconds += cpu_used
-                    variant.latencies.extend(latencies)
-                    variant.rounds.append(done / elapsed)
-                    print(f"round {r + 1:2d} {variant.name:>14}: {done / elapsed:8.0f} req/s  "
-                          f"p95 {p95(latencies) * 1000:6.2f} ms  server CPU {cpu_used / done * 1e6:5.0f} us/req "
-                          f"({cpu_used / elapsed:4.0%} of a core)", flush=True)
-            counted = scraped_requests(on) - before
-            access_lines = sum(1 for line in on.log_path.read_text().splitlines() if '"orders_api.access"' in line)
-        finally:
-            for variant in (on, off):
-                variant.stop()
+        on = Variant("instrumented", "on", Path(tmp))
+        off = Variant("uninstrumented", "off", Path(tmp))
+        print(f"# servers pinned to CPU {server_cpu}, load generator on {cpus[:-1] or cpus}; "
+              f"{args.connections} connections, {args.rounds} x {args.seconds:g} s per server, "
+              f"over {generations} fresh pairs of server processes", flush=True)
+        counted = 0.0
+        access_lines = 0
+        r = 0
+        for g in range(generations):
+            rounds_here = args.rounds // generations + (1 if g < args.rounds % generations else 0)
+            try:
+                for variant in (on, off):
+                    variant.start(server_cpu, Path(tmp) / f"{variant.name}-{g}.log")
+                for variant in (on, off):
+                    asyncio.run(drive(variant, args.connections, args.warmup))
+                before = scraped_requests(on)
+                for _ in range(rounds_here):
+                    order = (on, off) if r % 2 == 0 else (off, on)  # A B, B A, A B ...
+                    r += 1
+                    for variant in order:
+                        cpu_before = variant.cpu()
+                        done, errors, elapsed, latencies = asyncio.run(
+                            drive(variant, args.connections, args.seconds))
+                        cpu_used = variant.cpu() - cpu_before
+                        variant.requests += done
+                        variant.errors += errors
+                        variant.seconds += elapsed
+                        variant.cpu_seconds += cpu_used
+                        variant.latencies.extend(latencies)
+                        variant.rounds.append(done / elapsed)
+                        print(f"round {r:2d} {variant.name:>14}: {done / elapsed:8.0f} req/s  "
+                              f"p95 {p95(latencies) * 1000:6.2f} ms  server CPU {cpu_used / done * 1e6:5.0f} "
+                              f"us/req ({cpu_used / elapsed:4.0%} of a core)  [process pair {g + 1}]", flush=True)
+                counted += scraped_requests(on) - before
+            finally:
+                for variant in (on, off):
+                    variant.stop()
+            access_lines += sum(1 for line in on.log_path.read_text().splitlines()
+                                if '"orders_api.access"' in line)
 
     rate = {v.name: v.requests / v.seconds for v in (on, off)}
     cpu_per_request = {v.name: v.cpu_seconds / v.requests for v in (on, off)}
@@ -235,7 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = paired >= args.target and on.errors == 0 and off.errors == 0 and counted == on.requests
     if args.json:
         print(json.dumps({
-            "connections": args.connections, "rounds": args.rounds, "seconds_per_round": args.seconds,
+            "connections": args.connections, "rounds": args.rounds, "generations": generations,
+            "seconds_per_round": args.seconds,
             "instrumented": {"rps": round(rate["instrumented"], 1), "p95_ms": round(p95(on.latencies) * 1000, 3),
                              "requests": on.requests, "errors": on.errors},
             "uninstrumented": {"rps": round(rate["uninstrumented"], 1),

@@ -30,7 +30,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from .metrics import Metrics
-from .middleware import ObservabilityMiddleware
+from .middleware import CompletedRequests, ObservabilityMiddleware
 from .orders import ConflictError, Order, OrderIn, OrderPage, OrderRepository
 from .secrets import SecretStore, secret_store_for
 from .settings import Settings
@@ -47,6 +47,7 @@ def create_app(settings: Settings, store: SecretStore | None = None, metrics: Me
     metrics = metrics if metrics is not None else Metrics(settings.version, settings.commit)
     repo = repository if repository is not None else OrderRepository()
     chance = rng or random.Random()  # noqa: S311 - fault injection, not cryptography
+    completed = CompletedRequests(metrics)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -60,9 +61,11 @@ def create_app(settings: Settings, store: SecretStore | None = None, metrics: Me
                 "fault_error_ratio": settings.fault_error_ratio,
                 "fault_latency_seconds": settings.fault_latency_seconds})
         store.start()
+        completed.attach()
         try:
             yield
         finally:
+            completed.detach()
             store.stop()
             log.info("orders-api stopped")
 
@@ -150,5 +153,5 @@ def create_app(settings: Settings, store: SecretStore | None = None, metrics: Me
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     if settings.instrumentation:
-        app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+        app.add_middleware(ObservabilityMiddleware, completed=completed)
     return app

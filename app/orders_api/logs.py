@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import IO, Any, Final
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -104,91 +105,124 @@ class JsonFormatter(logging.Formatter):
         return self.redactor.scrub(_ENCODER.encode(entry))
 
 
+# One completed request as the access log receives it:
+# (method, route, path, status, duration_seconds, request_id, perf_counter() at completion)
+AccessEntry = tuple[str, str, str, int, float, "str | None", float]
+
+
 class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The process's one log handler: JSON lines on a stream, plus a direct path for access lines.
 
-    Access lines are buffered briefly, like nginx's ``access_log ... buffer= flush=``: written when
-    ``ACCESS_FLUSH_BYTES`` accumulate, at the latest ``ACCESS_FLUSH_SECONDS`` later (a flusher thread),
-    and always before any other line (order is kept) and at shutdown. One write per batch instead of
-    one per request; a process killed with SIGKILL may lose the last fraction of a second of access lines.
+    Access lines arrive in batches (:func:`log_access`), like nginx's ``access_log ... buffer= flush=``:
+    the middleware queues completed requests and they are accounted every ``ACCESS_BATCH`` requests, at
+    the latest ``ACCESS_FLUSH_SECONDS`` later (this handler's flusher thread runs the registered
+    :func:`before_write` hooks), before any other line is written (order is kept) and at shutdown. A
+    process killed with SIGKILL may lose the last fraction of a second of access lines.
     """
 
     def __init__(self, stream: IO[str]) -> None:
         super().__init__(stream)
         self.json = JsonFormatter()
         self.setFormatter(self.json)
-        self._pending: list[str] = []
-        self._pending_bytes = 0
         self._stop = threading.Event()
         self._flusher: threading.Thread | None = None
+        self._fields: dict[tuple[str, str], str] = {}
 
     def start_flusher(self) -> None:
         if self._flusher is None:
             self._flusher = threading.Thread(target=self._flush_periodically, name="log-flush", daemon=True)
             self._flusher.start()
 
+    @property
+    def buffering(self) -> bool:
+        return self._flusher is not None and not self._stop.is_set()
+
     def _flush_periodically(self) -> None:
         while not self._stop.wait(ACCESS_FLUSH_SECONDS):
-            if self._pending:
-                self.flush()
+            self.flush_access()
 
-    def _drain(self) -> None:  # caller holds the lock
-        if self._pending:
-            self.stream.write("".join(self._pending))
-            self._pending.clear()
-            self._pending_bytes = 0
+    def flush_access(self) -> None:
+        """Write the queued access lines (the :func:`before_write` hooks) and flush the stream. Not part
+        of :meth:`flush`, which ``StreamHandler.emit`` calls with this handler's lock held."""
+        _run_before_write()
+        self.flush()
 
-    def write_request(self, method: str, route: str, path: str, status: int, duration: float) -> None:
-        """Queue one access line: the same JSON object a ``LogRecord`` would give, built directly as text
-        (no record, no dict, no encoder: a third of the cost of ``logger.info`` on every request)."""
-        request_id = REQUEST_ID.get()
-        rid = f'"request_id":{_json_str(request_id)},' if request_id is not None else ""
-        line = (f'{{"ts":"{self.json._clock.stamp(time.time())}","level":"info","logger":"{ACCESS_LOGGER}",'
-                f'"msg":"request",{rid}"method":{_json_str(method)},"route":{_json_str(route)},'
-                f'"path":{_json_str(path)},"status":{status:d},"duration_seconds":{duration:.6f}}}\n')
-        line = self.json.redactor.scrub(line)
+    def write_access(self, entries: list[AccessEntry]) -> None:
+        """Write access lines: the same JSON object a ``LogRecord`` would give, built directly as text in
+        one loop (no record, no dict, no encoder) and written with one call."""
+        stamp = self.json._clock.stamp
+        to_wall = time.time() - time.perf_counter()
+        fields = self._fields  # '"method":...,"route":...,' per (method, route): a bounded set
+        lines = []
+        for method, route, path, status, duration, rid, finished in entries:
+            middle = fields.get((method, route))
+            if middle is None:
+                middle = fields[(method, route)] = f'"method":{_json_str(method)},"route":{_json_str(route)},'
+            request_id = f'"request_id":{_json_str(rid)},' if rid is not None else ""
+            lines.append(f'{{"ts":"{stamp(finished + to_wall)}{_ACCESS_HEAD}{request_id}{middle}'
+                         f'"path":{_json_str(path)},"status":{status:d},"duration_seconds":{duration:.6f}}}\n')
+        text = self.json.redactor.scrub("".join(lines))
         with self.lock:  # type: ignore[union-attr]
-            self._pending.append(line)
-            self._pending_bytes += len(line)
-            if self._pending_bytes >= ACCESS_FLUSH_BYTES or self._flusher is None:
-                self._drain()
+            self.stream.write(text)
+            if not self.buffering:
                 self.stream.flush()
 
-    def emit(self, record: logging.LogRecord) -> None:  # called with the lock held
-        self._drain()
-        super().emit(record)
-
-    def flush(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            self._drain()
-        super().flush()
+    def handle(self, record: logging.LogRecord) -> bool:
+        _run_before_write()  # queued access lines first; outside this handler's lock (no lock cycle)
+        return bool(super().handle(record))
 
     def close(self) -> None:
         self._stop.set()
-        self.flush()
+        self.flush_access()
         super().close()
 
 
 ACCESS_FLUSH_SECONDS: Final = 0.2
-ACCESS_FLUSH_BYTES: Final = 16_384
+ACCESS_BATCH: Final = 64  # about 16 KiB of access lines
 ACCESS_LOGGER: Final = "orders_api.access"
 _access = logging.getLogger(ACCESS_LOGGER)
 _root = logging.getLogger()
 _direct: list[JsonLineHandler] = []  # the handler installed by configure_logging, if any
+_before_write: list[Callable[[], None]] = []
+_ACCESS_HEAD: Final = f'","level":"info","logger":"{ACCESS_LOGGER}","msg":"request",'
 
 
-def log_access(method: str, route: str, path: str, status: int, duration: float) -> None:
-    """Log one request at info level on ``orders_api.access``. When the configured JSON handler is the
-    only destination, the line is written directly; otherwise (tests adding handlers, filters) it goes
-    through ``logging`` as usual. Both give the same JSON object."""
-    if not _access.isEnabledFor(logging.INFO):
+def before_write(hook: Callable[[], None]) -> Callable[[], None]:
+    """Run ``hook`` (which writes queued access lines) before every other line, on every periodic flush
+    and at close. Returns the function that unregisters it."""
+    _before_write.append(hook)
+    return lambda: _before_write.remove(hook) if hook in _before_write else None
+
+
+def _run_before_write() -> None:
+    for hook in tuple(_before_write):
+        hook()
+
+
+def access_buffered() -> bool:
+    """Whether access lines may wait for a batch: only when the configured handler flushes
+    periodically (the server process). Otherwise (tests, ``buffer_access=False``) every request is
+    written when it completes."""
+    return bool(_direct) and _direct[0].buffering
+
+
+def log_access(entries: list[AccessEntry]) -> None:
+    """Log completed requests at info level on ``orders_api.access``, in order. When the configured JSON
+    handler is the only destination, the lines are written directly as one batch; otherwise (tests
+    adding handlers, filters) each goes through ``logging`` as usual. Both give the same JSON object."""
+    if not entries or not _access.isEnabledFor(logging.INFO):
         return
     if _direct and not _access.handlers and not _access.filters and _access.propagate \
             and len(_root.handlers) == 1 and _root.handlers[0] is _direct[0] and _direct[0].level <= logging.INFO:
-        _direct[0].write_request(method, route, path, status, duration)
-    else:
-        _access.info("request", extra={"method": method, "route": route, "path": path, "status": status,
-                                       "duration_seconds": round(duration, 6)})
+        _direct[0].write_access(entries)
+        return
+    for method, route, path, status, duration, rid, _finished in entries:
+        token = REQUEST_ID.set(rid)
+        try:
+            _access.info("request", extra={"method": method, "route": route, "path": path, "status": status,
+                                           "duration_seconds": round(duration, 6)})
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def configure_logging(level: str, stream: IO[str] | None = None, buffer_access: bool = True) -> logging.Handler:

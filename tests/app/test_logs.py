@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.orders_api.api import create_app
-from app.orders_api.logs import ACCESS_FLUSH_BYTES, REDACTED, JsonLineHandler, Redactor, configure_logging
+from app.orders_api.logs import ACCESS_BATCH, REDACTED, JsonLineHandler, Redactor, configure_logging
 from tests.support.procs import wait_until
 
 from .conftest import API_KEY, LogCapture, auth, make_settings, order_body
@@ -67,13 +67,14 @@ def access_lines(text: str) -> list[dict[str, object]]:
 def test_direct_access_lines_equal_logging_lines(configured: io.StringIO,
                                                  json_logs: Callable[[str], LogCapture]) -> None:
     with TestClient(create_app(make_settings())) as client:
-        with direct_path() as handler, patch.object(handler, "write_request", wraps=handler.write_request) as spy:
+        with direct_path() as handler, patch.object(handler, "write_access", wraps=handler.write_access) as spy:
             drive(client)
-            handler.flush()
-        assert spy.call_count == 3
+            handler.flush_access()
+        assert sum(len(call.args[0]) for call in spy.call_args_list) == 3
         direct = access_lines(configured.getvalue())
         capture = json_logs("info")  # a second handler: lines go through logging.Logger
         drive(client)
+        handler.flush_access()
         via_logging = access_lines(capture.text())
     assert len(direct) == len(via_logging) == 3
     assert direct[2]["path"] == '/weird/"quoted"/\\back\ttab/é'
@@ -101,9 +102,24 @@ def test_access_lines_are_batched_but_flushed_in_order(configured: io.StringIO) 
         assert json.loads(tail[0])["request_id"] == "batched-2"
         assert json.loads(tail[1])["msg"] == "an ordinary line"
         before = configured.getvalue().count('"/x/x')
-        for _ in range(200):  # a full buffer is written without waiting for a flush
-            handler.write_request("GET", "<unmatched>", "/x" * 40, 404, 0.001)
-        assert configured.getvalue().count('"/x/x') - before >= 200 - ACCESS_FLUSH_BYTES // 100
+        for _ in range(ACCESS_BATCH):  # a full batch is written without waiting for a flush
+            client.get("/x" * 40)
+        assert configured.getvalue().count('"/x/x') - before == ACCESS_BATCH
+
+
+def test_a_scrape_counts_every_queued_request(configured: io.StringIO) -> None:
+    with TestClient(create_app(make_settings())) as client, direct_path() as handler:
+        handler._stop.set()  # no periodic flush: requests stay queued until something settles them
+        assert handler._flusher is not None
+        handler._flusher.join(2)
+        for n in range(5):
+            client.get("/orders", headers={"X-Request-ID": f"queued-{n}"})
+        assert not access_lines(configured.getvalue())
+        scraped = client.get("/metrics").text
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in scraped.splitlines()
+                  if line.startswith('http_requests_total{method="GET",route="/orders",status="200"}'))
+    assert counted == 5
+    assert [line["request_id"] for line in access_lines(configured.getvalue())] == [f"queued-{n}" for n in range(5)]
 
 
 def test_every_configured_line_is_json_with_timestamp(configured: io.StringIO) -> None:
