@@ -12,12 +12,8 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+from pulumi_policy import PolicyPack  # noqa: E402
 
-from policies.registry import PACK_NAME, pulumi_policies  # noqa: E402
+from policies.registry import pack_arguments  # noqa: E402
 
-PolicyPack(
-    name=PACK_NAME,
-    enforcement_level=EnforcementLevel.ADVISORY,
-    policies=pulumi_policies(),
-)
+PolicyPack(**pack_arguments())

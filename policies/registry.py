@@ -431,6 +431,14 @@ def check_stack(name: str, resources: Sequence[Mapping[str, Any]], config: Mappi
 
 
 # CrossGuard adapters ---------------------------------------------------------------------------------
+def pack_arguments() -> dict[str, Any]:
+    """The ``PolicyPack`` constructor arguments, used by ``policies/__main__.py`` (the pack the engine
+    starts) and by the in-process analyzer of the offline render, so that both serve the same pack."""
+    from pulumi_policy import EnforcementLevel
+
+    return {"name": PACK_NAME, "enforcement_level": EnforcementLevel.ADVISORY, "policies": pulumi_policies()}
+
+
 def pulumi_policies() -> list[Any]:
     """The CrossGuard policy objects for :data:`RULES` (imports ``pulumi_policy`` lazily)."""
     from pulumi_policy import (

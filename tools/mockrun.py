@@ -17,7 +17,7 @@ import json
 import os
 import runpy
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,7 +135,6 @@ def _capture_monitor(mocks: Any) -> Any:
     class CapturingMonitor(pm.MockMonitor):
         def __init__(self, m: Any) -> None:
             super().__init__(m)
-            self.on_resource: Callable[[Resource], None] | None = None
             self.order: list[Resource] = []
             self.thread_loops: set[asyncio.AbstractEventLoop] = set()
 
@@ -152,8 +151,6 @@ def _capture_monitor(mocks: Any) -> Any:
                     inputs=_plain(inputs), provider=request.provider,
                 )
                 self.order.append(res)
-                if self.on_resource is not None:
-                    self.on_resource(res)  # e.g. stream it to the policy pack, as the engine does
             return response
 
     return CapturingMonitor(mocks)
@@ -191,14 +188,12 @@ def _make_mocks() -> Any:
 
 
 def run_stack(stack: str, *, root: Path = ROOT, overrides: Mapping[str, Any] | None = None,
-              secrets: Mapping[str, str] | None = None, main: Path | None = None,
-              on_resource: Callable[[Resource], None] | None = None) -> Run:
+              secrets: Mapping[str, str] | None = None, main: Path | None = None) -> Run:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
     ``overrides`` replaces plain config values (``key`` or ``ns:key``); ``secrets`` adds secret config
     values (tests use them to check secrets stay masked). Raises whatever the program raises
-    (``components.config.ConfigError`` for invalid configuration). ``on_resource`` is called with each
-    resource as it is registered (from the mock monitor's worker threads).
+    (``components.config.ConfigError`` for invalid configuration).
     """
     project, config, secret_keys = load_stack_config(stack, root)
     for key, value in (overrides or {}).items():
@@ -212,12 +207,11 @@ def run_stack(stack: str, *, root: Path = ROOT, overrides: Mapping[str, Any] | N
         config[full] = value
         secret_keys.append(full)
     ctx = contextvars.Context()
-    return ctx.run(_run_in_context, project, stack, config, secret_keys, main or root / "__main__.py", root,
-                   on_resource)
+    return ctx.run(_run_in_context, project, stack, config, secret_keys, main or root / "__main__.py", root)
 
 
 def _run_in_context(project: str, stack: str, config: dict[str, str], secret_keys: list[str], main: Path,
-                    root: Path, on_resource: Callable[[Resource], None] | None) -> Run:
+                    root: Path) -> Run:
     import pulumi
     from pulumi.runtime import settings as ps
 
@@ -226,7 +220,6 @@ def _run_in_context(project: str, stack: str, config: dict[str, str], secret_key
     ps.reset_options(project=project, stack=stack, root_directory=str(root), preview=False)
     pulumi.runtime.set_all_config(config, secret_keys)
     monitor = _capture_monitor(_make_mocks())
-    monitor.on_resource = on_resource
     pulumi.runtime.set_mocks(_make_mocks(), project=project, stack=stack, preview=False, monitor=monitor)
     saved_env = os.environ.pop("PULUMI_CONFIG", None)
     if str(root) not in sys.path:

@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -550,6 +550,86 @@ class PolicyPackProcess:
             _check_record(rec, i)
         self.begin()
         return self.finish(records)
+
+
+class InProcessPack(PolicyPackProcess):
+    """The repository's pack served in this interpreter: pulumi_policy's own analyzer servicer (the object
+    ``PolicyPack`` serves over gRPC) called directly with the same protobuf requests, without a second
+    interpreter and the wire in between. Same reconciliation, same ``Analyze``/``AnalyzeStack`` code,
+    same report; ``tests/policies`` holds the two equal on both stacks. The offline render uses it (a
+    second interpreter costs more than the whole analysis); ``PolicyPackProcess`` remains the engine's
+    way, used by the tests and ``python -m tools.policy_report``.
+
+    The servicer configures pulumi's runtime settings from ``PULUMI_PROJECT``/``PULUMI_STACK``/
+    ``PULUMI_DRY_RUN`` when they are set, so call it only after the program has run (not concurrently).
+    """
+
+    def __init__(self, stack: str, config_path: Path | str | None = None, project: str = "hardening",
+                 skip_unread_types: bool = True) -> None:
+        super().__init__(stack, config_path, PACK_DIR, project, skip_unread_types=skip_unread_types)
+        self._servicer: Any = None
+
+    def start(self) -> InProcessPack:
+        return self
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> int:
+        if self._servicer is None:
+            from pulumi_policy.policy import _PolicyAnalyzerServicer
+
+            from policies.registry import pack_arguments
+
+            args = pack_arguments()
+            # as PolicyPack.__init__ builds it (its version is always "0.0.1"; PulumiPolicy.yaml has ours)
+            self._servicer = _PolicyAnalyzerServicer(args["name"], "0.0.1", args["policies"],
+                                                     args["enforcement_level"])
+            self._stub = _DirectStub(self._servicer)
+        return 0
+
+    def stop(self) -> None:
+        self._servicer = self._stub = None
+        self._session = None
+
+    def _call(self, method: str, request: Any) -> Any:
+        try:
+            return getattr(self._stub, method)(request)
+        except Exception as exc:
+            raise PolicyPackError(f"policy pack {method} failed: {exc}") from exc
+
+
+class _DirectStub:
+    """``AnalyzerStub``'s calling convention (``stub.Method(request)``, ``stub.Method.future(request)``)
+    over a servicer in this process."""
+
+    def __init__(self, servicer: Any) -> None:
+        self._servicer = servicer
+
+    def __getattr__(self, method: str) -> _DirectMethod:
+        return _DirectMethod(getattr(self._servicer, method))
+
+
+class _DirectMethod:
+    def __init__(self, handler: Callable[[Any, Any], Any]) -> None:
+        self._handler = handler
+
+    def __call__(self, request: Any, timeout: float | None = None) -> Any:
+        return self._handler(request, None)
+
+    def future(self, request: Any, timeout: float | None = None) -> _Done:
+        try:
+            return _Done(self._handler(request, None), None)
+        except Exception as exc:  # raised from result(), as a gRPC future does
+            return _Done(None, exc)
+
+
+@dataclass
+class _Done:
+    value: Any
+    error: BaseException | None
+
+    def result(self) -> Any:
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 def _check_record(rec: Mapping[str, Any], index: int) -> None:

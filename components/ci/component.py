@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_github as github
 
 from components.ci.workflows import (
     ENVIRONMENT_BRANCH,
@@ -66,12 +65,15 @@ class CiPipelinesArgs:
 class CiPipelines(pulumi.ComponentResource):
     """The app repository's CI/CD on GitHub (see the module docstring)."""
 
+    # Pulumi evaluates these annotations at run time, and pulumi_github is imported only when GitHub is
+    # managed: the resource fields are typed by their base class (RepositoryFile, RepositoryEnvironment,
+    # ActionsEnvironmentSecret, RepositoryRuleset).
     workflow_texts: dict[str, str]
     required_checks: tuple[str, ...]
-    files: dict[str, github.RepositoryFile]
-    environments: dict[str, github.RepositoryEnvironment]
-    secrets: dict[str, github.ActionsEnvironmentSecret]
-    ruleset: github.RepositoryRuleset | None
+    files: dict[str, pulumi.CustomResource]
+    environments: dict[str, pulumi.CustomResource]
+    secrets: dict[str, pulumi.CustomResource]
+    ruleset: pulumi.CustomResource | None
 
     def __init__(self, name: str, args: CiPipelinesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
@@ -89,6 +91,8 @@ class CiPipelines(pulumi.ComponentResource):
         if not args.manage:
             self.register_outputs(outputs)
             return
+
+        import pulumi_github as github  # only a stack that manages GitHub pays for the SDK's import
 
         provider = github.Provider(f"{name}-github", owner=wf.owner, token=args.github_token,
                                    opts=pulumi.ResourceOptions(parent=self))
@@ -109,6 +113,7 @@ class CiPipelines(pulumi.ComponentResource):
 
         reviewers = ([github.RepositoryEnvironmentReviewerArgs(users=list(args.production_reviewers))]
                      if args.production_reviewers else None)
+        environments: dict[str, github.RepositoryEnvironment] = {}
         for env in (PRODUCTION, STAGING, PREVIEW):
             branch = ENVIRONMENT_BRANCH.get(env)
             environment = github.RepositoryEnvironment(
@@ -122,7 +127,7 @@ class CiPipelines(pulumi.ComponentResource):
                     custom_branch_policies=True, protected_branches=False) if branch else None,
                 opts=child,
             )
-            self.environments[env] = environment
+            self.environments[env] = environments[env] = environment
             if branch:
                 github.RepositoryEnvironmentDeploymentPolicy(
                     f"{name}-{env}-branch-{branch}",
@@ -138,7 +143,7 @@ class CiPipelines(pulumi.ComponentResource):
                 self.secrets[f"{env}/{secret_name}"] = github.ActionsEnvironmentSecret(
                     f"{name}-{env}-{secret_name.lower().replace('_', '-')}",
                     repository=repo,
-                    environment=self.environments[env].environment,
+                    environment=environments[env].environment,
                     secret_name=secret_name,
                     value=secret_value(key),
                     opts=child,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import yaml
+
+from components import yamltext
 
 from .common import REPOSITORY_FILE, Resource, as_list, as_map
 
@@ -29,9 +32,12 @@ def workflow_of(res: Resource) -> tuple[str, str] | None:
     return path, content
 
 
+@functools.lru_cache(maxsize=64)
 def load_workflow(content: str) -> tuple[Mapping[str, Any] | None, str | None]:
+    """The parsed workflow, or why it cannot be read. Parsed once per content (several rules read each
+    file; libyaml's parser); the result is shared, so rules only read it."""
     try:
-        doc = yaml.safe_load(content)
+        doc = yamltext.load(content)
     except yaml.YAMLError as exc:
         return None, f"is not valid YAML ({str(exc).splitlines()[0]})"
     if not isinstance(doc, Mapping):

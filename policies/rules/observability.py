@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from components import yamltext
 from components.conventions import ANNOTATION_SCRAPE, LABEL_COMPONENT, LABEL_NAME
 
 from .common import (
@@ -71,7 +72,7 @@ def loki_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
         return []  # unknown during preview
     minimum = _min_days(config, 30)
     try:
-        doc = yaml.safe_load(raw)
+        doc = yamltext.load(raw)
     except yaml.YAMLError as exc:
         return [f"{ref(res)}: loki.yaml is not valid YAML ({str(exc).splitlines()[0]})"]
     doc = as_map(doc)

@@ -142,6 +142,25 @@ def test_real_stacks_have_no_mandatory_violation(stack_run: Callable[[str], Run]
     assert report.resources == len(stack_run(stack).resources)
 
 
+@pytest.mark.server
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_in_process_pack_reports_what_the_engine_way_reports(stack_run: Callable[[str], Run], stack: str) -> None:
+    """The render's in-process analyzer (pulumi_policy's servicer called directly) and the pack as the engine
+    runs it (a subprocess over gRPC) give the same report, on the real stack and on a broken variant."""
+    recs = records(stack_run(stack))
+    broken = copy.deepcopy(recs)
+    break_latest_image(broken)
+    for variant in (recs, broken):
+        engine_way = pr.run_pack(variant, stack)
+        pack = pr.InProcessPack(stack)
+        try:
+            in_process = pack.analyze(variant)
+        finally:
+            pack.stop()
+        assert in_process.to_dict() == engine_way.to_dict()
+    assert "images-no-latest-tag" in mandatory(in_process)
+
+
 # --- real builder and upstream output ---------------------------------------------------------------
 def test_vault_server_hcl_builder_passes_vault_rules() -> None:
     from components.vault import server_config as sc
