@@ -111,6 +111,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / args.stack
         render_argv = ["-m", "tools.render", "--stack", args.stack, "--out", str(out)]
+        # as `make render` does first (site-packages were byte-compiled by pip)
+        timed(["-m", "compileall", "-q", "components", "tools", "policies"])
         timed(render_argv)  # warm the file cache, and produce plan.json for the floor
         plan = out / "plan.json"
         resources = json.loads(plan.read_text())["resources"]

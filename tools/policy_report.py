@@ -579,11 +579,21 @@ class InProcessPack(PolicyPackProcess):
             from policies.registry import pack_arguments
 
             args = pack_arguments()
-            # as PolicyPack.__init__ builds it (its version is always "0.0.1"; PulumiPolicy.yaml has ours)
-            self._servicer = _PolicyAnalyzerServicer(args["name"], "0.0.1", args["policies"],
-                                                     args["enforcement_level"])
+
+            def servicer(policies: list[Any]) -> Any:
+                # as PolicyPack.__init__ builds it (its version is always "0.0.1"; PulumiPolicy.yaml has ours)
+                return _PolicyAnalyzerServicer(args["name"], "0.0.1", policies, args["enforcement_level"])
+
+            self._servicer = _PerTypeServicer(servicer, args["policies"], self._policy_types())
             self._stub = _DirectStub(self._servicer)
         return 0
+
+    @staticmethod
+    def _policy_types() -> dict[str, frozenset[str]]:
+        """Resource policy name -> the resource types it reads (``Rule.applies_to``)."""
+        from policies.registry import RULES
+
+        return {r.name: r.applies_to for r in RULES if r.kind == "resource"}
 
     def stop(self) -> None:
         self._servicer = self._stub = None
@@ -594,6 +604,52 @@ class InProcessPack(PolicyPackProcess):
             return getattr(self._stub, method)(request)
         except Exception as exc:
             raise PolicyPackError(f"policy pack {method} failed: {exc}") from exc
+
+
+class _PerTypeServicer:
+    """The pack's servicer, except that ``Analyze`` of a resource runs only the resource policies that read
+    its type: pulumi_policy's servicer decodes a resource's properties again for every policy, though each
+    of this pack's resource policies returns at once for a type it does not read (``Rule.applies_to``),
+    so the answer is the same. Everything else, ``AnalyzeStack`` included, goes to the whole pack."""
+
+    def __init__(self, make: Callable[[list[Any]], Any], policies: list[Any],
+                 types: Mapping[str, frozenset[str]]) -> None:
+        self._make = make
+        self._policies = policies
+        self._types = types
+        self._whole = make(policies)
+        self._by_type: dict[str, Any] = {}
+        self._configured: list[tuple[str, Any]] = []
+
+    def __getattr__(self, method: str) -> Any:
+        return getattr(self._whole, method)
+
+    def Configure(self, request: Any, context: Any) -> Any:
+        self._configured.append(("Configure", request))
+        for sub in self._by_type.values():
+            if sub is not None:
+                sub.Configure(request, context)
+        return self._whole.Configure(request, context)
+
+    def ConfigureStack(self, request: Any, context: Any) -> Any:
+        self._configured.append(("ConfigureStack", request))
+        for sub in self._by_type.values():
+            if sub is not None:
+                sub.ConfigureStack(request, context)
+        return self._whole.ConfigureStack(request, context)
+
+    def Analyze(self, request: Any, context: Any) -> Any:
+        from pulumi.runtime import proto
+
+        if request.type not in self._by_type:
+            # A policy outside the registry's resource rules (none today) sees every type.
+            chosen = [p for p in self._policies if p.name not in self._types or request.type in self._types[p.name]]
+            sub = self._make(chosen) if chosen else None
+            for method, configured in self._configured if sub is not None else ():
+                getattr(sub, method)(configured, context)
+            self._by_type[request.type] = sub
+        sub = self._by_type[request.type]
+        return sub.Analyze(request, context) if sub is not None else proto.AnalyzeResponse()
 
 
 class _DirectStub:
