@@ -624,19 +624,19 @@ class _PerTypeServicer:
     def __getattr__(self, method: str) -> Any:
         return getattr(self._whole, method)
 
-    def Configure(self, request: Any, context: Any) -> Any:
-        self._configured.append(("Configure", request))
+    def _configure_all(self, method: str, request: Any, context: Any) -> Any:
+        """Configure the whole pack and every per-type servicer; replayed on per-type servicers made later."""
+        self._configured.append((method, request))
         for sub in self._by_type.values():
             if sub is not None:
-                sub.Configure(request, context)
-        return self._whole.Configure(request, context)
+                getattr(sub, method)(request, context)
+        return getattr(self._whole, method)(request, context)
+
+    def Configure(self, request: Any, context: Any) -> Any:
+        return self._configure_all("Configure", request, context)
 
     def ConfigureStack(self, request: Any, context: Any) -> Any:
-        self._configured.append(("ConfigureStack", request))
-        for sub in self._by_type.values():
-            if sub is not None:
-                sub.ConfigureStack(request, context)
-        return self._whole.ConfigureStack(request, context)
+        return self._configure_all("ConfigureStack", request, context)
 
     def Analyze(self, request: Any, context: Any) -> Any:
         from pulumi.runtime import proto
