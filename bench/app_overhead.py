@@ -40,8 +40,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 APP_DIR = ROOT / "app"
 API_KEY = "bench-api-key-not-a-real-secret"
-ORDER = json.dumps({"customer_id": "bench", "currency": "EUR",
-                    "items": [{"sku": "BOOK-42", "quantity": 2, "unit_price_cents": 1250}]}).encode()
+ORDER = json.dumps(
+    {"customer_id": "bench", "currency": "EUR", "items": [{"sku": "BOOK-42", "quantity": 2, "unit_price_cents": 1250}]}
+).encode()
 
 
 def free_port() -> int:
@@ -73,27 +74,46 @@ class Variant:
         """Start a fresh server process on a new free port, writing stdout to ``log_path``."""
         self.log_path = log_path
         self.port = free_port()
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1",
-               "APP_HOST": "127.0.0.1", "APP_PORT": str(self.port), "APP_INSTRUMENTATION": self.instrumentation,
-               "APP_LOG_LEVEL": "info", "APP_VERSION": "bench", "APP_SECRET_API_KEY": API_KEY}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "APP_HOST": "127.0.0.1",
+            "APP_PORT": str(self.port),
+            "APP_INSTRUMENTATION": self.instrumentation,
+            "APP_LOG_LEVEL": "info",
+            "APP_VERSION": "bench",
+            "APP_SECRET_API_KEY": API_KEY,
+        }
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "orders_api"], cwd=APP_DIR, env=env,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "orders_api"],
+                cwd=APP_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         if cpu is not None:
             os.sched_setaffinity(self.proc.pid, {cpu})
         deadline = time.monotonic() + 120  # generous: start-up is slow on a loaded machine
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} server exited:\n{self.log_path.read_text()[-2000:]}")
-            with contextlib.suppress(OSError), \
-                    urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:  # noqa: S310 - loopback
+            with contextlib.suppress(OSError), urllib.request.urlopen(self.url + "/readyz", timeout=1) as resp:  # noqa: S310 - loopback
                 if resp.status == 200:
                     break
             time.sleep(0.1)
         else:
             raise TimeoutError(f"{self.name} server did not become ready")
-        request = urllib.request.Request(self.url + "/orders", data=ORDER, method="POST", headers={  # noqa: S310
-            "Content-Type": "application/json", "Authorization": f"Bearer {API_KEY}"})
+        request = urllib.request.Request(  # noqa: S310
+            self.url + "/orders",
+            data=ORDER,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Bearer {API_KEY}",
+            },
+        )
         with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - loopback
             self.order_id = json.loads(resp.read())["id"]
 
@@ -117,13 +137,19 @@ class Variant:
         host = f"Host: 127.0.0.1:{self.port}\r\n".encode()
         listing = b"GET /orders?limit=5 HTTP/1.1\r\n" + host + b"\r\n"
         get = f"GET /orders/{self.order_id} HTTP/1.1\r\n".encode() + host + b"\r\n"
-        post = (b"POST /orders HTTP/1.1\r\n" + host + b"Content-Type: application/json\r\n"
-                + f"Authorization: Bearer {API_KEY}\r\nContent-Length: {len(ORDER)}\r\n\r\n".encode() + ORDER)
+        post = (
+            b"POST /orders HTTP/1.1\r\n"
+            + host
+            + b"Content-Type: application/json\r\n"
+            + f"Authorization: Bearer {API_KEY}\r\nContent-Length: {len(ORDER)}\r\n\r\n".encode()
+            + ORDER
+        )
         return [listing, get, listing, listing, post, listing, get, listing, listing, listing]
 
 
-async def _connection(port: int, mix: list[bytes], offset: int, deadline: float,
-                      latencies: list[float], counts: list[int]) -> None:
+async def _connection(
+    port: int, mix: list[bytes], offset: int, deadline: float, latencies: list[float], counts: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
@@ -157,8 +183,7 @@ async def drive(variant: Variant, connections: int, seconds: float) -> tuple[int
     mix = variant.mix()
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(_connection(variant.port, mix, n, deadline, latencies, counts)
-                           for n in range(connections)))
+    await asyncio.gather(*(_connection(variant.port, mix, n, deadline, latencies, counts) for n in range(connections)))
     return counts[0], counts[1], time.perf_counter() - started, latencies
 
 
@@ -169,8 +194,7 @@ def p95(values: list[float]) -> float:
 def scraped_requests(variant: Variant) -> float:
     with urllib.request.urlopen(variant.url + "/metrics", timeout=5) as resp:  # noqa: S310 - loopback
         text = resp.read().decode()
-    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-               if line.startswith("http_requests_total{"))
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("http_requests_total{"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=16, help="concurrent keep-alive connections")
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of one round per server")
     parser.add_argument("--rounds", type=int, default=20, help="measured rounds per server (alternating)")
-    parser.add_argument("--generations", type=int, default=5,
-                        help="fresh pairs of server processes the rounds are spread over")
+    parser.add_argument(
+        "--generations", type=int, default=5, help="fresh pairs of server processes the rounds are spread over"
+    )
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured warm-up seconds per server")
     parser.add_argument("--target", type=float, default=0.90, help="minimum throughput ratio")
     parser.add_argument("--json", action="store_true", help="also print a JSON summary line")
@@ -196,9 +221,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="app-overhead-") as tmp:
         on = Variant("instrumented", "on", Path(tmp))
         off = Variant("uninstrumented", "off", Path(tmp))
-        print(f"# servers pinned to CPU {server_cpu}, load generator on {cpus[:-1] or cpus}; "
-              f"{args.connections} connections, {args.rounds} x {args.seconds:g} s per server, "
-              f"over {generations} fresh pairs of server processes", flush=True)
+        print(
+            f"# servers pinned to CPU {server_cpu}, load generator on {cpus[:-1] or cpus}; "
+            f"{args.connections} connections, {args.rounds} x {args.seconds:g} s per server, "
+            f"over {generations} fresh pairs of server processes",
+            flush=True,
+        )
         counted = 0.0
         access_lines = 0
         r = 0
@@ -215,8 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                     r += 1
                     for variant in order:
                         cpu_before = variant.cpu()
-                        done, errors, elapsed, latencies = asyncio.run(
-                            drive(variant, args.connections, args.seconds))
+                        done, errors, elapsed, latencies = asyncio.run(drive(variant, args.connections, args.seconds))
                         cpu_used = variant.cpu() - cpu_before
                         variant.requests += done
                         variant.errors += errors
@@ -224,15 +251,17 @@ def main(argv: list[str] | None = None) -> int:
                         variant.cpu_seconds += cpu_used
                         variant.latencies.extend(latencies)
                         variant.rounds.append(done / elapsed)
-                        print(f"round {r:2d} {variant.name:>14}: {done / elapsed:8.0f} req/s  "
-                              f"p95 {p95(latencies) * 1000:6.2f} ms  server CPU {cpu_used / done * 1e6:5.0f} "
-                              f"us/req ({cpu_used / elapsed:4.0%} of a core)  [process pair {g + 1}]", flush=True)
+                        print(
+                            f"round {r:2d} {variant.name:>14}: {done / elapsed:8.0f} req/s  "
+                            f"p95 {p95(latencies) * 1000:6.2f} ms  server CPU {cpu_used / done * 1e6:5.0f} "
+                            f"us/req ({cpu_used / elapsed:4.0%} of a core)  [process pair {g + 1}]",
+                            flush=True,
+                        )
                 counted += scraped_requests(on) - before
             finally:
                 for variant in (on, off):
                     variant.stop()
-            access_lines += sum(1 for line in on.log_path.read_text().splitlines()
-                                if '"orders_api.access"' in line)
+            access_lines += sum(1 for line in on.log_path.read_text().splitlines() if '"orders_api.access"' in line)
 
     rate = {v.name: v.requests / v.seconds for v in (on, off)}
     cpu_per_request = {v.name: v.cpu_seconds / v.requests for v in (on, off)}
@@ -242,26 +271,47 @@ def main(argv: list[str] | None = None) -> int:
     cpu_ratio = cpu_per_request["uninstrumented"] / cpu_per_request["instrumented"]
     print()
     for v in (on, off):
-        print(f"{v.name:>14}: {rate[v.name]:8.0f} req/s  p95 {p95(v.latencies) * 1000:6.2f} ms  "
-              f"server CPU {cpu_per_request[v.name] * 1e6:5.0f} us/req  "
-              f"({v.requests} requests, {v.errors} non-2xx)")
+        print(
+            f"{v.name:>14}: {rate[v.name]:8.0f} req/s  p95 {p95(v.latencies) * 1000:6.2f} ms  "
+            f"server CPU {cpu_per_request[v.name] * 1e6:5.0f} us/req  "
+            f"({v.requests} requests, {v.errors} non-2xx)"
+        )
     print(f"{'ratio':>14}: {ratio:.3f} throughput, instrumented / uninstrumented (whole run)")
     print(f"{'':>14}  {paired:.3f} median of the per-round throughput ratios (verdict; target >= {args.target:.2f})")
     print(f"{'':>14}  {cpu_ratio:.3f} CPU per request, uninstrumented / instrumented (capacity of one core)")
-    print(f"# instrumentation check: the instrumented server counted {counted:.0f} requests in "
-          f"http_requests_total and wrote {access_lines} JSON access-log lines")
+    print(
+        f"# instrumentation check: the instrumented server counted {counted:.0f} requests in "
+        f"http_requests_total and wrote {access_lines} JSON access-log lines"
+    )
     ok = paired >= args.target and on.errors == 0 and off.errors == 0 and counted == on.requests
     if args.json:
-        print(json.dumps({
-            "connections": args.connections, "rounds": args.rounds, "generations": generations,
-            "seconds_per_round": args.seconds,
-            "instrumented": {"rps": round(rate["instrumented"], 1), "p95_ms": round(p95(on.latencies) * 1000, 3),
-                             "requests": on.requests, "errors": on.errors},
-            "uninstrumented": {"rps": round(rate["uninstrumented"], 1),
-                               "p95_ms": round(p95(off.latencies) * 1000, 3),
-                               "requests": off.requests, "errors": off.errors},
-            "ratio": round(ratio, 4), "ratio_median_paired": round(paired, 4), "cpu_ratio": round(cpu_ratio, 4),
-            "target": args.target, "ok": ok}))
+        print(
+            json.dumps(
+                {
+                    "connections": args.connections,
+                    "rounds": args.rounds,
+                    "generations": generations,
+                    "seconds_per_round": args.seconds,
+                    "instrumented": {
+                        "rps": round(rate["instrumented"], 1),
+                        "p95_ms": round(p95(on.latencies) * 1000, 3),
+                        "requests": on.requests,
+                        "errors": on.errors,
+                    },
+                    "uninstrumented": {
+                        "rps": round(rate["uninstrumented"], 1),
+                        "p95_ms": round(p95(off.latencies) * 1000, 3),
+                        "requests": off.requests,
+                        "errors": off.errors,
+                    },
+                    "ratio": round(ratio, 4),
+                    "ratio_median_paired": round(paired, 4),
+                    "cpu_ratio": round(cpu_ratio, 4),
+                    "target": args.target,
+                    "ok": ok,
+                }
+            )
+        )
     return 0 if ok else 1
 
 

@@ -49,8 +49,10 @@ _STORAGE = re.compile(r"^\d+(Mi|Gi|Ti)$")
 _SIZE = re.compile(r"^\d+(B|KB|MB|GB|TB|PB)$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _HOST = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_IMAGE = re.compile(r"^(?P<repo>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+/[a-z0-9._/-]+)?)(:(?P<tag>[\w][\w.-]{0,127}))?"
-                    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$")
+_IMAGE = re.compile(
+    r"^(?P<repo>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+/[a-z0-9._/-]+)?)(:(?P<tag>[\w][\w.-]{0,127}))?"
+    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
 _GH_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 
@@ -183,8 +185,9 @@ class Resources:
         }
 
 
-_RESOURCES_ACCEPTED = ("'cpu=<request>/<limit> memory=<request>/<limit>', e.g. 'cpu=100m/500m memory=128Mi/256Mi' "
-                       "(limit >= request)")
+_RESOURCES_ACCEPTED = (
+    "'cpu=<request>/<limit> memory=<request>/<limit>', e.g. 'cpu=100m/500m memory=128Mi/256Mi' (limit >= request)"
+)
 
 
 def parse_resources(v: Any) -> Resources:
@@ -255,62 +258,158 @@ _R = "requests/limits as " + _RESOURCES_ACCEPTED.split(",")[0].strip("'") + "."
 
 KEYS: tuple[Key, ...] = (
     # --- stack and cluster -----------------------------------------------------------------------
-    Key("environment", "string", "dev", "Environment of this stack: dev, staging or prod. prod turns on HA, "
-        "longer retention and stricter policies.", _choice(*ENVIRONMENTS)),
-    Key("kubeContext", "string", "", "kubeconfig context the explicit Kubernetes provider uses; empty = the "
-        "current context.", _string),
-    Key("renderYamlToDirectory", "string", "", "When set, the Kubernetes provider writes manifests to this "
-        "directory instead of applying them (for users with the Pulumi CLI but no cluster).", _string),
-    Key("storageClass", "string", "", "StorageClass for every PersistentVolumeClaim; empty = the cluster "
-        "default.", _regex(_DNS_LABEL, "a DNS-1123 label or empty", allow_empty=True)),
-    Key("team", "string", "platform", "Team that owns the platform namespaces (label 'team', used for cost "
-        "allocation).", _regex(_DNS_LABEL, "a DNS-1123 label")),
-    Key("costCenter", "string", "cc-platform", "Cost center of the platform namespaces (label 'cost-center').",
-        _regex(_DNS_LABEL, "a DNS-1123 label")),
-    Key("runbookBaseUrl", "string", "https://github.com/example-org/hardening/blob/main/docs",
-        "Base URL of docs/ used in every alert's runbook_url.", _regex(re.compile(r"^https://\S+[^/]$"),
-                                                                        "an https URL without trailing slash")),
+    Key(
+        "environment",
+        "string",
+        "dev",
+        "Environment of this stack: dev, staging or prod. prod turns on HA, longer retention and stricter policies.",
+        _choice(*ENVIRONMENTS),
+    ),
+    Key(
+        "kubeContext",
+        "string",
+        "",
+        "kubeconfig context the explicit Kubernetes provider uses; empty = the current context.",
+        _string,
+    ),
+    Key(
+        "renderYamlToDirectory",
+        "string",
+        "",
+        "When set, the Kubernetes provider writes manifests to this "
+        "directory instead of applying them (for users with the Pulumi CLI but no cluster).",
+        _string,
+    ),
+    Key(
+        "storageClass",
+        "string",
+        "",
+        "StorageClass for every PersistentVolumeClaim; empty = the cluster default.",
+        _regex(_DNS_LABEL, "a DNS-1123 label or empty", allow_empty=True),
+    ),
+    Key(
+        "team",
+        "string",
+        "platform",
+        "Team that owns the platform namespaces (label 'team', used for cost allocation).",
+        _regex(_DNS_LABEL, "a DNS-1123 label"),
+    ),
+    Key(
+        "costCenter",
+        "string",
+        "cc-platform",
+        "Cost center of the platform namespaces (label 'cost-center').",
+        _regex(_DNS_LABEL, "a DNS-1123 label"),
+    ),
+    Key(
+        "runbookBaseUrl",
+        "string",
+        "https://github.com/example-org/hardening/blob/main/docs",
+        "Base URL of docs/ used in every alert's runbook_url.",
+        _regex(re.compile(r"^https://\S+[^/]$"), "an https URL without trailing slash"),
+    ),
     # --- namespaces ------------------------------------------------------------------------------
-    Key("appNamespace", "string", "web", "Namespace of the application workload.",
-        _regex(_DNS_LABEL, "a DNS-1123 label")),
-    Key("appTeam", "string", "web", "Team that owns the application namespace (label 'team').",
-        _regex(_DNS_LABEL, "a DNS-1123 label")),
-    Key("appCostCenter", "string", "cc-web", "Cost center of the application namespace.",
-        _regex(_DNS_LABEL, "a DNS-1123 label")),
-    Key("namespaceQuota", "string", "cpu=4/8 memory=8Gi/16Gi", "ResourceQuota of every platform namespace: "
-        "total requests/limits as 'cpu=<requests>/<limits> memory=<requests>/<limits>'.", parse_resources),
-    Key("appNamespaceQuota", "string", "cpu=2/4 memory=4Gi/8Gi", "ResourceQuota of the application namespace, "
-        "sized for the HPA's maximum replicas plus a full canary ReplicaSet.", parse_resources),
+    Key(
+        "appNamespace",
+        "string",
+        "web",
+        "Namespace of the application workload.",
+        _regex(_DNS_LABEL, "a DNS-1123 label"),
+    ),
+    Key(
+        "appTeam",
+        "string",
+        "web",
+        "Team that owns the application namespace (label 'team').",
+        _regex(_DNS_LABEL, "a DNS-1123 label"),
+    ),
+    Key(
+        "appCostCenter",
+        "string",
+        "cc-web",
+        "Cost center of the application namespace.",
+        _regex(_DNS_LABEL, "a DNS-1123 label"),
+    ),
+    Key(
+        "namespaceQuota",
+        "string",
+        "cpu=4/8 memory=8Gi/16Gi",
+        "ResourceQuota of every platform namespace: "
+        "total requests/limits as 'cpu=<requests>/<limits> memory=<requests>/<limits>'.",
+        parse_resources,
+    ),
+    Key(
+        "appNamespaceQuota",
+        "string",
+        "cpu=2/4 memory=4Gi/8Gi",
+        "ResourceQuota of the application namespace, "
+        "sized for the HPA's maximum replicas plus a full canary ReplicaSet.",
+        parse_resources,
+    ),
     Key("namespaceMaxPods", "integer", 30, "ResourceQuota pod count per namespace.", _integer(1, 10000)),
-    Key("containerDefaults", "string", "cpu=50m/200m memory=64Mi/256Mi", "LimitRange default requests/limits "
-        "for containers that declare none.", parse_resources),
+    Key(
+        "containerDefaults",
+        "string",
+        "cpu=50m/200m memory=64Mi/256Mi",
+        "LimitRange default requests/limits for containers that declare none.",
+        parse_resources,
+    ),
     # --- app -------------------------------------------------------------------------------------
-    Key("appName", "string", "orders-api", "Name of the application (Rollout, Services, Vault role).",
-        _regex(_DNS_LABEL, "a DNS-1123 label")),
-    Key("appImage", "string", "ghcr.io/example-org/orders-api:1.0.0", "Application image with an explicit, "
-        "immutable tag (CI sets the commit SHA).", _image),
+    Key(
+        "appName",
+        "string",
+        "orders-api",
+        "Name of the application (Rollout, Services, Vault role).",
+        _regex(_DNS_LABEL, "a DNS-1123 label"),
+    ),
+    Key(
+        "appImage",
+        "string",
+        "ghcr.io/example-org/orders-api:1.0.0",
+        "Application image with an explicit, immutable tag (CI sets the commit SHA).",
+        _image,
+    ),
     Key("appReplicas", "integer", 1, "Application replicas (prod: at least 2).", _integer(1, 100)),
     Key("appResources", "string", "cpu=100m/500m memory=128Mi/256Mi", "Application " + _R, parse_resources),
-    Key("appIngressHost", "string", "", "Public host name of the app; when set, an NGINX Ingress routes traffic "
+    Key(
+        "appIngressHost",
+        "string",
+        "",
+        "Public host name of the app; when set, an NGINX Ingress routes traffic "
         "and the canary splits it by weight at the ingress.",
-        _regex(_HOST, "a DNS host name such as orders.example.com, or empty", allow_empty=True)),
-    Key("appMaxReplicas", "integer", 0, "HorizontalPodAutoscaler maximum replicas; 0 disables the HPA.",
-        _integer(0, 100)),
+        _regex(_HOST, "a DNS host name such as orders.example.com, or empty", allow_empty=True),
+    ),
+    Key(
+        "appMaxReplicas",
+        "integer",
+        0,
+        "HorizontalPodAutoscaler maximum replicas; 0 disables the HPA.",
+        _integer(0, 100),
+    ),
     # --- monitoring ------------------------------------------------------------------------------
     Key("prometheusRetention", "string", "2d", "Prometheus TSDB retention time.", _duration("1h", "5y")),
-    Key("prometheusRetentionSize", "string", "8GB", "Prometheus TSDB retention size cap (below the volume "
-        "size).", _regex(_SIZE, "a size such as 40GB or 512MB")),
+    Key(
+        "prometheusRetentionSize",
+        "string",
+        "8GB",
+        "Prometheus TSDB retention size cap (below the volume size).",
+        _regex(_SIZE, "a size such as 40GB or 512MB"),
+    ),
     Key("prometheusStorage", "string", "10Gi", "Prometheus volume size.", _regex(_STORAGE, "a size such as 50Gi")),
     Key("prometheusReplicas", "integer", 1, "Prometheus replicas (each scrapes everything).", _integer(1, 5)),
     Key("prometheusResources", "string", "cpu=200m/1 memory=512Mi/1Gi", "Prometheus " + _R, parse_resources),
     Key("scrapeInterval", "string", "30s", "Prometheus scrape interval.", _duration("5s", "5m")),
     Key("evaluationInterval", "string", "30s", "Prometheus rule evaluation interval.", _duration("5s", "5m")),
-    Key("alertmanagerReplicas", "integer", 1, "Alertmanager replicas (clustered when more than one).",
-        _integer(1, 5)),
+    Key("alertmanagerReplicas", "integer", 1, "Alertmanager replicas (clustered when more than one).", _integer(1, 5)),
     Key("grafanaReplicas", "integer", 1, "Grafana replicas.", _integer(1, 5)),
     # --- logging ---------------------------------------------------------------------------------
-    Key("lokiRetention", "string", "7d", "Loki retention period (the compactor deletes older chunks).",
-        _duration("24h", "5y")),
+    Key(
+        "lokiRetention",
+        "string",
+        "7d",
+        "Loki retention period (the compactor deletes older chunks).",
+        _duration("24h", "5y"),
+    ),
     Key("lokiStorage", "string", "10Gi", "Loki volume size.", _regex(_STORAGE, "a size such as 50Gi")),
     Key("lokiResources", "string", "cpu=100m/1 memory=256Mi/1Gi", "Loki " + _R, parse_resources),
     Key("lokiIngestionRateMb", "integer", 4, "Loki per-tenant ingestion rate limit in MB/s.", _integer(1, 1000)),
@@ -318,58 +417,148 @@ KEYS: tuple[Key, ...] = (
     # --- vault -----------------------------------------------------------------------------------
     Key("vaultReplicas", "integer", 1, "Vault server replicas (Raft peers; prod: 3).", _integer(1, 7)),
     Key("vaultStorage", "string", "5Gi", "Vault Raft volume size.", _regex(_STORAGE, "a size such as 10Gi")),
-    Key("vaultTlsSecret", "string", "", "Name of a kubernetes.io/tls Secret in the vault namespace for the "
+    Key(
+        "vaultTlsSecret",
+        "string",
+        "",
+        "Name of a kubernetes.io/tls Secret in the vault namespace for the "
         "listener; empty disables TLS (refused in prod).",
-        _regex(_DNS_LABEL, "a DNS-1123 Secret name or empty", allow_empty=True)),
-    Key("vaultRotationPeriod", "string", "90d", "Rotation period recorded on every KV secret; the rotation "
-        "report flags older versions.", _duration("1h", "2y")),
+        _regex(_DNS_LABEL, "a DNS-1123 Secret name or empty", allow_empty=True),
+    ),
+    Key(
+        "vaultRotationPeriod",
+        "string",
+        "90d",
+        "Rotation period recorded on every KV secret; the rotation report flags older versions.",
+        _duration("1h", "2y"),
+    ),
     # --- progressive delivery --------------------------------------------------------------------
-    Key("deliveryStrategy", "string", "canary", "How a new app version is rolled out: canary or blueGreen.",
-        _choice("canary", "blueGreen")),
-    Key("canaryWeights", "array", [50], "Canary traffic weights, strictly increasing within 1..99; each is "
-        "followed by a pause.", _weights, items="integer"),
-    Key("canaryPause", "string", "30s", "Pause after each canary weight (at least one analysis interval).",
-        _duration("10s", "1h")),
-    Key("analysisInterval", "string", "30s", "Interval between two analysis measurements.",
-        _duration("10s", "10m")),
-    Key("analysisFailureLimit", "integer", 1, "Failed measurements tolerated before the rollout aborts.",
-        _integer(0, 10)),
-    Key("errorRatioThreshold", "string", "0.05", "Error ratio that fails the analysis and fires the alert.",
-        _decimal(0.0001, 0.5)),
-    Key("latencyP95ThresholdSeconds", "string", "0.5", "P95 latency (seconds) that fails the analysis and fires "
-        "the alert.", _decimal(0.01, 60)),
+    Key(
+        "deliveryStrategy",
+        "string",
+        "canary",
+        "How a new app version is rolled out: canary or blueGreen.",
+        _choice("canary", "blueGreen"),
+    ),
+    Key(
+        "canaryWeights",
+        "array",
+        [50],
+        "Canary traffic weights, strictly increasing within 1..99; each is followed by a pause.",
+        _weights,
+        items="integer",
+    ),
+    Key(
+        "canaryPause",
+        "string",
+        "30s",
+        "Pause after each canary weight (at least one analysis interval).",
+        _duration("10s", "1h"),
+    ),
+    Key("analysisInterval", "string", "30s", "Interval between two analysis measurements.", _duration("10s", "10m")),
+    Key(
+        "analysisFailureLimit",
+        "integer",
+        1,
+        "Failed measurements tolerated before the rollout aborts.",
+        _integer(0, 10),
+    ),
+    Key(
+        "errorRatioThreshold",
+        "string",
+        "0.05",
+        "Error ratio that fails the analysis and fires the alert.",
+        _decimal(0.0001, 0.5),
+    ),
+    Key(
+        "latencyP95ThresholdSeconds",
+        "string",
+        "0.5",
+        "P95 latency (seconds) that fails the analysis and fires the alert.",
+        _decimal(0.01, 60),
+    ),
     # --- cost ------------------------------------------------------------------------------------
-    Key("costCpuHourly", "string", "0.031611", "Price of one vCPU-hour (USD), given to OpenCost and the "
-        "estimate.", _decimal(0, 100)),
+    Key(
+        "costCpuHourly",
+        "string",
+        "0.031611",
+        "Price of one vCPU-hour (USD), given to OpenCost and the estimate.",
+        _decimal(0, 100),
+    ),
     Key("costMemoryGibHourly", "string", "0.004237", "Price of one GiB-hour of memory (USD).", _decimal(0, 100)),
-    Key("costStorageGbMonthly", "string", "0.04", "Price of one GB-month of persistent storage (USD).",
-        _decimal(0, 100)),
+    Key(
+        "costStorageGbMonthly", "string", "0.04", "Price of one GB-month of persistent storage (USD).", _decimal(0, 100)
+    ),
     Key("costLoadBalancerHourly", "string", "0.025", "Price of one load balancer hour (USD).", _decimal(0, 100)),
     Key("costNodeCount", "integer", 1, "Nodes a DaemonSet runs on, for the estimate.", _integer(1, 10000)),
-    Key("costMonthlyBudget", "string", "150", "Monthly budget (USD) the policy pack holds the estimate to.",
-        _decimal(0, 10_000_000)),
-    Key("costIncreaseThresholdPercent", "integer", 20, "A pull request that raises the estimate by more than "
-        "this percent is flagged.", _integer(0, 1000)),
+    Key(
+        "costMonthlyBudget",
+        "string",
+        "150",
+        "Monthly budget (USD) the policy pack holds the estimate to.",
+        _decimal(0, 10_000_000),
+    ),
+    Key(
+        "costIncreaseThresholdPercent",
+        "integer",
+        20,
+        "A pull request that raises the estimate by more than this percent is flagged.",
+        _integer(0, 1000),
+    ),
     # --- CI/CD (GitHub) ----------------------------------------------------------------------------
-    Key("githubManage", "boolean", False, "Manage the app repository's workflows, environments, secrets and "
-        "ruleset with pulumi-github (needs github:token).", _boolean),
-    Key("githubOwner", "string", "example-org", "Owner (user or organization) of the app repository.",
-        _regex(_GH_NAME, "a GitHub user or organization name")),
-    Key("githubRepository", "string", "orders-api", "Name of the app repository the workflows are committed to.",
-        _regex(_GH_NAME, "a GitHub repository name")),
+    Key(
+        "githubManage",
+        "boolean",
+        False,
+        "Manage the app repository's workflows, environments, secrets and "
+        "ruleset with pulumi-github (needs github:token).",
+        _boolean,
+    ),
+    Key(
+        "githubOwner",
+        "string",
+        "example-org",
+        "Owner (user or organization) of the app repository.",
+        _regex(_GH_NAME, "a GitHub user or organization name"),
+    ),
+    Key(
+        "githubRepository",
+        "string",
+        "orders-api",
+        "Name of the app repository the workflows are committed to.",
+        _regex(_GH_NAME, "a GitHub repository name"),
+    ),
     Key("deployRailway", "boolean", False, "Deploy the app to Railway from the deploy workflows.", _boolean),
     Key("deployRender", "boolean", False, "Deploy the app to Render from the deploy workflows.", _boolean),
     Key("deployFly", "boolean", False, "Deploy the app to Fly.io from the deploy workflows.", _boolean),
-    Key("ciVaultSecrets", "boolean", False, "Workflows read their deploy secrets from Vault through GitHub OIDC "
-        "instead of GitHub environment secrets.", _boolean),
-    Key("ciVaultAddress", "string", "", "Vault address the workflows log in to through GitHub OIDC when "
+    Key(
+        "ciVaultSecrets",
+        "boolean",
+        False,
+        "Workflows read their deploy secrets from Vault through GitHub OIDC instead of GitHub environment secrets.",
+        _boolean,
+    ),
+    Key(
+        "ciVaultAddress",
+        "string",
+        "",
+        "Vault address the workflows log in to through GitHub OIDC when "
         "ciVaultSecrets is on (reachable from GitHub's runners).",
-        _regex(re.compile(r"^https://[^\s/]+(:\d+)?$"), "an https URL without path, e.g. https://vault.example.com, "
-               "or empty", allow_empty=True)),
-    Key("productionReviewers", "array", [], "Numeric GitHub user ids (gh api users/<login> --jq .id) whose approval "
+        _regex(
+            re.compile(r"^https://[^\s/]+(:\d+)?$"),
+            "an https URL without path, e.g. https://vault.example.com, or empty",
+            allow_empty=True,
+        ),
+    ),
+    Key(
+        "productionReviewers",
+        "array",
+        [],
+        "Numeric GitHub user ids (gh api users/<login> --jq .id) whose approval "
         "the production environment requires (at most 6).",
         _array_of(_integer(1, 2**53), "a list of at most 6 numeric GitHub user ids, e.g. [1234567]"),
-        items="integer"),
+        items="integer",
+    ),
 )
 
 SECRET_KEYS: tuple[SecretKey, ...] = (
@@ -518,34 +707,54 @@ def _cross_checks(v: Mapping[str, Any], problems: list[str]) -> None:
     if has("environment", "appReplicas") and v["environment"] == "prod" and v["appReplicas"] < 2:
         problems.append(f"{NAMESPACE}:appReplicas: {v['appReplicas']} is too few for prod; accepted: 2 or more")
     if has("environment", "vaultTlsSecret") and v["environment"] == "prod" and not v["vaultTlsSecret"]:
-        problems.append(f"{NAMESPACE}:vaultTlsSecret: empty in prod; accepted: the name of a kubernetes.io/tls "
-                        "Secret (Vault's listener must use TLS in prod)")
+        problems.append(
+            f"{NAMESPACE}:vaultTlsSecret: empty in prod; accepted: the name of a kubernetes.io/tls "
+            "Secret (Vault's listener must use TLS in prod)"
+        )
     if has("vaultReplicas") and v["vaultReplicas"] % 2 == 0:
-        problems.append(f"{NAMESPACE}:vaultReplicas: {v['vaultReplicas']} gives Raft no majority advantage; "
-                        "accepted: an odd number (1, 3, 5, 7)")
+        problems.append(
+            f"{NAMESPACE}:vaultReplicas: {v['vaultReplicas']} gives Raft no majority advantage; "
+            "accepted: an odd number (1, 3, 5, 7)"
+        )
     if has("canaryPause", "analysisInterval") and (
-            duration_seconds(v["canaryPause"]) < duration_seconds(v["analysisInterval"])):
-        problems.append(f"{NAMESPACE}:canaryPause: {v['canaryPause']!r} is shorter than analysisInterval "
-                        f"{v['analysisInterval']!r}; accepted: a pause of at least one analysis interval")
+        duration_seconds(v["canaryPause"]) < duration_seconds(v["analysisInterval"])
+    ):
+        problems.append(
+            f"{NAMESPACE}:canaryPause: {v['canaryPause']!r} is shorter than analysisInterval "
+            f"{v['analysisInterval']!r}; accepted: a pause of at least one analysis interval"
+        )
     if has("evaluationInterval", "scrapeInterval") and (
-            duration_seconds(v["evaluationInterval"]) < duration_seconds(v["scrapeInterval"])):
-        problems.append(f"{NAMESPACE}:evaluationInterval: {v['evaluationInterval']!r} is shorter than "
-                        f"scrapeInterval {v['scrapeInterval']!r}; accepted: at least the scrape interval")
+        duration_seconds(v["evaluationInterval"]) < duration_seconds(v["scrapeInterval"])
+    ):
+        problems.append(
+            f"{NAMESPACE}:evaluationInterval: {v['evaluationInterval']!r} is shorter than "
+            f"scrapeInterval {v['scrapeInterval']!r}; accepted: at least the scrape interval"
+        )
     if has("appMaxReplicas", "appReplicas") and 0 < v["appMaxReplicas"] < v["appReplicas"]:
-        problems.append(f"{NAMESPACE}:appMaxReplicas: {v['appMaxReplicas']} is below appReplicas "
-                        f"{v['appReplicas']}; accepted: 0 (no HPA) or at least appReplicas")
+        problems.append(
+            f"{NAMESPACE}:appMaxReplicas: {v['appMaxReplicas']} is below appReplicas "
+            f"{v['appReplicas']}; accepted: 0 (no HPA) or at least appReplicas"
+        )
     if has("lokiIngestionBurstMb", "lokiIngestionRateMb") and v["lokiIngestionBurstMb"] < v["lokiIngestionRateMb"]:
-        problems.append(f"{NAMESPACE}:lokiIngestionBurstMb: {v['lokiIngestionBurstMb']} is below "
-                        f"lokiIngestionRateMb {v['lokiIngestionRateMb']}; accepted: at least the rate")
+        problems.append(
+            f"{NAMESPACE}:lokiIngestionBurstMb: {v['lokiIngestionBurstMb']} is below "
+            f"lokiIngestionRateMb {v['lokiIngestionRateMb']}; accepted: at least the rate"
+        )
     if has("environment", "alertmanagerReplicas") and v["environment"] == "prod" and v["alertmanagerReplicas"] < 2:
-        problems.append(f"{NAMESPACE}:alertmanagerReplicas: {v['alertmanagerReplicas']} in prod; accepted: 2 or "
-                        "more (a clustered Alertmanager)")
+        problems.append(
+            f"{NAMESPACE}:alertmanagerReplicas: {v['alertmanagerReplicas']} in prod; accepted: 2 or "
+            "more (a clustered Alertmanager)"
+        )
     if has("ciVaultSecrets", "ciVaultAddress") and v["ciVaultSecrets"] and not v["ciVaultAddress"]:
-        problems.append(f"{NAMESPACE}:ciVaultAddress: empty while ciVaultSecrets is true; accepted: the https URL "
-                        "of the Vault the workflows log in to (or set ciVaultSecrets to false)")
+        problems.append(
+            f"{NAMESPACE}:ciVaultAddress: empty while ciVaultSecrets is true; accepted: the https URL "
+            "of the Vault the workflows log in to (or set ciVaultSecrets to false)"
+        )
     if has("productionReviewers") and len(v["productionReviewers"]) > 6:
-        problems.append(f"{NAMESPACE}:productionReviewers: {len(v['productionReviewers'])} reviewers; accepted: at "
-                        "most 6 (GitHub's limit per environment)")
+        problems.append(
+            f"{NAMESPACE}:productionReviewers: {len(v['productionReviewers'])} reviewers; accepted: at "
+            "most 6 (GitHub's limit per environment)"
+        )
 
 
 def _show(value: Any) -> str:
@@ -553,8 +762,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def load_settings(raw: Mapping[str, Any], *, project: str = NAMESPACE, stack: str = "dev",
-                  secret_names: frozenset[str] | set[str] = frozenset()) -> Settings:
+def load_settings(
+    raw: Mapping[str, Any],
+    *,
+    project: str = NAMESPACE,
+    stack: str = "dev",
+    secret_names: frozenset[str] | set[str] = frozenset(),
+) -> Settings:
     """Validate ``raw`` (key -> value without namespace; defaults already applied or not) into Settings.
 
     Keys missing from ``raw`` take their declared default. Secret keys are only named in
@@ -565,11 +779,16 @@ def load_settings(raw: Mapping[str, Any], *, project: str = NAMESPACE, stack: st
     for name in sorted(set(raw) - set(KEYS_BY_NAME)):
         if name in SECRET_KEY_NAMES:
             if name not in secret_names:
-                problems.append(f"{NAMESPACE}:{name}: must be set as a secret "
-                                f"(pulumi config set --secret {name} ...); it was set in plain text")
+                problems.append(
+                    f"{NAMESPACE}:{name}: must be set as a secret "
+                    f"(pulumi config set --secret {name} ...); it was set in plain text"
+                )
             continue
-        problems.append(f"{NAMESPACE}:{name}: unknown key; accepted keys: see Pulumi.yaml (e.g. "
-                        + ", ".join(sorted(_closest(name))) + ")")
+        problems.append(
+            f"{NAMESPACE}:{name}: unknown key; accepted keys: see Pulumi.yaml (e.g. "
+            + ", ".join(sorted(_closest(name)))
+            + ")"
+        )
     for key in KEYS:
         value = raw.get(key.name, key.default)
         try:
@@ -585,27 +804,69 @@ def load_settings(raw: Mapping[str, Any], *, project: str = NAMESPACE, stack: st
         stack=stack,
         environment=v["environment"],
         cluster=ClusterSettings(v["kubeContext"], v["renderYamlToDirectory"], v["storageClass"]),
-        namespaces=NamespaceSettings(v["appNamespace"], v["appTeam"], v["appCostCenter"], v["team"],
-                                     v["costCenter"], v["namespaceQuota"], v["namespaceMaxPods"],
-                                     v["containerDefaults"], v["appNamespaceQuota"]),
-        app=AppSettings(v["appName"], v["appImage"], v["appReplicas"], v["appResources"], v["appIngressHost"],
-                        v["appMaxReplicas"]),
-        monitoring=MonitoringSettings(v["prometheusRetention"], v["prometheusRetentionSize"],
-                                      v["prometheusStorage"], v["prometheusReplicas"], v["prometheusResources"],
-                                      v["scrapeInterval"], v["evaluationInterval"], v["alertmanagerReplicas"],
-                                      v["grafanaReplicas"], v["runbookBaseUrl"]),
-        logging=LoggingSettings(v["lokiRetention"], v["lokiStorage"], v["lokiResources"], v["lokiIngestionRateMb"],
-                                v["lokiIngestionBurstMb"]),
+        namespaces=NamespaceSettings(
+            v["appNamespace"],
+            v["appTeam"],
+            v["appCostCenter"],
+            v["team"],
+            v["costCenter"],
+            v["namespaceQuota"],
+            v["namespaceMaxPods"],
+            v["containerDefaults"],
+            v["appNamespaceQuota"],
+        ),
+        app=AppSettings(
+            v["appName"], v["appImage"], v["appReplicas"], v["appResources"], v["appIngressHost"], v["appMaxReplicas"]
+        ),
+        monitoring=MonitoringSettings(
+            v["prometheusRetention"],
+            v["prometheusRetentionSize"],
+            v["prometheusStorage"],
+            v["prometheusReplicas"],
+            v["prometheusResources"],
+            v["scrapeInterval"],
+            v["evaluationInterval"],
+            v["alertmanagerReplicas"],
+            v["grafanaReplicas"],
+            v["runbookBaseUrl"],
+        ),
+        logging=LoggingSettings(
+            v["lokiRetention"],
+            v["lokiStorage"],
+            v["lokiResources"],
+            v["lokiIngestionRateMb"],
+            v["lokiIngestionBurstMb"],
+        ),
         vault=VaultSettings(v["vaultReplicas"], v["vaultStorage"], v["vaultTlsSecret"], v["vaultRotationPeriod"]),
-        delivery=DeliverySettings(v["deliveryStrategy"], tuple(v["canaryWeights"]), v["canaryPause"],
-                                  v["analysisInterval"], v["analysisFailureLimit"], v["errorRatioThreshold"],
-                                  v["latencyP95ThresholdSeconds"]),
-        cost=CostSettings(v["costCpuHourly"], v["costMemoryGibHourly"], v["costStorageGbMonthly"],
-                          v["costLoadBalancerHourly"], v["costNodeCount"], v["costMonthlyBudget"],
-                          v["costIncreaseThresholdPercent"]),
-        ci=CiSettings(v["githubManage"], v["githubOwner"], v["githubRepository"], v["deployRailway"],
-                      v["deployRender"], v["deployFly"], v["ciVaultSecrets"], tuple(v["productionReviewers"]),
-                      v["ciVaultAddress"]),
+        delivery=DeliverySettings(
+            v["deliveryStrategy"],
+            tuple(v["canaryWeights"]),
+            v["canaryPause"],
+            v["analysisInterval"],
+            v["analysisFailureLimit"],
+            v["errorRatioThreshold"],
+            v["latencyP95ThresholdSeconds"],
+        ),
+        cost=CostSettings(
+            v["costCpuHourly"],
+            v["costMemoryGibHourly"],
+            v["costStorageGbMonthly"],
+            v["costLoadBalancerHourly"],
+            v["costNodeCount"],
+            v["costMonthlyBudget"],
+            v["costIncreaseThresholdPercent"],
+        ),
+        ci=CiSettings(
+            v["githubManage"],
+            v["githubOwner"],
+            v["githubRepository"],
+            v["deployRailway"],
+            v["deployRender"],
+            v["deployFly"],
+            v["ciVaultSecrets"],
+            tuple(v["productionReviewers"]),
+            v["ciVaultAddress"],
+        ),
         secrets_present=frozenset(n for n in raw if n in SECRET_KEY_NAMES and n in secret_names),
     )
 
@@ -633,9 +894,9 @@ def raw_config_from_runtime() -> tuple[dict[str, Any], set[str]]:
     merged: dict[str, Any] = {**rc.get_config_env(), **rc.CONFIG.get()}
     secret_full = set(rc._SECRET_KEYS.get()) | set(rc.get_config_secret_keys_env())
     prefix = NAMESPACE + ":"
-    raw = {k[len(prefix):]: _decode(v) for k, v in merged.items() if k.startswith(prefix)}
+    raw = {k[len(prefix) :]: _decode(v) for k, v in merged.items() if k.startswith(prefix)}
     # Typed defaults arrive as text ("1", "true"); checks accept both forms.
-    secrets = {k[len(prefix):] for k in secret_full if k.startswith(prefix)}
+    secrets = {k[len(prefix) :] for k in secret_full if k.startswith(prefix)}
     return raw, secrets
 
 

@@ -44,7 +44,23 @@ METRIC_BUILD_INFO: Final = "app_build_info"  # gauge = 1; labels: version, commi
 METRIC_ORDERS_CREATED: Final = "orders_created_total"  # business counter
 # Histogram buckets dense around the 0.5 s latency objective.
 DURATION_BUCKETS: Final = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.75, 1.0, 2.5, 5.0, 10.0,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.2,
+    0.3,
+    0.4,
+    0.45,
+    0.5,
+    0.55,
+    0.6,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 
 # SLI recording rules (Monitoring records them; alerts, dashboards and the canary analysis read them).

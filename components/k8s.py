@@ -36,8 +36,9 @@ def selector(name: str) -> Obj:
     return {cv.LABEL_NAME: name}
 
 
-def meta(name: str, namespace: str | None, lbls: Mapping[str, str],
-         annotations: Mapping[str, str] | None = None) -> Obj:
+def meta(
+    name: str, namespace: str | None, lbls: Mapping[str, str], annotations: Mapping[str, str] | None = None
+) -> Obj:
     out: Obj = {"name": name, "labels": dict(lbls)}
     if namespace is not None:
         out["namespace"] = namespace
@@ -73,8 +74,16 @@ def restricted_security_context(*, read_only: bool = True) -> Obj:
     }
 
 
-def http_probe(path: str, port: int | str, *, scheme: str = "HTTP", period: int = 10, timeout: int = 3,
-               failure_threshold: int = 3, initial_delay: int = 0) -> Obj:
+def http_probe(
+    path: str,
+    port: int | str,
+    *,
+    scheme: str = "HTTP",
+    period: int = 10,
+    timeout: int = 3,
+    failure_threshold: int = 3,
+    initial_delay: int = 0,
+) -> Obj:
     probe: Obj = {
         "http_get": {"path": path, "port": port, "scheme": scheme},
         "period_seconds": period,
@@ -86,11 +95,21 @@ def http_probe(path: str, port: int | str, *, scheme: str = "HTTP", period: int 
     return probe
 
 
-def container(name: str, image: str, *, resources: Resources, args: Sequence[str] | None = None,
-              command: Sequence[str] | None = None, ports: Mapping[str, int] | None = None,
-              env: Sequence[Obj] | None = None, volume_mounts: Sequence[Obj] | None = None,
-              liveness: Obj | None = None, readiness: Obj | None = None, startup: Obj | None = None,
-              security_context: Obj | None = None) -> Obj:
+def container(
+    name: str,
+    image: str,
+    *,
+    resources: Resources,
+    args: Sequence[str] | None = None,
+    command: Sequence[str] | None = None,
+    ports: Mapping[str, int] | None = None,
+    env: Sequence[Obj] | None = None,
+    volume_mounts: Sequence[Obj] | None = None,
+    liveness: Obj | None = None,
+    readiness: Obj | None = None,
+    startup: Obj | None = None,
+    security_context: Obj | None = None,
+) -> Obj:
     """A container with the restricted security context and explicit requests/limits."""
     out: Obj = {
         "name": name,
@@ -118,10 +137,18 @@ def container(name: str, image: str, *, resources: Resources, args: Sequence[str
     return out
 
 
-def pod_spec(containers: Sequence[Obj], *, service_account: str | None = None, volumes: Sequence[Obj] | None = None,
-             run_as_user: int = 65534, fs_group: int | None = 65534, termination_grace: int = 30,
-             init_containers: Sequence[Obj] | None = None, affinity: Obj | None = None,
-             extra: Mapping[str, Any] | None = None) -> Obj:
+def pod_spec(
+    containers: Sequence[Obj],
+    *,
+    service_account: str | None = None,
+    volumes: Sequence[Obj] | None = None,
+    run_as_user: int = 65534,
+    fs_group: int | None = 65534,
+    termination_grace: int = 30,
+    init_containers: Sequence[Obj] | None = None,
+    affinity: Obj | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Obj:
     """Pod spec: non-root, RuntimeDefault seccomp, token mounted only with a service account."""
     security: Obj = {
         "run_as_non_root": True,
@@ -154,13 +181,15 @@ def spread_across_nodes(name: str) -> Obj:
     """Soft anti-affinity so replicas land on different nodes when they can."""
     return {
         "pod_anti_affinity": {
-            "preferred_during_scheduling_ignored_during_execution": [{
-                "weight": 100,
-                "pod_affinity_term": {
-                    "label_selector": {"match_labels": selector(name)},
-                    "topology_key": "kubernetes.io/hostname",
-                },
-            }],
+            "preferred_during_scheduling_ignored_during_execution": [
+                {
+                    "weight": 100,
+                    "pod_affinity_term": {
+                        "label_selector": {"match_labels": selector(name)},
+                        "topology_key": "kubernetes.io/hostname",
+                    },
+                }
+            ],
         },
     }
 
@@ -210,8 +239,12 @@ def env_from_secret(name: str, secret: str, key: str, *, optional: bool = False)
     return {"name": name, "value_from": {"secret_key_ref": {"name": secret, "key": key, "optional": optional}}}
 
 
-def policy_rule(api_groups: Sequence[str], resources: Sequence[str], verbs: Sequence[str],
-                resource_names: Sequence[str] | None = None) -> Obj:
+def policy_rule(
+    api_groups: Sequence[str],
+    resources: Sequence[str],
+    verbs: Sequence[str],
+    resource_names: Sequence[str] | None = None,
+) -> Obj:
     out: Obj = {"api_groups": list(api_groups), "resources": list(resources), "verbs": list(verbs)}
     if resource_names:
         out["resource_names"] = list(resource_names)
@@ -235,9 +268,12 @@ def _rule(direction: str, peers: Sequence[Obj] | None, ports: Sequence[int] | No
     return rule
 
 
-def network_policy_spec(pod_labels: Mapping[str, str] | None, *,
-                        ingress: Sequence[tuple[Sequence[Obj] | None, Sequence[int] | None]] = (),
-                        egress: Sequence[tuple[Sequence[Obj] | None, Sequence[int] | None]] = ()) -> Obj:
+def network_policy_spec(
+    pod_labels: Mapping[str, str] | None,
+    *,
+    ingress: Sequence[tuple[Sequence[Obj] | None, Sequence[int] | None]] = (),
+    egress: Sequence[tuple[Sequence[Obj] | None, Sequence[int] | None]] = (),
+) -> Obj:
     """An allow NetworkPolicy spec. Each rule is ``(peers, ports)``; ``None`` peers = anywhere,
     ``None`` ports = every port. Namespaces deny everything else by default."""
     types = []

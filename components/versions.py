@@ -22,10 +22,12 @@ IMAGES: Final[dict[str, str]] = {
     "alloy": "docker.io/grafana/alloy:v1.18.1",
     "vault": "docker.io/hashicorp/vault:2.1.2",
     # OpenCost: tag and digest as pinned by opencost-helm-chart 2.5.17 (appVersion 1.120.1).
-    "opencost": ("ghcr.io/opencost/opencost:1.120.1"
-                 "@sha256:b0701f9b54e43c9abee98f5784792a5b469ca8951e87da32b161c1fa539ab0e1"),
-    "opencost-ui": ("ghcr.io/opencost/opencost-ui:1.120.1"
-                    "@sha256:7c08640291228fd13854c9aa0538a6fdbcc2410bfbb66177a7a40d2634983c52"),
+    "opencost": (
+        "ghcr.io/opencost/opencost:1.120.1@sha256:b0701f9b54e43c9abee98f5784792a5b469ca8951e87da32b161c1fa539ab0e1"
+    ),
+    "opencost-ui": (
+        "ghcr.io/opencost/opencost-ui:1.120.1@sha256:7c08640291228fd13854c9aa0538a6fdbcc2410bfbb66177a7a40d2634983c52"
+    ),
     "argo-rollouts": "quay.io/argoproj/argo-rollouts:v1.9.1",
     "app-base": "docker.io/library/python:3.12.11-slim-bookworm",
 }

@@ -31,14 +31,24 @@ _Dumper.add_representer(str, _str)
 
 def dump(data: Any, *, width: int = 120) -> str:
     """YAML text of ``data``: block style, insertion order, literal blocks for multi-line strings."""
-    return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=width,
-                         allow_unicode=True))
+    return str(
+        yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=width, allow_unicode=True)
+    )
 
 
 def dump_all(docs: Any, *, width: int = 120) -> str:
     """Multi-document YAML, every document introduced by ``---``."""
-    return str(yaml.dump_all(docs, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=width,
-                             allow_unicode=True, explicit_start=True))
+    return str(
+        yaml.dump_all(
+            docs,
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            width=width,
+            allow_unicode=True,
+            explicit_start=True,
+        )
+    )
 
 
 def load(text: str) -> Any:

@@ -65,328 +65,544 @@ _WORKLOADS = frozenset(WORKLOAD_TYPES)
 RULES: list[Rule] = [
     # images -----------------------------------------------------------------------------------------
     Rule(
-        name="images-no-latest-tag", area="images", severity="high", kind="resource",
-        default_level="mandatory", check=images.no_latest_tag, applies_to=_WORKLOADS,
+        name="images-no-latest-tag",
+        area="images",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=images.no_latest_tag,
+        applies_to=_WORKLOADS,
         config=_exemptions(),
         description="Container images carry an explicit tag: never `latest`, never untagged.",
         remediation="Pin the image to a released tag in components/versions.py (IMAGES) and reference it "
-                    "with versions.image(name); for the app image use the immutable build tag (git SHA).",
+        "with versions.image(name); for the app image use the immutable build tag (git SHA).",
     ),
     Rule(
-        name="images-pinned-by-digest", area="images", severity="medium", kind="resource",
-        default_level="advisory", check=images.pinned_by_digest, applies_to=_WORKLOADS,
+        name="images-pinned-by-digest",
+        area="images",
+        severity="medium",
+        kind="resource",
+        default_level="advisory",
+        check=images.pinned_by_digest,
+        applies_to=_WORKLOADS,
         config=_exemptions(),
         description="Container images are pinned by digest (@sha256:...), so a re-pushed tag cannot change them.",
         remediation="Append the digest to the pinned tag (`repo:tag@sha256:<digest>`, from "
-                    "`crane digest repo:tag` or the registry UI). Make the rule mandatory in "
-                    "policies/config/<stack>.json once every image carries one.",
+        "`crane digest repo:tag` or the registry UI). Make the rule mandatory in "
+        "policies/config/<stack>.json once every image carries one.",
     ),
     Rule(
-        name="images-allowed-registries", area="images", severity="high", kind="resource",
-        default_level="mandatory", check=images.allowed_registries, applies_to=_WORKLOADS,
+        name="images-allowed-registries",
+        area="images",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=images.allowed_registries,
+        applies_to=_WORKLOADS,
         config={
             "allowedRegistries": {
-                "type": "array", "items": {"type": "string"},
+                "type": "array",
+                "items": {"type": "string"},
                 "description": "Registry hosts or host/path prefixes images may come from "
-                               "(`docker.io`, `ghcr.io/acme`). Short names resolve to docker.io/library.",
+                "(`docker.io`, `ghcr.io/acme`). Short names resolve to docker.io/library.",
                 "default": ["quay.io", "registry.k8s.io", "docker.io", "ghcr.io"],
             },
             **_exemptions(),
         },
         description="Images come only from the registries allowed for the stack.",
         remediation="Use an image from an allowed registry (mirror it there if needed) or, if the registry "
-                    "is trusted, add it to allowedRegistries in policies/config/<stack>.json.",
+        "is trusted, add it to allowedRegistries in policies/config/<stack>.json.",
     ),
     # workloads ----------------------------------------------------------------------------------------
     Rule(
-        name="workload-resources", area="workloads", severity="medium", kind="resource",
-        default_level="mandatory", check=workloads.resources_set, applies_to=_WORKLOADS,
+        name="workload-resources",
+        area="workloads",
+        severity="medium",
+        kind="resource",
+        default_level="mandatory",
+        check=workloads.resources_set,
+        applies_to=_WORKLOADS,
         config={
-            "requireCpuLimit": {"type": "boolean", "default": False,
-                                "description": "Also require limits.cpu (off: CPU limits throttle)."},
+            "requireCpuLimit": {
+                "type": "boolean",
+                "default": False,
+                "description": "Also require limits.cpu (off: CPU limits throttle).",
+            },
             **_exemptions(),
         },
         description="Every container requests CPU and memory and has a memory limit.",
         remediation="Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on "
-                    "the container (sized from the stack config), for init containers too.",
+        "the container (sized from the stack config), for init containers too.",
     ),
     Rule(
-        name="workload-probes", area="workloads", severity="medium", kind="resource",
-        default_level="mandatory", check=workloads.probes, applies_to=LONG_RUNNING_TYPES,
+        name="workload-probes",
+        area="workloads",
+        severity="medium",
+        kind="resource",
+        default_level="mandatory",
+        check=workloads.probes,
+        applies_to=LONG_RUNNING_TYPES,
         config=_exemptions(),
         description="Long-running containers have liveness and readiness probes (Jobs and CronJobs excluded).",
         remediation="Add livenessProbe and readinessProbe (httpGet on the health endpoint, or tcpSocket/exec) "
-                    "to every container of Deployments, StatefulSets, DaemonSets, Rollouts and Pods.",
+        "to every container of Deployments, StatefulSets, DaemonSets, Rollouts and Pods.",
     ),
     Rule(
-        name="workload-run-as-non-root", area="workloads", severity="high", kind="resource",
-        default_level="mandatory", check=workloads.run_as_non_root, applies_to=_WORKLOADS,
+        name="workload-run-as-non-root",
+        area="workloads",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=workloads.run_as_non_root,
+        applies_to=_WORKLOADS,
         config=_exemptions(),
         description="Containers run as a non-root user (runAsNonRoot: true, never runAsUser: 0).",
         remediation="Set securityContext.runAsNonRoot: true (pod or container level) and a non-zero "
-                    "runAsUser when the image has no numeric USER.",
+        "runAsUser when the image has no numeric USER.",
     ),
     Rule(
-        name="workload-no-privileged", area="workloads", severity="critical", kind="resource",
-        default_level="mandatory", check=workloads.no_privileged, applies_to=_WORKLOADS,
+        name="workload-no-privileged",
+        area="workloads",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=workloads.no_privileged,
+        applies_to=_WORKLOADS,
         config=_exemptions(),
         description="No container runs privileged.",
         remediation="Remove securityContext.privileged: true; grant the one capability needed instead.",
     ),
     Rule(
-        name="workload-no-privilege-escalation", area="workloads", severity="high", kind="resource",
-        default_level="mandatory", check=workloads.no_privilege_escalation, applies_to=_WORKLOADS,
+        name="workload-no-privilege-escalation",
+        area="workloads",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=workloads.no_privilege_escalation,
+        applies_to=_WORKLOADS,
         config=_exemptions(),
         description="Containers set allowPrivilegeEscalation: false.",
         remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
     ),
     Rule(
-        name="workload-drop-all-capabilities", area="workloads", severity="high", kind="resource",
-        default_level="mandatory", check=workloads.drop_all_capabilities, applies_to=_WORKLOADS,
+        name="workload-drop-all-capabilities",
+        area="workloads",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=workloads.drop_all_capabilities,
+        applies_to=_WORKLOADS,
         config={
-            "allowedAdd": {"type": "array", "items": {"type": "string"}, "default": ["NET_BIND_SERVICE"],
-                           "description": "Capabilities any container may add back after dropping ALL."},
+            "allowedAdd": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["NET_BIND_SERVICE"],
+                "description": "Capabilities any container may add back after dropping ALL.",
+            },
             "allowedAddByName": {
-                "type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
                 "default": {},
-                "description": "Extra capabilities per app.kubernetes.io/name, e.g. {\"vault\": [\"IPC_LOCK\"]} "
-                               "(the Vault image sets cap_ipc_lock on its binary).",
+                "description": 'Extra capabilities per app.kubernetes.io/name, e.g. {"vault": ["IPC_LOCK"]} '
+                "(the Vault image sets cap_ipc_lock on its binary).",
             },
             **_exemptions(),
         },
         description="Containers drop ALL Linux capabilities and add back only allowed ones.",
         remediation="Set securityContext.capabilities.drop: [ALL]; add back only what allowedAdd (or "
-                    "allowedAddByName for that app.kubernetes.io/name) permits.",
+        "allowedAddByName for that app.kubernetes.io/name) permits.",
     ),
     Rule(
-        name="workload-read-only-root-filesystem", area="workloads", severity="medium", kind="resource",
-        default_level="mandatory", check=workloads.read_only_root_filesystem, applies_to=_WORKLOADS,
+        name="workload-read-only-root-filesystem",
+        area="workloads",
+        severity="medium",
+        kind="resource",
+        default_level="mandatory",
+        check=workloads.read_only_root_filesystem,
+        applies_to=_WORKLOADS,
         config=_exemptions(),
         description="Containers mount their root filesystem read-only.",
         remediation="Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the "
-                    "process must write (/tmp, caches, data directories).",
+        "process must write (/tmp, caches, data directories).",
     ),
     Rule(
-        name="workload-seccomp-runtime-default", area="workloads", severity="medium", kind="resource",
-        default_level="mandatory", check=workloads.seccomp_runtime_default, applies_to=_WORKLOADS,
+        name="workload-seccomp-runtime-default",
+        area="workloads",
+        severity="medium",
+        kind="resource",
+        default_level="mandatory",
+        check=workloads.seccomp_runtime_default,
+        applies_to=_WORKLOADS,
         config=_exemptions(),
         description="Containers run with the RuntimeDefault (or a Localhost) seccomp profile.",
         remediation="Set securityContext.seccompProfile.type: RuntimeDefault at pod level.",
     ),
     Rule(
-        name="workload-host-access", area="workloads", severity="critical", kind="resource",
-        default_level="mandatory", check=workloads.host_access, applies_to=_WORKLOADS,
+        name="workload-host-access",
+        area="workloads",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=workloads.host_access,
+        applies_to=_WORKLOADS,
         config={
             "allowedNames": {
-                "type": "array", "items": {"type": "string"}, "default": ["node-exporter", "alloy"],
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["node-exporter", "alloy"],
                 "description": "app.kubernetes.io/name values allowed host namespaces, hostPath and hostPort.",
             },
             **_exemptions(),
         },
         description="No host network/PID/IPC, hostPath or hostPort except for allow-listed agents "
-                    "(node-exporter, the log collector).",
+        "(node-exporter, the log collector).",
         remediation="Remove hostNetwork/hostPID/hostIPC, hostPath volumes and hostPorts; an agent that "
-                    "truly needs the host gets its app.kubernetes.io/name added to allowedNames.",
+        "truly needs the host gets its app.kubernetes.io/name added to allowedNames.",
     ),
     Rule(
-        name="workload-min-replicas", area="workloads", severity="medium", kind="resource",
-        default_level="advisory", check=workloads.min_replicas, applies_to=REPLICATED_TYPES,
+        name="workload-min-replicas",
+        area="workloads",
+        severity="medium",
+        kind="resource",
+        default_level="advisory",
+        check=workloads.min_replicas,
+        applies_to=REPLICATED_TYPES,
         config={
-            "minReplicas": {"type": "number", "minimum": 1, "default": 2,
-                            "description": "Lowest spec.replicas a Deployment/StatefulSet/Rollout may have."},
+            "minReplicas": {
+                "type": "number",
+                "minimum": 1,
+                "default": 2,
+                "description": "Lowest spec.replicas a Deployment/StatefulSet/Rollout may have.",
+            },
             **_exemptions(),
         },
         description="Replicated workloads run at least minReplicas replicas (production high availability).",
         remediation="Raise the replica count in the stack config (Pulumi.<stack>.yaml); a component that "
-                    "cannot run more than one replica is listed in exemptions with the reason.",
+        "cannot run more than one replica is listed in exemptions with the reason.",
     ),
     Rule(
-        name="workload-pod-disruption-budget", area="workloads", severity="medium", kind="stack",
-        default_level="advisory", check=workloads.pod_disruption_budgets,
+        name="workload-pod-disruption-budget",
+        area="workloads",
+        severity="medium",
+        kind="stack",
+        default_level="advisory",
+        check=workloads.pod_disruption_budgets,
         config=_exemptions(),
         description="Every Deployment, StatefulSet and Rollout is covered by a PodDisruptionBudget.",
         remediation="Add a policy/v1 PodDisruptionBudget in the workload's namespace whose selector matches "
-                    "its pod labels (maxUnavailable: 1, or minAvailable for quorum systems).",
+        "its pod labels (maxUnavailable: 1, or minAvailable for quorum systems).",
     ),
     # CI -------------------------------------------------------------------------------------------------
     Rule(
-        name="ci-image-scan", area="ci", severity="high", kind="resource",
-        default_level="mandatory", check=ci.image_scan, applies_to=frozenset({REPOSITORY_FILE}),
+        name="ci-image-scan",
+        area="ci",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.image_scan,
+        applies_to=frozenset({REPOSITORY_FILE}),
         config={
-            "failOnSeverities": {"type": "array", "items": {"type": "string"}, "default": ["CRITICAL", "HIGH"],
-                                 "description": "Severities the Trivy scan must fail the build on."},
+            "failOnSeverities": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["CRITICAL", "HIGH"],
+                "description": "Severities the Trivy scan must fail the build on.",
+            },
         },
         description="Every workflow that builds an image scans it with Trivy, fails on CRITICAL/HIGH and "
-                    "uploads SARIF to code scanning.",
+        "uploads SARIF to code scanning.",
         remediation="Add aquasecurity/trivy-action (pinned) after the build with severity: CRITICAL,HIGH, "
-                    "exit-code: '1', format: sarif, then github/codeql-action/upload-sarif with "
-                    "if: always() and security-events: write on that job.",
+        "exit-code: '1', format: sarif, then github/codeql-action/upload-sarif with "
+        "if: always() and security-events: write on that job.",
     ),
     Rule(
-        name="ci-actions-pinned-by-sha", area="ci", severity="high", kind="resource",
-        default_level="mandatory", check=ci.actions_pinned_by_sha, applies_to=frozenset({REPOSITORY_FILE}),
+        name="ci-actions-pinned-by-sha",
+        area="ci",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.actions_pinned_by_sha,
+        applies_to=frozenset({REPOSITORY_FILE}),
         description="Every `uses:` in a workflow is pinned by full commit SHA (docker:// by digest).",
         remediation="Reference actions as owner/repo@<40-hex SHA> from components/versions.py ACTIONS "
-                    "(keep the tag in a trailing comment).",
+        "(keep the tag in a trailing comment).",
     ),
     Rule(
-        name="ci-least-privilege-permissions", area="ci", severity="high", kind="resource",
-        default_level="mandatory", check=ci.least_privilege_permissions,
+        name="ci-least-privilege-permissions",
+        area="ci",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.least_privilege_permissions,
         applies_to=frozenset({REPOSITORY_FILE}),
         description="Workflows declare explicit, least-privilege token permissions (read at workflow level, "
-                    "writes per job, never write-all).",
+        "writes per job, never write-all).",
         remediation="Add `permissions: {contents: read}` at workflow level and grant write scopes "
-                    "(packages, security-events, id-token...) only on the jobs that need them.",
+        "(packages, security-events, id-token...) only on the jobs that need them.",
     ),
     Rule(
-        name="ci-no-pull-request-target-checkout", area="ci", severity="critical", kind="resource",
-        default_level="mandatory", check=ci.no_pull_request_target_checkout,
+        name="ci-no-pull-request-target-checkout",
+        area="ci",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.no_pull_request_target_checkout,
         applies_to=frozenset({REPOSITORY_FILE}),
         description="No pull_request_target workflow checks out the pull request's head (untrusted code with "
-                    "a privileged token).",
+        "a privileged token).",
         remediation="Use the pull_request trigger for anything that runs PR code; keep pull_request_target "
-                    "for labelling/commenting without checking out the head.",
+        "for labelling/commenting without checking out the head.",
     ),
     # secrets ----------------------------------------------------------------------------------------------
     Rule(
-        name="secrets-no-literal-values", area="secrets", severity="critical", kind="resource",
-        default_level="mandatory", check=secrets.no_literal_secrets,
+        name="secrets-no-literal-values",
+        area="secrets",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=secrets.no_literal_secrets,
         applies_to=_WORKLOADS | {CONFIGMAP, REPOSITORY_FILE},
         config=_exemptions(),
         description="No secret-looking literal values in container env, ConfigMaps, workflow files or other "
-                    "files committed to repositories (private keys, tokens).",
+        "files committed to repositories (private keys, tokens).",
         remediation="Move the value to Vault (the app reads it at start) or to a Pulumi secret "
-                    "(`pulumi config set --secret`) delivered as a Kubernetes Secret / GitHub secret; "
-                    "reference it with valueFrom.secretKeyRef or ${{ secrets.NAME }}.",
+        "(`pulumi config set --secret`) delivered as a Kubernetes Secret / GitHub secret; "
+        "reference it with valueFrom.secretKeyRef or ${{ secrets.NAME }}.",
     ),
     Rule(
-        name="secrets-from-pulumi-secrets", area="secrets", severity="high", kind="resource",
-        default_level="mandatory", check=secrets.from_pulumi_secrets,
+        name="secrets-from-pulumi-secrets",
+        area="secrets",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=secrets.from_pulumi_secrets,
         applies_to=frozenset({SECRET, ACTIONS_SECRET, ACTIONS_ENV_SECRET}),
         config={
-            "minLength": {"type": "number", "minimum": 1, "default": 12,
-                          "description": "Shortest acceptable value for password/token-like keys."},
-            "placeholders": {"type": "array", "items": {"type": "string"},
-                             "default": secrets.PLACEHOLDERS_DEFAULT,
-                             "description": "Values (case-insensitive) that are placeholders, never secrets."},
+            "minLength": {
+                "type": "number",
+                "minimum": 1,
+                "default": 12,
+                "description": "Shortest acceptable value for password/token-like keys.",
+            },
+            "placeholders": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": secrets.PLACEHOLDERS_DEFAULT,
+                "description": "Values (case-insensitive) that are placeholders, never secrets.",
+            },
             **_exemptions(),
         },
         description="Kubernetes Secrets and GitHub Actions secrets carry real secret values (from Pulumi "
-                    "secret config or a generator), never placeholders or short literals.",
+        "secret config or a generator), never placeholders or short literals.",
         remediation="Set the value with `pulumi config set --secret <key>` (or generate it with "
-                    "random.RandomPassword) and pass the Output through; never write it in code.",
+        "random.RandomPassword) and pass the Output through; never write it in code.",
     ),
     # observability ---------------------------------------------------------------------------------------
     Rule(
-        name="observability-prometheus-retention", area="observability", severity="medium", kind="resource",
-        default_level="advisory", check=observability.prometheus_retention,
+        name="observability-prometheus-retention",
+        area="observability",
+        severity="medium",
+        kind="resource",
+        default_level="advisory",
+        check=observability.prometheus_retention,
         applies_to=frozenset({STATEFULSET}),
-        config={"minDays": {"type": "number", "minimum": 0, "default": 15,
-                            "description": "Minimum --storage.tsdb.retention.time in days."}},
+        config={
+            "minDays": {
+                "type": "number",
+                "minimum": 0,
+                "default": 15,
+                "description": "Minimum --storage.tsdb.retention.time in days.",
+            }
+        },
         description="Prometheus keeps metrics at least minDays (15 in production).",
         remediation="Set monitoring.retention (e.g. 15d) in Pulumi.<stack>.yaml; the Monitoring component "
-                    "passes it as --storage.tsdb.retention.time.",
+        "passes it as --storage.tsdb.retention.time.",
     ),
     Rule(
-        name="observability-loki-retention", area="observability", severity="medium", kind="resource",
-        default_level="advisory", check=observability.loki_retention, applies_to=frozenset({CONFIGMAP}),
-        config={"minDays": {"type": "number", "minimum": 0, "default": 30,
-                            "description": "Minimum limits_config.retention_period in days."}},
+        name="observability-loki-retention",
+        area="observability",
+        severity="medium",
+        kind="resource",
+        default_level="advisory",
+        check=observability.loki_retention,
+        applies_to=frozenset({CONFIGMAP}),
+        config={
+            "minDays": {
+                "type": "number",
+                "minimum": 0,
+                "default": 30,
+                "description": "Minimum limits_config.retention_period in days.",
+            }
+        },
         description="Loki deletes logs by retention (compactor retention_enabled) and keeps at least minDays "
-                    "(30 in production).",
+        "(30 in production).",
         remediation="Set logging.retention (e.g. 720h) in Pulumi.<stack>.yaml and keep "
-                    "compactor.retention_enabled: true in the Loki config builder.",
+        "compactor.retention_enabled: true in the Loki config builder.",
     ),
     Rule(
-        name="observability-app-scraped", area="observability", severity="medium", kind="resource",
-        default_level="mandatory", check=observability.app_scraped, applies_to=_WORKLOADS,
-        config={"component": {"type": "string", "default": "app",
-                              "description": "app.kubernetes.io/component value of app workloads."},
-                **_exemptions()},
+        name="observability-app-scraped",
+        area="observability",
+        severity="medium",
+        kind="resource",
+        default_level="mandatory",
+        check=observability.app_scraped,
+        applies_to=_WORKLOADS,
+        config={
+            "component": {
+                "type": "string",
+                "default": "app",
+                "description": "app.kubernetes.io/component value of app workloads.",
+            },
+            **_exemptions(),
+        },
         description="Every app workload's pods are scraped by Prometheus (annotation prometheus.io/scrape).",
-        remediation="Add the pod template annotations prometheus.io/scrape: \"true\", prometheus.io/port "
-                    "and prometheus.io/path (names in components/conventions.py).",
+        remediation='Add the pod template annotations prometheus.io/scrape: "true", prometheus.io/port '
+        "and prometheus.io/path (names in components/conventions.py).",
     ),
     # delivery ------------------------------------------------------------------------------------------
     Rule(
-        name="delivery-app-rollout", area="delivery", severity="high", kind="stack",
-        default_level="advisory", check=delivery.app_rollout,
-        config={"component": {"type": "string", "default": "app",
-                              "description": "app.kubernetes.io/component value of app workloads."},
-                **_exemptions()},
+        name="delivery-app-rollout",
+        area="delivery",
+        severity="high",
+        kind="stack",
+        default_level="advisory",
+        check=delivery.app_rollout,
+        config={
+            "component": {
+                "type": "string",
+                "default": "app",
+                "description": "app.kubernetes.io/component value of app workloads.",
+            },
+            **_exemptions(),
+        },
         description="The app runs as an Argo Rollout whose strategy has automated analysis and at least "
-                    "one pause step.",
+        "one pause step.",
         remediation="Deploy the app through the CanaryDelivery component (Rollout with canary steps "
-                    "20/50/80 %, pauses and an AnalysisTemplate on the error rate) instead of a Deployment.",
+        "20/50/80 %, pauses and an AnalysisTemplate on the error rate) instead of a Deployment.",
     ),
     # cost ------------------------------------------------------------------------------------------------
     Rule(
-        name="cost-namespace-labels", area="cost", severity="low", kind="resource",
-        default_level="mandatory", check=cost.namespace_labels, applies_to=frozenset({NAMESPACE}),
+        name="cost-namespace-labels",
+        area="cost",
+        severity="low",
+        kind="resource",
+        default_level="mandatory",
+        check=cost.namespace_labels,
+        applies_to=frozenset({NAMESPACE}),
         config={
-            "requiredLabels": {"type": "array", "items": {"type": "string"},
-                               "default": cost.REQUIRED_LABELS_DEFAULT,
-                               "description": "Labels every Namespace must carry (cost allocation)."},
+            "requiredLabels": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": cost.REQUIRED_LABELS_DEFAULT,
+                "description": "Labels every Namespace must carry (cost allocation).",
+            },
             **_exemptions(),
         },
         description="Every namespace is labelled with its team and cost center for cost allocation.",
         remediation="Set metadata.labels team and cost-center on the Namespace (values come from the "
-                    "stack config of the namespaces module).",
+        "stack config of the namespaces module).",
     ),
     Rule(
-        name="cost-monthly-budget", area="cost", severity="medium", kind="stack",
-        default_level="advisory", check=cost.monthly_budget,
+        name="cost-monthly-budget",
+        area="cost",
+        severity="medium",
+        kind="stack",
+        default_level="advisory",
+        check=cost.monthly_budget,
         config={
-            "monthlyBudget": {"type": "number", "minimum": 0, "default": 1000,
-                              "description": "Budget for the stack's estimated monthly cost (in `currency`)."},
-            "cpuCoreHourly": {"type": "number", "minimum": 0, "default": cost.PRICE_DEFAULTS["cpuCoreHourly"],
-                              "description": "Price of one requested vCPU for one hour."},
-            "memoryGibHourly": {"type": "number", "minimum": 0, "default": cost.PRICE_DEFAULTS["memoryGibHourly"],
-                                "description": "Price of one requested GiB of memory for one hour."},
-            "storageGibMonthly": {"type": "number", "minimum": 0,
-                                  "default": cost.PRICE_DEFAULTS["storageGibMonthly"],
-                                  "description": "Price of one GiB of persistent volume for one month."},
-            "loadBalancerHourly": {"type": "number", "minimum": 0,
-                                   "default": cost.PRICE_DEFAULTS["loadBalancerHourly"],
-                                   "description": "Price of one LoadBalancer Service for one hour."},
-            "daemonSetNodes": {"type": "integer", "minimum": 1, "default": cost.PRICE_DEFAULTS["daemonSetNodes"],
-                               "description": "Nodes a DaemonSet runs on (its replica count in the estimate)."},
-            "hoursPerMonth": {"type": "number", "minimum": 1, "maximum": 744,
-                              "default": cost.PRICE_DEFAULTS["hoursPerMonth"],
-                              "description": "Hours in a billing month."},
-            "currency": {"type": "string", "default": cost.PRICE_DEFAULTS["currency"],
-                         "description": "ISO 4217 code of the prices and the budget."},
+            "monthlyBudget": {
+                "type": "number",
+                "minimum": 0,
+                "default": 1000,
+                "description": "Budget for the stack's estimated monthly cost (in `currency`).",
+            },
+            "cpuCoreHourly": {
+                "type": "number",
+                "minimum": 0,
+                "default": cost.PRICE_DEFAULTS["cpuCoreHourly"],
+                "description": "Price of one requested vCPU for one hour.",
+            },
+            "memoryGibHourly": {
+                "type": "number",
+                "minimum": 0,
+                "default": cost.PRICE_DEFAULTS["memoryGibHourly"],
+                "description": "Price of one requested GiB of memory for one hour.",
+            },
+            "storageGibMonthly": {
+                "type": "number",
+                "minimum": 0,
+                "default": cost.PRICE_DEFAULTS["storageGibMonthly"],
+                "description": "Price of one GiB of persistent volume for one month.",
+            },
+            "loadBalancerHourly": {
+                "type": "number",
+                "minimum": 0,
+                "default": cost.PRICE_DEFAULTS["loadBalancerHourly"],
+                "description": "Price of one LoadBalancer Service for one hour.",
+            },
+            "daemonSetNodes": {
+                "type": "integer",
+                "minimum": 1,
+                "default": cost.PRICE_DEFAULTS["daemonSetNodes"],
+                "description": "Nodes a DaemonSet runs on (its replica count in the estimate).",
+            },
+            "hoursPerMonth": {
+                "type": "number",
+                "minimum": 1,
+                "maximum": 744,
+                "default": cost.PRICE_DEFAULTS["hoursPerMonth"],
+                "description": "Hours in a billing month.",
+            },
+            "currency": {
+                "type": "string",
+                "default": cost.PRICE_DEFAULTS["currency"],
+                "description": "ISO 4217 code of the prices and the budget.",
+            },
         },
         description="The stack's estimated monthly cost (the shared estimator: requests x replicas, volumes, "
-                    "load balancers) stays under the configured budget.",
+        "load balancers) stays under the configured budget.",
         remediation="Lower requests or replicas in Pulumi.<stack>.yaml, or raise monthlyBudget in "
-                    "policies/config/<stack>.json (and costMonthlyBudget in the stack) after the budget owner "
-                    "agrees.",
+        "policies/config/<stack>.json (and costMonthlyBudget in the stack) after the budget owner "
+        "agrees.",
     ),
     # vault -----------------------------------------------------------------------------------------------
     Rule(
-        name="vault-no-dev-mode", area="vault", severity="critical", kind="resource",
-        default_level="mandatory", check=vault.no_dev_mode, applies_to=_WORKLOADS,
+        name="vault-no-dev-mode",
+        area="vault",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=vault.no_dev_mode,
+        applies_to=_WORKLOADS,
         config=_exemptions(),
         description="Vault never runs in dev mode (in-memory storage, auto-unsealed, root token logged).",
         remediation="Run `vault server -config=/vault/config/vault.hcl` with raft storage; remove -dev flags "
-                    "and VAULT_DEV_* variables.",
+        "and VAULT_DEV_* variables.",
     ),
     Rule(
-        name="vault-tls", area="vault", severity="high", kind="resource",
-        default_level="advisory", check=vault.tls_enabled, applies_to=frozenset({CONFIGMAP}),
+        name="vault-tls",
+        area="vault",
+        severity="high",
+        kind="resource",
+        default_level="advisory",
+        check=vault.tls_enabled,
+        applies_to=frozenset({CONFIGMAP}),
         config=_exemptions(),
         description="Every Vault TCP listener serves TLS (tls_cert_file/tls_key_file, no tls_disable).",
         remediation="Enable TLS on the listener in the Vault HCL builder: tls_cert_file and tls_key_file "
-                    "from the mounted certificate Secret; drop tls_disable.",
+        "from the mounted certificate Secret; drop tls_disable.",
     ),
     Rule(
-        name="vault-audit-device", area="vault", severity="high", kind="stack",
-        default_level="mandatory", check=vault.audit_device,
+        name="vault-audit-device",
+        area="vault",
+        severity="high",
+        kind="stack",
+        default_level="mandatory",
+        check=vault.audit_device,
         config=_exemptions(),
         description="When the stack runs Vault, at least one audit device is configured.",
         remediation="Declare an audit device (e.g. file to stdout) in the SecretsVault declarative config "
-                    "(`audit` in vault-config.json); the reconcile step enables it.",
+        "(`audit` in vault-config.json); the reconcile step enables it.",
     ),
 ]
 
@@ -407,8 +623,14 @@ def effective_config(r: Rule, config: Mapping[str, Any] | None) -> dict[str, Any
     return merged
 
 
-def check_resource(name: str, resource_type: str, props: Mapping[str, Any], config: Mapping[str, Any] | None = None,
-                   resource_name: str = "", urn: str = "") -> list[str]:
+def check_resource(
+    name: str,
+    resource_type: str,
+    props: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
+    resource_name: str = "",
+    urn: str = "",
+) -> list[str]:
     """Run one resource rule on one resource in engine form; returns the violation messages."""
     r = rule(name)
     if r.kind != "resource":
@@ -419,14 +641,23 @@ def check_resource(name: str, resource_type: str, props: Mapping[str, Any], conf
     return list(r.check(res, effective_config(r, config)))
 
 
-def check_stack(name: str, resources: Sequence[Mapping[str, Any]], config: Mapping[str, Any] | None = None
-                ) -> list[Finding]:
+def check_stack(
+    name: str, resources: Sequence[Mapping[str, Any]], config: Mapping[str, Any] | None = None
+) -> list[Finding]:
     """Run one stack rule over resource records ``{"type", "inputs"|"props", "name", "urn"}``."""
     r = rule(name)
     if r.kind != "stack":
         raise ValueError(f"{name} is a resource rule; use check_resource")
-    recs = [Resource(str(x["type"]), plain(x.get("inputs", x.get("props", {}))), str(x.get("name", "")),
-                     str(x.get("urn", "")), x.get("parent")) for x in resources]
+    recs = [
+        Resource(
+            str(x["type"]),
+            plain(x.get("inputs", x.get("props", {}))),
+            str(x.get("name", "")),
+            str(x.get("urn", "")),
+            x.get("parent"),
+        )
+        for x in resources
+    ]
     return list(r.check(recs, effective_config(r, config)))
 
 
@@ -459,14 +690,18 @@ def pulumi_policies() -> list[Any]:
             res = Resource(args.resource_type, plain(args.props), args.name, args.urn)
             for msg in r.check(res, effective_config(r, args.get_config())):
                 report_violation(msg, None)
+
         return validate
 
     def stack_validator(r: Rule) -> Callable[[StackValidationArgs, ReportViolation], None]:
         def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-            recs = [Resource(x.resource_type, plain(x.props), x.name, x.urn,
-                             x.parent.urn if x.parent is not None else None) for x in args.resources]
+            recs = [
+                Resource(x.resource_type, plain(x.props), x.name, x.urn, x.parent.urn if x.parent is not None else None)
+                for x in args.resources
+            ]
             for finding in r.check(recs, effective_config(r, args.get_config())):
                 report_violation(finding.message, finding.urn)
+
         return validate
 
     out: list[Any] = []
@@ -478,9 +713,13 @@ def pulumi_policies() -> list[Any]:
             "severity": Severity(r.severity),
             "remediation_steps": r.remediation,
             "tags": [r.area],
-            "config_schema": (PolicyConfigSchema(properties={k: dict(v) for k, v in r.config.items()},
-                                                 required=list(r.required) or None)
-                              if r.config else None),
+            "config_schema": (
+                PolicyConfigSchema(
+                    properties={k: dict(v) for k, v in r.config.items()}, required=list(r.required) or None
+                )
+                if r.config
+                else None
+            ),
         }
         if r.kind == "resource":
             out.append(ResourceValidationPolicy(validate=resource_validator(r), **common))

@@ -28,28 +28,54 @@ def problems_for(**changes: object) -> list[str]:
     return info.value.problems
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    ({"environment": "production"},
-     ["hardening:environment: 'production' is invalid; accepted: one of dev, staging, prod"]),
-    ({"appReplicas": -1}, ["hardening:appReplicas: -1 is invalid; accepted: an integer from 1 to 100"]),
-    ({"prometheusRetention": "15 days"}, ["hardening:prometheusRetention: '15 days' is invalid; accepted: a duration"]),
-    ({"canaryWeights": [50, 20, 80]}, ["hardening:canaryWeights: [50, 20, 80] is invalid; accepted: a list of integer "
-                                      "weights strictly increasing within 1..99"]),
-    ({"canaryWeights": [20, 50, 100]}, ["hardening:canaryWeights: [20, 50, 100] is invalid"]),
-    ({"appImage": "ghcr.io/example-org/orders-api"}, ["hardening:appImage: 'ghcr.io/example-org/orders-api' is "
-                                                     "invalid; accepted: an image reference with an explicit tag",
-                                                     "(this one has no tag)"]),
-    ({"appImage": "ghcr.io/example-org/orders-api:latest"}, ["('latest' is mutable)"]),
-    ({"retention": "15d"}, ["hardening:retention: unknown key; accepted keys: see Pulumi.yaml",
-                            "prometheusRetention"]),
-    ({"appResources": "cpu=1/500m memory=128Mi/256Mi"}, ["hardening:appResources: 'cpu=1/500m memory=128Mi/256Mi' "
-                                                        "is invalid; accepted: 'cpu=<request>/<limit>"]),
-    ({"canaryPause": "10s", "analysisInterval": "30s"}, ["hardening:canaryPause: '10s' is shorter than "
-                                                        "analysisInterval '30s'"]),
-    ({"githubManage": "yes"}, ["hardening:githubManage: 'yes' is invalid; accepted: true or false"]),
-    ({"errorRatioThreshold": "five percent"}, ["hardening:errorRatioThreshold: 'five percent' is invalid; "
-                                               "accepted: a decimal number"]),
-])
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"environment": "production"},
+            ["hardening:environment: 'production' is invalid; accepted: one of dev, staging, prod"],
+        ),
+        ({"appReplicas": -1}, ["hardening:appReplicas: -1 is invalid; accepted: an integer from 1 to 100"]),
+        (
+            {"prometheusRetention": "15 days"},
+            ["hardening:prometheusRetention: '15 days' is invalid; accepted: a duration"],
+        ),
+        (
+            {"canaryWeights": [50, 20, 80]},
+            [
+                "hardening:canaryWeights: [50, 20, 80] is invalid; accepted: a list of integer "
+                "weights strictly increasing within 1..99"
+            ],
+        ),
+        ({"canaryWeights": [20, 50, 100]}, ["hardening:canaryWeights: [20, 50, 100] is invalid"]),
+        (
+            {"appImage": "ghcr.io/example-org/orders-api"},
+            [
+                "hardening:appImage: 'ghcr.io/example-org/orders-api' is "
+                "invalid; accepted: an image reference with an explicit tag",
+                "(this one has no tag)",
+            ],
+        ),
+        ({"appImage": "ghcr.io/example-org/orders-api:latest"}, ["('latest' is mutable)"]),
+        (
+            {"retention": "15d"},
+            ["hardening:retention: unknown key; accepted keys: see Pulumi.yaml", "prometheusRetention"],
+        ),
+        (
+            {"appResources": "cpu=1/500m memory=128Mi/256Mi"},
+            ["hardening:appResources: 'cpu=1/500m memory=128Mi/256Mi' is invalid; accepted: 'cpu=<request>/<limit>"],
+        ),
+        (
+            {"canaryPause": "10s", "analysisInterval": "30s"},
+            ["hardening:canaryPause: '10s' is shorter than analysisInterval '30s'"],
+        ),
+        ({"githubManage": "yes"}, ["hardening:githubManage: 'yes' is invalid; accepted: true or false"]),
+        (
+            {"errorRatioThreshold": "five percent"},
+            ["hardening:errorRatioThreshold: 'five percent' is invalid; accepted: a decimal number"],
+        ),
+    ],
+)
 def test_invalid_values_name_key_value_and_accepted(changes: dict[str, object], expected: list[str]) -> None:
     problems = problems_for(**changes)
     text = "\n".join(problems)
@@ -115,7 +141,8 @@ def test_defaults_are_valid_and_documented_in_pulumi_yaml() -> None:
 def test_offline_secret_values_become_placeholders(tmp_path: Path) -> None:
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
     (tmp_path / "Pulumi.x.yaml").write_text(
-        "config:\n  hardening:alertWebhookUrl:\n    secure: v1:abc\n  hardening:appReplicas: 2\n")
+        "config:\n  hardening:alertWebhookUrl:\n    secure: v1:abc\n  hardening:appReplicas: 2\n"
+    )
     _, config, secret_keys = load_stack_config("x", tmp_path)
     assert config["hardening:alertWebhookUrl"].startswith("OFFLINE-SECRET-PLACEHOLDER-")
     assert secret_keys == ["hardening:alertWebhookUrl"]
@@ -128,14 +155,18 @@ def test_program_stops_before_registering_anything() -> None:
         run_stack("dev", overrides={"appReplicas": "-3"})
 
 
-@pytest.mark.parametrize(("overrides", "fragment"), [
-    ({"environment": "qa"}, "hardening:environment: 'qa' is invalid"),
-    ({"prometheusRetention": "15 days"}, "hardening:prometheusRetention: '15 days' is invalid"),
-    ({"appImage": "nginx:latest"}, "hardening:appImage: 'nginx:latest' is invalid"),
-    ({"bogusKey": "1"}, "hardening:bogusKey: unknown key"),
-])
-def test_render_exits_2_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                            overrides: dict[str, str], fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"environment": "qa"}, "hardening:environment: 'qa' is invalid"),
+        ({"prometheusRetention": "15 days"}, "hardening:prometheusRetention: '15 days' is invalid"),
+        ({"appImage": "nginx:latest"}, "hardening:appImage: 'nginx:latest' is invalid"),
+        ({"bogusKey": "1"}, "hardening:bogusKey: unknown key"),
+    ],
+)
+def test_render_exits_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], overrides: dict[str, str], fragment: str
+) -> None:
     out = tmp_path / "dist" / "dev"
     assert render("dev", out, overrides, stream=io.StringIO()) == 2
     assert fragment in capsys.readouterr().err

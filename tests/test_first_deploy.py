@@ -15,10 +15,12 @@ SKIP = "pulumi.com/skipAwait"
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_objects_gated_on_vault_are_not_awaited(stack_run: Callable[[str], Run], stack: str) -> None:
     run = stack_run(stack)
-    gated = [run.get("kubernetes:apps/v1:StatefulSet", "vault"), run.get("kubernetes:core/v1:Service", "vault"),
-             run.get("kubernetes:core/v1:Service", "vault-internal")]
-    gated += [r for r in run.by_type("kubernetes:core/v1:Service")
-              if r.inputs["metadata"]["namespace"] == "web"]
+    gated = [
+        run.get("kubernetes:apps/v1:StatefulSet", "vault"),
+        run.get("kubernetes:core/v1:Service", "vault"),
+        run.get("kubernetes:core/v1:Service", "vault-internal"),
+    ]
+    gated += [r for r in run.by_type("kubernetes:core/v1:Service") if r.inputs["metadata"]["namespace"] == "web"]
     assert len(gated) >= 5
     for res in gated:
         assert res.inputs["metadata"].get("annotations", {}).get(SKIP) == "true", res.name

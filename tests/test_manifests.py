@@ -35,8 +35,12 @@ def manifest_files(out: Path) -> list[Path]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_manifests_validate_strictly(rendered: Callable[[str], Path], stack: str, version: str) -> None:
     files = manifest_files(rendered(stack))
-    proc = subprocess.run([_validator(), "--strict", "--quiet", "-k", version, *map(str, files)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [_validator(), "--strict", "--quiet", "-k", version, *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report = proc.stdout + proc.stderr
     errors = [line for line in report.splitlines() if not line.startswith("WARN")]
     assert proc.returncode == 0 and not errors, report
@@ -59,9 +63,12 @@ def test_custom_resources_validate_against_crds(rendered: Callable[[str], Path],
 def test_crd_validation_rejects_unknown_fields_and_bad_types() -> None:
     import jsonschema
 
-    good: dict[str, Any] = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate", "metadata": {"name": "x"},
-            "spec": {"metrics": [{"name": "m", "provider": {"prometheus": {"address": "http://p:9090",
-                                                                          "query": "up"}}}]}}
+    good: dict[str, Any] = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "x"},
+        "spec": {"metrics": [{"name": "m", "provider": {"prometheus": {"address": "http://p:9090", "query": "up"}}}]},
+    }
     validate_custom_resource(good)
     bad_field = {**good, "spec": {**good["spec"], "bogus": 1}}
     with pytest.raises(jsonschema.ValidationError):

@@ -17,8 +17,15 @@ NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 def test_namespaces_are_labelled_and_guarded(stack_run: Callable[[str], Run], stack: str) -> None:
     run = stack_run(stack)
     namespaces = {r.inputs["metadata"]["name"]: r.inputs["metadata"]["labels"] for r in run.by_type(NS)}
-    assert set(namespaces) == {cv.NS_MONITORING, cv.NS_NODE_EXPORTER, cv.NS_LOGGING, cv.NS_VAULT, cv.NS_COST,
-                               cv.NS_ROLLOUTS, "web"}
+    assert set(namespaces) == {
+        cv.NS_MONITORING,
+        cv.NS_NODE_EXPORTER,
+        cv.NS_LOGGING,
+        cv.NS_VAULT,
+        cv.NS_COST,
+        cv.NS_ROLLOUTS,
+        "web",
+    }
     for name, lbls in namespaces.items():
         assert lbls[cv.LABEL_TEAM] and lbls[cv.LABEL_COST_CENTER]
         expected = "privileged" if name in (cv.NS_NODE_EXPORTER, cv.NS_VAULT) else "restricted"

@@ -19,18 +19,27 @@ import pytest
 from components.config import cpu_millicores, memory_bytes
 from tools.mockrun import Run
 
-WORKLOADS = {"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
-             "kubernetes:argoproj.io/v1alpha1:Rollout"}
+WORKLOADS = {
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:apps/v1:StatefulSet",
+    "kubernetes:apps/v1:DaemonSet",
+    "kubernetes:argoproj.io/v1alpha1:Rollout",
+}
 
 
 def _pod(spec: dict[str, Any], defaults: dict[str, dict[str, str]]) -> dict[str, float]:
     """Effective requests/limits of a pod: sum of containers, or the largest init container if bigger."""
+
     def usage(c: dict[str, Any]) -> dict[str, float]:
         res = c.get("resources") or {}
         req = {**defaults["request"], **(res.get("requests") or {})}
         lim = {**defaults["limit"], **(res.get("limits") or {})}
-        return {"requests.cpu": cpu_millicores(str(req["cpu"])), "requests.memory": memory_bytes(str(req["memory"])),
-                "limits.cpu": cpu_millicores(str(lim["cpu"])), "limits.memory": memory_bytes(str(lim["memory"]))}
+        return {
+            "requests.cpu": cpu_millicores(str(req["cpu"])),
+            "requests.memory": memory_bytes(str(req["memory"])),
+            "limits.cpu": cpu_millicores(str(lim["cpu"])),
+            "limits.memory": memory_bytes(str(lim["memory"])),
+        }
 
     total: dict[str, float] = defaultdict(float)
     for c in spec["containers"]:
@@ -46,8 +55,10 @@ def _pod(spec: dict[str, Any], defaults: dict[str, dict[str, str]]) -> dict[str,
 def test_workloads_fit_their_namespace_quota(stack_run: Callable[[str], Run], stack: str) -> None:
     run = stack_run(stack)
     nodes = int(run.outputs["costModel"]["daemonSetNodes"])
-    hpa_max = {r.inputs["spec"]["scaleTargetRef"]["name"]: r.inputs["spec"]["maxReplicas"]
-               for r in run.by_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")}
+    hpa_max = {
+        r.inputs["spec"]["scaleTargetRef"]["name"]: r.inputs["spec"]["maxReplicas"]
+        for r in run.by_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    }
     defaults: dict[str, dict[str, dict[str, str]]] = {}
     for lr in run.by_type("kubernetes:core/v1:LimitRange"):
         (limit,) = lr.inputs["spec"]["limits"]
@@ -75,10 +86,12 @@ def test_workloads_fit_their_namespace_quota(stack_run: Callable[[str], Run], st
     for quota in run.by_type("kubernetes:core/v1:ResourceQuota"):
         ns = quota.inputs["metadata"]["namespace"]
         hard = quota.inputs["spec"]["hard"]
-        limits = {"requests.cpu": cpu_millicores(hard["requests.cpu"]),
-                  "limits.cpu": cpu_millicores(hard["limits.cpu"]),
-                  "requests.memory": memory_bytes(hard["requests.memory"]),
-                  "limits.memory": memory_bytes(hard["limits.memory"])}
+        limits = {
+            "requests.cpu": cpu_millicores(hard["requests.cpu"]),
+            "limits.cpu": cpu_millicores(hard["limits.cpu"]),
+            "requests.memory": memory_bytes(hard["requests.memory"]),
+            "limits.memory": memory_bytes(hard["limits.memory"]),
+        }
         for key, cap in limits.items():
             assert used[ns][key] <= cap, f"{stack}: namespace {ns} needs {key} {used[ns][key]:.0f} > quota {cap}"
         assert pods[ns] <= int(hard["pods"]), f"{stack}: namespace {ns} runs up to {pods[ns]} pods > {hard['pods']}"

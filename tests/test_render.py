@@ -74,9 +74,23 @@ SECRET = "https://hooks.example.invalid/services/T000/B000/very-secret-token-val
 
 @pytest.fixture(scope="module")
 def run_with_secrets() -> Run:
-    return run_stack("prod", secrets={name: f"{SECRET}-{name}" for name in (
-        "alertWebhookUrl", "alertSlackWebhookUrl", "alertPagerdutyRoutingKey", "pulumiAccessToken",
-        "ciKubeconfig", "railwayToken", "renderApiKey", "renderServiceId", "flyApiToken")})
+    return run_stack(
+        "prod",
+        secrets={
+            name: f"{SECRET}-{name}"
+            for name in (
+                "alertWebhookUrl",
+                "alertSlackWebhookUrl",
+                "alertPagerdutyRoutingKey",
+                "pulumiAccessToken",
+                "ciKubeconfig",
+                "railwayToken",
+                "renderApiKey",
+                "renderServiceId",
+                "flyApiToken",
+            )
+        },
+    )
 
 
 def test_secret_config_never_reaches_rendered_files(run_with_secrets: Run) -> None:

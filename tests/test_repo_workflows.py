@@ -16,13 +16,21 @@ BIN = Path(sys.executable).parent
 
 
 def run_zizmor(paths: list[Path]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "zizmor"), "--offline", "--no-progress", *map(str, paths)],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def run_schema(paths: list[Path]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-                           *map(str, paths)], capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.tools

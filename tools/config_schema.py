@@ -1,7 +1,7 @@
 """Generate Pulumi.yaml's ``config:`` section from components/config.py's key table.
 
-    python -m tools.config_schema          # rewrite Pulumi.yaml in place
-    python -m tools.config_schema --check  # exit 1 when Pulumi.yaml is out of date (make test runs this)
+python -m tools.config_schema          # rewrite Pulumi.yaml in place
+python -m tools.config_schema --check  # exit 1 when Pulumi.yaml is out of date (make test runs this)
 """
 
 from __future__ import annotations
@@ -56,8 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = render(current)
     if args.check:
         if current != wanted:
-            print("Pulumi.yaml's config section is out of date: run `python -m tools.config_schema`",
-                  file=sys.stderr)
+            print("Pulumi.yaml's config section is out of date: run `python -m tools.config_schema`", file=sys.stderr)
             return 1
         return 0
     path.write_text(wanted)

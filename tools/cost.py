@@ -29,8 +29,10 @@ def load_estimate(path: str | Path) -> dict[str, Any]:
         for name in ("plan.json", "cost.json"):
             if (p / name).is_file():
                 return load_estimate(p / name)
-        raise EstimateError(f"{p}: neither plan.json nor cost.json in this directory (render it with "
-                            "`python -m tools.render --stack <stack> --out <dir>`)")
+        raise EstimateError(
+            f"{p}: neither plan.json nor cost.json in this directory (render it with "
+            "`python -m tools.render --stack <stack> --out <dir>`)"
+        )
     doc = load_json(p)
     if isinstance(doc, dict) and doc.get("schema") == SCHEMA:
         return doc
@@ -45,8 +47,9 @@ def _write(path: Path, text: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.cost", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.cost", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     est = sub.add_parser("estimate", help="print the estimate of a render dir or plan.json")
     est.add_argument("source")
@@ -54,8 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     dif = sub.add_parser("diff", help="compare two renders; Markdown PR comment and JSON")
     dif.add_argument("base")
     dif.add_argument("head")
-    dif.add_argument("--threshold", type=float, help="percent increase that is flagged (default: HEAD's "
-                                                      "costIncreaseThresholdPercent, else 20)")
+    dif.add_argument(
+        "--threshold",
+        type=float,
+        help="percent increase that is flagged (default: HEAD's costIncreaseThresholdPercent, else 20)",
+    )
     dif.add_argument("--markdown", type=Path, help="write the PR comment here")
     dif.add_argument("--json", type=Path, help="write the comparison as JSON")
     dif.add_argument("--fail-on-increase", action="store_true", help="exit 3 when above the threshold")

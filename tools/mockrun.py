@@ -49,8 +49,14 @@ class Resource:
     provider: str = ""
 
     def to_record(self) -> dict[str, Any]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
-                "custom": self.custom, "inputs": self.inputs}
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "custom": self.custom,
+            "inputs": self.inputs,
+        }
 
 
 @dataclass
@@ -66,8 +72,11 @@ class Run:
 
     def get(self, type_: str, name: str) -> Resource:
         """The resource of ``type_`` named ``name`` (Pulumi name, or Kubernetes metadata.name)."""
-        matches = [r for r in self.resources if r.type == type_ and
-                   (r.name == name or (r.inputs.get("metadata") or {}).get("name") == name)]
+        matches = [
+            r
+            for r in self.resources
+            if r.type == type_ and (r.name == name or (r.inputs.get("metadata") or {}).get("name") == name)
+        ]
         if len(matches) != 1:
             names = sorted(r.name for r in self.by_type(type_))
             raise LookupError(f"{len(matches)} resources of type {type_} named {name!r}; {type_} names: {names}")
@@ -98,7 +107,7 @@ def load_stack_config(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str
     project_file = root / "Pulumi.yaml"
     stack_file = root / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise StackFileError(f"no stack file {stack_file.name}; known stacks: {', '.join(known) or 'none'}")
     try:
         project_doc = yamltext.load(project_file.read_text()) or {}
@@ -146,9 +155,13 @@ def _capture_monitor(mocks: Any) -> Any:
             if request.type != "pulumi:pulumi:Stack":
                 inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
                 res = Resource(
-                    urn=response.urn, type=request.type, name=request.name,
-                    parent=request.parent or None, custom=bool(request.custom),
-                    inputs=_plain(inputs), provider=request.provider,
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent or None,
+                    custom=bool(request.custom),
+                    inputs=_plain(inputs),
+                    provider=request.provider,
                 )
                 self.order.append(res)
             return response
@@ -187,8 +200,14 @@ def _make_mocks() -> Any:
     return Mocks()
 
 
-def run_stack(stack: str, *, root: Path = ROOT, overrides: Mapping[str, Any] | None = None,
-              secrets: Mapping[str, str] | None = None, main: Path | None = None) -> Run:
+def run_stack(
+    stack: str,
+    *,
+    root: Path = ROOT,
+    overrides: Mapping[str, Any] | None = None,
+    secrets: Mapping[str, str] | None = None,
+    main: Path | None = None,
+) -> Run:
     """Run ``__main__.py`` for ``stack`` under mocks and return what it registered.
 
     ``overrides`` replaces plain config values (``key`` or ``ns:key``); ``secrets`` adds secret config
@@ -210,8 +229,9 @@ def run_stack(stack: str, *, root: Path = ROOT, overrides: Mapping[str, Any] | N
     return ctx.run(_run_in_context, project, stack, config, secret_keys, main or root / "__main__.py", root)
 
 
-def _run_in_context(project: str, stack: str, config: dict[str, str], secret_keys: list[str], main: Path,
-                    root: Path) -> Run:
+def _run_in_context(
+    project: str, stack: str, config: dict[str, str], secret_keys: list[str], main: Path, root: Path
+) -> Run:
     import pulumi
     from pulumi.runtime import settings as ps
 
@@ -244,8 +264,9 @@ def _run_in_context(project: str, stack: str, config: dict[str, str], secret_key
         for thread_loop in monitor.thread_loops | {loop}:
             if not thread_loop.is_running() and not thread_loop.is_closed():
                 thread_loop.close()
-    return Run(project=project, stack=stack, resources=list(monitor.order), outputs=outputs,
-               secret_outputs=secret_outputs)
+    return Run(
+        project=project, stack=stack, resources=list(monitor.order), outputs=outputs, secret_outputs=secret_outputs
+    )
 
 
 async def _collect_outputs() -> tuple[dict[str, Any], set[str]]:

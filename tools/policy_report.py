@@ -93,8 +93,9 @@ def parse_policy_config(data: Any, source: str = "policy config") -> dict[str, P
             props = dict(value)
             level = props.pop("enforcementLevel", None)
             if level is not None and level not in LEVELS:
-                errors.append(f"{name}.enforcementLevel: {level!r} is not an enforcement level "
-                              f"(accepted: {', '.join(LEVELS)})")
+                errors.append(
+                    f"{name}.enforcementLevel: {level!r} is not an enforcement level (accepted: {', '.join(LEVELS)})"
+                )
                 continue
             if level is None and not props:
                 continue  # the CLI drops empty entries
@@ -135,11 +136,14 @@ def _apply(result: dict[str, PolicyConfig], given: Mapping[str, PolicyConfig]) -
         result[name] = PolicyConfig(level, props)
 
 
-def reconcile(policies: Sequence[PolicyInfo], given: Mapping[str, PolicyConfig],
-              initial: Mapping[str, PolicyConfig] | None = None) -> dict[str, PolicyConfig]:
+def reconcile(
+    policies: Sequence[PolicyInfo], given: Mapping[str, PolicyConfig], initial: Mapping[str, PolicyConfig] | None = None
+) -> dict[str, PolicyConfig]:
     """Defaults (level, schema defaults) <- initial config <- given config; then validate."""
-    result = {p.name: PolicyConfig(p.level, {k: v["default"] for k, v in p.schema.items() if "default" in v})
-              for p in policies}
+    result = {
+        p.name: PolicyConfig(p.level, {k: v["default"] for k, v in p.schema.items() if "default" in v})
+        for p in policies
+    }
     if initial:
         _apply(result, initial)
     _apply(result, given)
@@ -163,8 +167,13 @@ def reconcile(policies: Sequence[PolicyInfo], given: Mapping[str, PolicyConfig],
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,),
-    "array": (list,), "object": (dict,), "null": (type(None),),
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "array": (list,),
+    "object": (dict,),
+    "null": (type(None),),
 }
 
 
@@ -261,8 +270,10 @@ class Report:
 
     def format_text(self) -> str:
         s = self.summary()
-        lines = [f"policy pack {self.pack}@{self.version} on stack {self.stack}: {self.resources} resources, "
-                 f"{s['policies']} policies ({', '.join(f'{n} {lvl}' for lvl, n in s['policiesByLevel'].items())})"]
+        lines = [
+            f"policy pack {self.pack}@{self.version} on stack {self.stack}: {self.resources} resources, "
+            f"{s['policies']} policies ({', '.join(f'{n} {lvl}' for lvl, n in s['policiesByLevel'].items())})"
+        ]
         order = {"mandatory": 0, "remediate": 1, "advisory": 2}
         for v in sorted(self.violations, key=lambda v: (order.get(v.level, 3), v.policy, v.urn)):
             subject = f"{v.type} {v.name}" if v.type else "stack"
@@ -270,8 +281,10 @@ class Report:
             lines.append(f"            {v.message}")
             lines.append(f"            fix: {v.remediation}")
         verdict = "FAIL" if self.mandatory_failures else "ok"
-        lines.append(f"policy summary: {self.mandatory_failures} mandatory, {self.advisory_warnings} advisory "
-                     f"violation(s) -> {verdict}")
+        lines.append(
+            f"policy summary: {self.mandatory_failures} mandatory, {self.advisory_warnings} advisory "
+            f"violation(s) -> {verdict}"
+        )
         return "\n".join(lines)
 
 
@@ -302,8 +315,15 @@ class PolicyPackProcess:
     ``finish(all_records)`` for the report.
     """
 
-    def __init__(self, stack: str, config_path: Path | str | None = None, pack_dir: Path | str | None = None,
-                 project: str = "hardening", python: str | None = None, skip_unread_types: bool = True) -> None:
+    def __init__(
+        self,
+        stack: str,
+        config_path: Path | str | None = None,
+        pack_dir: Path | str | None = None,
+        project: str = "hardening",
+        python: str | None = None,
+        skip_unread_types: bool = True,
+    ) -> None:
         self.stack = stack
         self.config_path = Path(config_path) if config_path is not None else default_config_path(stack)
         self.pack_dir = Path(pack_dir) if pack_dir is not None else PACK_DIR
@@ -322,12 +342,22 @@ class PolicyPackProcess:
         if self.proc is not None:
             return self
         env = {k: v for k, v in os.environ.items() if not k.startswith("PULUMI_")}
-        env.update({"PULUMI_PROJECT": self.project, "PULUMI_STACK": self.stack, "PULUMI_DRY_RUN": "true",
-                    "PYTHONUNBUFFERED": "1"})
+        env.update(
+            {
+                "PULUMI_PROJECT": self.project,
+                "PULUMI_STACK": self.stack,
+                "PULUMI_DRY_RUN": "true",
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process; closed in stop()
         self.proc = subprocess.Popen(
             [self.python, "-u", "-m", "pulumi.policy", OFFLINE_ENGINE_ADDRESS, "."],
-            cwd=self.pack_dir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+            cwd=self.pack_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
         )
         return self
 
@@ -366,8 +396,9 @@ class PolicyPackProcess:
             code = self.proc.poll()
             tail = self._stderr_tail()
             self.stop()
-            raise PolicyPackError(f"policy pack in {self.pack_dir} failed to start (exit {code}, printed "
-                                  f"{line[:200]!r}):\n{tail}")
+            raise PolicyPackError(
+                f"policy pack in {self.pack_dir} failed to start (exit {code}, printed {line[:200]!r}):\n{tail}"
+            )
         self._port = int(line)
         # Keep draining stdout so a chatty pack can never block on a full pipe.
         threading.Thread(target=self._drain, args=(out,), daemon=True).start()
@@ -375,7 +406,8 @@ class PolicyPackProcess:
         from pulumi.runtime.proto import analyzer_pb2_grpc
 
         self._channel = grpc.insecure_channel(
-            f"127.0.0.1:{self._port}", options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)])
+            f"127.0.0.1:{self._port}", options=[("grpc.max_receive_message_length", 400 * 1024 * 1024)]
+        )
         grpc.channel_ready_future(self._channel).result(timeout=max(1.0, deadline - time.monotonic()))
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
         return self._port
@@ -420,8 +452,10 @@ class PolicyPackProcess:
         try:
             return getattr(self._stub, method)(request, timeout=RPC_TIMEOUT_S)
         except grpc.RpcError as exc:
-            raise PolicyPackError(f"policy pack {method} failed: {exc.details() if hasattr(exc, 'details') else exc}"
-                                  f"\n{self._stderr_tail()}") from None
+            raise PolicyPackError(
+                f"policy pack {method} failed: {exc.details() if hasattr(exc, 'details') else exc}"
+                f"\n{self._stderr_tail()}"
+            ) from None
 
     def analyzer_info(self) -> tuple[str, list[PolicyInfo], dict[str, PolicyConfig]]:
         """``GetAnalyzerInfo``: pack name, policies (with defaults and schemas), initial config."""
@@ -430,37 +464,62 @@ class PolicyPackProcess:
 
         self.wait_ready()
         info = self._call("GetAnalyzerInfo", empty_pb2.Empty())
-        level_names = {proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
-                       proto.REMEDIATE: "remediate", proto.DISABLED: "disabled"}
-        severity_names = {proto.POLICY_SEVERITY_LOW: "low", proto.POLICY_SEVERITY_MEDIUM: "medium",
-                          proto.POLICY_SEVERITY_HIGH: "high", proto.POLICY_SEVERITY_CRITICAL: "critical"}
+        level_names = {
+            proto.ADVISORY: "advisory",
+            proto.MANDATORY: "mandatory",
+            proto.REMEDIATE: "remediate",
+            proto.DISABLED: "disabled",
+        }
+        severity_names = {
+            proto.POLICY_SEVERITY_LOW: "low",
+            proto.POLICY_SEVERITY_MEDIUM: "medium",
+            proto.POLICY_SEVERITY_HIGH: "high",
+            proto.POLICY_SEVERITY_CRITICAL: "critical",
+        }
         policies = []
         for p in info.policies:
             schema = json_format.MessageToDict(p.configSchema.properties) if p.HasField("configSchema") else {}
-            policies.append(PolicyInfo(
-                name=p.name, description=p.description, level=level_names[p.enforcementLevel],
-                kind="stack" if p.policy_type == proto.PolicyType.POLICY_TYPE_STACK else "resource",
-                severity=severity_names.get(p.severity, "unspecified"), remediation=p.remediation_steps,
-                schema=schema, required=list(p.configSchema.required) if p.HasField("configSchema") else [],
-            ))
-        initial = {k: PolicyConfig(level_names.get(v.enforcementLevel), json_format.MessageToDict(v.properties))
-                   for k, v in info.initialConfig.items()}
+            policies.append(
+                PolicyInfo(
+                    name=p.name,
+                    description=p.description,
+                    level=level_names[p.enforcementLevel],
+                    kind="stack" if p.policy_type == proto.PolicyType.POLICY_TYPE_STACK else "resource",
+                    severity=severity_names.get(p.severity, "unspecified"),
+                    remediation=p.remediation_steps,
+                    schema=schema,
+                    required=list(p.configSchema.required) if p.HasField("configSchema") else [],
+                )
+            )
+        initial = {
+            k: PolicyConfig(level_names.get(v.enforcementLevel), json_format.MessageToDict(v.properties))
+            for k, v in info.initialConfig.items()
+        }
         return info.name, policies, initial
 
     def configure(self, config: Mapping[str, PolicyConfig]) -> None:
         from google.protobuf import struct_pb2
         from pulumi.runtime import proto
 
-        levels = {"advisory": proto.ADVISORY, "mandatory": proto.MANDATORY, "remediate": proto.REMEDIATE,
-                  "disabled": proto.DISABLED}
-        self._call("ConfigureStack", proto.AnalyzerStackConfigureRequest(
-            stack=self.stack, project=self.project, organization="organization", dry_run=True))
+        levels = {
+            "advisory": proto.ADVISORY,
+            "mandatory": proto.MANDATORY,
+            "remediate": proto.REMEDIATE,
+            "disabled": proto.DISABLED,
+        }
+        self._call(
+            "ConfigureStack",
+            proto.AnalyzerStackConfigureRequest(
+                stack=self.stack, project=self.project, organization="organization", dry_run=True
+            ),
+        )
         req = proto.ConfigureAnalyzerRequest()
         for name, cfg in config.items():
             props = struct_pb2.Struct()
             props.update(cfg.properties)
-            req.policyConfig[name].CopyFrom(proto.PolicyConfig(
-                enforcementLevel=levels[cfg.level or "advisory"], properties=props))
+            req.policyConfig[name].CopyFrom(
+                proto.PolicyConfig(enforcementLevel=levels[cfg.level or "advisory"], properties=props)
+            )
         self._call("Configure", req)
 
     def _analyze_types(self) -> frozenset[str] | None:
@@ -486,12 +545,24 @@ class PolicyPackProcess:
         pack_name, policies, initial = self.analyzer_info()
         config = reconcile(policies, load_policy_config(self.config_path), initial)
         self.configure(config)
-        report = Report(stack=self.stack, pack=pack_name, version=_pack_version(self.pack_dir) or "0.0.1",
-                        resources=0, levels={p.name: (config[p.name].level or p.level) for p in policies})
-        self._session = _Session(report=report, policies={p.name: p for p in policies},
-                                 types=self._analyze_types(),
-                                 level_names={proto.ADVISORY: "advisory", proto.MANDATORY: "mandatory",
-                                              proto.REMEDIATE: "remediate", proto.DISABLED: "disabled"})
+        report = Report(
+            stack=self.stack,
+            pack=pack_name,
+            version=_pack_version(self.pack_dir) or "0.0.1",
+            resources=0,
+            levels={p.name: (config[p.name].level or p.level) for p in policies},
+        )
+        self._session = _Session(
+            report=report,
+            policies={p.name: p for p in policies},
+            types=self._analyze_types(),
+            level_names={
+                proto.ADVISORY: "advisory",
+                proto.MANDATORY: "mandatory",
+                proto.REMEDIATE: "remediate",
+                proto.DISABLED: "disabled",
+            },
+        )
 
     def submit(self, record: Mapping[str, Any]) -> None:
         """Send one resource to ``Analyze`` now (as the engine does when the resource is registered)."""
@@ -508,8 +579,13 @@ class PolicyPackProcess:
         if session.types is not None and str(record["type"]) not in session.types:
             session.submitted[urn] = None
             return
-        req = proto.AnalyzeRequest(type=str(record["type"]), properties=_struct(record["inputs"]), urn=urn,
-                                   name=str(record["name"]), options=_options(record))
+        req = proto.AnalyzeRequest(
+            type=str(record["type"]),
+            properties=_struct(record["inputs"]),
+            urn=urn,
+            name=str(record["name"]),
+            options=_options(record),
+        )
         session.submitted[urn] = (record, self._stub.Analyze.future(req, timeout=RPC_TIMEOUT_S))
 
     def finish(self, records: Iterable[Mapping[str, Any]]) -> Report:
@@ -536,9 +612,19 @@ class PolicyPackProcess:
             except Exception as exc:
                 raise PolicyPackError(f"policy pack Analyze failed on {urn}: {exc}\n{self._stderr_tail()}") from None
             session.collect(resp, rec, self.stack)
-        stack_req = proto.AnalyzeStackRequest(resources=[proto.AnalyzerResource(
-            type=str(rec["type"]), properties=_struct(rec["inputs"]), urn=str(rec["urn"]), name=str(rec["name"]),
-            options=_options(rec), parent=str(rec.get("parent") or "")) for rec in records])
+        stack_req = proto.AnalyzeStackRequest(
+            resources=[
+                proto.AnalyzerResource(
+                    type=str(rec["type"]),
+                    properties=_struct(rec["inputs"]),
+                    urn=str(rec["urn"]),
+                    name=str(rec["name"]),
+                    options=_options(rec),
+                    parent=str(rec.get("parent") or ""),
+                )
+                for rec in records
+            ]
+        )
         session.collect(self._call("AnalyzeStack", stack_req), None, self.stack)
         session.report.resources = len(records)
         return session.report
@@ -564,8 +650,13 @@ class InProcessPack(PolicyPackProcess):
     ``PULUMI_DRY_RUN`` when they are set, so call it only after the program has run (not concurrently).
     """
 
-    def __init__(self, stack: str, config_path: Path | str | None = None, project: str = "hardening",
-                 skip_unread_types: bool = True) -> None:
+    def __init__(
+        self,
+        stack: str,
+        config_path: Path | str | None = None,
+        project: str = "hardening",
+        skip_unread_types: bool = True,
+    ) -> None:
         super().__init__(stack, config_path, PACK_DIR, project, skip_unread_types=skip_unread_types)
         self._servicer: Any = None
 
@@ -612,8 +703,9 @@ class _PerTypeServicer:
     of this pack's resource policies returns at once for a type it does not read (``Rule.applies_to``),
     so the answer is the same. Everything else, ``AnalyzeStack`` included, goes to the whole pack."""
 
-    def __init__(self, make: Callable[[list[Any]], Any], policies: list[Any],
-                 types: Mapping[str, frozenset[str]]) -> None:
+    def __init__(
+        self, make: Callable[[list[Any]], Any], policies: list[Any], types: Mapping[str, frozenset[str]]
+    ) -> None:
         self._make = make
         self._policies = policies
         self._types = types
@@ -724,20 +816,30 @@ class _Session:
             p = self.policies.get(d.policyName)
             message = d.message
             if p is not None and message.startswith(p.description):
-                message = message[len(p.description):].lstrip("\n") or p.description
+                message = message[len(p.description) :].lstrip("\n") or p.description
             target = self.by_urn.get(d.urn) if d.urn else rec
-            self.report.violations.append(Violation(
-                policy=d.policyName, level=self.level_names.get(d.enforcementLevel, "advisory"),
-                severity=p.severity if p else "unspecified",
-                urn=str(target["urn"]) if target else d.urn, type=str(target["type"]) if target else "",
-                name=str(target["name"]) if target else stack, message=message,
-                remediation=p.remediation if p else ""))
+            self.report.violations.append(
+                Violation(
+                    policy=d.policyName,
+                    level=self.level_names.get(d.enforcementLevel, "advisory"),
+                    severity=p.severity if p else "unspecified",
+                    urn=str(target["urn"]) if target else d.urn,
+                    type=str(target["type"]) if target else "",
+                    name=str(target["name"]) if target else stack,
+                    message=message,
+                    remediation=p.remediation if p else "",
+                )
+            )
         for na in resp.not_applicable:
             self.report.not_applicable[na.policy_name] = self.report.not_applicable.get(na.policy_name, 0) + 1
 
 
-def run_pack(resources: Iterable[Mapping[str, Any]], stack: str, config_path: Path | str | None = None,
-             pack_dir: Path | str | None = None) -> Report:
+def run_pack(
+    resources: Iterable[Mapping[str, Any]],
+    stack: str,
+    config_path: Path | str | None = None,
+    pack_dir: Path | str | None = None,
+) -> Report:
     """Start the pack, analyse ``resources`` for ``stack`` with ``config_path`` (default
     ``policies/config/<stack>.json``), stop it, and return the report."""
     with PolicyPackProcess(stack, config_path, pack_dir) as pack:
@@ -753,10 +855,19 @@ def registry_infos() -> list[PolicyInfo]:
     """Policy metadata straight from the registry (what GetAnalyzerInfo would return)."""
     from policies.registry import RULES
 
-    return [PolicyInfo(name=r.name, description=r.description, level=r.default_level, kind=r.kind,
-                       severity=r.severity, remediation=r.remediation,
-                       schema={k: dict(v) for k, v in r.config.items()}, required=list(r.required))
-            for r in RULES]
+    return [
+        PolicyInfo(
+            name=r.name,
+            description=r.description,
+            level=r.default_level,
+            kind=r.kind,
+            severity=r.severity,
+            remediation=r.remediation,
+            schema={k: dict(v) for k, v in r.config.items()},
+            required=list(r.required),
+        )
+        for r in RULES
+    ]
 
 
 def rule_table(stacks: Sequence[str] = ("dev", "prod")) -> str:
@@ -768,9 +879,15 @@ def rule_table(stacks: Sequence[str] = ("dev", "prod")) -> str:
     head = ["rule", "area", "kind", "severity", *stacks, "checks", "how to fix"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in RULES:
-        cells = [f"`{r.name}`", r.area, r.kind, r.severity,
-                 *[per_stack[s][r.name].level or r.default_level for s in stacks],
-                 r.description, r.remediation]
+        cells = [
+            f"`{r.name}`",
+            r.area,
+            r.kind,
+            r.severity,
+            *[per_stack[s][r.name].level or r.default_level for s in stacks],
+            r.description,
+            r.remediation,
+        ]
         lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     lines.append("")
     lines.append("Configuration properties (set them next to `enforcementLevel` in `policies/config/<stack>.json`):")
@@ -778,8 +895,10 @@ def rule_table(stacks: Sequence[str] = ("dev", "prod")) -> str:
     for r in RULES:
         if not r.config:
             continue
-        props = "; ".join(f"`{k}` ({v.get('type')}, default `{json.dumps(v.get('default'))}`): "
-                          f"{v.get('description', '')}" for k, v in r.config.items())
+        props = "; ".join(
+            f"`{k}` ({v.get('type')}, default `{json.dumps(v.get('default'))}`): {v.get('description', '')}"
+            for k, v in r.config.items()
+        )
         lines.append(f"- `{r.name}`: {props}")
     return "\n".join(lines)
 
@@ -800,8 +919,9 @@ def _records_from_plan(path: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.policy_report", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.policy_report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stack", help="stack name (selects policies/config/<stack>.json)")
     parser.add_argument("--plan", type=Path, help="plan.json written by the render (resources with inputs)")
     parser.add_argument("--config", type=Path, help="policy config file (default policies/config/<stack>.json)")

@@ -35,11 +35,36 @@ MASK = "<redacted: Pulumi secret>"
 
 # Apply order by kind (Helm's install order, trimmed); custom resources go last.
 KIND_ORDER = [
-    "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodDisruptionBudget", "ServiceAccount",
-    "Secret", "ConfigMap", "StorageClass", "PersistentVolume", "PersistentVolumeClaim",
-    "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service",
-    "DaemonSet", "Pod", "ReplicaSet", "Deployment", "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob",
-    "IngressClass", "Ingress", "APIService", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
 ]
 _KIND_RANK = {k: i for i, k in enumerate(KIND_ORDER)}
 # Components whose files must come first regardless of registration order.
@@ -90,13 +115,21 @@ def manifest(res: Resource) -> dict[str, Any]:
 
 def _apply_order(doc: dict[str, Any]) -> tuple[int, str, str, str]:
     meta = doc.get("metadata") or {}
-    return (_KIND_RANK.get(str(doc.get("kind")), len(KIND_ORDER)), str(doc.get("kind")),
-            str(meta.get("namespace", "")), str(meta.get("name", "")))
+    return (
+        _KIND_RANK.get(str(doc.get("kind")), len(KIND_ORDER)),
+        str(doc.get("kind")),
+        str(meta.get("namespace", "")),
+        str(meta.get("name", "")),
+    )
 
 
 def _is_k8s_object(res: Resource) -> bool:
-    return (res.custom and res.type.startswith("kubernetes:") and res.type not in UPSTREAM_MANIFEST_TYPES
-            and not res.type.startswith("kubernetes:helm"))
+    return (
+        res.custom
+        and res.type.startswith("kubernetes:")
+        and res.type not in UPSTREAM_MANIFEST_TYPES
+        and not res.type.startswith("kubernetes:helm")
+    )
 
 
 def render_run(run: Run) -> Rendered:
@@ -138,27 +171,34 @@ def render_run(run: Run) -> Rendered:
             for up_key, items in upstream.items():
                 for item in items:
                     sub = f"upstream-{up_key}"
-                    out.files[f"k8s/{sub}/kustomization.yaml"] = yamltext.dump({
-                        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                        **({"namespace": item["namespace"]} if item.get("namespace") else {}),
-                        "resources": [item["file"]] if item.get("file") else list(item.get("files") or []),
-                    })
+                    out.files[f"k8s/{sub}/kustomization.yaml"] = yamltext.dump(
+                        {
+                            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                            "kind": "Kustomization",
+                            **({"namespace": item["namespace"]} if item.get("namespace") else {}),
+                            "resources": [item["file"]] if item.get("file") else list(item.get("files") or []),
+                        }
+                    )
                     kustomize.append(sub)
-    out.files["k8s/kustomization.yaml"] = yamltext.dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": kustomize})
+    out.files["k8s/kustomization.yaml"] = yamltext.dump(
+        {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": kustomize}
+    )
     plan = {
         "project": run.project,
         "stack": run.stack,
-        "resources": [canonical(mask_secrets(r.to_record(), MASK))
-                      for r in sorted(run.resources, key=lambda r: r.urn)],
-        "outputs": {k: (MASK if k in run.secret_outputs else mask_secrets(v, MASK))
-                    for k, v in run.outputs.items()},
+        "resources": [canonical(mask_secrets(r.to_record(), MASK)) for r in sorted(run.resources, key=lambda r: r.urn)],
+        "outputs": {k: (MASK if k in run.secret_outputs else mask_secrets(v, MASK)) for k, v in run.outputs.items()},
     }
     out.files["plan.json"] = json.dumps(plan, indent=1, sort_keys=False) + "\n"
-    kinds = Counter((component_key(run, r), str(r.inputs.get("kind") or r.type.split(":")[-1]))
-                    for r in run.resources if r.custom and not r.type.startswith("pulumi:providers"))
-    out.summary.append(f"stack {run.stack}: {len(run.resources)} resources, {len(out.objects)} Kubernetes "
-                       f"objects, {workflows} repository files")
+    kinds = Counter(
+        (component_key(run, r), str(r.inputs.get("kind") or r.type.split(":")[-1]))
+        for r in run.resources
+        if r.custom and not r.type.startswith("pulumi:providers")
+    )
+    out.summary.append(
+        f"stack {run.stack}: {len(run.resources)} resources, {len(out.objects)} Kubernetes "
+        f"objects, {workflows} repository files"
+    )
     by_comp: dict[str, list[str]] = defaultdict(list)
     for (comp, kind), n in sorted(kinds.items()):
         by_comp[comp].append(f"{kind} {n}")
@@ -234,8 +274,14 @@ def parse_sets(values: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def render(stack: str, out_dir: Path | None = None, overrides: dict[str, Any] | None = None,
-           policy: bool = True, cost: bool = True, stream: Any = None) -> int:
+def render(
+    stack: str,
+    out_dir: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    policy: bool = True,
+    cost: bool = True,
+    stream: Any = None,
+) -> int:
     """Render ``stack``; returns the exit status (0, 1 or 2). Prints to ``stream`` (stdout)."""
     from components.config import ConfigError
 
@@ -274,12 +320,18 @@ def render(stack: str, out_dir: Path | None = None, overrides: dict[str, Any] | 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.render", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.render", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stack", required=True, help="stack name: dev or prod (Pulumi.<stack>.yaml)")
     parser.add_argument("--out", type=Path, help="output directory (default dist/<stack>)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config key for this render only (repeatable)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key for this render only (repeatable)",
+    )
     parser.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     args = parser.parse_args(argv)
     return render(args.stack, args.out, parse_sets(args.set), policy=not args.no_policy)

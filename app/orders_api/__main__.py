@@ -24,15 +24,29 @@ def main(environ: Mapping[str, str] | None = None) -> int:
     try:
         settings = load_settings(os.environ if environ is None else environ)
     except SettingsError as exc:
-        sys.stderr.write(json.dumps({
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "level": "error",
-            "logger": "orders_api.settings", "msg": "invalid configuration; not starting",
-            "problems": exc.problems}) + "\n")
+        sys.stderr.write(
+            json.dumps(
+                {
+                    "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "level": "error",
+                    "logger": "orders_api.settings",
+                    "msg": "invalid configuration; not starting",
+                    "problems": exc.problems,
+                }
+            )
+            + "\n"
+        )
         return 2
     configure_logging(settings.log_level)
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_config=None,
-        access_log=False, server_header=False, lifespan="on", proxy_headers=False,
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        lifespan="on",
+        proxy_headers=False,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds + 0.999),
         # behind the Service's load balancer connections are reused; keep them a little longer than 5 s
         timeout_keep_alive=15,

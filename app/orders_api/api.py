@@ -40,8 +40,13 @@ log = logging.getLogger("orders_api")
 API_KEY_NAMES = ("api_key", "api_key_previous")  # the previous key stays valid during a rotation
 
 
-def create_app(settings: Settings, store: SecretStore | None = None, metrics: Metrics | None = None,
-               rng: random.Random | None = None, repository: OrderRepository | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    store: SecretStore | None = None,
+    metrics: Metrics | None = None,
+    rng: random.Random | None = None,
+    repository: OrderRepository | None = None,
+) -> FastAPI:
     """Build the application; its store, metrics and repository are reachable on ``app.state``."""
     store = store if store is not None else secret_store_for(settings)
     metrics = metrics if metrics is not None else Metrics(settings.version, settings.commit)
@@ -51,15 +56,24 @@ def create_app(settings: Settings, store: SecretStore | None = None, metrics: Me
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        log.info("orders-api starting", extra={
-            "version": settings.version, "commit": settings.commit,
-            "instrumentation": "on" if settings.instrumentation else "off",
-            "fault_error_ratio": settings.fault_error_ratio,
-            "fault_latency_seconds": settings.fault_latency_seconds})
-        if settings.fault_error_ratio or settings.fault_latency_seconds:
-            log.warning("fault injection is active", extra={
+        log.info(
+            "orders-api starting",
+            extra={
+                "version": settings.version,
+                "commit": settings.commit,
+                "instrumentation": "on" if settings.instrumentation else "off",
                 "fault_error_ratio": settings.fault_error_ratio,
-                "fault_latency_seconds": settings.fault_latency_seconds})
+                "fault_latency_seconds": settings.fault_latency_seconds,
+            },
+        )
+        if settings.fault_error_ratio or settings.fault_latency_seconds:
+            log.warning(
+                "fault injection is active",
+                extra={
+                    "fault_error_ratio": settings.fault_error_ratio,
+                    "fault_latency_seconds": settings.fault_latency_seconds,
+                },
+            )
         store.start()
         completed.attach()
         try:
@@ -69,8 +83,7 @@ def create_app(settings: Settings, store: SecretStore | None = None, metrics: Me
             store.stop()
             log.info("orders-api stopped")
 
-    app = FastAPI(title="orders-api", version=settings.version, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)
+    app = FastAPI(title="orders-api", version=settings.version, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = store
     app.state.metrics = metrics
@@ -87,8 +100,9 @@ def create_app(settings: Settings, store: SecretStore | None = None, metrics: Me
         if snapshot is None:
             raise HTTPException(status_code=503, detail="secrets not loaded yet")
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
-        unauthorized = HTTPException(status_code=401, detail="a valid bearer API key is required",
-                                     headers={"WWW-Authenticate": "Bearer"})
+        unauthorized = HTTPException(
+            status_code=401, detail="a valid bearer API key is required", headers={"WWW-Authenticate": "Bearer"}
+        )
         if scheme.lower() != "bearer" or not presented:
             raise unauthorized
         given = presented.strip().encode()
@@ -108,14 +122,18 @@ def create_app(settings: Settings, store: SecretStore | None = None, metrics: Me
         created = repo.create(order)
         metrics.orders_created.inc()
         response.headers["Location"] = f"/orders/{created.id}"
-        log.info("order created", extra={"order_id": str(created.id), "items": len(created.items),
-                                         "total_cents": created.total_cents})
+        log.info(
+            "order created",
+            extra={"order_id": str(created.id), "items": len(created.items), "total_cents": created.total_cents},
+        )
         return created
 
     @api.get("", response_model=OrderPage)
-    async def list_orders(limit: Annotated[int, Query(ge=1, le=100)] = 20,
-                          offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-                          customer_id: Annotated[str | None, Query(max_length=64)] = None) -> OrderPage:
+    async def list_orders(
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+        customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> OrderPage:
         return repo.page(limit, offset, customer_id)
 
     @api.get("/{order_id}", response_model=Order)
@@ -145,8 +163,9 @@ def create_app(settings: Settings, store: SecretStore | None = None, metrics: Me
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> JSONResponse:
         ready, detail = store.readiness()
-        return JSONResponse({"status": "ready" if ready else "not ready", "secrets": detail},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "secrets": detail}, status_code=200 if ready else 503
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:

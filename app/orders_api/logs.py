@@ -22,7 +22,9 @@ REDACTED: Final = "[REDACTED]"
 MIN_REDACT_LENGTH: Final = 4  # shorter values would redact ordinary words; secrets are longer
 # LogRecord's own attributes, and uvicorn's ANSI-coloured duplicate of its message: not output fields.
 _STANDARD_ATTRS: Final = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
-    "message", "color_message"}
+    "message",
+    "color_message",
+}
 
 
 class Redactor:
@@ -159,8 +161,10 @@ class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             if middle is None:
                 middle = fields[(method, route)] = f'"method":{_json_str(method)},"route":{_json_str(route)},'
             request_id = f'"request_id":{_json_str(rid)},' if rid is not None else ""
-            lines.append(f'{{"ts":"{stamp(finished + to_wall)}{_ACCESS_HEAD}{request_id}{middle}'
-                         f'"path":{_json_str(path)},"status":{status:d},"duration_seconds":{duration:.6f}}}\n')
+            lines.append(
+                f'{{"ts":"{stamp(finished + to_wall)}{_ACCESS_HEAD}{request_id}{middle}'
+                f'"path":{_json_str(path)},"status":{status:d},"duration_seconds":{duration:.6f}}}\n'
+            )
         text = self.json.redactor.scrub("".join(lines))
         with self.lock:  # type: ignore[union-attr]
             self.stream.write(text)
@@ -212,15 +216,30 @@ def log_access(entries: list[AccessEntry]) -> None:
     adding handlers, filters) each goes through ``logging`` as usual. Both give the same JSON object."""
     if not entries or not _access.isEnabledFor(logging.INFO):
         return
-    if _direct and not _access.handlers and not _access.filters and _access.propagate \
-            and len(_root.handlers) == 1 and _root.handlers[0] is _direct[0] and _direct[0].level <= logging.INFO:
+    if (
+        _direct
+        and not _access.handlers
+        and not _access.filters
+        and _access.propagate
+        and len(_root.handlers) == 1
+        and _root.handlers[0] is _direct[0]
+        and _direct[0].level <= logging.INFO
+    ):
         _direct[0].write_access(entries)
         return
     for method, route, path, status, duration, rid, _finished in entries:
         token = REQUEST_ID.set(rid)
         try:
-            _access.info("request", extra={"method": method, "route": route, "path": path, "status": status,
-                                           "duration_seconds": round(duration, 6)})
+            _access.info(
+                "request",
+                extra={
+                    "method": method,
+                    "route": route,
+                    "path": path,
+                    "status": status,
+                    "duration_seconds": round(duration, 6),
+                },
+            )
         finally:
             REQUEST_ID.reset(token)
 

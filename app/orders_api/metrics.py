@@ -59,26 +59,39 @@ class Metrics:
     Requests are counted in batches (:meth:`count`) by the middleware's queue of completed requests,
     which registers itself in :attr:`before_collect`: a scrape always sees every completed request."""
 
-    def __init__(self, version: str, commit: str, registry: CollectorRegistry | None = None,
-                 process_metrics: bool = True) -> None:
+    def __init__(
+        self, version: str, commit: str, registry: CollectorRegistry | None = None, process_metrics: bool = True
+    ) -> None:
         self.registry = registry or CollectorRegistry()
         self.before_collect: list[Callable[[], None]] = []
         self.registry.register(_BeforeCollect(self.before_collect))
         if process_metrics:
             for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
                 self.registry.register(collector)
-        self.requests = Counter(METRIC_REQUESTS, "HTTP requests served, by route template and status.",
-                                ["method", "route", "status"], registry=self.registry)
-        self.duration = Histogram(METRIC_DURATION, "Time to serve an HTTP request, by route template.",
-                                  ["method", "route"], buckets=DURATION_BUCKETS, registry=self.registry)
-        self.in_flight = Gauge(METRIC_IN_FLIGHT, "HTTP requests being served right now.",
-                               registry=self.registry)
+        self.requests = Counter(
+            METRIC_REQUESTS,
+            "HTTP requests served, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            METRIC_DURATION,
+            "Time to serve an HTTP request, by route template.",
+            ["method", "route"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(METRIC_IN_FLIGHT, "HTTP requests being served right now.", registry=self.registry)
         # A plain integer read at scrape time: requests are counted on the event loop's one thread, so
         # no lock is needed on the hot path.
         self.in_flight_count = 0
         self.in_flight.set_function(lambda: self.in_flight_count)
-        self.build_info = Gauge(METRIC_BUILD_INFO, "Always 1; the labels say which build is running.",
-                                ["version", "commit"], registry=self.registry)
+        self.build_info = Gauge(
+            METRIC_BUILD_INFO,
+            "Always 1; the labels say which build is running.",
+            ["version", "commit"],
+            registry=self.registry,
+        )
         self.build_info.labels(version=version, commit=commit).set(1)
         self.orders_created = Counter(METRIC_ORDERS_CREATED, "Orders created.", registry=self.registry)
         self._request_children: dict[tuple[str, str, int], MetricWrapperBase] = {}

@@ -145,9 +145,16 @@ class ObservabilityMiddleware:
             status = 500
             error_log.exception("unhandled error", extra={"path": scope.get("path")})
             if not started:
-                await send_with_id({"type": "http.response.start", "status": 500, "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(_INTERNAL_ERROR_BODY)).encode())]})
+                await send_with_id(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(_INTERNAL_ERROR_BODY)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": _INTERNAL_ERROR_BODY})
         finally:
             duration = time.perf_counter() - start
@@ -160,7 +167,14 @@ class ObservabilityMiddleware:
                 if len(completed.queue) >= completed.batch:
                     completed.settle()
             elif access_log.isEnabledFor(logging.DEBUG):
-                access_log.debug("request", extra={"method": method, "route": route, "path": path,
-                                                   "status": status, "duration_seconds": round(duration, 6)})
+                access_log.debug(
+                    "request",
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "path": path,
+                        "status": status,
+                        "duration_seconds": round(duration, 6),
+                    },
+                )
             REQUEST_ID.reset(token)
-

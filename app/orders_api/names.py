@@ -14,7 +14,23 @@ METRIC_IN_FLIGHT: Final = "http_requests_in_flight"  # gauge
 METRIC_BUILD_INFO: Final = "app_build_info"  # gauge = 1; labels: version, commit
 METRIC_ORDERS_CREATED: Final = "orders_created_total"  # business counter
 DURATION_BUCKETS: Final = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.75, 1.0, 2.5, 5.0, 10.0,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.2,
+    0.3,
+    0.4,
+    0.45,
+    0.5,
+    0.55,
+    0.6,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
 )
 
 # Route label of requests that matched no route: raw paths never become label values.

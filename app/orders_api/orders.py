@@ -71,9 +71,13 @@ class OrderRepository:
 
     def create(self, data: OrderIn) -> Order:
         order = Order(
-            id=uuid.uuid4(), customer_id=data.customer_id, currency=data.currency, items=data.items,
+            id=uuid.uuid4(),
+            customer_id=data.customer_id,
+            currency=data.currency,
+            items=data.items,
             total_cents=sum(i.quantity * i.unit_price_cents for i in data.items),
-            status=OrderStatus.CREATED, created_at=datetime.now(UTC),
+            status=OrderStatus.CREATED,
+            created_at=datetime.now(UTC),
         )
         self._orders[order.id] = order
         while len(self._orders) > self.capacity:
@@ -89,8 +93,7 @@ class OrderRepository:
             items = list(islice(reversed(self._orders.values()), offset, offset + limit))
             return OrderPage(items=items, total=len(self._orders), limit=limit, offset=offset)
         selected = [o for o in reversed(self._orders.values()) if o.customer_id == customer_id]
-        return OrderPage(items=selected[offset:offset + limit], total=len(selected), limit=limit,
-                         offset=offset)
+        return OrderPage(items=selected[offset : offset + limit], total=len(selected), limit=limit, offset=offset)
 
     def cancel(self, order_id: uuid.UUID) -> Order | None:
         order = self._orders.get(order_id)

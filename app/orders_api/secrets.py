@@ -76,8 +76,10 @@ class EnvSecretStore:
         return True, {"source": "env", "keys": sorted(self._snapshot.values)}
 
     def start(self) -> None:
-        log.info("VAULT_ADDR is not set: reading secrets from APP_SECRET_* environment variables",
-                 extra={"secret_keys": sorted(self._snapshot.values)})
+        log.info(
+            "VAULT_ADDR is not set: reading secrets from APP_SECRET_* environment variables",
+            extra={"secret_keys": sorted(self._snapshot.values)},
+        )
 
     def stop(self) -> None:
         return None
@@ -88,8 +90,7 @@ def _read_file(path: str) -> str:
         return fh.read().strip()
 
 
-def login_request(settings: VaultSettings, read_file: Callable[[str], str] = _read_file
-                  ) -> tuple[str, dict[str, str]]:
+def login_request(settings: VaultSettings, read_file: Callable[[str], str] = _read_file) -> tuple[str, dict[str, str]]:
     """``(api path, JSON body)`` of the login call for kubernetes, jwt and approle (pure but for reading
     the credential file). Kubernetes and JWT share the body shape: Vault's kubernetes method verifies the
     service-account JWT with the cluster's TokenReview API, the jwt method with configured keys."""
@@ -99,8 +100,9 @@ def login_request(settings: VaultSettings, read_file: Callable[[str], str] = _re
     if settings.auth_method == "jwt":
         return path, {"role": str(settings.role), "jwt": read_file(str(settings.jwt_path))}
     if settings.auth_method == "approle":
-        secret_id = (settings.secret_id.reveal() if settings.secret_id is not None
-                     else read_file(str(settings.secret_id_path)))
+        secret_id = (
+            settings.secret_id.reveal() if settings.secret_id is not None else read_file(str(settings.secret_id_path))
+        )
         return path, {"role_id": str(settings.role_id), "secret_id": secret_id}
     raise ValueError(f"auth method {settings.auth_method!r} has no login request (token uses VAULT_TOKEN)")
 
@@ -122,12 +124,17 @@ def describe_error(exc: BaseException) -> str:
 class VaultSession:
     """Login, token renewal and KV v2 reads for one Vault client (synchronous; used by one thread)."""
 
-    def __init__(self, settings: VaultSettings, client: hvac.Client | None = None,
-                 read_file: Callable[[str], str] = _read_file,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: VaultSettings,
+        client: hvac.Client | None = None,
+        read_file: Callable[[str], str] = _read_file,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
-        self.client = client or hvac.Client(url=settings.addr, timeout=settings.timeout_seconds,
-                                            verify=settings.cacert or True)
+        self.client = client or hvac.Client(
+            url=settings.addr, timeout=settings.timeout_seconds, verify=settings.cacert or True
+        )
         self.client.token = None  # never pick up a token from the environment or ~/.vault-token
         self.read_file = read_file
         self.clock = clock
@@ -144,8 +151,7 @@ class VaultSession:
             REDACTOR.add(s.token.reveal())
             self.client.token = s.token.reveal()
             data = self.client.auth.token.lookup_self()["data"]
-            ttl, renewable, policies = float(data.get("ttl") or 0), bool(data.get("renewable")), \
-                data.get("policies")
+            ttl, renewable, policies = float(data.get("ttl") or 0), bool(data.get("renewable")), data.get("policies")
         else:
             path, body = login_request(s, self.read_file)
             REDACTOR.add(*body.values())
@@ -153,14 +159,24 @@ class VaultSession:
             auth = response["auth"]
             REDACTOR.add(auth["client_token"])
             self.client.token = auth["client_token"]
-            ttl, renewable, policies = float(auth.get("lease_duration") or 0), bool(auth.get("renewable")), \
-                auth.get("policies")
+            ttl, renewable, policies = (
+                float(auth.get("lease_duration") or 0),
+                bool(auth.get("renewable")),
+                auth.get("policies"),
+            )
         self.logged_in = True
         self.login_ttl = ttl
         self._schedule(ttl, renewable or self.can_login)
-        log.info("vault login succeeded", extra={"auth_method": s.auth_method, "auth_mount": s.auth_mount,
-                                                  "policies": policies, "ttl_seconds": ttl,
-                                                  "renewable": renewable})
+        log.info(
+            "vault login succeeded",
+            extra={
+                "auth_method": s.auth_method,
+                "auth_mount": s.auth_mount,
+                "policies": policies,
+                "ttl_seconds": ttl,
+                "renewable": renewable,
+            },
+        )
 
     def _schedule(self, ttl: float, act: bool) -> None:
         self.renew_at = self.clock() + ttl * RENEW_FRACTION if ttl > 0 and act else None
@@ -185,8 +201,7 @@ class VaultSession:
             # The role's max TTL caps renewals: log in again before this token expires.
             self.renew_at = self.clock() + ttl * RENEW_FRACTION
             self._relogin_next = True
-            log.info("vault token renewed up to its max TTL; will log in again",
-                     extra={"ttl_seconds": ttl})
+            log.info("vault token renewed up to its max TTL; will log in again", extra={"ttl_seconds": ttl})
             return
         self._schedule(ttl, True)
         log.info("vault token renewed", extra={"ttl_seconds": ttl})
@@ -208,7 +223,8 @@ class VaultSession:
     def read_secret(self) -> tuple[dict[str, Secret], int]:
         s = self.settings
         response = self.client.secrets.kv.v2.read_secret_version(
-            path=s.secret_path, mount_point=s.kv_mount, raise_on_deleted_version=True)
+            path=s.secret_path, mount_point=s.kv_mount, raise_on_deleted_version=True
+        )
         data = response["data"]["data"]
         version = int(response["data"]["metadata"]["version"])
         if not isinstance(data, dict):
@@ -237,8 +253,9 @@ class _State:
 class VaultSecretStore:
     """Keeps the last good secrets from Vault fresh in a background thread; see the module docstring."""
 
-    def __init__(self, settings: VaultSettings, session: VaultSession | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, settings: VaultSettings, session: VaultSession | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.session = session or VaultSession(settings, clock=clock)
@@ -259,8 +276,14 @@ class VaultSecretStore:
             if now >= self.next_read:
                 values, version = self.session.read_secret()
                 self._succeeded(values, version)
-        except (hvac.exceptions.VaultError, requests.exceptions.RequestException, OSError, KeyError,
-                TypeError, ValueError) as exc:
+        except (
+            hvac.exceptions.VaultError,
+            requests.exceptions.RequestException,
+            OSError,
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as exc:
             self._failed(exc)
         return self._next_delay()
 
@@ -292,14 +315,25 @@ class VaultSecretStore:
             self.state.failing_since = now
         self.state.failures += 1
         self.state.last_error = describe_error(exc)
-        retry = min(self.settings.refresh_seconds, MAX_RETRY_SECONDS,
-                    max(MIN_RETRY_SECONDS, 2 ** min(self.state.failures - 1, 6) * MIN_RETRY_SECONDS))
+        retry = min(
+            self.settings.refresh_seconds,
+            MAX_RETRY_SECONDS,
+            max(MIN_RETRY_SECONDS, 2 ** min(self.state.failures - 1, 6) * MIN_RETRY_SECONDS),
+        )
         self.next_read = now + retry
-        fields = {"path": self.settings.location, "error": self.state.last_error,
-                  "failures": self.state.failures, "serving_last_good": self.state.snapshot is not None}
+        fields = {
+            "path": self.settings.location,
+            "error": self.state.last_error,
+            "failures": self.state.failures,
+            "serving_last_good": self.state.snapshot is not None,
+        }
         if first:
-            log.warning("vault unavailable; serving last good secrets" if self.state.snapshot
-                        else "vault unavailable; no secrets loaded yet", extra=fields)
+            log.warning(
+                "vault unavailable; serving last good secrets"
+                if self.state.snapshot
+                else "vault unavailable; no secrets loaded yet",
+                extra=fields,
+            )
         else:
             log.debug("vault still unavailable", extra=fields)
 
@@ -327,16 +361,24 @@ class VaultSecretStore:
             detail["reason"] = "secrets not loaded from vault yet"
             return False, detail
         if st.failing_since is not None and now - st.failing_since > self.settings.ready_grace_seconds:
-            detail["reason"] = (f"vault failing for more than {self.settings.ready_grace_seconds:g}s "
-                                "(VAULT_READY_GRACE_SECONDS); serving last good secrets")
+            detail["reason"] = (
+                f"vault failing for more than {self.settings.ready_grace_seconds:g}s "
+                "(VAULT_READY_GRACE_SECONDS); serving last good secrets"
+            )
             return False, detail
         return True, detail
 
     def start(self) -> None:
-        log.info("reading secrets from vault", extra={
-            "vault_addr": self.settings.addr, "auth_method": self.settings.auth_method,
-            "path": self.settings.location, "refresh_seconds": self.settings.refresh_seconds,
-            "ready_grace_seconds": self.settings.ready_grace_seconds})
+        log.info(
+            "reading secrets from vault",
+            extra={
+                "vault_addr": self.settings.addr,
+                "auth_method": self.settings.auth_method,
+                "path": self.settings.location,
+                "refresh_seconds": self.settings.refresh_seconds,
+                "ready_grace_seconds": self.settings.ready_grace_seconds,
+            },
+        )
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="vault-refresh", daemon=True)
         self._thread.start()

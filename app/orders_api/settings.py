@@ -27,15 +27,35 @@ MAX_FAULT_LATENCY_SECONDS: Final = 30.0
 # Every variable this service reads; FAULT_* typos are errors (an unnoticed typo would silently disable
 # a canary demonstration). APP_* and VAULT_* are shared namespaces (Kubernetes service links, the vault
 # CLI), so unknown names there are left alone.
-KNOWN_VARIABLES: Final = frozenset({
-    "APP_HOST", "APP_PORT", "APP_LOG_LEVEL", "APP_VERSION", "APP_COMMIT", "APP_INSTRUMENTATION",
-    "APP_SHUTDOWN_TIMEOUT_SECONDS",
-    "VAULT_ADDR", "VAULT_AUTH_METHOD", "VAULT_ROLE", "VAULT_K8S_TOKEN_PATH", "VAULT_JWT_PATH",
-    "VAULT_AUTH_MOUNT", "VAULT_TOKEN", "VAULT_ROLE_ID", "VAULT_SECRET_ID", "VAULT_SECRET_ID_PATH",
-    "VAULT_KV_MOUNT", "VAULT_SECRET_PATH", "VAULT_REFRESH_SECONDS", "VAULT_READY_GRACE_SECONDS",
-    "VAULT_TIMEOUT_SECONDS", "VAULT_CACERT",
-    "FAULT_ERROR_RATIO", "FAULT_LATENCY_SECONDS",
-})
+KNOWN_VARIABLES: Final = frozenset(
+    {
+        "APP_HOST",
+        "APP_PORT",
+        "APP_LOG_LEVEL",
+        "APP_VERSION",
+        "APP_COMMIT",
+        "APP_INSTRUMENTATION",
+        "APP_SHUTDOWN_TIMEOUT_SECONDS",
+        "VAULT_ADDR",
+        "VAULT_AUTH_METHOD",
+        "VAULT_ROLE",
+        "VAULT_K8S_TOKEN_PATH",
+        "VAULT_JWT_PATH",
+        "VAULT_AUTH_MOUNT",
+        "VAULT_TOKEN",
+        "VAULT_ROLE_ID",
+        "VAULT_SECRET_ID",
+        "VAULT_SECRET_ID_PATH",
+        "VAULT_KV_MOUNT",
+        "VAULT_SECRET_PATH",
+        "VAULT_REFRESH_SECONDS",
+        "VAULT_READY_GRACE_SECONDS",
+        "VAULT_TIMEOUT_SECONDS",
+        "VAULT_CACERT",
+        "FAULT_ERROR_RATIO",
+        "FAULT_LATENCY_SECONDS",
+    }
+)
 
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
 _MOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -214,14 +234,22 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
     label_rule = "1-64 characters from A-Z a-z 0-9 . _ + - (a Prometheus label value)"
     version = r.get("APP_VERSION", "dev", _matching(_LABEL_VALUE), label_rule)
     commit = r.get("APP_COMMIT", "unknown", _matching(_LABEL_VALUE), label_rule)
-    instrumentation = r.get("APP_INSTRUMENTATION", True, _on_off,
-                            "on or off (off is only for the overhead benchmark)")
-    shutdown = r.get("APP_SHUTDOWN_TIMEOUT_SECONDS", 25.0, _float_range(0.0, 3600.0, lo_open=True),
-                     "a number of seconds > 0 and <= 3600")
-    error_ratio = r.get("FAULT_ERROR_RATIO", 0.0, _float_range(0.0, 1.0),
-                        "a number from 0 to 1 (fraction of API requests answered 500)")
-    latency = r.get("FAULT_LATENCY_SECONDS", 0.0, _float_range(0.0, MAX_FAULT_LATENCY_SECONDS),
-                    f"a number of seconds from 0 to {MAX_FAULT_LATENCY_SECONDS:g}")
+    instrumentation = r.get("APP_INSTRUMENTATION", True, _on_off, "on or off (off is only for the overhead benchmark)")
+    shutdown = r.get(
+        "APP_SHUTDOWN_TIMEOUT_SECONDS",
+        25.0,
+        _float_range(0.0, 3600.0, lo_open=True),
+        "a number of seconds > 0 and <= 3600",
+    )
+    error_ratio = r.get(
+        "FAULT_ERROR_RATIO", 0.0, _float_range(0.0, 1.0), "a number from 0 to 1 (fraction of API requests answered 500)"
+    )
+    latency = r.get(
+        "FAULT_LATENCY_SECONDS",
+        0.0,
+        _float_range(0.0, MAX_FAULT_LATENCY_SECONDS),
+        f"a number of seconds from 0 to {MAX_FAULT_LATENCY_SECONDS:g}",
+    )
 
     vault: VaultSettings | None = None
     env_secrets: dict[str, Secret] = {}
@@ -231,7 +259,7 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         for name, value in environ.items():
             if not name.startswith(SECRET_ENV_PREFIX):
                 continue
-            key = name[len(SECRET_ENV_PREFIX):].lower()
+            key = name[len(SECRET_ENV_PREFIX) :].lower()
             if not _SECRET_KEY.match(key):
                 r.problems[name] = "secret variable names are APP_SECRET_<KEY>, KEY from A-Z 0-9 _"
             elif value.strip():
@@ -239,13 +267,24 @@ def load_settings(environ: Mapping[str, str]) -> Settings:
         for key in REQUIRED_SECRET_KEYS:
             if key not in env_secrets:
                 r.problems[SECRET_ENV_PREFIX + key.upper()] = (
-                    "required when VAULT_ADDR is not set (the secret is then read from the environment)")
+                    "required when VAULT_ADDR is not set (the secret is then read from the environment)"
+                )
 
     if r.problems:
         raise SettingsError(r.problems)
-    return Settings(host=host, port=port, log_level=log_level, version=version, commit=commit,
-                    instrumentation=instrumentation, shutdown_timeout_seconds=shutdown, vault=vault,
-                    env_secrets=env_secrets, fault_error_ratio=error_ratio, fault_latency_seconds=latency)
+    return Settings(
+        host=host,
+        port=port,
+        log_level=log_level,
+        version=version,
+        commit=commit,
+        instrumentation=instrumentation,
+        shutdown_timeout_seconds=shutdown,
+        vault=vault,
+        env_secrets=env_secrets,
+        fault_error_ratio=error_ratio,
+        fault_latency_seconds=latency,
+    )
 
 
 def _vault_settings(r: _Reader) -> VaultSettings:
@@ -254,14 +293,17 @@ def _vault_settings(r: _Reader) -> VaultSettings:
     mount_rule = "a mount name: letters, digits, _ . - (no slashes)"
     auth_mount = r.get("VAULT_AUTH_MOUNT", method, _matching(_MOUNT), mount_rule)
     kv_mount = r.get("VAULT_KV_MOUNT", "secret", _matching(_MOUNT), mount_rule)
-    secret_path = r.get("VAULT_SECRET_PATH", "apps/orders-api", _matching(_SECRET_PATH),
-                        "a KV path such as apps/orders-api (segments of letters, digits, _ . -)")
-    refresh = r.get("VAULT_REFRESH_SECONDS", 60.0, _float_range(0.1, 86400.0),
-                    "a number of seconds from 0.1 to 86400")
-    grace = r.get("VAULT_READY_GRACE_SECONDS", 300.0, _float_range(0.0, 86400.0),
-                  "a number of seconds from 0 to 86400")
-    timeout = r.get("VAULT_TIMEOUT_SECONDS", 5.0, _float_range(0.1, 120.0, lo_open=True),
-                    "a number of seconds from 0.1 to 120")
+    secret_path = r.get(
+        "VAULT_SECRET_PATH",
+        "apps/orders-api",
+        _matching(_SECRET_PATH),
+        "a KV path such as apps/orders-api (segments of letters, digits, _ . -)",
+    )
+    refresh = r.get("VAULT_REFRESH_SECONDS", 60.0, _float_range(0.1, 86400.0), "a number of seconds from 0.1 to 86400")
+    grace = r.get("VAULT_READY_GRACE_SECONDS", 300.0, _float_range(0.0, 86400.0), "a number of seconds from 0 to 86400")
+    timeout = r.get(
+        "VAULT_TIMEOUT_SECONDS", 5.0, _float_range(0.1, 120.0, lo_open=True), "a number of seconds from 0.1 to 120"
+    )
     k8s_token_path = r.raw("VAULT_K8S_TOKEN_PATH") or DEFAULT_K8S_TOKEN_PATH
     role = r.raw("VAULT_ROLE")
     jwt_path = r.raw("VAULT_JWT_PATH")
@@ -283,10 +325,20 @@ def _vault_settings(r: _Reader) -> VaultSettings:
             why = "with VAULT_AUTH_METHOD=approle set exactly one of VAULT_SECRET_ID or VAULT_SECRET_ID_PATH"
             r.problems["VAULT_SECRET_ID"] = why
     return VaultSettings(
-        addr=addr.rstrip("/"), auth_method=method, auth_mount=auth_mount, role=role,
-        k8s_token_path=k8s_token_path, jwt_path=jwt_path,
-        token=Secret(token_value) if token_value else None, role_id=role_id,
-        secret_id=Secret(secret_id_value) if secret_id_value else None, secret_id_path=secret_id_path,
-        kv_mount=kv_mount, secret_path=secret_path, refresh_seconds=refresh, ready_grace_seconds=grace,
-        timeout_seconds=timeout, cacert=r.raw("VAULT_CACERT"),
+        addr=addr.rstrip("/"),
+        auth_method=method,
+        auth_mount=auth_mount,
+        role=role,
+        k8s_token_path=k8s_token_path,
+        jwt_path=jwt_path,
+        token=Secret(token_value) if token_value else None,
+        role_id=role_id,
+        secret_id=Secret(secret_id_value) if secret_id_value else None,
+        secret_id_path=secret_id_path,
+        kv_mount=kv_mount,
+        secret_path=secret_path,
+        refresh_seconds=refresh,
+        ready_grace_seconds=grace,
+        timeout_seconds=timeout,
+        cacert=r.raw("VAULT_CACERT"),
     )

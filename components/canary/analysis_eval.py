@@ -74,6 +74,7 @@ def resolve_args(template_args: Sequence[Mapping[str, Any]], given: Mapping[str,
 def substitute(value: Any, args: Mapping[str, str]) -> Any:
     """``value`` (str, list or mapping) with every ``{{args.x}}`` replaced."""
     if isinstance(value, str):
+
         def repl(m: re.Match[str]) -> str:
             if m.group(1) not in args:
                 raise AnalysisError(f"{{{{args.{m.group(1)}}}}} is not a resolved argument; known: {sorted(args)}")
@@ -136,8 +137,13 @@ def _eval(node: ast.AST, result: Any) -> Any:
             raise ConditionError(f"cannot compare {left!r} with {right!r}")
         op = node.ops[0]
         ops: dict[type, Callable[[Any, Any], bool]] = {
-            ast.Lt: lambda a, b: a < b, ast.LtE: lambda a, b: a <= b, ast.Gt: lambda a, b: a > b,
-            ast.GtE: lambda a, b: a >= b, ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b}
+            ast.Lt: lambda a, b: a < b,
+            ast.LtE: lambda a, b: a <= b,
+            ast.Gt: lambda a, b: a > b,
+            ast.GtE: lambda a, b: a >= b,
+            ast.Eq: lambda a, b: a == b,
+            ast.NotEq: lambda a, b: a != b,
+        }
         if type(op) not in ops:
             raise ConditionError(f"unsupported comparison {type(op).__name__}")
         return ops[type(op)](left, right)
@@ -310,8 +316,9 @@ def _limit(spec: Mapping[str, Any], key: str, default: int) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise AnalysisError(f"metric {spec.get('name')!r}: {key} = {value!r} is invalid; accepted: an integer") \
-            from None
+        raise AnalysisError(
+            f"metric {spec.get('name')!r}: {key} = {value!r} is invalid; accepted: an integer"
+        ) from None
 
 
 def assess(state: MetricState) -> tuple[str, str]:
@@ -368,8 +375,10 @@ class AnalysisOutcome:
     def summary(self) -> str:
         lines = [f"analysis {self.phase}" + (f": {self.message}" if self.message else "")]
         for m in self.measurements():
-            lines.append(f"  t={m.at:6.1f}s {m.metric:<14} #{m.index} {m.phase:<12} value={m.value!r}"
-                         + (f" ({m.message})" if m.message else ""))
+            lines.append(
+                f"  t={m.at:6.1f}s {m.metric:<14} #{m.index} {m.phase:<12} value={m.value!r}"
+                + (f" ({m.message})" if m.message else "")
+            )
         return "\n".join(lines)
 
 
@@ -380,21 +389,27 @@ def prepare_metrics(template: Mapping[str, Any], args: Mapping[str, str]) -> lis
     metrics = []
     for i, metric in enumerate(spec.get("metrics") or []):
         if "prometheus" not in (metric.get("provider") or {}):
-            raise AnalysisError(f"metrics[{i}] ({metric.get('name')!r}): provider is not prometheus; accepted: "
-                                "provider.prometheus")
+            raise AnalysisError(
+                f"metrics[{i}] ({metric.get('name')!r}): provider is not prometheus; accepted: provider.prometheus"
+            )
         metrics.append(substitute(dict(metric), resolved))
     if not metrics:
         raise AnalysisError("spec.metrics is empty; accepted: at least one metric")
     return metrics
 
 
-def run_analysis(template: Mapping[str, Any], args: Mapping[str, str], *,
-                 address: str | None = None, interval_override: float | None = None,
-                 max_measurements: int | None = None,
-                 query: Callable[[str, str], Any] = query_prometheus,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic,
-                 on_measurement: Callable[[Measurement], None] | None = None) -> AnalysisOutcome:
+def run_analysis(
+    template: Mapping[str, Any],
+    args: Mapping[str, str],
+    *,
+    address: str | None = None,
+    interval_override: float | None = None,
+    max_measurements: int | None = None,
+    query: Callable[[str, str], Any] = query_prometheus,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    on_measurement: Callable[[Measurement], None] | None = None,
+) -> AnalysisOutcome:
     """Measure every metric of ``template`` until the run completes as Argo would.
 
     ``address`` replaces the template's Prometheus address (the in-cluster name is unreachable from a
@@ -421,8 +436,9 @@ def run_analysis(template: Mapping[str, Any], args: Mapping[str, str], *,
             except ConditionError as exc:
                 m = Measurement(st.name, len(st.measurements), at, None, ERROR, str(exc))
             else:
-                phase, message = evaluate_result(value, st.spec.get("successCondition"),
-                                                 st.spec.get("failureCondition"))
+                phase, message = evaluate_result(
+                    value, st.spec.get("successCondition"), st.spec.get("failureCondition")
+                )
                 m = Measurement(st.name, len(st.measurements), at, value, phase, message)
             st.record(m)
             if on_measurement:
@@ -434,14 +450,18 @@ def run_analysis(template: Mapping[str, Any], args: Mapping[str, str], *,
             break
         if max_measurements is not None and rounds >= max_measurements:
             break
-        pause = interval_override if interval_override is not None else min(
-            go_duration_seconds(s.spec.get("interval") or "0s") for s in states if s.phase == RUNNING)
+        pause = (
+            interval_override
+            if interval_override is not None
+            else min(go_duration_seconds(s.spec.get("interval") or "0s") for s in states if s.phase == RUNNING)
+        )
         sleep(pause)
     phases = {s.name: s.phase for s in states}
     worst = max(phases.values(), key=_WORST.index)
-    message = next((f"Metric {s.name!r} assessed {s.phase} due to {s.message}" for s in states
-                    if s.phase == worst and s.message), "")
+    message = next(
+        (f"Metric {s.name!r} assessed {s.phase} due to {s.message}" for s in states if s.phase == worst and s.message),
+        "",
+    )
     if worst == SUCCESSFUL:
         decided_at = max(s.measurements[-1].at for s in states if s.measurements)
-    return AnalysisOutcome(worst, message, {s.name: list(s.measurements) for s in states}, phases, started,
-                           decided_at)
+    return AnalysisOutcome(worst, message, {s.name: list(s.measurements) for s in states}, phases, started, decided_at)

@@ -46,8 +46,9 @@ def controller_replicas(settings: Settings) -> int:
     return 2 if settings.is_prod else 1
 
 
-def controller_transform(controller_image: str, replicas: int) -> Callable[
-        [pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None]:
+def controller_transform(
+    controller_image: str, replicas: int
+) -> Callable[[pulumi.ResourceTransformArgs], pulumi.ResourceTransformResult | None]:
     """A Pulumi transform for the ConfigFile's children: hardens the controller Deployment only."""
 
     def transform(args: pulumi.ResourceTransformArgs) -> pulumi.ResourceTransformResult | None:
@@ -95,51 +96,93 @@ class CanaryDelivery(pulumi.ComponentResource):
             f"{name}-controller",
             file=ARGO_ROLLOUTS_INSTALL_URL,
             opts=pulumi.ResourceOptions(
-                parent=self, providers={"kubernetes": rollouts_provider},
-                transforms=[controller_transform(image("argo-rollouts"), controller_replicas(s))]),
+                parent=self,
+                providers={"kubernetes": rollouts_provider},
+                transforms=[controller_transform(image("argo-rollouts"), controller_replicas(s))],
+            ),
         )
         ctl_lbls = kb.labels(specs.CONTROLLER, "rollouts-controller")
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-controller-allow", metadata=raw(kb.meta("allow-argo-rollouts", cv.NS_ROLLOUTS, ctl_lbls)),
-            spec=raw(workload.controller_network_policy_spec()), opts=child)
+            f"{name}-controller-allow",
+            metadata=raw(kb.meta("allow-argo-rollouts", cv.NS_ROLLOUTS, ctl_lbls)),
+            spec=raw(workload.controller_network_policy_spec()),
+            opts=child,
+        )
 
         # --- app ------------------------------------------------------------------------------------
-        sa = k8s.core.v1.ServiceAccount(f"{name}-sa", metadata=raw(kb.meta(app, ns, lbls)),
-                                        automount_service_account_token=False, opts=child)
+        sa = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata=raw(kb.meta(app, ns, lbls)), automount_service_account_token=False, opts=child
+        )
         svc_lbls = {k: v for k, v in lbls.items() if k != cv.LABEL_APP}
         service_names = [inp.stable, inp.preview_service if inp.strategy == "blueGreen" else inp.canary]
         # not awaited: the app is ready only once Vault is unsealed and seeded (docs/SECURITY_GUIDE.md)
-        services = [k8s.core.v1.Service(f"{name}-svc-{svc}", metadata=raw(kb.meta(svc, ns, svc_lbls, kb.SKIP_AWAIT)),
-                                        spec=raw(workload.service_spec(s)), opts=child) for svc in service_names]
+        services = [
+            k8s.core.v1.Service(
+                f"{name}-svc-{svc}",
+                metadata=raw(kb.meta(svc, ns, svc_lbls, kb.SKIP_AWAIT)),
+                spec=raw(workload.service_spec(s)),
+                opts=child,
+            )
+            for svc in service_names
+        ]
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[controller])
         ingress: list[pulumi.Resource] = []
         if inp.ingress:
-            ingress.append(k8s.networking.v1.Ingress(
-                f"{name}-ingress", metadata=raw(kb.meta(inp.ingress, ns, svc_lbls)),
-                spec=raw(workload.ingress_spec(s, inp.stable)), opts=child))
+            ingress.append(
+                k8s.networking.v1.Ingress(
+                    f"{name}-ingress",
+                    metadata=raw(kb.meta(inp.ingress, ns, svc_lbls)),
+                    spec=raw(workload.ingress_spec(s, inp.stable)),
+                    opts=child,
+                )
+            )
         template = k8s.apiextensions.CustomResource(
-            f"{name}-analysis", api_version=specs.API_VERSION, kind="AnalysisTemplate",
-            metadata=template_doc["metadata"], spec=template_doc["spec"], opts=after_crds)
+            f"{name}-analysis",
+            api_version=specs.API_VERSION,
+            kind="AnalysisTemplate",
+            metadata=template_doc["metadata"],
+            spec=template_doc["spec"],
+            opts=after_crds,
+        )
         rollout = k8s.apiextensions.CustomResource(
-            f"{name}-rollout", api_version=specs.API_VERSION, kind="Rollout",
-            metadata=rollout_doc["metadata"], spec=rollout_doc["spec"],
+            f"{name}-rollout",
+            api_version=specs.API_VERSION,
+            kind="Rollout",
+            metadata=rollout_doc["metadata"],
+            spec=rollout_doc["spec"],
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[controller, template, sa, *services, *ingress],
+                parent=self,
+                depends_on=[controller, template, sa, *services, *ingress],
                 # the HPA owns the replica count once it exists
-                ignore_changes=["spec.replicas"] if s.app.max_replicas > 0 else None))
-        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=raw(kb.meta(app, ns, svc_lbls)),
-                                          spec=raw(workload.pdb_spec(s)), opts=child)
+                ignore_changes=["spec.replicas"] if s.app.max_replicas > 0 else None,
+            ),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb", metadata=raw(kb.meta(app, ns, svc_lbls)), spec=raw(workload.pdb_spec(s)), opts=child
+        )
         if s.app.max_replicas > 0:
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-hpa", metadata=raw(kb.meta(app, ns, svc_lbls)), spec=raw(workload.hpa_spec(s)),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[rollout]))
+                f"{name}-hpa",
+                metadata=raw(kb.meta(app, ns, svc_lbls)),
+                spec=raw(workload.hpa_spec(s)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[rollout]),
+            )
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-app-allow", metadata=raw(kb.meta(f"allow-{app}", ns, svc_lbls)),
-            spec=raw(workload.app_network_policy_spec(s)), opts=child)
+            f"{name}-app-allow",
+            metadata=raw(kb.meta(f"allow-{app}", ns, svc_lbls)),
+            spec=raw(workload.app_network_policy_spec(s)),
+            opts=child,
+        )
 
         self.rollout_name = pulumi.Output.from_input(app)
         self.namespace = pulumi.Output.from_input(ns)
         self.stable_service = pulumi.Output.from_input(service_names[0])
         self.canary_service = pulumi.Output.from_input(service_names[1])
-        self.register_outputs({"rollout_name": self.rollout_name, "namespace": self.namespace,
-                               "stable_service": self.stable_service, "canary_service": self.canary_service})
+        self.register_outputs(
+            {
+                "rollout_name": self.rollout_name,
+                "namespace": self.namespace,
+                "stable_service": self.stable_service,
+                "canary_service": self.canary_service,
+            }
+        )

@@ -40,38 +40,64 @@ def runbook_url(base_url: str, alert: str) -> str:
 
 
 def controller_scrape_target() -> ScrapeTarget:
-    return ScrapeTarget(SCRAPE_JOB, cv.NS_ROLLOUTS, {cv.LABEL_NAME: specs.CONTROLLER},
-                        specs.CONTROLLER_METRICS_PORT_NAME)
+    return ScrapeTarget(
+        SCRAPE_JOB, cv.NS_ROLLOUTS, {cv.LABEL_NAME: specs.CONTROLLER}, specs.CONTROLLER_METRICS_PORT_NAME
+    )
 
 
-def rule_group(runbook_base_url: str, *, aborted_for: str = "30s", degraded_for: str = "2m",
-               controller_down_for: str = "5m") -> dict[str, Any]:
+def rule_group(
+    runbook_base_url: str, *, aborted_for: str = "30s", degraded_for: str = "2m", controller_down_for: str = "5m"
+) -> dict[str, Any]:
     """Alerts on every Rollout of the cluster (aborted, degraded) and on the controller itself."""
+
     def phases(values: tuple[str, ...]) -> str:
         return "|".join(values)
 
     def alert(name: str, severity: str, expr: str, for_: str, summary: str, description: str) -> dict[str, Any]:
-        return {"alert": name, "expr": expr, "for": for_, "labels": {"severity": severity},
-                "annotations": {"summary": summary, "description": description,
-                                "runbook_url": runbook_url(runbook_base_url, name)}}
+        return {
+            "alert": name,
+            "expr": expr,
+            "for": for_,
+            "labels": {"severity": severity},
+            "annotations": {
+                "summary": summary,
+                "description": description,
+                "runbook_url": runbook_url(runbook_base_url, name),
+            },
+        }
 
-    group = {"name": RULE_GROUP, "rules": [
-        alert(ALERT_ABORTED, "warning",
-              f'max by (namespace, name) (rollout_info{{phase=~"{phases(ABORT_PHASES)}"}}) == 1', aborted_for,
-              "Rollout {{ $labels.namespace }}/{{ $labels.name }} was aborted",
-              "Argo Rollouts aborted the update of {{ $labels.name }} in {{ $labels.namespace }} (failed analysis "
-              "or a manual abort): traffic is back on the stable version; the new version is not deployed."),
-        alert(ALERT_DEGRADED, "critical",
-              f'max by (namespace, name, phase) (rollout_info{{phase=~"{phases(DEGRADED_PHASES)}"}}) == 1',
-              degraded_for,
-              "Rollout {{ $labels.namespace }}/{{ $labels.name }} is degraded ({{ $labels.phase }})",
-              "Rollout {{ $labels.name }} in {{ $labels.namespace }} is in phase {{ $labels.phase }}: its spec is "
-              "invalid, its ReplicaSet cannot be created or it missed its progress deadline."),
-        alert(ALERT_CONTROLLER_DOWN, "critical", f'absent(up{{job="{SCRAPE_JOB}"}} == 1)', controller_down_for,
-              "The Argo Rollouts controller is down",
-              "No Argo Rollouts controller target is up: rollouts neither progress nor abort, and a bad canary "
-              "keeps its traffic share."),
-    ]}
+    group = {
+        "name": RULE_GROUP,
+        "rules": [
+            alert(
+                ALERT_ABORTED,
+                "warning",
+                f'max by (namespace, name) (rollout_info{{phase=~"{phases(ABORT_PHASES)}"}}) == 1',
+                aborted_for,
+                "Rollout {{ $labels.namespace }}/{{ $labels.name }} was aborted",
+                "Argo Rollouts aborted the update of {{ $labels.name }} in {{ $labels.namespace }} (failed analysis "
+                "or a manual abort): traffic is back on the stable version; the new version is not deployed.",
+            ),
+            alert(
+                ALERT_DEGRADED,
+                "critical",
+                f'max by (namespace, name, phase) (rollout_info{{phase=~"{phases(DEGRADED_PHASES)}"}}) == 1',
+                degraded_for,
+                "Rollout {{ $labels.namespace }}/{{ $labels.name }} is degraded ({{ $labels.phase }})",
+                "Rollout {{ $labels.name }} in {{ $labels.namespace }} is in phase {{ $labels.phase }}: its spec is "
+                "invalid, its ReplicaSet cannot be created or it missed its progress deadline.",
+            ),
+            alert(
+                ALERT_CONTROLLER_DOWN,
+                "critical",
+                f'absent(up{{job="{SCRAPE_JOB}"}} == 1)',
+                controller_down_for,
+                "The Argo Rollouts controller is down",
+                "No Argo Rollouts controller target is up: rollouts neither progress nor abort, and a bad canary "
+                "keeps its traffic share.",
+            ),
+        ],
+    }
     validate_rule_group(group, RULE_GROUP)
     return group
 
@@ -84,45 +110,125 @@ def rollout_dashboard(settings: Settings) -> dict[str, Any]:
     hash_label = cv.ROLLOUTS_HASH_SERIES_LABEL
     d = settings.delivery
     d_board = (
-        new_dashboard(DASHBOARD_UID, DASHBOARD_TITLE,
-                      f"Argo Rollouts: {ns}/{app} phase, canary weight and analysis (docs/{GUIDE}).")
+        new_dashboard(
+            DASHBOARD_UID,
+            DASHBOARD_TITLE,
+            f"Argo Rollouts: {ns}/{app} phase, canary weight and analysis (docs/{GUIDE}).",
+        )
         .with_row(db.Row("Rollout").id(1))
-        .with_panel(instant_table(2, "Phase", f"max by (phase, strategy, traffic_router) (rollout_info{{{ro}}})",
-                                  span=12, height=5,
-                                  description="Completed, Progressing, Paused, Abort, Error, Timeout or InvalidSpec."))
-        .with_panel(single_stat(3, "Aborted", f'max(rollout_info{{{ro}, phase="Abort"}}) or vector(0)', "short",
-                                [(None, "green"), (1, "red")], span=6, height=5,
-                                description=f"1 = the last update was aborted ({GUIDE}#abort)."))
-        .with_panel(single_stat(4, "Controller up", f'max(up{{job="{SCRAPE_JOB}"}}) or vector(0)', "short",
-                                [(None, "red"), (1, "green")], span=6, height=5))
+        .with_panel(
+            instant_table(
+                2,
+                "Phase",
+                f"max by (phase, strategy, traffic_router) (rollout_info{{{ro}}})",
+                span=12,
+                height=5,
+                description="Completed, Progressing, Paused, Abort, Error, Timeout or InvalidSpec.",
+            )
+        )
+        .with_panel(
+            single_stat(
+                3,
+                "Aborted",
+                f'max(rollout_info{{{ro}, phase="Abort"}}) or vector(0)',
+                "short",
+                [(None, "green"), (1, "red")],
+                span=6,
+                height=5,
+                description=f"1 = the last update was aborted ({GUIDE}#abort).",
+            )
+        )
+        .with_panel(
+            single_stat(
+                4,
+                "Controller up",
+                f'max(up{{job="{SCRAPE_JOB}"}}) or vector(0)',
+                "short",
+                [(None, "red"), (1, "green")],
+                span=6,
+                height=5,
+            )
+        )
         .with_panel(graph(5, "Phase over time", [(f"max by (phase) (rollout_info{{{ro}}})", "{{phase}}")], "short"))
-        .with_panel(graph(6, "Replicas", [
-            (f"max(rollout_info_replicas_desired{{{ro}}})", "desired"),
-            (f"max(rollout_info_replicas_updated{{{ro}}})", "updated (new version)"),
-            (f"max(rollout_info_replicas_available{{{ro}}})", "available"),
-            (f"max(rollout_info_replicas_unavailable{{{ro}}})", "unavailable")], "short"))
+        .with_panel(
+            graph(
+                6,
+                "Replicas",
+                [
+                    (f"max(rollout_info_replicas_desired{{{ro}}})", "desired"),
+                    (f"max(rollout_info_replicas_updated{{{ro}}})", "updated (new version)"),
+                    (f"max(rollout_info_replicas_available{{{ro}}})", "available"),
+                    (f"max(rollout_info_replicas_unavailable{{{ro}}})", "unavailable"),
+                ],
+                "short",
+            )
+        )
         .with_row(db.Row("Canary weight").id(7))
-        .with_panel(graph(8, "Observed traffic share per ReplicaSet", [
-            (f"sum by ({hash_label}) ({cv.SLI_REQUEST_RATE_BY_HASH}{{{sli}}})\n/ ignoring ({hash_label}) "
-             f"group_left\nsum({cv.SLI_REQUEST_RATE_BY_HASH}{{{sli}}})", f"{{{{{hash_label}}}}}")], "percentunit",
-            description="Share of requests each ReplicaSet (pod template hash) served over 5 minutes: the "
-                        "canary weight as the users see it."))
-        .with_panel(graph(9, "Updated replicas share", [
-            (f"max(rollout_info_replicas_updated{{{ro}}}) / max(rollout_info_replicas_desired{{{ro}}})",
-             "updated / desired")], "percentunit",
-            description="Replica-weighted canaries: the weight is this share of the replicas."))
+        .with_panel(
+            graph(
+                8,
+                "Observed traffic share per ReplicaSet",
+                [
+                    (
+                        f"sum by ({hash_label}) ({cv.SLI_REQUEST_RATE_BY_HASH}{{{sli}}})\n/ ignoring ({hash_label}) "
+                        f"group_left\nsum({cv.SLI_REQUEST_RATE_BY_HASH}{{{sli}}})",
+                        f"{{{{{hash_label}}}}}",
+                    )
+                ],
+                "percentunit",
+                description="Share of requests each ReplicaSet (pod template hash) served over 5 minutes: the "
+                "canary weight as the users see it.",
+            )
+        )
+        .with_panel(
+            graph(
+                9,
+                "Updated replicas share",
+                [
+                    (
+                        f"max(rollout_info_replicas_updated{{{ro}}}) / max(rollout_info_replicas_desired{{{ro}}})",
+                        "updated / desired",
+                    )
+                ],
+                "percentunit",
+                description="Replica-weighted canaries: the weight is this share of the replicas.",
+            )
+        )
         .with_row(db.Row("Analysis").id(10))
-        .with_panel(instant_table(11, "Analysis runs (current phase)",
-                                  f'max by (name, phase) (analysis_run_info{{namespace="{ns}"}})', span=12))
-        .with_panel(instant_table(12, "Analysis metrics (current phase)",
-                                  f'max by (name, metric, phase) (analysis_run_metric_phase{{namespace="{ns}"}} == 1)',
-                                  span=12))
-        .with_panel(graph(13, "Canary vs stable error ratio", [
-            (f"max by ({hash_label}) ({cv.SLI_ERROR_RATIO_BY_HASH}{{{sli}}})", f"{{{{{hash_label}}}}}")],
-            "percentunit", description=f"The analysis fails a measurement at {d.error_ratio_threshold:.2%}."))
-        .with_panel(graph(14, "Canary vs stable P95 latency", [
-            (f"max by ({hash_label}) ({cv.SLI_P95_BY_HASH}{{{sli}}})", f"{{{{{hash_label}}}}}")], "s",
-            description=f"The analysis fails a measurement at {d.latency_p95_threshold_seconds} s."))
+        .with_panel(
+            instant_table(
+                11,
+                "Analysis runs (current phase)",
+                f'max by (name, phase) (analysis_run_info{{namespace="{ns}"}})',
+                span=12,
+            )
+        )
+        .with_panel(
+            instant_table(
+                12,
+                "Analysis metrics (current phase)",
+                f'max by (name, metric, phase) (analysis_run_metric_phase{{namespace="{ns}"}} == 1)',
+                span=12,
+            )
+        )
+        .with_panel(
+            graph(
+                13,
+                "Canary vs stable error ratio",
+                [(f"max by ({hash_label}) ({cv.SLI_ERROR_RATIO_BY_HASH}{{{sli}}})", f"{{{{{hash_label}}}}}")],
+                "percentunit",
+                description=f"The analysis fails a measurement at {d.error_ratio_threshold:.2%}.",
+            )
+        )
+        .with_panel(
+            graph(
+                14,
+                "Canary vs stable P95 latency",
+                [(f"max by ({hash_label}) ({cv.SLI_P95_BY_HASH}{{{sli}}})", f"{{{{{hash_label}}}}}")],
+                "s",
+                description=f"The analysis fails a measurement at {d.latency_p95_threshold_seconds} s.",
+            )
+        )
     )
     return to_dict(d_board)
 

@@ -70,11 +70,16 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # Which stack key each input field comes from (error messages name both).
 STACK_KEYS = {
-    "strategy": "deliveryStrategy", "weights": "canaryWeights", "pause": "canaryPause",
-    "analysis_interval": "analysisInterval", "failure_limit": "analysisFailureLimit",
+    "strategy": "deliveryStrategy",
+    "weights": "canaryWeights",
+    "pause": "canaryPause",
+    "analysis_interval": "analysisInterval",
+    "failure_limit": "analysisFailureLimit",
     "error_ratio_threshold": "errorRatioThreshold",
     "latency_p95_threshold_seconds": "latencyP95ThresholdSeconds",
-    "app": "appName", "namespace": "appNamespace", "ingress_host": "appIngressHost",
+    "app": "appName",
+    "namespace": "appNamespace",
+    "ingress_host": "appIngressHost",
 }
 
 
@@ -137,13 +142,20 @@ def delivery_input(settings: Settings) -> DeliveryInput:
     d, app = settings.delivery, settings.app.name
     blue_green = d.strategy == "blueGreen"
     return DeliveryInput(
-        app=app, namespace=settings.namespaces.app, strategy=d.strategy, weights=d.canary_weights,
-        pause=d.canary_pause, analysis_interval=d.analysis_interval, failure_limit=d.analysis_failure_limit,
+        app=app,
+        namespace=settings.namespaces.app,
+        strategy=d.strategy,
+        weights=d.canary_weights,
+        pause=d.canary_pause,
+        analysis_interval=d.analysis_interval,
+        failure_limit=d.analysis_failure_limit,
         error_ratio_threshold=d.error_ratio_threshold,
         latency_p95_threshold_seconds=d.latency_p95_threshold_seconds,
-        stable_service=app, canary_service=f"{app}-canary",
+        stable_service=app,
+        canary_service=f"{app}-canary",
         preview_service=f"{app}-preview" if blue_green else "",
-        ingress=app if settings.app.ingress_host else "", ingress_host=settings.app.ingress_host,
+        ingress=app if settings.app.ingress_host else "",
+        ingress_host=settings.app.ingress_host,
     )
 
 
@@ -158,8 +170,10 @@ def _duration_or_problem(value: Any, fld: str, problems: list[str]) -> float | N
     except ValueError:
         seconds = None
     if seconds is None or seconds < 1:
-        problems.append(f"{_where(fld)} = {value!r} is invalid; accepted: a duration of at least 1s with one "
-                        "unit (s, m, h), e.g. 30s or 1m")
+        problems.append(
+            f"{_where(fld)} = {value!r} is invalid; accepted: a duration of at least 1s with one "
+            "unit (s, m, h), e.g. 30s or 1m"
+        )
         return None
     return seconds
 
@@ -176,25 +190,35 @@ def validate(inp: DeliveryInput) -> None:
     pause = _duration_or_problem(inp.pause, "pause", problems)
     interval = _duration_or_problem(inp.analysis_interval, "analysis_interval", problems)
     if pause is not None and interval is not None and pause < interval:
-        problems.append(f"{_where('pause')} = {inp.pause!r} is shorter than {_where('analysis_interval')} = "
-                        f"{inp.analysis_interval!r}; accepted: a pause of at least one analysis interval (each "
-                        "step must be measured at least once before the next weight)")
+        problems.append(
+            f"{_where('pause')} = {inp.pause!r} is shorter than {_where('analysis_interval')} = "
+            f"{inp.analysis_interval!r}; accepted: a pause of at least one analysis interval (each "
+            "step must be measured at least once before the next weight)"
+        )
     if inp.strategy == "canary":
         weights = list(inp.weights)
-        if (not weights or any(isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 99 for w in weights)
-                or any(b <= a for a, b in itertools.pairwise(weights))):
-            problems.append(f"{_where('weights')} = {weights!r} is invalid; accepted: a non-empty list of integer "
-                            "weights strictly increasing within 1..99, e.g. [20, 50, 80]")
+        if (
+            not weights
+            or any(isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 99 for w in weights)
+            or any(b <= a for a, b in itertools.pairwise(weights))
+        ):
+            problems.append(
+                f"{_where('weights')} = {weights!r} is invalid; accepted: a non-empty list of integer "
+                "weights strictly increasing within 1..99, e.g. [20, 50, 80]"
+            )
         if inp.canary == inp.stable:
             problems.append(f"canary_service = {inp.canary!r} is the stable Service; accepted: a distinct name")
     if inp.strategy == "blueGreen":
         if not inp.preview_service:
-            problems.append("preview_service is empty; accepted: the name of the preview Service (a blueGreen "
-                            f"strategy ({CONFIG_NS}:deliveryStrategy) needs a preview Service for the new version "
-                            "and its pre-promotion analysis)")
+            problems.append(
+                "preview_service is empty; accepted: the name of the preview Service (a blueGreen "
+                f"strategy ({CONFIG_NS}:deliveryStrategy) needs a preview Service for the new version "
+                "and its pre-promotion analysis)"
+            )
         elif inp.preview_service == inp.stable:
-            problems.append(f"preview_service = {inp.preview_service!r} is the active Service; accepted: a "
-                            "distinct name")
+            problems.append(
+                f"preview_service = {inp.preview_service!r} is the active Service; accepted: a distinct name"
+            )
         if inp.ingress and not inp.ingress_host:
             problems.append("ingress is set without ingress_host; accepted: both or neither")
     for fld in ("stable_service", "canary_service", "preview_service", "ingress", "template_name"):
@@ -208,13 +232,16 @@ def validate(inp: DeliveryInput) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < top:
             problems.append(f"{_where(fld)} = {value!r} is invalid; accepted: a number above 0 and below {top:g}")
     if not problems and inp.failure_limit >= analysis_count(inp):
-        problems.append(f"{_where('failure_limit')} = {inp.failure_limit} can never be exceeded by the "
-                        f"{analysis_count(inp)} measurement(s) of the analysis; accepted: at most "
-                        f"{analysis_count(inp) - 1} (lengthen {_where('pause')} or shorten "
-                        f"{_where('analysis_interval')})")
+        problems.append(
+            f"{_where('failure_limit')} = {inp.failure_limit} can never be exceeded by the "
+            f"{analysis_count(inp)} measurement(s) of the analysis; accepted: at most "
+            f"{analysis_count(inp) - 1} (lengthen {_where('pause')} or shorten "
+            f"{_where('analysis_interval')})"
+        )
     if not isinstance(inp.progress_deadline_seconds, int) or inp.progress_deadline_seconds < 30:
-        problems.append(f"progress_deadline_seconds = {inp.progress_deadline_seconds!r} is invalid; accepted: an "
-                        "integer >= 30")
+        problems.append(
+            f"progress_deadline_seconds = {inp.progress_deadline_seconds!r} is invalid; accepted: an integer >= 30"
+        )
     if problems:
         raise StrategyError(problems)
 
@@ -250,18 +277,35 @@ class AbortBudget:
 
     @property
     def total(self) -> float:
-        return (self.first_scrape + self.second_scrape + self.recording_rule + self.first_failed_measurement
-                + self.further_failed_measurements + self.controller_reaction)
+        return (
+            self.first_scrape
+            + self.second_scrape
+            + self.recording_rule
+            + self.first_failed_measurement
+            + self.further_failed_measurements
+            + self.controller_reaction
+        )
 
     def as_dict(self) -> dict[str, float]:
-        return {"first_scrape": self.first_scrape, "second_scrape": self.second_scrape,
-                "recording_rule": self.recording_rule, "first_failed_measurement": self.first_failed_measurement,
-                "further_failed_measurements": self.further_failed_measurements,
-                "controller_reaction": self.controller_reaction, "total": self.total}
+        return {
+            "first_scrape": self.first_scrape,
+            "second_scrape": self.second_scrape,
+            "recording_rule": self.recording_rule,
+            "first_failed_measurement": self.first_failed_measurement,
+            "further_failed_measurements": self.further_failed_measurements,
+            "controller_reaction": self.controller_reaction,
+            "total": self.total,
+        }
 
 
-def abort_budget(*, scrape_interval: str, evaluation_interval: str, analysis_interval: str, failure_limit: int,
-                 controller_reaction_seconds: float = CONTROLLER_REACTION_SECONDS) -> AbortBudget:
+def abort_budget(
+    *,
+    scrape_interval: str,
+    evaluation_interval: str,
+    analysis_interval: str,
+    failure_limit: int,
+    controller_reaction_seconds: float = CONTROLLER_REACTION_SECONDS,
+) -> AbortBudget:
     """The worst case for an error ratio clearly above the threshold (e.g. 10 % against 5 %).
 
     Data: <= 2 scrapes + 1 rule evaluation after the first request (the canary's series are new, so its
@@ -276,8 +320,12 @@ def abort_budget(*, scrape_interval: str, evaluation_interval: str, analysis_int
 
 def settings_abort_budget(settings: Settings) -> AbortBudget:
     m, d = settings.monitoring, settings.delivery
-    return abort_budget(scrape_interval=m.scrape_interval, evaluation_interval=m.evaluation_interval,
-                        analysis_interval=d.analysis_interval, failure_limit=d.analysis_failure_limit)
+    return abort_budget(
+        scrape_interval=m.scrape_interval,
+        evaluation_interval=m.evaluation_interval,
+        analysis_interval=d.analysis_interval,
+        failure_limit=d.analysis_failure_limit,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -294,8 +342,10 @@ def _arg(name: str) -> str:
 
 def canary_selector() -> str:
     """The label matchers of the canary's series, with the template's argument placeholders."""
-    return (f'namespace="{_arg(ARG_NAMESPACE)}", {cv.LABEL_APP}="{_arg(ARG_APP)}", '
-            f'{cv.ROLLOUTS_HASH_SERIES_LABEL}="{_arg(ARG_CANARY_HASH)}"')
+    return (
+        f'namespace="{_arg(ARG_NAMESPACE)}", {cv.LABEL_APP}="{_arg(ARG_APP)}", '
+        f'{cv.ROLLOUTS_HASH_SERIES_LABEL}="{_arg(ARG_CANARY_HASH)}"'
+    )
 
 
 def analysis_queries() -> dict[str, str]:
@@ -314,8 +364,10 @@ def conditions(threshold: float) -> tuple[str, str]:
     success: there is no evidence against the canary. Otherwise the value must stay below the threshold.
     """
     t = _num(threshold)
-    return (f"len(result) == 0 || isNaN(result[0]) || result[0] < {t}",
-            f"len(result) > 0 && !isNaN(result[0]) && result[0] >= {t}")
+    return (
+        f"len(result) == 0 || isNaN(result[0]) || result[0] < {t}",
+        f"len(result) > 0 && !isNaN(result[0]) && result[0] >= {t}",
+    )
 
 
 def analysis_template(inp: DeliveryInput) -> dict[str, Any]:
@@ -324,43 +376,54 @@ def analysis_template(inp: DeliveryInput) -> dict[str, Any]:
     count = analysis_count(inp)
     queries = analysis_queries()
     metrics = []
-    for name, threshold in ((METRIC_ERROR_RATIO, inp.error_ratio_threshold),
-                            (METRIC_LATENCY_P95, inp.latency_p95_threshold_seconds)):
+    for name, threshold in (
+        (METRIC_ERROR_RATIO, inp.error_ratio_threshold),
+        (METRIC_LATENCY_P95, inp.latency_p95_threshold_seconds),
+    ):
         success, failure = conditions(threshold)
-        metrics.append({
-            "name": name,
-            "interval": inp.analysis_interval,
-            "count": count,
-            "failureLimit": inp.failure_limit,
-            "consecutiveErrorLimit": inp.consecutive_error_limit,
-            "successCondition": success,
-            "failureCondition": failure,
-            "provider": {"prometheus": {"address": inp.prometheus_address, "query": queries[name],
-                                        "timeout": 10}},
-        })
+        metrics.append(
+            {
+                "name": name,
+                "interval": inp.analysis_interval,
+                "count": count,
+                "failureLimit": inp.failure_limit,
+                "consecutiveErrorLimit": inp.consecutive_error_limit,
+                "successCondition": success,
+                "failureCondition": failure,
+                "provider": {"prometheus": {"address": inp.prometheus_address, "query": queries[name], "timeout": 10}},
+            }
+        )
     return {
         "apiVersion": API_VERSION,
         "kind": "AnalysisTemplate",
-        "metadata": {"name": inp.template, "namespace": inp.namespace,
-                     "labels": _labels(inp.app, "analysis")},
+        "metadata": {"name": inp.template, "namespace": inp.namespace, "labels": _labels(inp.app, "analysis")},
         "spec": {
-            "args": [{"name": ARG_NAMESPACE, "value": inp.namespace}, {"name": ARG_APP, "value": inp.app},
-                     {"name": ARG_CANARY_HASH}],
+            "args": [
+                {"name": ARG_NAMESPACE, "value": inp.namespace},
+                {"name": ARG_APP, "value": inp.app},
+                {"name": ARG_CANARY_HASH},
+            ],
             "metrics": metrics,
         },
     }
 
 
 def _labels(app: str, component: str) -> dict[str, str]:
-    return {cv.LABEL_NAME: app, cv.LABEL_COMPONENT: component, cv.LABEL_PART_OF: cv.PART_OF,
-            cv.LABEL_MANAGED_BY: "pulumi"}
+    return {
+        cv.LABEL_NAME: app,
+        cv.LABEL_COMPONENT: component,
+        cv.LABEL_PART_OF: cv.PART_OF,
+        cv.LABEL_MANAGED_BY: "pulumi",
+    }
 
 
 def _analysis_ref(inp: DeliveryInput, hash_source: str) -> dict[str, Any]:
     return {
         "templates": [{"templateName": inp.template}],
-        "args": [{"name": ARG_CANARY_HASH, "valueFrom": {"podTemplateHashValue": hash_source}},
-                 *({"name": k, "value": v} for k, v in sorted(inp.extra_args.items()))],
+        "args": [
+            {"name": ARG_CANARY_HASH, "valueFrom": {"podTemplateHashValue": hash_source}},
+            *({"name": k, "value": v} for k, v in sorted(inp.extra_args.items())),
+        ],
     }
 
 
@@ -380,16 +443,18 @@ def rollout_strategy(inp: DeliveryInput) -> dict[str, Any]:
     """``spec.strategy`` of the Rollout (API form)."""
     validate(inp)
     if inp.strategy == "blueGreen":
-        return {"blueGreen": {
-            "activeService": inp.stable,
-            "previewService": inp.preview_service,
-            "autoPromotionEnabled": True,
-            # promoted after the pause only if the pre-promotion analysis (count covers the pause) passed
-            "autoPromotionSeconds": int(inp.pause_seconds),
-            "prePromotionAnalysis": _analysis_ref(inp, "Latest"),
-            "scaleDownDelaySeconds": 30,
-            "abortScaleDownDelaySeconds": 30,
-        }}
+        return {
+            "blueGreen": {
+                "activeService": inp.stable,
+                "previewService": inp.preview_service,
+                "autoPromotionEnabled": True,
+                # promoted after the pause only if the pre-promotion analysis (count covers the pause) passed
+                "autoPromotionSeconds": int(inp.pause_seconds),
+                "prePromotionAnalysis": _analysis_ref(inp, "Latest"),
+                "scaleDownDelaySeconds": 30,
+                "abortScaleDownDelaySeconds": 30,
+            }
+        }
     canary: dict[str, Any] = {
         "canaryService": inp.canary,
         "stableService": inp.stable,
@@ -404,8 +469,9 @@ def rollout_strategy(inp: DeliveryInput) -> dict[str, Any]:
     return {"canary": canary}
 
 
-def rollout(inp: DeliveryInput, pod_template: Mapping[str, Any], *, replicas: int,
-            labels: Mapping[str, str]) -> dict[str, Any]:
+def rollout(
+    inp: DeliveryInput, pod_template: Mapping[str, Any], *, replicas: int, labels: Mapping[str, str]
+) -> dict[str, Any]:
     """The Rollout (API form) with the strategy of ``inp`` and ``pod_template`` (API form)."""
     return {
         "apiVersion": API_VERSION,
@@ -428,8 +494,9 @@ def rollout(inp: DeliveryInput, pod_template: Mapping[str, Any], *, replicas: in
 # --------------------------------------------------------------------------------------------------
 # snake_case (components.k8s builders) -> API camelCase, for custom resources
 # --------------------------------------------------------------------------------------------------
-_VERBATIM_KEYS = frozenset({"labels", "annotations", "match_labels", "matchLabels", "node_selector",
-                            "nodeSelector", "data", "string_data"})
+_VERBATIM_KEYS = frozenset(
+    {"labels", "annotations", "match_labels", "matchLabels", "node_selector", "nodeSelector", "data", "string_data"}
+)
 
 
 def _camel_key(key: str) -> str:
@@ -457,12 +524,19 @@ def camel(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 def controller_readiness_probe() -> dict[str, Any]:
     """Ready once the metrics server answers (as in the upstream Helm chart)."""
-    return {"httpGet": {"path": "/metrics", "port": CONTROLLER_METRICS_PORT_NAME}, "initialDelaySeconds": 10,
-            "periodSeconds": 5, "timeoutSeconds": 4, "failureThreshold": 3, "successThreshold": 1}
+    return {
+        "httpGet": {"path": "/metrics", "port": CONTROLLER_METRICS_PORT_NAME},
+        "initialDelaySeconds": 10,
+        "periodSeconds": 5,
+        "timeoutSeconds": 4,
+        "failureThreshold": 3,
+        "successThreshold": 1,
+    }
 
 
-def harden_controller_deployment(props: Mapping[str, Any], *, image: str, resources: Resources = CONTROLLER_RESOURCES,
-                                 replicas: int = 1) -> dict[str, Any]:
+def harden_controller_deployment(
+    props: Mapping[str, Any], *, image: str, resources: Resources = CONTROLLER_RESOURCES, replicas: int = 1
+) -> dict[str, Any]:
     """A copy of the controller Deployment's properties (API form) with requests/limits, a readiness
     probe, the pinned image and ``replicas`` (leader election is on by default, so extra replicas are
     hot standbys). Raises ValueError when the manifest no longer has the expected container."""
@@ -474,8 +548,10 @@ def harden_controller_deployment(props: Mapping[str, Any], *, image: str, resour
     found = [c for c in pod.get("containers", []) if c.get("name") == CONTROLLER]
     if len(found) != 1:
         names = [c.get("name") for c in pod.get("containers", [])]
-        raise ValueError(f"controller Deployment: expected one container named {CONTROLLER!r}, found {names}; "
-                         "the upstream manifest changed: review components/canary/specs.py")
+        raise ValueError(
+            f"controller Deployment: expected one container named {CONTROLLER!r}, found {names}; "
+            "the upstream manifest changed: review components/canary/specs.py"
+        )
     c = found[0]
     res = c.setdefault("resources", {})
     k8s_res = resources.as_k8s()

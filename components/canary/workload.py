@@ -76,15 +76,25 @@ def pod_template(settings: Settings) -> Obj:
         mounts.append(kb.mount("vault-ca", specs.VAULT_CA_DIR, read_only=True))
         volumes.append(kb.config_volume("vault-ca", specs.VAULT_CA_CONFIG_MAP, items=[("ca.crt", "ca.crt")]))
     container = kb.container(
-        name, settings.app.image, resources=settings.app.resources, ports={specs.APP_PORT_NAME: specs.APP_PORT},
-        env=app_env(settings), volume_mounts=mounts,
+        name,
+        settings.app.image,
+        resources=settings.app.resources,
+        ports={specs.APP_PORT_NAME: specs.APP_PORT},
+        env=app_env(settings),
+        volume_mounts=mounts,
         liveness=kb.http_probe("/healthz", specs.APP_PORT_NAME, period=10, failure_threshold=3),
         readiness=kb.http_probe("/readyz", specs.APP_PORT_NAME, period=5, failure_threshold=2),
         startup=kb.http_probe("/healthz", specs.APP_PORT_NAME, period=2, failure_threshold=30),
     )
-    spec = kb.pod_spec([container], service_account=name, volumes=volumes, run_as_user=specs.APP_RUN_AS_USER,
-                       fs_group=specs.APP_RUN_AS_USER, termination_grace=specs.APP_TERMINATION_GRACE_SECONDS,
-                       affinity=kb.spread_across_nodes(name) if settings.app.replicas > 1 else None)
+    spec = kb.pod_spec(
+        [container],
+        service_account=name,
+        volumes=volumes,
+        run_as_user=specs.APP_RUN_AS_USER,
+        fs_group=specs.APP_RUN_AS_USER,
+        termination_grace=specs.APP_TERMINATION_GRACE_SECONDS,
+        affinity=kb.spread_across_nodes(name) if settings.app.replicas > 1 else None,
+    )
     return {
         "metadata": {"labels": app_labels(settings), "annotations": kb.scrape_annotations(specs.APP_PORT)},
         "spec": spec,
@@ -94,18 +104,30 @@ def pod_template(settings: Settings) -> Obj:
 def service_spec(settings: Settings) -> Obj:
     """Stable, canary, active and preview Services all select the app's pods; Argo Rollouts adds the
     ``rollouts-pod-template-hash`` of the right ReplicaSet to each selector."""
-    return {"selector": kb.selector(settings.app.name), "ports": [
-        {"name": specs.APP_PORT_NAME, "port": 80, "target_port": specs.APP_PORT_NAME, "protocol": "TCP"}]}
+    return {
+        "selector": kb.selector(settings.app.name),
+        "ports": [{"name": specs.APP_PORT_NAME, "port": 80, "target_port": specs.APP_PORT_NAME, "protocol": "TCP"}],
+    }
 
 
 def ingress_spec(settings: Settings, service: str) -> Obj:
     """NGINX Ingress to the stable Service; Argo Rollouts creates the canary Ingress next to it."""
     return {
         "ingress_class_name": specs.INGRESS_CLASS,
-        "rules": [{"host": settings.app.ingress_host, "http": {"paths": [{
-            "path": "/", "path_type": "Prefix",
-            "backend": {"service": {"name": service, "port": {"name": specs.APP_PORT_NAME}}},
-        }]}}],
+        "rules": [
+            {
+                "host": settings.app.ingress_host,
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "path_type": "Prefix",
+                            "backend": {"service": {"name": service, "port": {"name": specs.APP_PORT_NAME}}},
+                        }
+                    ]
+                },
+            }
+        ],
     }
 
 
@@ -119,8 +141,12 @@ def hpa_spec(settings: Settings) -> Obj:
         "scale_target_ref": {"api_version": specs.API_VERSION, "kind": "Rollout", "name": settings.app.name},
         "min_replicas": settings.app.replicas,
         "max_replicas": settings.app.max_replicas,
-        "metrics": [{"type": "Resource", "resource": {
-            "name": "cpu", "target": {"type": "Utilization", "average_utilization": 70}}}],
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "average_utilization": 70}},
+            }
+        ],
         "behavior": {"scale_down": {"stabilization_window_seconds": 300}},
     }
 
@@ -129,14 +155,17 @@ def app_network_policy_spec(settings: Settings) -> Obj:
     """App pods: HTTP in from the NGINX ingress controller and from the app namespace; out to Vault."""
     ingress_peers = [kb.peer_namespace(specs.INGRESS_NGINX_NAMESPACE), kb.peer_namespace(settings.namespaces.app)]
     vault = [kb.peer_namespace(cv.NS_VAULT, {cv.LABEL_NAME: vault_server.ServerConfigInput().name})]
-    return kb.network_policy_spec(kb.selector(settings.app.name),
-                                  ingress=[(ingress_peers, [specs.APP_PORT])],
-                                  egress=[(vault, [vault_server.API_PORT])])
+    return kb.network_policy_spec(
+        kb.selector(settings.app.name),
+        ingress=[(ingress_peers, [specs.APP_PORT])],
+        egress=[(vault, [vault_server.API_PORT])],
+    )
 
 
 def controller_network_policy_spec() -> Obj:
     """Controller: out to the Kubernetes API and to Prometheus (analysis queries). Scrapes come in
     through the namespace's allow-prometheus policy."""
     prometheus = [kb.peer_namespace(cv.NS_MONITORING, {cv.LABEL_NAME: mon.PROMETHEUS})]
-    return kb.network_policy_spec(kb.selector(specs.CONTROLLER),
-                                  egress=[(None, [443, 6443]), (prometheus, [mon.PROMETHEUS_PORT])])
+    return kb.network_policy_spec(
+        kb.selector(specs.CONTROLLER), egress=[(None, [443, 6443]), (prometheus, [mon.PROMETHEUS_PORT])]
+    )

@@ -4,5 +4,11 @@ component that commits them and manages environments, secrets and the main-branc
 from components.ci.component import CiPipelines, CiPipelinesArgs
 from components.ci.workflows import WorkflowOptions, build_workflows, render_workflows, required_checks
 
-__all__ = ["CiPipelines", "CiPipelinesArgs", "WorkflowOptions", "build_workflows", "render_workflows",
-           "required_checks"]
+__all__ = [
+    "CiPipelines",
+    "CiPipelinesArgs",
+    "WorkflowOptions",
+    "build_workflows",
+    "render_workflows",
+    "required_checks",
+]

@@ -57,9 +57,14 @@ class CiPipelinesArgs:
     @classmethod
     def from_settings(cls, settings: Any) -> CiPipelinesArgs:
         token = pulumi.Config("github").get_secret("token")
-        return cls(manage=settings.ci.manage_github, workflows=WorkflowOptions.from_settings(settings),
-                   production_reviewers=tuple(settings.ci.production_reviewers),
-                   secrets_present=frozenset(settings.secrets_present), stack=settings.stack, github_token=token)
+        return cls(
+            manage=settings.ci.manage_github,
+            workflows=WorkflowOptions.from_settings(settings),
+            production_reviewers=tuple(settings.ci.production_reviewers),
+            secrets_present=frozenset(settings.secrets_present),
+            stack=settings.stack,
+            github_token=token,
+        )
 
 
 class CiPipelines(pulumi.ComponentResource):
@@ -94,8 +99,9 @@ class CiPipelines(pulumi.ComponentResource):
 
         import pulumi_github as github  # only a stack that manages GitHub pays for the SDK's import
 
-        provider = github.Provider(f"{name}-github", owner=wf.owner, token=args.github_token,
-                                   opts=pulumi.ResourceOptions(parent=self))
+        provider = github.Provider(
+            f"{name}-github", owner=wf.owner, token=args.github_token, opts=pulumi.ResourceOptions(parent=self)
+        )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         repo = wf.repository
         origin = f" (stack {args.stack})" if args.stack else ""
@@ -111,8 +117,11 @@ class CiPipelines(pulumi.ComponentResource):
                 opts=child,
             )
 
-        reviewers = ([github.RepositoryEnvironmentReviewerArgs(users=list(args.production_reviewers))]
-                     if args.production_reviewers else None)
+        reviewers = (
+            [github.RepositoryEnvironmentReviewerArgs(users=list(args.production_reviewers))]
+            if args.production_reviewers
+            else None
+        )
         environments: dict[str, github.RepositoryEnvironment] = {}
         for env in (PRODUCTION, STAGING, PREVIEW):
             branch = ENVIRONMENT_BRANCH.get(env)
@@ -124,7 +133,10 @@ class CiPipelines(pulumi.ComponentResource):
                 prevent_self_review=True if env == PRODUCTION else None,
                 can_admins_bypass=False if env == PRODUCTION else None,
                 deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
-                    custom_branch_policies=True, protected_branches=False) if branch else None,
+                    custom_branch_policies=True, protected_branches=False
+                )
+                if branch
+                else None,
                 opts=child,
             )
             self.environments[env] = environments[env] = environment
@@ -156,9 +168,13 @@ class CiPipelines(pulumi.ComponentResource):
             target="branch",
             enforcement="active",
             conditions=github.RepositoryRulesetConditionsArgs(
-                ref_name=github.RepositoryRulesetConditionsRefNameArgs(includes=[f"refs/heads/{MAIN}"], excludes=[])),
-            bypass_actors=[github.RepositoryRulesetBypassActorArgs(
-                actor_type="RepositoryRole", actor_id=ADMIN_ROLE_ID, bypass_mode="always")],
+                ref_name=github.RepositoryRulesetConditionsRefNameArgs(includes=[f"refs/heads/{MAIN}"], excludes=[])
+            ),
+            bypass_actors=[
+                github.RepositoryRulesetBypassActorArgs(
+                    actor_type="RepositoryRole", actor_id=ADMIN_ROLE_ID, bypass_mode="always"
+                )
+            ],
             rules=github.RepositoryRulesetRulesArgs(
                 deletion=True,
                 non_fast_forward=True,
@@ -171,7 +187,8 @@ class CiPipelines(pulumi.ComponentResource):
                 required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
                     required_checks=[
                         github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(
-                            context=check, integration_id=GITHUB_ACTIONS_APP_ID)
+                            context=check, integration_id=GITHUB_ACTIONS_APP_ID
+                        )
                         for check in self.required_checks
                     ],
                     strict_required_status_checks_policy=True,

@@ -47,16 +47,24 @@ def namespace_hourly_cost_expr(job: str = JOB) -> str:
     plain ``+`` would drop namespaces that lack one of the parts).
     """
     sel = f'job="{job}"'
-    cpu = (f"sum by (namespace) (sum by (namespace, node) (container_cpu_allocation{{{sel}}}) "
-           f"* on (node) group_left () max by (node) (node_cpu_hourly_cost{{{sel}}}))")
-    memory = (f"sum by (namespace) (sum by (namespace, node) (container_memory_allocation_bytes{{{sel}}}) "
-              f"/ {GIB_BYTES} * on (node) group_left () max by (node) (node_ram_hourly_cost{{{sel}}}))")
-    storage = (f"sum by (namespace) (max by (namespace, persistentvolume) (pod_pvc_allocation{{{sel}}}) "
-               f"/ {GIB_BYTES} * on (persistentvolume) group_left () "
-               f"max by (persistentvolume) (pv_hourly_cost{{{sel}}}))")
+    cpu = (
+        f"sum by (namespace) (sum by (namespace, node) (container_cpu_allocation{{{sel}}}) "
+        f"* on (node) group_left () max by (node) (node_cpu_hourly_cost{{{sel}}}))"
+    )
+    memory = (
+        f"sum by (namespace) (sum by (namespace, node) (container_memory_allocation_bytes{{{sel}}}) "
+        f"/ {GIB_BYTES} * on (node) group_left () max by (node) (node_ram_hourly_cost{{{sel}}}))"
+    )
+    storage = (
+        f"sum by (namespace) (max by (namespace, persistentvolume) (pod_pvc_allocation{{{sel}}}) "
+        f"/ {GIB_BYTES} * on (persistentvolume) group_left () "
+        f"max by (persistentvolume) (pv_hourly_cost{{{sel}}}))"
+    )
     lb = f"sum by (namespace) (kubecost_load_balancer_cost{{{sel}}})"
-    parts = " or ".join(f'label_replace({expr}, "part", "{name}", "", "")'
-                        for name, expr in (("cpu", cpu), ("memory", memory), ("storage", storage), ("lb", lb)))
+    parts = " or ".join(
+        f'label_replace({expr}, "part", "{name}", "", "")'
+        for name, expr in (("cpu", cpu), ("memory", memory), ("storage", storage), ("lb", lb))
+    )
     return f"sum by (namespace, part) ({parts})"
 
 
@@ -75,7 +83,7 @@ def rule_group(settings: Settings) -> dict[str, Any]:
                 "annotations": {
                     "summary": "OpenCost is not being scraped",
                     "description": "No cost metrics for 15 minutes: the cost dashboard and the budget alert are "
-                                   "blind. Check the opencost pod in the opencost namespace.",
+                    "blind. Check the opencost pod in the opencost namespace.",
                     "runbook_url": f"{base}/COST_GUIDE.md#{ALERT_OPENCOST_DOWN.lower()}",
                 },
             },
@@ -86,8 +94,8 @@ def rule_group(settings: Settings) -> dict[str, Any]:
                 "labels": {"severity": "warning", "area": "cost"},
                 "annotations": {
                     "summary": "The cluster's monthly cost run rate is above the budget",
-                    "description": f"At the current rate the month costs {{{{ $value | printf \"%.2f\" }}}} "
-                                   f"{oc.CURRENCY}, above the budget of {budget:g} (costMonthlyBudget).",
+                    "description": f'At the current rate the month costs {{{{ $value | printf "%.2f" }}}} '
+                    f"{oc.CURRENCY}, above the budget of {budget:g} (costMonthlyBudget).",
                     "runbook_url": f"{base}/COST_GUIDE.md#{ALERT_OVER_BUDGET.lower()}",
                 },
             },
@@ -99,16 +107,17 @@ def _by_label(label: str) -> str:
     """Hourly cost summed by a namespace label (``team``/``cost-center``) from kube-state-metrics."""
     ksm_label = "label_" + label.replace("-", "_")
     out = label.replace("-", "_")
-    return (f'sum by ({out}) (label_replace({RECORD_NAMESPACE_HOURLY} * on (namespace) group_left ({ksm_label}) '
-            f'max by (namespace, {ksm_label}) (kube_namespace_labels{{job="{KSM_JOB}"}}), '
-            f'"{out}", "$1", "{ksm_label}", "(.*)"))')
+    return (
+        f"sum by ({out}) (label_replace({RECORD_NAMESPACE_HOURLY} * on (namespace) group_left ({ksm_label}) "
+        f'max by (namespace, {ksm_label}) (kube_namespace_labels{{job="{KSM_JOB}"}}), '
+        f'"{out}", "$1", "{ksm_label}", "(.*)"))'
+    )
 
 
 def cost_per_thousand_requests_expr(namespace: str, app: str) -> str:
     """Hourly cost of the app's namespace / thousands of requests per hour (Monitoring's SLI rate)."""
     requests = f'sum({cv.SLI_REQUEST_RATE}{{namespace="{namespace}", app="{app}"}})'
-    return (f'sum({RECORD_NAMESPACE_HOURLY}{{namespace="{namespace}"}}) '
-            f"/ ({requests} * 3600 / 1000 > 0)")
+    return f'sum({RECORD_NAMESPACE_HOURLY}{{namespace="{namespace}"}}) / ({requests} * 3600 / 1000 > 0)'
 
 
 def cost_dashboard(settings: Settings) -> dict[str, Any]:
@@ -116,38 +125,107 @@ def cost_dashboard(settings: Settings) -> dict[str, Any]:
     total = f"sum({RECORD_NAMESPACE_HOURLY})"
     money = [(None, "green")]
     d = (
-        new_dashboard(DASHBOARD_UID, DASHBOARD_TITLE,
-                      "What the cluster costs, from OpenCost with the stack's own unit prices (COST_GUIDE.md).")
+        new_dashboard(
+            DASHBOARD_UID,
+            DASHBOARD_TITLE,
+            "What the cluster costs, from OpenCost with the stack's own unit prices (COST_GUIDE.md).",
+        )
         .with_row(db.Row("Spend").id(1))
         .with_panel(single_stat(2, "Cost per hour (now)", total, "currencyUSD", money, span=6))
-        .with_panel(single_stat(3, "Daily spend (last 24 h)", f"avg_over_time({total}[1d:5m]) * 24", "currencyUSD",
-                                money, span=6, description="Average hourly cost over the last day, times 24."))
-        .with_panel(single_stat(4, "Monthly run rate", f"{total} * {oc.HOURS_PER_MONTH:g}", "currencyUSD",
-                                [(None, "green"), (settings.cost.monthly_budget, "red")], span=6,
-                                description=f"Red above the budget ({settings.cost.monthly_budget:g} "
-                                            f"{oc.CURRENCY}/month, costMonthlyBudget)."))
-        .with_panel(single_stat(5, "Cost per 1000 requests (app)", cost_per_thousand_requests_expr(ns, app),
-                                "currencyUSD", money, span=6,
-                                description=f"Hourly cost of namespace {ns} divided by the thousands of requests "
-                                            f"{app} served in that hour."))
-        .with_panel(graph(6, "Daily spend, 30-day trend",
-                          [(f"sum(avg_over_time({RECORD_NAMESPACE_HOURLY}[1d])) * 24", "daily spend")],
-                          "currencyUSD", description="Rolling one-day average of the spend.")
-                    .time_from("30d").interval("1h"))
+        .with_panel(
+            single_stat(
+                3,
+                "Daily spend (last 24 h)",
+                f"avg_over_time({total}[1d:5m]) * 24",
+                "currencyUSD",
+                money,
+                span=6,
+                description="Average hourly cost over the last day, times 24.",
+            )
+        )
+        .with_panel(
+            single_stat(
+                4,
+                "Monthly run rate",
+                f"{total} * {oc.HOURS_PER_MONTH:g}",
+                "currencyUSD",
+                [(None, "green"), (settings.cost.monthly_budget, "red")],
+                span=6,
+                description=f"Red above the budget ({settings.cost.monthly_budget:g} "
+                f"{oc.CURRENCY}/month, costMonthlyBudget).",
+            )
+        )
+        .with_panel(
+            single_stat(
+                5,
+                "Cost per 1000 requests (app)",
+                cost_per_thousand_requests_expr(ns, app),
+                "currencyUSD",
+                money,
+                span=6,
+                description=f"Hourly cost of namespace {ns} divided by the thousands of requests "
+                f"{app} served in that hour.",
+            )
+        )
+        .with_panel(
+            graph(
+                6,
+                "Daily spend, 30-day trend",
+                [(f"sum(avg_over_time({RECORD_NAMESPACE_HOURLY}[1d])) * 24", "daily spend")],
+                "currencyUSD",
+                description="Rolling one-day average of the spend.",
+            )
+            .time_from("30d")
+            .interval("1h")
+        )
         .with_row(db.Row("Allocation").id(7))
-        .with_panel(graph(8, "Cost per day by namespace", [(f"{RECORD_NAMESPACE_HOURLY} * 24", "{{namespace}}")],
-                          "currencyUSD", span=12))
-        .with_panel(graph(9, "Cost per day by team", [(f"{_by_label(cv.LABEL_TEAM)} * 24", "{{team}}")],
-                          "currencyUSD", span=12))
-        .with_panel(graph(10, "Cost per day by cost center",
-                          [(f"{_by_label(cv.LABEL_COST_CENTER)} * 24", "{{cost_center}}")], "currencyUSD", span=12))
-        .with_panel(graph(11, "Cost per day by resource",
-                          [(f"sum by (part) ({namespace_hourly_cost_expr()}) * 24", "{{part}}")], "currencyUSD",
-                          span=12))
-        .with_panel(graph(12, "Cost per 1000 requests of the app", [(cost_per_thousand_requests_expr(ns, app),
-                                                                     app)], "currencyUSD", span=12))
-        .with_panel(instant_table(13, "Monthly run rate by namespace",
-                                  f"sort_desc({RECORD_NAMESPACE_HOURLY} * {oc.HOURS_PER_MONTH:g})", span=12))
+        .with_panel(
+            graph(
+                8,
+                "Cost per day by namespace",
+                [(f"{RECORD_NAMESPACE_HOURLY} * 24", "{{namespace}}")],
+                "currencyUSD",
+                span=12,
+            )
+        )
+        .with_panel(
+            graph(9, "Cost per day by team", [(f"{_by_label(cv.LABEL_TEAM)} * 24", "{{team}}")], "currencyUSD", span=12)
+        )
+        .with_panel(
+            graph(
+                10,
+                "Cost per day by cost center",
+                [(f"{_by_label(cv.LABEL_COST_CENTER)} * 24", "{{cost_center}}")],
+                "currencyUSD",
+                span=12,
+            )
+        )
+        .with_panel(
+            graph(
+                11,
+                "Cost per day by resource",
+                [(f"sum by (part) ({namespace_hourly_cost_expr()}) * 24", "{{part}}")],
+                "currencyUSD",
+                span=12,
+            )
+        )
+        .with_panel(
+            graph(
+                12,
+                "Cost per 1000 requests of the app",
+                [(cost_per_thousand_requests_expr(ns, app), app)],
+                "currencyUSD",
+                span=12,
+            )
+        )
+        .with_panel(
+            instant_table(
+                13,
+                "Monthly run rate by namespace",
+                f"sort_desc({RECORD_NAMESPACE_HOURLY} * {oc.HOURS_PER_MONTH:g})",
+                span=12,
+            )
+        )
     )
     return to_dict(d)
 

@@ -39,33 +39,59 @@ def opencost_pod_spec(settings: Settings, prometheus_url: str) -> dict[str, Any]
     """
     env = oc.opencost_env(prometheus_url=prometheus_url, cluster_id=f"{settings.project}-{settings.stack}")
     api = kb.container(
-        oc.NAME, image("opencost"), resources=OPENCOST_RESOURCES, ports={oc.API_PORT_NAME: oc.API_PORT},
+        oc.NAME,
+        image("opencost"),
+        resources=OPENCOST_RESOURCES,
+        ports={oc.API_PORT_NAME: oc.API_PORT},
         env=[kb.env_var(k, v) for k, v in env.items()],
-        volume_mounts=[kb.mount("custom-config", oc.CONFIG_PATH), kb.mount("tmp", "/tmp"),  # noqa: S108
-                       kb.mount("var-configs", "/var/configs")],
+        volume_mounts=[
+            kb.mount("custom-config", oc.CONFIG_PATH),
+            kb.mount("tmp", "/tmp"),  # noqa: S108
+            kb.mount("var-configs", "/var/configs"),
+        ],
         startup=kb.http_probe("/healthz", oc.API_PORT_NAME, period=5, failure_threshold=30),
         liveness=kb.http_probe("/healthz", oc.API_PORT_NAME, period=20),
         readiness=kb.http_probe("/healthz", oc.API_PORT_NAME, period=10),
     )
     copy = kb.container(
-        "ui-assets", image("opencost-ui"), resources=COPY_RESOURCES, command=["sh", "-c", "cp -R /var/www/. /www/"],
+        "ui-assets",
+        image("opencost-ui"),
+        resources=COPY_RESOURCES,
+        command=["sh", "-c", "cp -R /var/www/. /www/"],
         volume_mounts=[kb.mount("ui-www", "/www")],
     )
     ui = kb.container(
-        oc.UI_NAME, image("opencost-ui"), resources=UI_RESOURCES, ports={oc.UI_PORT_NAME: oc.UI_PORT},
-        env=[kb.env_var("API_PORT", str(oc.API_PORT)), kb.env_var("UI_PORT", str(oc.UI_PORT)),
-             kb.env_var("NGINX_ENTRYPOINT_QUIET_LOGS", "1")],
-        volume_mounts=[kb.mount("ui-www", "/var/www"), kb.mount("tmp", "/tmp"),  # noqa: S108
-                       kb.mount("ui-nginx", "/etc/nginx/conf.d/default.nginx.conf", read_only=True,
-                                sub_path="default.nginx.conf")],
+        oc.UI_NAME,
+        image("opencost-ui"),
+        resources=UI_RESOURCES,
+        ports={oc.UI_PORT_NAME: oc.UI_PORT},
+        env=[
+            kb.env_var("API_PORT", str(oc.API_PORT)),
+            kb.env_var("UI_PORT", str(oc.UI_PORT)),
+            kb.env_var("NGINX_ENTRYPOINT_QUIET_LOGS", "1"),
+        ],
+        volume_mounts=[
+            kb.mount("ui-www", "/var/www"),
+            kb.mount("tmp", "/tmp"),  # noqa: S108
+            kb.mount("ui-nginx", "/etc/nginx/conf.d/default.nginx.conf", read_only=True, sub_path="default.nginx.conf"),
+        ],
         liveness=kb.http_probe("/healthz", oc.UI_PORT_NAME, period=10),
         readiness=kb.http_probe("/healthz", oc.UI_PORT_NAME, period=10),
     )
     return kb.pod_spec(
-        [api, ui], service_account=oc.NAME, run_as_user=oc.UID, fs_group=oc.UID, init_containers=[copy],
-        volumes=[kb.empty_dir("custom-config", "16Mi"), kb.empty_dir("var-configs", "16Mi"),
-                 kb.empty_dir("tmp", "128Mi"), kb.empty_dir("ui-www", "128Mi"),
-                 kb.config_volume("ui-nginx", oc.UI_NGINX_CONFIGMAP)])
+        [api, ui],
+        service_account=oc.NAME,
+        run_as_user=oc.UID,
+        fs_group=oc.UID,
+        init_containers=[copy],
+        volumes=[
+            kb.empty_dir("custom-config", "16Mi"),
+            kb.empty_dir("var-configs", "16Mi"),
+            kb.empty_dir("tmp", "128Mi"),
+            kb.empty_dir("ui-www", "128Mi"),
+            kb.config_volume("ui-nginx", oc.UI_NGINX_CONFIGMAP),
+        ],
+    )
 
 
 class CostVisibility(pulumi.ComponentResource):
@@ -82,48 +108,73 @@ class CostVisibility(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         n = oc.NAME
         lbls = _labels("cost")
-        k8s.core.v1.ServiceAccount(n, metadata=kb.meta(n, NS, lbls), automount_service_account_token=False,
-                                   opts=child)
+        k8s.core.v1.ServiceAccount(n, metadata=kb.meta(n, NS, lbls), automount_service_account_token=False, opts=child)
         role = f"hardening-{n}"
         k8s.rbac.v1.ClusterRole(
-            n, metadata=kb.meta(role, None, lbls),
-            rules=[kb.policy_rule(list(g), list(r), list(v)) for g, r, v in oc.CLUSTER_ROLE_RULES], opts=child)
+            n,
+            metadata=kb.meta(role, None, lbls),
+            rules=[kb.policy_rule(list(g), list(r), list(v)) for g, r, v in oc.CLUSTER_ROLE_RULES],
+            opts=child,
+        )
         k8s.rbac.v1.ClusterRoleBinding(
-            n, metadata=kb.meta(role, None, lbls),
+            n,
+            metadata=kb.meta(role, None, lbls),
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
-            subjects=[{"kind": "ServiceAccount", "name": n, "namespace": NS}], opts=child)
+            subjects=[{"kind": "ServiceAccount", "name": n, "namespace": NS}],
+            opts=child,
+        )
         pricing = k8s.core.v1.ConfigMap(
-            f"{n}-pricing", metadata=kb.meta(oc.PRICING_CONFIGMAP, NS, lbls), data=oc.pricing_config(s.cost),
-            opts=child)
+            f"{n}-pricing", metadata=kb.meta(oc.PRICING_CONFIGMAP, NS, lbls), data=oc.pricing_config(s.cost), opts=child
+        )
         nginx = k8s.core.v1.ConfigMap(
-            f"{n}-ui-nginx", metadata=kb.meta(oc.UI_NGINX_CONFIGMAP, NS, lbls),
-            data={"default.nginx.conf": oc.ui_nginx_conf()}, opts=child)
+            f"{n}-ui-nginx",
+            metadata=kb.meta(oc.UI_NGINX_CONFIGMAP, NS, lbls),
+            data={"default.nginx.conf": oc.ui_nginx_conf()},
+            opts=child,
+        )
         k8s.apps.v1.Deployment(
-            n, metadata=kb.meta(n, NS, lbls),
-            spec={"replicas": 1, "selector": {"match_labels": kb.selector(n)},
-                  # one writer of OpenCost's state at a time
-                  "strategy": {"type": "Recreate"},
-                  "template": {"metadata": {"labels": lbls}, "spec": opencost_pod_spec(s, args.prometheus_url)}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[pricing, nginx]))
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={
+                "replicas": 1,
+                "selector": {"match_labels": kb.selector(n)},
+                # one writer of OpenCost's state at a time
+                "strategy": {"type": "Recreate"},
+                "template": {"metadata": {"labels": lbls}, "spec": opencost_pod_spec(s, args.prometheus_url)},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[pricing, nginx]),
+        )
         # One replica by design: two would export every cost series twice (the dashboards would double).
         k8s.policy.v1.PodDisruptionBudget(
-            n, metadata=kb.meta(n, NS, lbls),
-            spec={"max_unavailable": 1, "selector": {"match_labels": kb.selector(n)}}, opts=child)
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={"max_unavailable": 1, "selector": {"match_labels": kb.selector(n)}},
+            opts=child,
+        )
         ports = {oc.API_PORT_NAME: oc.API_PORT, oc.UI_PORT_NAME: oc.UI_PORT}
-        k8s.core.v1.Service(n, metadata=kb.meta(n, NS, lbls),
-                            spec={"selector": kb.selector(n), "ports": kb.service_ports(ports)}, opts=child)
+        k8s.core.v1.Service(
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={"selector": kb.selector(n), "ports": kb.service_ports(ports)},
+            opts=child,
+        )
         # OpenCost reads the API server and queries Prometheus; Grafana may read its API. The namespace's
         # default-deny already lets Prometheus scrape in and DNS out.
         k8s.networking.v1.NetworkPolicy(
-            f"{n}-allow", metadata=kb.meta(f"allow-{n}", NS, lbls),
+            f"{n}-allow",
+            metadata=kb.meta(f"allow-{n}", NS, lbls),
             spec=kb.network_policy_spec(
                 kb.selector(n),
-                ingress=[([kb.peer_namespace(cv.NS_MONITORING, {cv.LABEL_NAME: names.GRAFANA})],
-                          [oc.API_PORT, oc.UI_PORT])],
-                egress=[([kb.peer_namespace(cv.NS_MONITORING, {cv.LABEL_NAME: names.PROMETHEUS})],
-                         [names.PROMETHEUS_PORT]),
-                        (None, [443, 6443])]),  # the API server
-            opts=child)
+                ingress=[
+                    ([kb.peer_namespace(cv.NS_MONITORING, {cv.LABEL_NAME: names.GRAFANA})], [oc.API_PORT, oc.UI_PORT])
+                ],
+                egress=[
+                    ([kb.peer_namespace(cv.NS_MONITORING, {cv.LABEL_NAME: names.PROMETHEUS})], [names.PROMETHEUS_PORT]),
+                    (None, [443, 6443]),
+                ],
+            ),  # the API server
+            opts=child,
+        )
         self.api_url = pulumi.Output.from_input(names.service_url(n, NS, oc.API_PORT))
         self.ui_url = pulumi.Output.from_input(names.service_url(n, NS, oc.UI_PORT))
         self.cost_model = pulumi.Output.from_input(oc.cost_model(s.cost))

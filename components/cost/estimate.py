@@ -57,8 +57,12 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 LIMITRANGE = "kubernetes:core/v1:LimitRange"
 HPA_TYPES = ("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "kubernetes:autoscaling/v1:HorizontalPodAutoscaler")
 REPLICATED = (DEPLOYMENT, REPLICASET, STATEFULSET, ROLLOUT)
-UPSTREAM_TYPES = ("kubernetes:yaml/v2:ConfigFile", "kubernetes:yaml:ConfigFile", "kubernetes:yaml/v2:ConfigGroup",
-                  "kubernetes:yaml:ConfigGroup")
+UPSTREAM_TYPES = (
+    "kubernetes:yaml/v2:ConfigFile",
+    "kubernetes:yaml:ConfigFile",
+    "kubernetes:yaml/v2:ConfigGroup",
+    "kubernetes:yaml:ConfigGroup",
+)
 GIB = float(2**30)
 
 
@@ -100,8 +104,11 @@ class Prices:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e6:
                 raise EstimateError(f"price {name} = {value!r} is invalid; accepted: a number from 0 to 1e6")
-        if isinstance(self.daemonset_nodes, bool) or not isinstance(self.daemonset_nodes, int) \
-                or self.daemonset_nodes < 1:
+        if (
+            isinstance(self.daemonset_nodes, bool)
+            or not isinstance(self.daemonset_nodes, int)
+            or self.daemonset_nodes < 1
+        ):
             raise EstimateError(f"daemonset_nodes = {self.daemonset_nodes!r} is invalid; accepted: an integer >= 1")
         if not isinstance(self.hours_per_month, (int, float)) or not 0 < self.hours_per_month <= 744:
             raise EstimateError(f"hours_per_month = {self.hours_per_month!r} is invalid; accepted: 0 < h <= 744")
@@ -120,8 +127,9 @@ class Prices:
     def from_dict(cls, data: Any, where: str = COST_MODEL_OUTPUT) -> Prices:
         """Read the ``costModel`` stack output (as written by ``cost_model``)."""
         if not isinstance(data, Mapping):
-            raise EstimateError(f"{where}: expected an object with keys {', '.join(cls._KEYS)}; "
-                                f"got {type(data).__name__}")
+            raise EstimateError(
+                f"{where}: expected an object with keys {', '.join(cls._KEYS)}; got {type(data).__name__}"
+            )
         unknown = sorted(set(data) - set(cls._KEYS))
         if unknown:
             raise EstimateError(f"{where}: unknown key(s) {', '.join(unknown)}; accepted: {', '.join(cls._KEYS)}")
@@ -167,8 +175,24 @@ def number(value: Any) -> float | None:
 # Kubernetes quantities
 # --------------------------------------------------------------------------------------------------
 _QUANTITY = re.compile(r"^([+]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
-_FACTORS = {None: 1.0, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
-            "E": 1e18, "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60}
+_FACTORS = {
+    None: 1.0,
+    "n": 1e-9,
+    "u": 1e-6,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "P": 1e15,
+    "E": 1e18,
+    "Ki": 2.0**10,
+    "Mi": 2.0**20,
+    "Gi": 2.0**30,
+    "Ti": 2.0**40,
+    "Pi": 2.0**50,
+    "Ei": 2.0**60,
+}
 
 
 def quantity(value: Any, where: str) -> float:
@@ -217,12 +241,23 @@ class Line:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "urn": self.urn, "type": self.type, "kind": self.kind, "name": self.name, "namespace": self.namespace,
-            "component": self.component, "team": self.team, "replicas": self.replicas,
-            "cpuCores": _r(self.cpu_cores), "memoryGib": _r(self.memory_gib), "storageGib": _r(self.storage_gib),
-            "loadBalancers": self.load_balancers, "cpuMonthly": _r(self.cpu_monthly),
-            "memoryMonthly": _r(self.memory_monthly), "storageMonthly": _r(self.storage_monthly),
-            "loadBalancerMonthly": _r(self.load_balancer_monthly), "monthly": _r(self.monthly),
+            "urn": self.urn,
+            "type": self.type,
+            "kind": self.kind,
+            "name": self.name,
+            "namespace": self.namespace,
+            "component": self.component,
+            "team": self.team,
+            "replicas": self.replicas,
+            "cpuCores": _r(self.cpu_cores),
+            "memoryGib": _r(self.memory_gib),
+            "storageGib": _r(self.storage_gib),
+            "loadBalancers": self.load_balancers,
+            "cpuMonthly": _r(self.cpu_monthly),
+            "memoryMonthly": _r(self.memory_monthly),
+            "storageMonthly": _r(self.storage_monthly),
+            "loadBalancerMonthly": _r(self.load_balancer_monthly),
+            "monthly": _r(self.monthly),
             "notes": list(self.notes),
         }
 
@@ -255,8 +290,13 @@ class Group:
         self.load_balancers += line.load_balancers
 
     def to_dict(self) -> dict[str, Any]:
-        return {"monthly": _r(self.monthly), "cpuCores": _r(self.cpu_cores), "memoryGib": _r(self.memory_gib),
-                "storageGib": _r(self.storage_gib), "loadBalancers": self.load_balancers}
+        return {
+            "monthly": _r(self.monthly),
+            "cpuCores": _r(self.cpu_cores),
+            "memoryGib": _r(self.memory_gib),
+            "storageGib": _r(self.storage_gib),
+            "loadBalancers": self.load_balancers,
+        }
 
 
 def _r(x: float) -> float:
@@ -327,13 +367,18 @@ class Estimate:
             f"{p.storage_gib_monthly:g}/GiB-month, load balancer {p.load_balancer_hourly:g}/h ({cur}); "
             f"{p.hours_per_month:g} h/month; DaemonSets x {p.daemonset_nodes} node(s)",
         ]
-        for title, groups in (("component", self.by_component), ("namespace", self.by_namespace),
-                              ("team", self.by_team)):
+        for title, groups in (
+            ("component", self.by_component),
+            ("namespace", self.by_namespace),
+            ("team", self.by_team),
+        ):
             out.append(f"  by {title}:")
             width = max((len(k) for k in groups), default=0)
             for key, g in sorted(groups.items(), key=lambda kv: (-kv[1].monthly, kv[0])):
-                out.append(f"    {key:<{width}}  {money(g.monthly, cur):>10}   {g.cpu_cores:.3g} vCPU, "
-                           f"{g.memory_gib:.3g} GiB, {g.storage_gib:g} GiB disk")
+                out.append(
+                    f"    {key:<{width}}  {money(g.monthly, cur):>10}   {g.cpu_cores:.3g} vCPU, "
+                    f"{g.memory_gib:.3g} GiB, {g.storage_gib:g} GiB disk"
+                )
         if self.skipped:
             out.append(f"  not priced: {len(self.skipped)} resource(s) (see cost.json 'skipped')")
         return "\n".join(out)
@@ -380,8 +425,9 @@ def _records(resources: Iterable[Any], source: str) -> list[_Res]:
     for i, r in enumerate(resources):
         where = f"{source}: resources[{i}]"
         if not isinstance(r, Mapping):
-            raise EstimateError(f"{where}: expected an object with urn, type, name, parent, inputs; "
-                                f"got {type(r).__name__}")
+            raise EstimateError(
+                f"{where}: expected an object with urn, type, name, parent, inputs; got {type(r).__name__}"
+            )
         for key in ("urn", "type"):
             if not isinstance(r.get(key), str) or not r.get(key):
                 raise EstimateError(f"{where}: '{key}' is missing or not a string")
@@ -391,8 +437,9 @@ def _records(resources: Iterable[Any], source: str) -> list[_Res]:
         if not isinstance(inputs, Mapping):
             raise EstimateError(f"{where} ({r['urn']}): 'inputs' must be an object, got {type(inputs).__name__}")
         parent = r.get("parent")
-        out.append(_Res(r["urn"], r["type"], str(r.get("name") or ""), parent if isinstance(parent, str) else None,
-                        inputs))
+        out.append(
+            _Res(r["urn"], r["type"], str(r.get("name") or ""), parent if isinstance(parent, str) else None, inputs)
+        )
     return out
 
 
@@ -436,13 +483,15 @@ def _limit_ranges(records: Sequence[_Res]) -> dict[str, _Defaults]:
                 continue
             req = item.get("defaultRequest")
             lim = item.get("default")
-            out[r.namespace] = _Defaults(dict(req) if isinstance(req, Mapping) else {},
-                                         dict(lim) if isinstance(lim, Mapping) else {})
+            out[r.namespace] = _Defaults(
+                dict(req) if isinstance(req, Mapping) else {}, dict(lim) if isinstance(lim, Mapping) else {}
+            )
     return out
 
 
-def _container_request(c: Mapping[str, Any], resource: str, defaults: _Defaults | None, where: str,
-                       notes: list[str]) -> float:
+def _container_request(
+    c: Mapping[str, Any], resource: str, defaults: _Defaults | None, where: str, notes: list[str]
+) -> float:
     """What the API server makes of a container's request for ``resource`` (cpu or memory)."""
     requests = _dig(c, "resources", "requests") or {}
     limits = _dig(c, "resources", "limits") or {}
@@ -460,8 +509,9 @@ def _container_request(c: Mapping[str, Any], resource: str, defaults: _Defaults 
     return 0.0
 
 
-def pod_requests(spec: Mapping[str, Any], defaults: _Defaults | None, where: str,
-                 notes: list[str] | None = None) -> tuple[float, float]:
+def pod_requests(
+    spec: Mapping[str, Any], defaults: _Defaults | None, where: str, notes: list[str] | None = None
+) -> tuple[float, float]:
     """Effective (CPU cores, memory bytes) a pod requests, as the scheduler computes it.
 
     ``max(sum(app containers) + sum(restartable init containers), peak of the init phase)`` where an init
@@ -500,12 +550,15 @@ def _hpa_min_replicas(records: Sequence[_Res]) -> dict[tuple[str, str, str], tup
         hi = number(_dig(r.inputs, "spec", "maxReplicas"))
         if isinstance(target, Mapping) and target.get("kind") and target.get("name"):
             out[(r.namespace, str(target["kind"]), str(target["name"]))] = (
-                int(lo) if lo is not None else 1, int(hi) if hi is not None else None)
+                int(lo) if lo is not None else 1,
+                int(hi) if hi is not None else None,
+            )
     return out
 
 
-def estimate_resources(resources: Iterable[Mapping[str, Any]], prices: Prices, *, project: str = "",
-                       stack: str = "", source: str = "plan") -> Estimate:
+def estimate_resources(
+    resources: Iterable[Mapping[str, Any]], prices: Prices, *, project: str = "", stack: str = "", source: str = "plan"
+) -> Estimate:
     """Estimate resource records (``{"urn", "type", "name", "parent", "inputs"}``, inputs in engine form:
     camelCase Kubernetes manifests) with ``prices``. The policy pack calls this directly."""
     records = _records(resources, source)
@@ -525,8 +578,14 @@ def estimate_resources(resources: Iterable[Mapping[str, Any]], prices: Prices, *
     for r in sorted(records, key=lambda r: r.urn):
         where = f"{r.urn}"
         base: dict[str, Any] = {
-            "urn": r.urn, "type": r.type, "kind": r.kind, "name": r.k8s_name, "namespace": r.namespace,
-            "component": _component_of(r, by_urn), "team": teams.get(r.namespace, NO_TEAM)}
+            "urn": r.urn,
+            "type": r.type,
+            "kind": r.kind,
+            "name": r.k8s_name,
+            "namespace": r.namespace,
+            "component": _component_of(r, by_urn),
+            "team": teams.get(r.namespace, NO_TEAM),
+        }
         if r.type in REPLICATED or r.type in (DAEMONSET, POD):
             notes: list[str] = []
             if r.type == POD:
@@ -539,8 +598,10 @@ def estimate_resources(resources: Iterable[Mapping[str, Any]], prices: Prices, *
                 if spec is None and r.type == ROLLOUT and isinstance(ref, Mapping):
                     target = deployments.get((r.namespace, str(ref.get("name"))))
                     if target is None:
-                        raise EstimateError(f"{where}: spec.workloadRef names Deployment {ref.get('name')!r}, "
-                                            f"which is not in the plan (namespace {r.namespace})")
+                        raise EstimateError(
+                            f"{where}: spec.workloadRef names Deployment {ref.get('name')!r}, "
+                            f"which is not in the plan (namespace {r.namespace})"
+                        )
                     spec = _dig(target.inputs, "spec", "template", "spec")
                     spec_where = f"{target.urn}: spec.template.spec"
                     notes.append(f"pod template from Deployment {ref.get('name')} (workloadRef)")
@@ -553,15 +614,25 @@ def estimate_resources(resources: Iterable[Mapping[str, Any]], prices: Prices, *
                 for i, t in enumerate(_dig(r.inputs, "spec", "volumeClaimTemplates") or []):
                     size = _dig(t, "spec", "resources", "requests", "storage")
                     if size is not None:
-                        storage += quantity(size, f"{where}: spec.volumeClaimTemplates[{i}].spec.resources."
-                                                  "requests.storage") / GIB
+                        storage += (
+                            quantity(size, f"{where}: spec.volumeClaimTemplates[{i}].spec.resources.requests.storage")
+                            / GIB
+                        )
                 storage *= replicas
             mem_gib = mem / GIB
-            est.lines.append(Line(
-                **base, replicas=replicas, cpu_cores=cpu, memory_gib=mem_gib, storage_gib=storage,
-                cpu_monthly=replicas * cpu * prices.cpu_core_hourly * hours,
-                memory_monthly=replicas * mem_gib * prices.memory_gib_hourly * hours,
-                storage_monthly=storage * prices.storage_gib_monthly, notes=tuple(dict.fromkeys(notes))))
+            est.lines.append(
+                Line(
+                    **base,
+                    replicas=replicas,
+                    cpu_cores=cpu,
+                    memory_gib=mem_gib,
+                    storage_gib=storage,
+                    cpu_monthly=replicas * cpu * prices.cpu_core_hourly * hours,
+                    memory_monthly=replicas * mem_gib * prices.memory_gib_hourly * hours,
+                    storage_monthly=storage * prices.storage_gib_monthly,
+                    notes=tuple(dict.fromkeys(notes)),
+                )
+            )
         elif r.type == PVC:
             size = _dig(r.inputs, "spec", "resources", "requests", "storage")
             if size is None:
@@ -569,18 +640,17 @@ def estimate_resources(resources: Iterable[Mapping[str, Any]], prices: Prices, *
             gib = quantity(size, f"{where}: spec.resources.requests.storage") / GIB
             est.lines.append(Line(**base, storage_gib=gib, storage_monthly=gib * prices.storage_gib_monthly))
         elif r.type == SERVICE and _dig(r.inputs, "spec", "type") == "LoadBalancer":
-            est.lines.append(Line(**base, load_balancers=1,
-                                  load_balancer_monthly=prices.load_balancer_hourly * hours))
+            est.lines.append(Line(**base, load_balancers=1, load_balancer_monthly=prices.load_balancer_hourly * hours))
         elif r.type in (JOB, CRONJOB):
             est.skipped.append(Skipped(r.urn, r.type, "runs to completion; its schedule decides the cost"))
         elif r.type in UPSTREAM_TYPES or r.type.startswith("kubernetes:helm"):
-            est.skipped.append(Skipped(r.urn, r.type, "upstream manifest or chart: its objects are not in the "
-                                                      "plan"))
+            est.skipped.append(Skipped(r.urn, r.type, "upstream manifest or chart: its objects are not in the plan"))
     return est
 
 
-def _replicas(r: _Res, hpas: Mapping[tuple[str, str, str], tuple[int, int | None]], prices: Prices,
-              notes: list[str]) -> float:
+def _replicas(
+    r: _Res, hpas: Mapping[tuple[str, str, str], tuple[int, int | None]], prices: Prices, notes: list[str]
+) -> float:
     if r.type == DAEMONSET:
         notes.append(f"DaemonSet: one pod on each of {prices.daemonset_nodes} node(s)")
         return float(prices.daemonset_nodes)
@@ -604,9 +674,11 @@ def _replicas(r: _Res, hpas: Mapping[tuple[str, str, str], tuple[int, int | None
 def prices_from_plan(plan: Mapping[str, Any], source: str = "plan.json") -> Prices:
     outputs = plan.get("outputs")
     if not isinstance(outputs, Mapping) or COST_MODEL_OUTPUT not in outputs:
-        raise EstimateError(f"{source}: outputs.{COST_MODEL_OUTPUT} is missing; the CostVisibility component "
-                            "exports the unit prices there (is it in __main__.py, and is this a plan.json from "
-                            "`python -m tools.render`?)")
+        raise EstimateError(
+            f"{source}: outputs.{COST_MODEL_OUTPUT} is missing; the CostVisibility component "
+            "exports the unit prices there (is it in __main__.py, and is this a plan.json from "
+            "`python -m tools.render`?)"
+        )
     return Prices.from_dict(outputs[COST_MODEL_OUTPUT], f"{source}: outputs.{COST_MODEL_OUTPUT}")
 
 
@@ -617,14 +689,16 @@ def estimate_plan(plan: Mapping[str, Any], prices: Prices | None = None, *, sour
     offending place when the plan is malformed.
     """
     if not isinstance(plan, Mapping):
-        raise EstimateError(f"{source}: expected a JSON object with project, stack, resources, outputs; "
-                            f"got {type(plan).__name__}")
+        raise EstimateError(
+            f"{source}: expected a JSON object with project, stack, resources, outputs; got {type(plan).__name__}"
+        )
     resources = plan.get("resources")
     if not isinstance(resources, list):
         raise EstimateError(f"{source}: 'resources' is missing or not a list")
     prices = prices or prices_from_plan(plan, source)
-    return estimate_resources(resources, prices, project=str(plan.get("project") or ""),
-                              stack=str(plan.get("stack") or ""), source=source)
+    return estimate_resources(
+        resources, prices, project=str(plan.get("project") or ""), stack=str(plan.get("stack") or ""), source=source
+    )
 
 
 def load_json(path: Any) -> Any:

@@ -95,9 +95,24 @@ def prices_from_pricing_config(data: dict[str, str], daemonset_nodes: int = 1) -
 # RBAC: exactly the read-only rules of the upstream chart (templates/clusterrole.yaml), without the
 # optional nodes/proxy (collector data source, off) and OpenShift rules. No write verbs anywhere.
 CLUSTER_ROLE_RULES: Final[tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...]] = (
-    (("",), ("configmaps", "deployments", "nodes", "pods", "services", "resourcequotas", "replicationcontrollers",
-             "limitranges", "persistentvolumeclaims", "persistentvolumes", "namespaces", "endpoints"),
-     ("get", "list", "watch")),
+    (
+        ("",),
+        (
+            "configmaps",
+            "deployments",
+            "nodes",
+            "pods",
+            "services",
+            "resourcequotas",
+            "replicationcontrollers",
+            "limitranges",
+            "persistentvolumeclaims",
+            "persistentvolumes",
+            "namespaces",
+            "endpoints",
+        ),
+        ("get", "list", "watch"),
+    ),
     (("extensions",), ("daemonsets", "deployments", "replicasets"), ("get", "list", "watch")),
     (("apps",), ("statefulsets", "deployments", "daemonsets", "replicasets"), ("list", "watch")),
     (("batch",), ("cronjobs", "jobs"), ("get", "list", "watch")),

@@ -30,7 +30,10 @@ def scrape_targets(namespace: str = names.NAMESPACE) -> tuple[ScrapeTarget, Scra
 
 def loki_datasource(namespace: str = names.NAMESPACE) -> DataSourceSpec:
     return DataSourceSpec(
-        name=DATASOURCE_NAME, type="loki", uid=mnames.LOKI_DATASOURCE_UID, url=names.loki_base_url(namespace),
+        name=DATASOURCE_NAME,
+        type="loki",
+        uid=mnames.LOKI_DATASOURCE_UID,
+        url=names.loki_base_url(namespace),
         json_data={"maxLines": MAX_LINES, "timeout": 60},
     )
 

@@ -76,17 +76,26 @@ def _fail(fld: str, value: object, accepted: str) -> ValueError:
 
 
 def _validate(inp: AlloyConfigInput) -> None:
-    if not isinstance(inp.loki_push_url, str) or not _URL.match(inp.loki_push_url) \
-            or not inp.loki_push_url.endswith(names.LOKI_PUSH_PATH):
-        raise _fail("loki_push_url", inp.loki_push_url,
-                    f"an http(s) URL ending in {names.LOKI_PUSH_PATH}, e.g. {names.loki_push_url()}")
+    if (
+        not isinstance(inp.loki_push_url, str)
+        or not _URL.match(inp.loki_push_url)
+        or not inp.loki_push_url.endswith(names.LOKI_PUSH_PATH)
+    ):
+        raise _fail(
+            "loki_push_url",
+            inp.loki_push_url,
+            f"an http(s) URL ending in {names.LOKI_PUSH_PATH}, e.g. {names.loki_push_url()}",
+        )
     if not isinstance(inp.node_name_env, str) or not _ENV.match(inp.node_name_env):
         raise _fail("node_name_env", inp.node_name_env, "an environment variable name such as NODE_NAME")
     if inp.log_level not in _LOG_LEVELS:
         raise _fail("log_level", inp.log_level, ", ".join(_LOG_LEVELS))
     for i, pair in enumerate(inp.json_apps):
-        if not (isinstance(pair, tuple | list) and len(pair) == 2
-                and all(isinstance(p, str) and _DNS_LABEL.match(p) for p in pair)):
+        if not (
+            isinstance(pair, tuple | list)
+            and len(pair) == 2
+            and all(isinstance(p, str) and _DNS_LABEL.match(p) for p in pair)
+        ):
             raise _fail(f"json_apps[{i}]", pair, "a (namespace, app) pair of DNS-1123 labels")
 
 
@@ -111,10 +120,16 @@ def _relabel_rules() -> list[str]:
         [("source_labels", _list(["__meta_kubernetes_pod_name"])), ("target_label", quote("pod"))],
         [("source_labels", _list(["__meta_kubernetes_pod_container_name"])), ("target_label", quote("container"))],
         # app: the pod label "app" wins over app.kubernetes.io/name (same rule as the scrape jobs).
-        [("source_labels", _list([_meta_label(cv.LABEL_NAME)])), ("regex", quote("(.+)")),
-         ("target_label", quote("app"))],
-        [("source_labels", _list([_meta_label(cv.LABEL_APP)])), ("regex", quote("(.+)")),
-         ("target_label", quote("app"))],
+        [
+            ("source_labels", _list([_meta_label(cv.LABEL_NAME)])),
+            ("regex", quote("(.+)")),
+            ("target_label", quote("app")),
+        ],
+        [
+            ("source_labels", _list([_meta_label(cv.LABEL_APP)])),
+            ("regex", quote("(.+)")),
+            ("target_label", quote("app")),
+        ],
     ]
     out: list[str] = []
     for rule in rules:
@@ -142,33 +157,52 @@ def alloy_config(inp: AlloyConfigInput) -> str:
         *_block("logging", _attrs([("level", quote(inp.log_level)), ("format", quote("logfmt"))])),
         "",
         f"// Only the pods of this node: the DaemonSet sets {inp.node_name_env} from spec.nodeName.",
-        *_block('discovery.kubernetes "pods"', [
-            f"role = {quote('pod')}",
-            "",
-            *_block("selectors", _attrs([
-                ("role", quote("pod")),
-                ("field", f"{quote('spec.nodeName=')} + sys.env({quote(inp.node_name_env)})"),
-            ])),
-        ]),
+        *_block(
+            'discovery.kubernetes "pods"',
+            [
+                f"role = {quote('pod')}",
+                "",
+                *_block(
+                    "selectors",
+                    _attrs(
+                        [
+                            ("role", quote("pod")),
+                            ("field", f"{quote('spec.nodeName=')} + sys.env({quote(inp.node_name_env)})"),
+                        ]
+                    ),
+                ),
+            ],
+        ),
         "",
         "// Stream labels: " + ", ".join(STREAM_LABELS) + ".",
-        *_block('discovery.relabel "pods"', [
-            "targets = discovery.kubernetes.pods.targets",
-            "",
-            *_relabel_rules(),
-        ]),
+        *_block(
+            'discovery.relabel "pods"',
+            [
+                "targets = discovery.kubernetes.pods.targets",
+                "",
+                *_relabel_rules(),
+            ],
+        ),
         "",
         "// Tails each container's log through the Kubernetes API (RBAC: pods, pods/log).",
-        *_block('loki.source.kubernetes "pods"', _attrs([
-            ("targets", "discovery.relabel.pods.output"),
-            ("forward_to", "[loki.process.pods.receiver]"),
-        ])),
+        *_block(
+            'loki.source.kubernetes "pods"',
+            _attrs(
+                [
+                    ("targets", "discovery.relabel.pods.output"),
+                    ("forward_to", "[loki.process.pods.receiver]"),
+                ]
+            ),
+        ),
         "",
     ]
     process_body = ["forward_to = [loki.write.loki.receiver]"]
     for namespace, app in inp.json_apps:
-        process_body += ["", f"// {app} in {namespace} logs JSON lines: its level becomes a label.",
-                         *_json_level_stage(namespace, app)]
+        process_body += [
+            "",
+            f"// {app} in {namespace} logs JSON lines: its level becomes a label.",
+            *_json_level_stage(namespace, app),
+        ]
     lines += _block('loki.process "pods"', process_body)
     lines += [
         "",

@@ -31,8 +31,7 @@ from components.logging import names
 from components.versions import image
 
 NS = names.NAMESPACE
-ALLOY_RESOURCES = {"dev": Resources("50m", "96Mi", "500m", "256Mi"),
-                   "prod": Resources("100m", "192Mi", "1", "512Mi")}
+ALLOY_RESOURCES = {"dev": Resources("50m", "96Mi", "500m", "256Mi"), "prod": Resources("100m", "192Mi", "1", "512Mi")}
 LOKI_TERMINATION_GRACE = 60  # let the ingester checkpoint its WAL on shutdown
 API_SERVER_PORTS = (443, 6443)  # the Kubernetes API as seen from pods (Service 443, endpoints often 6443)
 # Alive when Loki's HTTP server answers; ready (/ready) only when its modules run.
@@ -63,10 +62,16 @@ def loki_container(settings: Settings) -> dict[str, object]:
     http = names.LOKI_HTTP_PORT_NAME
     # The image has no shell (distroless): every probe is an HTTP GET.
     return kb.container(
-        names.LOKI, image("loki"), resources=settings.logging.resources, ports=ports,
+        names.LOKI,
+        image("loki"),
+        resources=settings.logging.resources,
+        ports=ports,
         args=[f"-config.file={names.LOKI_CONFIG_DIR}/{names.LOKI_CONFIG_KEY}", "-target=all"],
-        volume_mounts=[kb.mount("config", names.LOKI_CONFIG_DIR, read_only=True),
-                       kb.mount("data", names.LOKI_DATA_DIR), kb.mount("tmp", "/tmp")],  # noqa: S108
+        volume_mounts=[
+            kb.mount("config", names.LOKI_CONFIG_DIR, read_only=True),
+            kb.mount("data", names.LOKI_DATA_DIR),
+            kb.mount("tmp", "/tmp"),  # noqa: S108
+        ],
         readiness=kb.http_probe(names.LOKI_READY_PATH, http, period=10, failure_threshold=3),
         liveness=kb.http_probe(LOKI_LIVENESS, http, period=20, failure_threshold=6),
         # WAL replay after a crash can take minutes: ready only afterwards, not killed meanwhile.
@@ -77,16 +82,24 @@ def loki_container(settings: Settings) -> dict[str, object]:
 def alloy_container(settings: Settings) -> dict[str, object]:
     http = names.ALLOY_HTTP_PORT_NAME
     return kb.container(
-        names.ALLOY, image("alloy"), resources=ALLOY_RESOURCES["prod" if settings.is_prod else "dev"],
-        args=["run", f"{names.ALLOY_CONFIG_DIR}/{names.ALLOY_CONFIG_KEY}",
-              f"--storage.path={names.ALLOY_DATA_DIR}",
-              f"--server.http.listen-addr=0.0.0.0:{names.ALLOY_HTTP_PORT}",
-              "--disable-reporting",
-              "--stability.level=generally-available"],
+        names.ALLOY,
+        image("alloy"),
+        resources=ALLOY_RESOURCES["prod" if settings.is_prod else "dev"],
+        args=[
+            "run",
+            f"{names.ALLOY_CONFIG_DIR}/{names.ALLOY_CONFIG_KEY}",
+            f"--storage.path={names.ALLOY_DATA_DIR}",
+            f"--server.http.listen-addr=0.0.0.0:{names.ALLOY_HTTP_PORT}",
+            "--disable-reporting",
+            "--stability.level=generally-available",
+        ],
         ports={http: names.ALLOY_HTTP_PORT},
         env=[kb.env_from_field(names.NODE_NAME_ENV, "spec.nodeName")],
-        volume_mounts=[kb.mount("config", names.ALLOY_CONFIG_DIR, read_only=True),
-                       kb.mount("data", names.ALLOY_DATA_DIR), kb.mount("tmp", "/tmp")],  # noqa: S108
+        volume_mounts=[
+            kb.mount("config", names.ALLOY_CONFIG_DIR, read_only=True),
+            kb.mount("data", names.ALLOY_DATA_DIR),
+            kb.mount("tmp", "/tmp"),  # noqa: S108
+        ],
         readiness=kb.http_probe("/-/ready", http, period=10),
         liveness=kb.http_probe("/-/healthy", http, period=20, failure_threshold=5),
     )
@@ -115,15 +128,31 @@ class Logging(pulumi.ComponentResource):
     def _loki(self, s: Settings) -> None:
         n = names.LOKI
         lbls = _labels(n, "logs-store")
-        sa = _res(k8s.core.v1.ServiceAccount, n, metadata=kb.meta(n, NS, lbls),
-                  automount_service_account_token=False, opts=self._child)
-        config = _res(k8s.core.v1.ConfigMap, names.LOKI_CONFIG_MAP, metadata=kb.meta(names.LOKI_CONFIG_MAP, NS, lbls),
-                      data={names.LOKI_CONFIG_KEY: self.loki_yaml}, opts=self._child)
-        pod = kb.pod_spec([loki_container(s)], run_as_user=names.LOKI_RUN_AS, fs_group=names.LOKI_RUN_AS,
-                          termination_grace=LOKI_TERMINATION_GRACE,
-                          volumes=[kb.config_volume("config", names.LOKI_CONFIG_MAP), kb.empty_dir("tmp", "1Gi")])
+        sa = _res(
+            k8s.core.v1.ServiceAccount,
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            automount_service_account_token=False,
+            opts=self._child,
+        )
+        config = _res(
+            k8s.core.v1.ConfigMap,
+            names.LOKI_CONFIG_MAP,
+            metadata=kb.meta(names.LOKI_CONFIG_MAP, NS, lbls),
+            data={names.LOKI_CONFIG_KEY: self.loki_yaml},
+            opts=self._child,
+        )
+        pod = kb.pod_spec(
+            [loki_container(s)],
+            run_as_user=names.LOKI_RUN_AS,
+            fs_group=names.LOKI_RUN_AS,
+            termination_grace=LOKI_TERMINATION_GRACE,
+            volumes=[kb.config_volume("config", names.LOKI_CONFIG_MAP), kb.empty_dir("tmp", "1Gi")],
+        )
         _res(
-            k8s.apps.v1.StatefulSet, n, metadata=kb.meta(n, NS, lbls),
+            k8s.apps.v1.StatefulSet,
+            n,
+            metadata=kb.meta(n, NS, lbls),
             spec={
                 # Filesystem storage: one replica owns the volume (and the compactor must be a singleton).
                 "replicas": 1,
@@ -131,78 +160,152 @@ class Logging(pulumi.ComponentResource):
                 "pod_management_policy": "OrderedReady",
                 "update_strategy": {"type": "RollingUpdate"},
                 "selector": {"match_labels": kb.selector(n)},
-                "template": {"metadata": {"labels": lbls, "annotations": {
-                    # roll the pod when the configuration changes (Loki reads it at start-up)
-                    "hardening/config-hash": _short_hash(self.loki_yaml)}}, "spec": pod},
-                "volume_claim_templates": [kb.pvc_template("data", s.logging.storage, s.cluster.storage_class,
-                                                           lbls)],
+                "template": {
+                    "metadata": {
+                        "labels": lbls,
+                        "annotations": {
+                            # roll the pod when the configuration changes (Loki reads it at start-up)
+                            "hardening/config-hash": _short_hash(self.loki_yaml)
+                        },
+                    },
+                    "spec": pod,
+                },
+                "volume_claim_templates": [kb.pvc_template("data", s.logging.storage, s.cluster.storage_class, lbls)],
                 "persistent_volume_claim_retention_policy": {"when_deleted": "Retain", "when_scaled": "Retain"},
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa, config]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa, config]),
+        )
         ports = {names.LOKI_HTTP_PORT_NAME: names.LOKI_HTTP_PORT, names.LOKI_GRPC_PORT_NAME: names.LOKI_GRPC_PORT}
-        _res(k8s.core.v1.Service, n, metadata=kb.meta(n, NS, lbls),
-             spec={"selector": kb.selector(n), "ports": kb.service_ports(ports)}, opts=self._child)
-        _res(k8s.core.v1.Service, names.LOKI_HEADLESS, metadata=kb.meta(names.LOKI_HEADLESS, NS, lbls),
-             spec={"cluster_ip": "None", "publish_not_ready_addresses": True,
-                   "selector": kb.selector(n), "ports": kb.service_ports(ports)}, opts=self._child)
-        # One replica: the budget documents that voluntary disruptions (drains) may take it down.
-        _res(k8s.policy.v1.PodDisruptionBudget, n, metadata=kb.meta(n, NS, lbls),
-             spec={"max_unavailable": 1, "selector": {"match_labels": kb.selector(n)}}, opts=self._child)
         _res(
-            k8s.networking.v1.NetworkPolicy, f"{n}-allow", metadata=kb.meta(f"allow-{n}", NS, lbls),
+            k8s.core.v1.Service,
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={"selector": kb.selector(n), "ports": kb.service_ports(ports)},
+            opts=self._child,
+        )
+        _res(
+            k8s.core.v1.Service,
+            names.LOKI_HEADLESS,
+            metadata=kb.meta(names.LOKI_HEADLESS, NS, lbls),
+            spec={
+                "cluster_ip": "None",
+                "publish_not_ready_addresses": True,
+                "selector": kb.selector(n),
+                "ports": kb.service_ports(ports),
+            },
+            opts=self._child,
+        )
+        # One replica: the budget documents that voluntary disruptions (drains) may take it down.
+        _res(
+            k8s.policy.v1.PodDisruptionBudget,
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={"max_unavailable": 1, "selector": {"match_labels": kb.selector(n)}},
+            opts=self._child,
+        )
+        _res(
+            k8s.networking.v1.NetworkPolicy,
+            f"{n}-allow",
+            metadata=kb.meta(f"allow-{n}", NS, lbls),
             spec=kb.network_policy_spec(
                 kb.selector(n),
                 # Alloy, Grafana and other teams' clients (the exported push/query URLs) in the cluster;
                 # gRPC is internal to the single binary.
-                ingress=[([{"namespace_selector": {}}], [names.LOKI_HTTP_PORT]),
-                         ([{"pod_selector": {"match_labels": kb.selector(n)}}], [names.LOKI_GRPC_PORT])]),
-            opts=self._child)
+                ingress=[
+                    ([{"namespace_selector": {}}], [names.LOKI_HTTP_PORT]),
+                    ([{"pod_selector": {"match_labels": kb.selector(n)}}], [names.LOKI_GRPC_PORT]),
+                ],
+            ),
+            opts=self._child,
+        )
 
     # --- Alloy ----------------------------------------------------------------------------------------
     def _alloy(self, s: Settings) -> None:
         n = names.ALLOY
         lbls = _labels(n, "logs-collector")
-        sa = _res(k8s.core.v1.ServiceAccount, n, metadata=kb.meta(n, NS, lbls),
-                  automount_service_account_token=False, opts=self._child)
+        sa = _res(
+            k8s.core.v1.ServiceAccount,
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            automount_service_account_token=False,
+            opts=self._child,
+        )
         role = _res(
-            k8s.rbac.v1.ClusterRole, n, metadata=kb.meta(names.ALLOY_CLUSTER_ROLE, None, lbls),
-            rules=[kb.policy_rule([""], ["pods"], ["get", "list", "watch"]),  # discovery + tailer status
-                   kb.policy_rule([""], ["pods/log"], ["get"])],  # the log streams
-            opts=self._child)
+            k8s.rbac.v1.ClusterRole,
+            n,
+            metadata=kb.meta(names.ALLOY_CLUSTER_ROLE, None, lbls),
+            rules=[
+                kb.policy_rule([""], ["pods"], ["get", "list", "watch"]),  # discovery + tailer status
+                kb.policy_rule([""], ["pods/log"], ["get"]),
+            ],  # the log streams
+            opts=self._child,
+        )
         binding = _res(
-            k8s.rbac.v1.ClusterRoleBinding, n, metadata=kb.meta(names.ALLOY_CLUSTER_ROLE, None, lbls),
-            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                      "name": names.ALLOY_CLUSTER_ROLE},
+            k8s.rbac.v1.ClusterRoleBinding,
+            n,
+            metadata=kb.meta(names.ALLOY_CLUSTER_ROLE, None, lbls),
+            role_ref={
+                "api_group": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": names.ALLOY_CLUSTER_ROLE,
+            },
             subjects=[{"kind": "ServiceAccount", "name": n, "namespace": NS}],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]))
-        config = _res(k8s.core.v1.ConfigMap, names.ALLOY_CONFIG_MAP,
-                      metadata=kb.meta(names.ALLOY_CONFIG_MAP, NS, lbls),
-                      data={names.ALLOY_CONFIG_KEY: self.alloy_river}, opts=self._child)
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+        )
+        config = _res(
+            k8s.core.v1.ConfigMap,
+            names.ALLOY_CONFIG_MAP,
+            metadata=kb.meta(names.ALLOY_CONFIG_MAP, NS, lbls),
+            data={names.ALLOY_CONFIG_KEY: self.alloy_river},
+            opts=self._child,
+        )
         pod = kb.pod_spec(
-            [alloy_container(s)], service_account=n, run_as_user=names.ALLOY_RUN_AS, fs_group=names.ALLOY_RUN_AS,
-            volumes=[kb.config_volume("config", names.ALLOY_CONFIG_MAP), kb.empty_dir("data", "256Mi"),
-                     kb.empty_dir("tmp", "64Mi")],
+            [alloy_container(s)],
+            service_account=n,
+            run_as_user=names.ALLOY_RUN_AS,
+            fs_group=names.ALLOY_RUN_AS,
+            volumes=[
+                kb.config_volume("config", names.ALLOY_CONFIG_MAP),
+                kb.empty_dir("data", "256Mi"),
+                kb.empty_dir("tmp", "64Mi"),
+            ],
             # every node's pods are collected, including nodes with taints (control plane, dedicated pools)
-            extra={"tolerations": [{"operator": "Exists"}]})
+            extra={"tolerations": [{"operator": "Exists"}]},
+        )
         _res(
-            k8s.apps.v1.DaemonSet, n, metadata=kb.meta(n, NS, lbls),
-            spec={"selector": {"match_labels": kb.selector(n)},
-                  "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": "10%"}},
-                  "template": {"metadata": {"labels": lbls, "annotations": {
-                      "hardening/config-hash": _short_hash(self.alloy_river)}}, "spec": pod}},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa, binding, config]))
+            k8s.apps.v1.DaemonSet,
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={
+                "selector": {"match_labels": kb.selector(n)},
+                "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": "10%"}},
+                "template": {
+                    "metadata": {
+                        "labels": lbls,
+                        "annotations": {"hardening/config-hash": _short_hash(self.alloy_river)},
+                    },
+                    "spec": pod,
+                },
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa, binding, config]),
+        )
         _res(
-            k8s.networking.v1.NetworkPolicy, f"{n}-allow", metadata=kb.meta(f"allow-{n}", NS, lbls),
+            k8s.networking.v1.NetworkPolicy,
+            f"{n}-allow",
+            metadata=kb.meta(f"allow-{n}", NS, lbls),
             spec=kb.network_policy_spec(
                 kb.selector(n),
                 # Loki's push endpoint, and the Kubernetes API server (discovery, pods/log)
-                egress=[([{"pod_selector": {"match_labels": kb.selector(names.LOKI)}}], [names.LOKI_HTTP_PORT]),
-                        (None, list(API_SERVER_PORTS))]),
-            opts=self._child)
+                egress=[
+                    ([{"pod_selector": {"match_labels": kb.selector(names.LOKI)}}], [names.LOKI_HTTP_PORT]),
+                    (None, list(API_SERVER_PORTS)),
+                ],
+            ),
+            opts=self._child,
+        )
 
 
 def _short_hash(text: str) -> str:
     import hashlib
 
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-

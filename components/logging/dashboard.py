@@ -45,17 +45,35 @@ def _logql(expr: str, legend: str = "", ref: str = "A") -> loki.Dataquery:
 
 
 def _variable(name: str, label: str, query: str) -> db.QueryVariable:
-    return (db.QueryVariable(name).label(label).datasource(LOKI).query(query)
-            .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED).sort(VariableSort.ALPHABETICAL_ASC)
-            .multi(True).include_all(True).all_value(ALL_VALUES[name]))
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .datasource(LOKI)
+        .query(query)
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .all_value(ALL_VALUES[name])
+    )
 
 
 def _volume(panel_id: int, title: str, by: str, description: str) -> timeseries.Panel:
     expr = f"sum by ({by}) (count_over_time({stream_selector()} [$__auto]))"
-    return (timeseries.Panel().id(panel_id).title(title).description(description).datasource(LOKI)
-            .with_target(_logql(expr, f"{{{{{by}}}}}")).unit("short").span(12).height(8)
-            .draw_style(GraphDrawStyle.BARS).fill_opacity(80)
-            .stacking(cb.StackingConfig().mode(StackingMode.NORMAL)))
+    return (
+        timeseries.Panel()
+        .id(panel_id)
+        .title(title)
+        .description(description)
+        .datasource(LOKI)
+        .with_target(_logql(expr, f"{{{{{by}}}}}"))
+        .unit("short")
+        .span(12)
+        .height(8)
+        .draw_style(GraphDrawStyle.BARS)
+        .fill_opacity(80)
+        .stacking(cb.StackingConfig().mode(StackingMode.NORMAL))
+    )
 
 
 def logs_dashboard() -> dict[str, Any]:
@@ -64,36 +82,81 @@ def logs_dashboard() -> dict[str, Any]:
     loki_job = f'job="{lnames.LOKI_JOB}"'
     alloy_job = f'job="{lnames.ALLOY_JOB}"'
     d = (
-        new_dashboard(UID, TITLE, "Every pod's logs, collected by Alloy into Loki: volume, errors and the "
-                      "live log lines of a namespace, app and level.")
+        new_dashboard(
+            UID,
+            TITLE,
+            "Every pod's logs, collected by Alloy into Loki: volume, errors and the "
+            "live log lines of a namespace, app and level.",
+        )
         .with_variable(_variable(NAMESPACE_VAR, "Namespace", "label_values(namespace)"))
         .with_variable(_variable(APP_VAR, "App", f'label_values({{namespace=~"${NAMESPACE_VAR}"}}, app)'))
-        .with_variable(_variable(LEVEL_VAR, "Level",
-                                 f'label_values({{namespace=~"${NAMESPACE_VAR}", app=~"${APP_VAR}"}}, '
-                                 f'{LEVEL_LABEL})'))
+        .with_variable(
+            _variable(
+                LEVEL_VAR, "Level", f'label_values({{namespace=~"${NAMESPACE_VAR}", app=~"${APP_VAR}"}}, {LEVEL_LABEL})'
+            )
+        )
         .with_row(db.Row("Volume").id(1))
-        .with_panel(_volume(2, "Log volume by level", LEVEL_LABEL,
-                            "Log lines per interval by level (JSON apps only; other pods have no level)."))
+        .with_panel(
+            _volume(
+                2,
+                "Log volume by level",
+                LEVEL_LABEL,
+                "Log lines per interval by level (JSON apps only; other pods have no level).",
+            )
+        )
         .with_panel(_volume(3, "Log volume by namespace", "namespace", "Log lines per interval by namespace."))
         .with_row(db.Row("Errors and pipeline").id(4))
-        .with_panel(timeseries.Panel().id(5).title("Error log rate").datasource(LOKI)
-                    .description("Lines per second at level " + " or ".join(ERROR_LEVELS) + ", by app.")
-                    .with_target(_logql(errors, "{{namespace}}/{{app}}")).unit("short").min(0)
-                    .span(12).height(8).fill_opacity(10))
-        .with_panel(graph(6, "Log pipeline (Alloy -> Loki)", [
-            (f"sum(rate(loki_distributor_bytes_received_total{{{loki_job}}}[$__rate_interval]))",
-             "received by Loki"),
-            (f"sum by (reason) (rate(loki_discarded_samples_total{{{loki_job}}}[$__rate_interval]))",
-             "discarded by Loki: {{reason}}"),
-            (f"sum by (reason) (rate(loki_write_dropped_entries_total{{{alloy_job}}}[$__rate_interval]))",
-             "dropped by Alloy: {{reason}}"),
-        ], "short", span=12, description="Bytes/s Loki receives; lines/s Loki discards (limits) and Alloy "
-                                          "drops (Loki unreachable or rejecting): both mean lost logs."))
+        .with_panel(
+            timeseries.Panel()
+            .id(5)
+            .title("Error log rate")
+            .datasource(LOKI)
+            .description("Lines per second at level " + " or ".join(ERROR_LEVELS) + ", by app.")
+            .with_target(_logql(errors, "{{namespace}}/{{app}}"))
+            .unit("short")
+            .min(0)
+            .span(12)
+            .height(8)
+            .fill_opacity(10)
+        )
+        .with_panel(
+            graph(
+                6,
+                "Log pipeline (Alloy -> Loki)",
+                [
+                    (
+                        f"sum(rate(loki_distributor_bytes_received_total{{{loki_job}}}[$__rate_interval]))",
+                        "received by Loki",
+                    ),
+                    (
+                        f"sum by (reason) (rate(loki_discarded_samples_total{{{loki_job}}}[$__rate_interval]))",
+                        "discarded by Loki: {{reason}}",
+                    ),
+                    (
+                        f"sum by (reason) (rate(loki_write_dropped_entries_total{{{alloy_job}}}[$__rate_interval]))",
+                        "dropped by Alloy: {{reason}}",
+                    ),
+                ],
+                "short",
+                span=12,
+                description="Bytes/s Loki receives; lines/s Loki discards (limits) and Alloy "
+                "drops (Loki unreachable or rejecting): both mean lost logs.",
+            )
+        )
         .with_row(db.Row("Logs").id(7))
-        .with_panel(logs.Panel().id(8).title("Logs").datasource(LOKI)
-                    .description("Live log lines of the selected namespace, app and level, newest first.")
-                    .with_target(_logql(stream_selector())).span(24).height(16)
-                    .show_time(True).wrap_log_message(True).enable_log_details(True)
-                    .sort_order(LogsSortOrder.DESCENDING))
+        .with_panel(
+            logs.Panel()
+            .id(8)
+            .title("Logs")
+            .datasource(LOKI)
+            .description("Live log lines of the selected namespace, app and level, newest first.")
+            .with_target(_logql(stream_selector()))
+            .span(24)
+            .height(16)
+            .show_time(True)
+            .wrap_log_message(True)
+            .enable_log_details(True)
+            .sort_order(LogsSortOrder.DESCENDING)
+        )
     )
     return to_dict(d)

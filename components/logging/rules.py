@@ -58,55 +58,79 @@ def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
     alloy = f'job="{alloy_job}"'
     stale = RETENTION_STALE_SECONDS
     return [
-        _Alert("LokiRetentionNotApplied", "warning",
-               f"(time() - max by (namespace, pod) "
-               f"(loki_compactor_apply_retention_last_successful_run_timestamp_seconds{{{loki}}})) > {stale}\n"
-               f"and on (namespace, pod)\n"
-               f"(time() - max by (namespace, pod) (process_start_time_seconds{{{loki}}})) > {stale}",
-               "Loki {{ $labels.pod }} has not applied retention for 3 hours",
-               "The compactor of {{ $labels.namespace }}/{{ $labels.pod }} has not completed a retention run "
-               "in the last 3 hours (or ever since it started): logs older than the retention period are "
-               "not being deleted and the volume keeps growing."),
-        _Alert("LokiChunkFlushFailures", "critical",
-               f"sum by (namespace, pod) (increase(loki_ingester_chunks_flush_failures_total{{{loki}}}[10m])) > 0",
-               "Loki {{ $labels.pod }} fails to write chunks to storage",
-               "{{ $labels.namespace }}/{{ $labels.pod }} failed {{ $value | humanize }} chunk flushes in the "
-               "last 10 minutes: ingested logs stay in memory and the WAL and are lost if it cannot recover."),
-        _Alert("LokiWalDiskFull", "critical",
-               f"sum by (namespace, pod) (increase(loki_ingester_wal_disk_full_failures_total{{{loki}}}[5m])) > 0",
-               "Loki {{ $labels.pod }} WAL disk is full",
-               "{{ $labels.namespace }}/{{ $labels.pod }} could not write its write-ahead log because the volume "
-               "is full: it keeps ingesting without a WAL, so a restart now loses logs."),
-        _Alert("AlloyLogEntriesDropped", "warning",
-               f"sum by (namespace, pod, reason) (rate(loki_write_dropped_entries_total{{{alloy}}}[5m])) > 0",
-               "Alloy {{ $labels.pod }} drops log lines ({{ $labels.reason }})",
-               "Alloy {{ $labels.namespace }}/{{ $labels.pod }} drops {{ $value | humanize }} log lines per second "
-               "that it could not deliver to Loki (reason: {{ $labels.reason }}): those logs are lost."),
-        _Alert("AlloyLokiWriteErrors", "warning",
-               f'sum by (namespace, pod) (rate(loki_write_request_duration_seconds_count{{{alloy}, '
-               f'status_code!~"2.."}}[5m]))\n/\n'
-               f"sum by (namespace, pod) (rate(loki_write_request_duration_seconds_count{{{alloy}}}[5m]))"
-               f" > {WRITE_ERROR_RATIO}",
-               "Alloy {{ $labels.pod }} push requests to Loki fail",
-               "{{ $value | humanizePercentage }} of the push requests of Alloy {{ $labels.namespace }}/"
-               "{{ $labels.pod }} to Loki failed over the last 5 minutes (rate limited, Loki unready or "
-               "unreachable); Alloy retries, then drops."),
-        _Alert("AlloyCollectorUnavailable", "warning",
-               f'max by (namespace, daemonset) (kube_daemonset_status_number_unavailable{{namespace="{namespace}", '
-               f'daemonset="{names.ALLOY}"}}) > 0',
-               "{{ $value }} node(s) have no running log collector",
-               "DaemonSet {{ $labels.namespace }}/{{ $labels.daemonset }} has {{ $value }} unavailable pod(s): "
-               "the logs of the pods on those nodes are not collected."),
+        _Alert(
+            "LokiRetentionNotApplied",
+            "warning",
+            f"(time() - max by (namespace, pod) "
+            f"(loki_compactor_apply_retention_last_successful_run_timestamp_seconds{{{loki}}})) > {stale}\n"
+            f"and on (namespace, pod)\n"
+            f"(time() - max by (namespace, pod) (process_start_time_seconds{{{loki}}})) > {stale}",
+            "Loki {{ $labels.pod }} has not applied retention for 3 hours",
+            "The compactor of {{ $labels.namespace }}/{{ $labels.pod }} has not completed a retention run "
+            "in the last 3 hours (or ever since it started): logs older than the retention period are "
+            "not being deleted and the volume keeps growing.",
+        ),
+        _Alert(
+            "LokiChunkFlushFailures",
+            "critical",
+            f"sum by (namespace, pod) (increase(loki_ingester_chunks_flush_failures_total{{{loki}}}[10m])) > 0",
+            "Loki {{ $labels.pod }} fails to write chunks to storage",
+            "{{ $labels.namespace }}/{{ $labels.pod }} failed {{ $value | humanize }} chunk flushes in the "
+            "last 10 minutes: ingested logs stay in memory and the WAL and are lost if it cannot recover.",
+        ),
+        _Alert(
+            "LokiWalDiskFull",
+            "critical",
+            f"sum by (namespace, pod) (increase(loki_ingester_wal_disk_full_failures_total{{{loki}}}[5m])) > 0",
+            "Loki {{ $labels.pod }} WAL disk is full",
+            "{{ $labels.namespace }}/{{ $labels.pod }} could not write its write-ahead log because the volume "
+            "is full: it keeps ingesting without a WAL, so a restart now loses logs.",
+        ),
+        _Alert(
+            "AlloyLogEntriesDropped",
+            "warning",
+            f"sum by (namespace, pod, reason) (rate(loki_write_dropped_entries_total{{{alloy}}}[5m])) > 0",
+            "Alloy {{ $labels.pod }} drops log lines ({{ $labels.reason }})",
+            "Alloy {{ $labels.namespace }}/{{ $labels.pod }} drops {{ $value | humanize }} log lines per second "
+            "that it could not deliver to Loki (reason: {{ $labels.reason }}): those logs are lost.",
+        ),
+        _Alert(
+            "AlloyLokiWriteErrors",
+            "warning",
+            f"sum by (namespace, pod) (rate(loki_write_request_duration_seconds_count{{{alloy}, "
+            f'status_code!~"2.."}}[5m]))\n/\n'
+            f"sum by (namespace, pod) (rate(loki_write_request_duration_seconds_count{{{alloy}}}[5m]))"
+            f" > {WRITE_ERROR_RATIO}",
+            "Alloy {{ $labels.pod }} push requests to Loki fail",
+            "{{ $value | humanizePercentage }} of the push requests of Alloy {{ $labels.namespace }}/"
+            "{{ $labels.pod }} to Loki failed over the last 5 minutes (rate limited, Loki unready or "
+            "unreachable); Alloy retries, then drops.",
+        ),
+        _Alert(
+            "AlloyCollectorUnavailable",
+            "warning",
+            f'max by (namespace, daemonset) (kube_daemonset_status_number_unavailable{{namespace="{namespace}", '
+            f'daemonset="{names.ALLOY}"}}) > 0',
+            "{{ $value }} node(s) have no running log collector",
+            "DaemonSet {{ $labels.namespace }}/{{ $labels.daemonset }} has {{ $value }} unavailable pod(s): "
+            "the logs of the pods on those nodes are not collected.",
+        ),
     ]
 
 
-def logging_rule_group(*, runbook_base_url: str, alert_for: Mapping[str, str] | None = None,
-                       loki_job: str = names.LOKI_JOB, alloy_job: str = names.ALLOY_JOB,
-                       namespace: str = names.NAMESPACE) -> dict[str, Any]:
+def logging_rule_group(
+    *,
+    runbook_base_url: str,
+    alert_for: Mapping[str, str] | None = None,
+    loki_job: str = names.LOKI_JOB,
+    alloy_job: str = names.ALLOY_JOB,
+    namespace: str = names.NAMESPACE,
+) -> dict[str, Any]:
     """The ``logging`` rule group (Prometheus rule-file format), validated like Monitoring's own."""
     if not isinstance(runbook_base_url, str) or not re.match(r"^https://\S+[^/]$", runbook_base_url):
-        raise ValueError(f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without "
-                         "trailing slash")
+        raise ValueError(
+            f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without trailing slash"
+        )
     overrides = dict(alert_for or {})
     unknown = sorted(set(overrides) - set(DEFAULT_FOR))
     if unknown:
@@ -121,8 +145,11 @@ def logging_rule_group(*, runbook_base_url: str, alert_for: Mapping[str, str] | 
         if int(fors[a.name][:-1]) > 0:
             rule["for"] = fors[a.name]
         rule["labels"] = {"severity": a.severity}
-        rule["annotations"] = {"summary": a.summary, "description": a.description,
-                               "runbook_url": runbook_url(runbook_base_url, a.name)}
+        rule["annotations"] = {
+            "summary": a.summary,
+            "description": a.description,
+            "runbook_url": runbook_url(runbook_base_url, a.name),
+        }
         rules.append(rule)
     group = {"name": GROUP_NAME, "rules": rules}
     validate_rule_group(group, f"{GROUP_NAME} rule group")

@@ -66,8 +66,12 @@ def alertmanager_config(
         raise ValueError(f"secrets_dir = {secrets_dir!r} is invalid; accepted: an absolute path without trailing slash")
     if not isinstance(slack_channel, str) or not re.match(r"^[#@][\w.-]{1,80}$", slack_channel):
         raise ValueError(f"slack_channel = {slack_channel!r} is invalid; accepted: '#channel' or '@user'")
-    for what, value in (("group_wait", group_wait), ("group_interval", group_interval),
-                        ("repeat_interval", repeat_interval), ("resolve_timeout", resolve_timeout)):
+    for what, value in (
+        ("group_wait", group_wait),
+        ("group_interval", group_interval),
+        ("repeat_interval", repeat_interval),
+        ("resolve_timeout", resolve_timeout),
+    ):
         if duration_seconds(value, what) <= 0:
             raise ValueError(f"{what} = {value!r} is invalid; accepted: a positive duration")
     webhooks = dict(extra_webhooks or {})
@@ -87,29 +91,39 @@ def alertmanager_config(
     webhook_configs += [{"url": url, "send_resolved": True} for _, url in sorted(webhooks.items())]
     slack_configs: list[dict[str, Any]] = []
     if SLACK_FILE in files:
-        slack_configs.append({
-            "api_url_file": path(SLACK_FILE),
-            "channel": slack_channel,
-            "send_resolved": True,
-            "title": '[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.namespace }})',
-            "text": "{{ range .Alerts }}*{{ .Labels.severity }}*: {{ .Annotations.summary }}\n"
-                    "{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}",
-        })
+        slack_configs.append(
+            {
+                "api_url_file": path(SLACK_FILE),
+                "channel": slack_channel,
+                "send_resolved": True,
+                "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.namespace }})",
+                "text": "{{ range .Alerts }}*{{ .Labels.severity }}*: {{ .Annotations.summary }}\n"
+                "{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}",
+            }
+        )
     pagerduty_configs: list[dict[str, Any]] = []
     if PAGERDUTY_FILE in files:
-        pagerduty_configs.append({
-            "routing_key_file": path(PAGERDUTY_FILE),
-            "send_resolved": True,
-            "severity": "{{ .CommonLabels.severity }}",
-            "description": "{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}",
-            "links": [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"}],
-        })
+        pagerduty_configs.append(
+            {
+                "routing_key_file": path(PAGERDUTY_FILE),
+                "send_resolved": True,
+                "severity": "{{ .CommonLabels.severity }}",
+                "description": "{{ .CommonLabels.alertname }}: {{ .CommonAnnotations.summary }}",
+                "links": [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "Runbook"}],
+            }
+        )
 
     receivers: list[dict[str, Any]] = [{"name": NULL_RECEIVER}]
     routes: list[dict[str, Any]] = []
     for severity, integrations in (
-        ("critical", {"pagerduty_configs": pagerduty_configs, "slack_configs": slack_configs,
-                      "webhook_configs": webhook_configs}),
+        (
+            "critical",
+            {
+                "pagerduty_configs": pagerduty_configs,
+                "slack_configs": slack_configs,
+                "webhook_configs": webhook_configs,
+            },
+        ),
         ("warning", {"slack_configs": slack_configs, "webhook_configs": webhook_configs}),
     ):
         present = {k: v for k, v in integrations.items() if v}
@@ -128,11 +142,13 @@ def alertmanager_config(
             "repeat_interval": repeat_interval,
             "routes": routes,
         },
-        "inhibit_rules": [{
-            "source_matchers": ['severity="critical"'],
-            "target_matchers": ['severity="warning"'],
-            "equal": ["alertname", "namespace"],
-        }],
+        "inhibit_rules": [
+            {
+                "source_matchers": ['severity="critical"'],
+                "target_matchers": ['severity="warning"'],
+                "equal": ["alertname", "namespace"],
+            }
+        ],
         "receivers": receivers,
     }
 

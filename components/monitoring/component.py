@@ -97,144 +97,228 @@ class Monitoring(pulumi.ComponentResource):
         self._node_exporter()
         self._grafana(s, args.addons)
 
-        self.prometheus_url = pulumi.Output.from_input(
-            names.service_url(names.PROMETHEUS, NS, names.PROMETHEUS_PORT))
+        self.prometheus_url = pulumi.Output.from_input(names.service_url(names.PROMETHEUS, NS, names.PROMETHEUS_PORT))
         self.alertmanager_url = pulumi.Output.from_input(
-            names.service_url(names.ALERTMANAGER, NS, names.ALERTMANAGER_PORT))
+            names.service_url(names.ALERTMANAGER, NS, names.ALERTMANAGER_PORT)
+        )
         self.grafana_url = pulumi.Output.from_input(names.service_url(names.GRAFANA, NS, names.GRAFANA_PORT))
-        self.register_outputs({"prometheusUrl": self.prometheus_url, "alertmanagerUrl": self.alertmanager_url,
-                               "grafanaUrl": self.grafana_url})
+        self.register_outputs(
+            {
+                "prometheusUrl": self.prometheus_url,
+                "alertmanagerUrl": self.alertmanager_url,
+                "grafanaUrl": self.grafana_url,
+            }
+        )
 
     # --- Prometheus ---------------------------------------------------------------------------------
     def _prometheus(self, s: Settings) -> None:
         n = names.PROMETHEUS
         lbls = _labels(n, "metrics")
-        k8s.core.v1.ServiceAccount(n, metadata=kb.meta(n, NS, lbls), automount_service_account_token=False,
-                                   opts=self._child)
+        k8s.core.v1.ServiceAccount(
+            n, metadata=kb.meta(n, NS, lbls), automount_service_account_token=False, opts=self._child
+        )
         k8s.rbac.v1.ClusterRole(
-            n, metadata=kb.meta("hardening-prometheus", None, lbls),
+            n,
+            metadata=kb.meta("hardening-prometheus", None, lbls),
             rules=[
-                kb.policy_rule([""], ["nodes", "nodes/metrics", "services", "endpoints", "pods"],
-                               ["get", "list", "watch"]),
+                kb.policy_rule(
+                    [""], ["nodes", "nodes/metrics", "services", "endpoints", "pods"], ["get", "list", "watch"]
+                ),
                 kb.policy_rule(["discovery.k8s.io"], ["endpointslices"], ["get", "list", "watch"]),
                 {"non_resource_urls": ["/metrics"], "verbs": ["get"]},
             ],
-            opts=self._child)
+            opts=self._child,
+        )
         k8s.rbac.v1.ClusterRoleBinding(
-            n, metadata=kb.meta("hardening-prometheus", None, lbls),
+            n,
+            metadata=kb.meta("hardening-prometheus", None, lbls),
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "hardening-prometheus"},
             subjects=[{"kind": "ServiceAccount", "name": n, "namespace": NS}],
-            opts=self._child)
+            opts=self._child,
+        )
         k8s.core.v1.ConfigMap(
-            f"{n}-config", metadata=kb.meta(f"{n}-config", NS, lbls),
-            data={"prometheus.yml": scrape_builder.to_yaml(self.prometheus_config)}, opts=self._child)
+            f"{n}-config",
+            metadata=kb.meta(f"{n}-config", NS, lbls),
+            data={"prometheus.yml": scrape_builder.to_yaml(self.prometheus_config)},
+            opts=self._child,
+        )
         k8s.core.v1.ConfigMap(
-            f"{n}-rules", metadata=kb.meta(f"{n}-rules", NS, lbls),
+            f"{n}-rules",
+            metadata=kb.meta(f"{n}-rules", NS, lbls),
             data={fname: scrape_builder.to_yaml(content) for fname, content in self.rule_files.items()},
-            opts=self._child)
+            opts=self._child,
+        )
         port = {names.PROMETHEUS_PORT_NAME: names.PROMETHEUS_PORT}
         c = kb.container(
-            n, image("prometheus"), resources=s.monitoring.prometheus_resources, args=prometheus_args(s), ports=port,
-            volume_mounts=[kb.mount("config", names.PROMETHEUS_CONFIG_DIR, read_only=True),
-                           kb.mount("rules", names.PROMETHEUS_RULES_DIR, read_only=True),
-                           kb.mount("data", "/prometheus")],
+            n,
+            image("prometheus"),
+            resources=s.monitoring.prometheus_resources,
+            args=prometheus_args(s),
+            ports=port,
+            volume_mounts=[
+                kb.mount("config", names.PROMETHEUS_CONFIG_DIR, read_only=True),
+                kb.mount("rules", names.PROMETHEUS_RULES_DIR, read_only=True),
+                kb.mount("data", "/prometheus"),
+            ],
             liveness=kb.http_probe("/-/healthy", names.PROMETHEUS_PORT_NAME, period=15, failure_threshold=6),
             readiness=kb.http_probe("/-/ready", names.PROMETHEUS_PORT_NAME, period=5, failure_threshold=3),
             startup=kb.http_probe("/-/ready", names.PROMETHEUS_PORT_NAME, period=10, failure_threshold=60),
         )
         replicas = s.monitoring.prometheus_replicas
         pod = kb.pod_spec(
-            [c], service_account=n, termination_grace=300,
+            [c],
+            service_account=n,
+            termination_grace=300,
             volumes=[kb.config_volume("config", f"{n}-config"), kb.config_volume("rules", f"{n}-rules")],
-            affinity=kb.spread_across_nodes(n) if replicas > 1 else None)
+            affinity=kb.spread_across_nodes(n) if replicas > 1 else None,
+        )
         k8s.apps.v1.StatefulSet(
-            n, metadata=kb.meta(n, NS, lbls),
+            n,
+            metadata=kb.meta(n, NS, lbls),
             spec={
                 "replicas": replicas,
                 "service_name": f"{n}-headless",
                 "pod_management_policy": "Parallel",
                 "selector": {"match_labels": kb.selector(n)},
                 "template": {"metadata": {"labels": lbls}, "spec": pod},  # scraped by its own job
-                "volume_claim_templates": [kb.pvc_template("data", s.monitoring.prometheus_storage,
-                                                           s.cluster.storage_class, lbls)],
+                "volume_claim_templates": [
+                    kb.pvc_template("data", s.monitoring.prometheus_storage, s.cluster.storage_class, lbls)
+                ],
             },
-            opts=self._child)
+            opts=self._child,
+        )
         self._services(n, lbls, port, headless=True)
         self._pdb(n, lbls, replicas)
         # Prometheus scrapes every namespace, the kubelets and the API server: egress anywhere; Grafana,
         # the canary analysis (argo-rollouts) and OpenCost query it: ingress on its port from the cluster.
-        self._netpol(n, lbls, ingress=[([{"namespace_selector": {}}], [names.PROMETHEUS_PORT])],
-                     egress=[(None, None)])
+        self._netpol(n, lbls, ingress=[([{"namespace_selector": {}}], [names.PROMETHEUS_PORT])], egress=[(None, None)])
 
     # --- Alertmanager --------------------------------------------------------------------------------
     def _alertmanager(self, s: Settings, receiver_secrets: dict[str, pulumi.Input[str]]) -> None:
         n = names.ALERTMANAGER
         lbls = _labels(n, "alerting")
         replicas = s.monitoring.alertmanager_replicas
-        k8s.core.v1.ConfigMap(f"{n}-config", metadata=kb.meta(f"{n}-config", NS, lbls),
-                              data={"alertmanager.yml": scrape_builder.to_yaml(self.alertmanager_config)},
-                              opts=self._child)
+        k8s.core.v1.ConfigMap(
+            f"{n}-config",
+            metadata=kb.meta(f"{n}-config", NS, lbls),
+            data={"alertmanager.yml": scrape_builder.to_yaml(self.alertmanager_config)},
+            opts=self._child,
+        )
         # Receiver URLs/keys: a Secret built from Pulumi secret config, mounted as files (never inlined).
         k8s.core.v1.Secret(
-            f"{n}-receivers", metadata=kb.meta(f"{n}-receivers", NS, lbls), type="Opaque",
+            f"{n}-receivers",
+            metadata=kb.meta(f"{n}-receivers", NS, lbls),
+            type="Opaque",
             string_data={am_builder.SECRET_FILES[k]: v for k, v in sorted(receiver_secrets.items())},
-            opts=self._child)
-        cluster_args = [f"--cluster.listen-address=0.0.0.0:{names.ALERTMANAGER_CLUSTER_PORT}"] + [
-            f"--cluster.peer={n}-{i}.{n}-headless.{NS}.svc:{names.ALERTMANAGER_CLUSTER_PORT}" for i in range(replicas)
-        ] if replicas > 1 else ["--cluster.listen-address="]
+            opts=self._child,
+        )
+        cluster_args = (
+            [f"--cluster.listen-address=0.0.0.0:{names.ALERTMANAGER_CLUSTER_PORT}"]
+            + [
+                f"--cluster.peer={n}-{i}.{n}-headless.{NS}.svc:{names.ALERTMANAGER_CLUSTER_PORT}"
+                for i in range(replicas)
+            ]
+            if replicas > 1
+            else ["--cluster.listen-address="]
+        )
         ports = {names.ALERTMANAGER_PORT_NAME: names.ALERTMANAGER_PORT}
         if replicas > 1:
             ports[names.ALERTMANAGER_CLUSTER_PORT_NAME] = names.ALERTMANAGER_CLUSTER_PORT
         main = kb.container(
-            n, image("alertmanager"), resources=ALERTMANAGER_RESOURCES,
-            args=[f"--config.file={names.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml", "--storage.path=/alertmanager",
-                  f"--web.listen-address=:{names.ALERTMANAGER_PORT}", *cluster_args],
+            n,
+            image("alertmanager"),
+            resources=ALERTMANAGER_RESOURCES,
+            args=[
+                f"--config.file={names.ALERTMANAGER_CONFIG_DIR}/alertmanager.yml",
+                "--storage.path=/alertmanager",
+                f"--web.listen-address=:{names.ALERTMANAGER_PORT}",
+                *cluster_args,
+            ],
             ports=ports,
-            volume_mounts=[kb.mount("config", names.ALERTMANAGER_CONFIG_DIR, read_only=True),
-                           kb.mount("receivers", names.ALERTMANAGER_SECRETS_DIR, read_only=True),
-                           kb.mount("data", "/alertmanager")],
+            volume_mounts=[
+                kb.mount("config", names.ALERTMANAGER_CONFIG_DIR, read_only=True),
+                kb.mount("receivers", names.ALERTMANAGER_SECRETS_DIR, read_only=True),
+                kb.mount("data", "/alertmanager"),
+            ],
             liveness=kb.http_probe("/-/healthy", names.ALERTMANAGER_PORT_NAME),
             readiness=kb.http_probe("/-/ready", names.ALERTMANAGER_PORT_NAME, period=5),
         )
         # The config reloader triggers /-/reload when the ConfigMap or the receivers Secret change.
         reloader = kb.container(
-            "config-reloader", image("config-reloader"), resources=RELOADER_RESOURCES,
-            args=[f"--reload-url=http://127.0.0.1:{names.ALERTMANAGER_PORT}/-/reload",
-                  f"--watched-dir={names.ALERTMANAGER_CONFIG_DIR}", f"--watched-dir={names.ALERTMANAGER_SECRETS_DIR}",
-                  "--listen-address=:8081"],
+            "config-reloader",
+            image("config-reloader"),
+            resources=RELOADER_RESOURCES,
+            args=[
+                f"--reload-url=http://127.0.0.1:{names.ALERTMANAGER_PORT}/-/reload",
+                f"--watched-dir={names.ALERTMANAGER_CONFIG_DIR}",
+                f"--watched-dir={names.ALERTMANAGER_SECRETS_DIR}",
+                "--listen-address=:8081",
+            ],
             ports={"reloader-web": 8081},
-            volume_mounts=[kb.mount("config", names.ALERTMANAGER_CONFIG_DIR, read_only=True),
-                           kb.mount("receivers", names.ALERTMANAGER_SECRETS_DIR, read_only=True)],
+            volume_mounts=[
+                kb.mount("config", names.ALERTMANAGER_CONFIG_DIR, read_only=True),
+                kb.mount("receivers", names.ALERTMANAGER_SECRETS_DIR, read_only=True),
+            ],
             liveness=kb.http_probe("/healthz", "reloader-web"),
             readiness=kb.http_probe("/healthz", "reloader-web"),
         )
-        pod = kb.pod_spec([main, reloader], volumes=[
-            kb.config_volume("config", f"{n}-config"), kb.secret_volume("receivers", f"{n}-receivers"),
-            kb.empty_dir("data", "1Gi")], affinity=kb.spread_across_nodes(n) if replicas > 1 else None)
+        pod = kb.pod_spec(
+            [main, reloader],
+            volumes=[
+                kb.config_volume("config", f"{n}-config"),
+                kb.secret_volume("receivers", f"{n}-receivers"),
+                kb.empty_dir("data", "1Gi"),
+            ],
+            affinity=kb.spread_across_nodes(n) if replicas > 1 else None,
+        )
         k8s.apps.v1.StatefulSet(
-            n, metadata=kb.meta(n, NS, lbls),
-            spec={"replicas": replicas, "service_name": f"{n}-headless", "pod_management_policy": "Parallel",
-                  "selector": {"match_labels": kb.selector(n)},
-                  "template": {"metadata": {"labels": lbls}, "spec": pod}},  # scraped by its own job
-            opts=self._child)
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={
+                "replicas": replicas,
+                "service_name": f"{n}-headless",
+                "pod_management_policy": "Parallel",
+                "selector": {"match_labels": kb.selector(n)},
+                "template": {"metadata": {"labels": lbls}, "spec": pod},
+            },  # scraped by its own job
+            opts=self._child,
+        )
         self._services(n, lbls, ports, headless=True)
         self._pdb(n, lbls, replicas)
         peers = [{"pod_selector": {"match_labels": kb.selector(n)}}]
-        self._netpol(n, lbls,
-                     ingress=[([kb.peer_namespace(NS)], [names.ALERTMANAGER_PORT]),
-                              (peers, [names.ALERTMANAGER_CLUSTER_PORT])],
-                     egress=[(peers, [names.ALERTMANAGER_CLUSTER_PORT]), (None, [443])])  # receivers: HTTPS
+        self._netpol(
+            n,
+            lbls,
+            ingress=[([kb.peer_namespace(NS)], [names.ALERTMANAGER_PORT]), (peers, [names.ALERTMANAGER_CLUSTER_PORT])],
+            egress=[(peers, [names.ALERTMANAGER_CLUSTER_PORT]), (None, [443])],
+        )  # receivers: HTTPS
 
     # --- kube-state-metrics ----------------------------------------------------------------------------
     def _kube_state_metrics(self) -> None:
         n = names.KUBE_STATE_METRICS
         lbls = _labels(n, "exporter")
-        k8s.core.v1.ServiceAccount(n, metadata=kb.meta(n, NS, lbls), automount_service_account_token=False,
-                                   opts=self._child)
+        k8s.core.v1.ServiceAccount(
+            n, metadata=kb.meta(n, NS, lbls), automount_service_account_token=False, opts=self._child
+        )
         watched = [
-            ([""], ["configmaps", "secrets", "nodes", "pods", "services", "serviceaccounts", "resourcequotas",
-                    "replicationcontrollers", "limitranges", "persistentvolumeclaims", "persistentvolumes",
-                    "namespaces", "endpoints"]),
+            (
+                [""],
+                [
+                    "configmaps",
+                    "secrets",
+                    "nodes",
+                    "pods",
+                    "services",
+                    "serviceaccounts",
+                    "resourcequotas",
+                    "replicationcontrollers",
+                    "limitranges",
+                    "persistentvolumeclaims",
+                    "persistentvolumes",
+                    "namespaces",
+                    "endpoints",
+                ],
+            ),
             (["apps"], ["statefulsets", "daemonsets", "deployments", "replicasets"]),
             (["batch"], ["cronjobs", "jobs"]),
             (["autoscaling"], ["horizontalpodautoscalers"]),
@@ -244,29 +328,51 @@ class Monitoring(pulumi.ComponentResource):
             (["discovery.k8s.io"], ["endpointslices"]),
             (["coordination.k8s.io"], ["leases"]),
         ]
-        k8s.rbac.v1.ClusterRole(n, metadata=kb.meta("hardening-kube-state-metrics", None, lbls),
-                                rules=[kb.policy_rule(g, r, ["list", "watch"]) for g, r in watched], opts=self._child)
+        k8s.rbac.v1.ClusterRole(
+            n,
+            metadata=kb.meta("hardening-kube-state-metrics", None, lbls),
+            rules=[kb.policy_rule(g, r, ["list", "watch"]) for g, r in watched],
+            opts=self._child,
+        )
         k8s.rbac.v1.ClusterRoleBinding(
-            n, metadata=kb.meta("hardening-kube-state-metrics", None, lbls),
-            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                      "name": "hardening-kube-state-metrics"},
-            subjects=[{"kind": "ServiceAccount", "name": n, "namespace": NS}], opts=self._child)
-        ports = {names.KUBE_STATE_METRICS_PORT_NAME: names.KUBE_STATE_METRICS_PORT,
-                 names.KUBE_STATE_METRICS_TELEMETRY_PORT_NAME: names.KUBE_STATE_METRICS_TELEMETRY_PORT}
+            n,
+            metadata=kb.meta("hardening-kube-state-metrics", None, lbls),
+            role_ref={
+                "api_group": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "hardening-kube-state-metrics",
+            },
+            subjects=[{"kind": "ServiceAccount", "name": n, "namespace": NS}],
+            opts=self._child,
+        )
+        ports = {
+            names.KUBE_STATE_METRICS_PORT_NAME: names.KUBE_STATE_METRICS_PORT,
+            names.KUBE_STATE_METRICS_TELEMETRY_PORT_NAME: names.KUBE_STATE_METRICS_TELEMETRY_PORT,
+        }
         c = kb.container(
-            n, image("kube-state-metrics"), resources=KSM_RESOURCES, ports=ports,
-            args=[f"--port={names.KUBE_STATE_METRICS_PORT}",
-                  f"--telemetry-port={names.KUBE_STATE_METRICS_TELEMETRY_PORT}",
-                  # namespace labels carry team / cost-center for cost allocation and alert routing
-                  "--metric-labels-allowlist=namespaces=[team,cost-center],pods=[app,app.kubernetes.io/name]"],
+            n,
+            image("kube-state-metrics"),
+            resources=KSM_RESOURCES,
+            ports=ports,
+            args=[
+                f"--port={names.KUBE_STATE_METRICS_PORT}",
+                f"--telemetry-port={names.KUBE_STATE_METRICS_TELEMETRY_PORT}",
+                # namespace labels carry team / cost-center for cost allocation and alert routing
+                "--metric-labels-allowlist=namespaces=[team,cost-center],pods=[app,app.kubernetes.io/name]",
+            ],
             liveness=kb.http_probe("/livez", names.KUBE_STATE_METRICS_PORT_NAME),
             readiness=kb.http_probe("/readyz", names.KUBE_STATE_METRICS_TELEMETRY_PORT_NAME),
         )
         k8s.apps.v1.Deployment(
-            n, metadata=kb.meta(n, NS, lbls),
-            spec={"replicas": 1, "selector": {"match_labels": kb.selector(n)},
-                  "template": {"metadata": {"labels": lbls}, "spec": kb.pod_spec([c], service_account=n)}},
-            opts=self._child)
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={
+                "replicas": 1,
+                "selector": {"match_labels": kb.selector(n)},
+                "template": {"metadata": {"labels": lbls}, "spec": kb.pod_spec([c], service_account=n)},
+            },
+            opts=self._child,
+        )
         self._services(n, lbls, ports)
         self._netpol(n, lbls, ingress=[], egress=[(None, [443, 6443])])  # the API server
 
@@ -278,28 +384,50 @@ class Monitoring(pulumi.ComponentResource):
         # Host access is the point of node-exporter: host PID and network namespaces and read-only mounts
         # of /proc, /sys and / — nothing writable, still non-root, no capabilities, no privilege.
         c = kb.container(
-            n, image("node-exporter"), resources=NODE_EXPORTER_RESOURCES,
-            args=["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root",
-                  f"--web.listen-address=:{names.NODE_EXPORTER_PORT}",
-                  "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s|var/lib/docker/.+)($|/)"],
+            n,
+            image("node-exporter"),
+            resources=NODE_EXPORTER_RESOURCES,
+            args=[
+                "--path.procfs=/host/proc",
+                "--path.sysfs=/host/sys",
+                "--path.rootfs=/host/root",
+                f"--web.listen-address=:{names.NODE_EXPORTER_PORT}",
+                "--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/k3s|var/lib/docker/.+)($|/)",
+            ],
             ports={names.NODE_EXPORTER_PORT_NAME: names.NODE_EXPORTER_PORT},
-            volume_mounts=[kb.mount("proc", "/host/proc", read_only=True), kb.mount("sys", "/host/sys", read_only=True),
-                           {**kb.mount("root", "/host/root", read_only=True), "mount_propagation": "HostToContainer"}],
+            volume_mounts=[
+                kb.mount("proc", "/host/proc", read_only=True),
+                kb.mount("sys", "/host/sys", read_only=True),
+                {**kb.mount("root", "/host/root", read_only=True), "mount_propagation": "HostToContainer"},
+            ],
             liveness=kb.http_probe("/", names.NODE_EXPORTER_PORT_NAME),
             readiness=kb.http_probe("/", names.NODE_EXPORTER_PORT_NAME),
         )
-        pod = kb.pod_spec([c], fs_group=None, volumes=[
-            {"name": "proc", "host_path": {"path": "/proc", "type": "Directory"}},
-            {"name": "sys", "host_path": {"path": "/sys", "type": "Directory"}},
-            {"name": "root", "host_path": {"path": "/", "type": "Directory"}},
-        ], extra={"host_network": True, "host_pid": True, "tolerations": [{"operator": "Exists"}],
-                  "priority_class_name": "system-node-critical"})
+        pod = kb.pod_spec(
+            [c],
+            fs_group=None,
+            volumes=[
+                {"name": "proc", "host_path": {"path": "/proc", "type": "Directory"}},
+                {"name": "sys", "host_path": {"path": "/sys", "type": "Directory"}},
+                {"name": "root", "host_path": {"path": "/", "type": "Directory"}},
+            ],
+            extra={
+                "host_network": True,
+                "host_pid": True,
+                "tolerations": [{"operator": "Exists"}],
+                "priority_class_name": "system-node-critical",
+            },
+        )
         k8s.apps.v1.DaemonSet(
-            n, metadata=kb.meta(n, ns, lbls),
-            spec={"selector": {"match_labels": kb.selector(n)},
-                  "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": "10%"}},
-                  "template": {"metadata": {"labels": lbls}, "spec": pod}},
-            opts=self._child)
+            n,
+            metadata=kb.meta(n, ns, lbls),
+            spec={
+                "selector": {"match_labels": kb.selector(n)},
+                "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": "10%"}},
+                "template": {"metadata": {"labels": lbls}, "spec": pod},
+            },
+            opts=self._child,
+        )
 
     # --- Grafana ----------------------------------------------------------------------------------
     def _grafana(self, s: Settings, addons: MonitoringAddOns) -> None:
@@ -309,79 +437,145 @@ class Monitoring(pulumi.ComponentResource):
         n = names.GRAFANA
         lbls = _labels(n, "dashboards")
         password = random.RandomPassword(f"{n}-admin-password", length=32, special=False, opts=self._child)
-        k8s.core.v1.Secret(f"{n}-admin", metadata=kb.meta(f"{n}-admin", NS, lbls), type="Opaque",
-                           string_data={names.GRAFANA_ADMIN_PASSWORD_FILE: password.result}, opts=self._child)
-        dashboards = [*dash.builtin_dashboards(
-            error_ratio_objective=s.delivery.error_ratio_threshold,
-            latency_objective_seconds=s.delivery.latency_p95_threshold_seconds), *addons.dashboards]
+        k8s.core.v1.Secret(
+            f"{n}-admin",
+            metadata=kb.meta(f"{n}-admin", NS, lbls),
+            type="Opaque",
+            string_data={names.GRAFANA_ADMIN_PASSWORD_FILE: password.result},
+            opts=self._child,
+        )
+        dashboards = [
+            *dash.builtin_dashboards(
+                error_ratio_objective=s.delivery.error_ratio_threshold,
+                latency_objective_seconds=s.delivery.latency_p95_threshold_seconds,
+            ),
+            *addons.dashboards,
+        ]
         config = {
             "grafana.ini": gf.grafana_ini(),
-            "datasources.yaml": scrape_builder.to_yaml(gf.datasources_file(
-                names.service_url(names.PROMETHEUS, NS, names.PROMETHEUS_PORT),
-                names.service_url(names.ALERTMANAGER, NS, names.ALERTMANAGER_PORT),
-                addons.datasources, scrape_interval=s.monitoring.scrape_interval)),
+            "datasources.yaml": scrape_builder.to_yaml(
+                gf.datasources_file(
+                    names.service_url(names.PROMETHEUS, NS, names.PROMETHEUS_PORT),
+                    names.service_url(names.ALERTMANAGER, NS, names.ALERTMANAGER_PORT),
+                    addons.datasources,
+                    scrape_interval=s.monitoring.scrape_interval,
+                )
+            ),
             "provider.yaml": scrape_builder.to_yaml(gf.dashboard_provider_file()),
         }
-        k8s.core.v1.ConfigMap(f"{n}-config", metadata=kb.meta(f"{n}-config", NS, lbls), data=config,
-                              opts=self._child)
+        k8s.core.v1.ConfigMap(f"{n}-config", metadata=kb.meta(f"{n}-config", NS, lbls), data=config, opts=self._child)
         files = gf.dashboard_files(dashboards)  # "<folder>/<uid>.json" -> JSON text
         # ConfigMap keys cannot hold '/': key by file name, lay the folders out with volume items.
-        k8s.core.v1.ConfigMap(f"{n}-dashboards", metadata=kb.meta(f"{n}-dashboards", NS, lbls),
-                              data={path.rsplit("/", 1)[1]: text for path, text in files.items()}, opts=self._child)
+        k8s.core.v1.ConfigMap(
+            f"{n}-dashboards",
+            metadata=kb.meta(f"{n}-dashboards", NS, lbls),
+            data={path.rsplit("/", 1)[1]: text for path, text in files.items()},
+            opts=self._child,
+        )
         port = {names.GRAFANA_PORT_NAME: names.GRAFANA_PORT}
         c = kb.container(
-            n, image("grafana"), resources=GRAFANA_RESOURCES, ports=port,
+            n,
+            image("grafana"),
+            resources=GRAFANA_RESOURCES,
+            ports=port,
             env=[kb.env_var("GF_PATHS_CONFIG", "/etc/grafana-config/grafana.ini")],
-            volume_mounts=[kb.mount("config", "/etc/grafana-config", read_only=True),
-                           kb.mount("provisioning", names.GRAFANA_PROVISIONING_DIR, read_only=True),
-                           kb.mount("dashboards", names.GRAFANA_DASHBOARDS_DIR, read_only=True),
-                           kb.mount("admin", names.GRAFANA_SECRETS_DIR, read_only=True),
-                           kb.mount("data", "/var/lib/grafana"), kb.mount("tmp", "/tmp")],  # noqa: S108
+            volume_mounts=[
+                kb.mount("config", "/etc/grafana-config", read_only=True),
+                kb.mount("provisioning", names.GRAFANA_PROVISIONING_DIR, read_only=True),
+                kb.mount("dashboards", names.GRAFANA_DASHBOARDS_DIR, read_only=True),
+                kb.mount("admin", names.GRAFANA_SECRETS_DIR, read_only=True),
+                kb.mount("data", "/var/lib/grafana"),
+                kb.mount("tmp", "/tmp"),  # noqa: S108
+            ],
             liveness=kb.http_probe("/api/health", names.GRAFANA_PORT_NAME, period=15),
             readiness=kb.http_probe("/api/health", names.GRAFANA_PORT_NAME, period=5),
         )
         replicas = s.monitoring.grafana_replicas
-        pod = kb.pod_spec([c], run_as_user=472, fs_group=472, volumes=[
-            kb.config_volume("config", f"{n}-config", items=[("grafana.ini", "grafana.ini")]),
-            kb.config_volume("provisioning", f"{n}-config", items=[
-                ("datasources.yaml", "datasources/datasources.yaml"), ("provider.yaml", "dashboards/provider.yaml")]),
-            kb.config_volume("dashboards", f"{n}-dashboards",
-                             items=[(path.rsplit("/", 1)[1], path) for path in sorted(files)]),
-            kb.secret_volume("admin", f"{n}-admin"), kb.empty_dir("data", "1Gi"), kb.empty_dir("tmp", "256Mi")],
-            affinity=kb.spread_across_nodes(n) if replicas > 1 else None)
+        pod = kb.pod_spec(
+            [c],
+            run_as_user=472,
+            fs_group=472,
+            volumes=[
+                kb.config_volume("config", f"{n}-config", items=[("grafana.ini", "grafana.ini")]),
+                kb.config_volume(
+                    "provisioning",
+                    f"{n}-config",
+                    items=[
+                        ("datasources.yaml", "datasources/datasources.yaml"),
+                        ("provider.yaml", "dashboards/provider.yaml"),
+                    ],
+                ),
+                kb.config_volume(
+                    "dashboards", f"{n}-dashboards", items=[(path.rsplit("/", 1)[1], path) for path in sorted(files)]
+                ),
+                kb.secret_volume("admin", f"{n}-admin"),
+                kb.empty_dir("data", "1Gi"),
+                kb.empty_dir("tmp", "256Mi"),
+            ],
+            affinity=kb.spread_across_nodes(n) if replicas > 1 else None,
+        )
         digest = hashlib.sha256(json.dumps([config, files], sort_keys=True).encode()).hexdigest()[:16]
         k8s.apps.v1.Deployment(
-            n, metadata=kb.meta(n, NS, lbls),
-            spec={"replicas": replicas, "selector": {"match_labels": kb.selector(n)},
-                  "template": {"metadata": {"labels": lbls, "annotations": {
-                      **kb.scrape_annotations(names.GRAFANA_PORT),
-                      # Grafana reads provisioning at start-up: roll the pods when it changes
-                      "hardening/provisioning-hash": digest}},
-                               "spec": pod}},
-            opts=self._child)
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={
+                "replicas": replicas,
+                "selector": {"match_labels": kb.selector(n)},
+                "template": {
+                    "metadata": {
+                        "labels": lbls,
+                        "annotations": {
+                            **kb.scrape_annotations(names.GRAFANA_PORT),
+                            # Grafana reads provisioning at start-up: roll the pods when it changes
+                            "hardening/provisioning-hash": digest,
+                        },
+                    },
+                    "spec": pod,
+                },
+            },
+            opts=self._child,
+        )
         self._services(n, lbls, port)
         self._pdb(n, lbls, replicas)
-        self._netpol(n, lbls, ingress=[(None, [names.GRAFANA_PORT])],
-                     egress=[([{"namespace_selector": {}}], None)])  # its data sources, in-cluster only
+        self._netpol(
+            n, lbls, ingress=[(None, [names.GRAFANA_PORT])], egress=[([{"namespace_selector": {}}], None)]
+        )  # its data sources, in-cluster only
         self.dashboards = dashboards
 
     # --- shared bits --------------------------------------------------------------------------------
     def _services(self, n: str, lbls: dict[str, str], ports: dict[str, int], headless: bool = False) -> None:
-        k8s.core.v1.Service(n, metadata=kb.meta(n, NS if n != names.NODE_EXPORTER else cv.NS_NODE_EXPORTER, lbls),
-                            spec={"selector": kb.selector(n), "ports": kb.service_ports(ports)}, opts=self._child)
+        k8s.core.v1.Service(
+            n,
+            metadata=kb.meta(n, NS if n != names.NODE_EXPORTER else cv.NS_NODE_EXPORTER, lbls),
+            spec={"selector": kb.selector(n), "ports": kb.service_ports(ports)},
+            opts=self._child,
+        )
         if headless:
-            k8s.core.v1.Service(f"{n}-headless", metadata=kb.meta(f"{n}-headless", NS, lbls),
-                                spec={"cluster_ip": "None", "selector": kb.selector(n),
-                                      "publish_not_ready_addresses": True, "ports": kb.service_ports(ports)},
-                                opts=self._child)
+            k8s.core.v1.Service(
+                f"{n}-headless",
+                metadata=kb.meta(f"{n}-headless", NS, lbls),
+                spec={
+                    "cluster_ip": "None",
+                    "selector": kb.selector(n),
+                    "publish_not_ready_addresses": True,
+                    "ports": kb.service_ports(ports),
+                },
+                opts=self._child,
+            )
 
     def _pdb(self, n: str, lbls: dict[str, str], replicas: int) -> None:
         if replicas > 1:
             k8s.policy.v1.PodDisruptionBudget(
-                n, metadata=kb.meta(n, NS, lbls),
-                spec={"max_unavailable": 1, "selector": {"match_labels": kb.selector(n)}}, opts=self._child)
+                n,
+                metadata=kb.meta(n, NS, lbls),
+                spec={"max_unavailable": 1, "selector": {"match_labels": kb.selector(n)}},
+                opts=self._child,
+            )
 
     def _netpol(self, n: str, lbls: dict[str, str], *, ingress: list[Any], egress: list[Any]) -> None:
         k8s.networking.v1.NetworkPolicy(
-            f"{n}-allow", metadata=kb.meta(f"allow-{n}", NS, lbls),
-            spec=kb.network_policy_spec(kb.selector(n), ingress=ingress, egress=egress), opts=self._child)
+            f"{n}-allow",
+            metadata=kb.meta(f"allow-{n}", NS, lbls),
+            spec=kb.network_policy_spec(kb.selector(n), ingress=ingress, egress=egress),
+            opts=self._child,
+        )

@@ -18,17 +18,27 @@ from components.monitoring.specs import DashboardSpec, DataSourceSpec
 
 def builtin_datasources(prometheus_url: str, alertmanager_url: str) -> list[DataSourceSpec]:
     return [
-        DataSourceSpec(name="Prometheus", type="prometheus", uid=names.PROMETHEUS_DATASOURCE_UID,
-                       url=prometheus_url, is_default=True,
-                       json_data={"httpMethod": "POST", "timeInterval": "30s"}),
-        DataSourceSpec(name="Alertmanager", type="alertmanager", uid=names.ALERTMANAGER_DATASOURCE_UID,
-                       url=alertmanager_url,
-                       json_data={"implementation": "prometheus", "handleGrafanaManagedAlerts": False}),
+        DataSourceSpec(
+            name="Prometheus",
+            type="prometheus",
+            uid=names.PROMETHEUS_DATASOURCE_UID,
+            url=prometheus_url,
+            is_default=True,
+            json_data={"httpMethod": "POST", "timeInterval": "30s"},
+        ),
+        DataSourceSpec(
+            name="Alertmanager",
+            type="alertmanager",
+            uid=names.ALERTMANAGER_DATASOURCE_UID,
+            url=alertmanager_url,
+            json_data={"implementation": "prometheus", "handleGrafanaManagedAlerts": False},
+        ),
     ]
 
 
-def datasources_file(prometheus_url: str, alertmanager_url: str,
-                     extra: Sequence[DataSourceSpec] = (), *, scrape_interval: str = "30s") -> dict[str, Any]:
+def datasources_file(
+    prometheus_url: str, alertmanager_url: str, extra: Sequence[DataSourceSpec] = (), *, scrape_interval: str = "30s"
+) -> dict[str, Any]:
     """``provisioning/datasources/datasources.yaml``: Prometheus (default), Alertmanager and ``extra``."""
     sources = builtin_datasources(prometheus_url, alertmanager_url)
     for i, spec in enumerate(extra):
@@ -39,8 +49,9 @@ def datasources_file(prometheus_url: str, alertmanager_url: str,
     seen_name: set[str] = set()
     for spec in sources:
         if spec.uid in seen_uid or spec.name in seen_name:
-            raise ValueError(f"data source {spec.name!r} (uid {spec.uid!r}) duplicates another one; accepted: "
-                             "unique names and uids")
+            raise ValueError(
+                f"data source {spec.name!r} (uid {spec.uid!r}) duplicates another one; accepted: unique names and uids"
+            )
         seen_uid.add(spec.uid)
         seen_name.add(spec.name)
     if sum(1 for s in sources if s.is_default) != 1:
@@ -54,14 +65,16 @@ def dashboard_provider_file(dashboards_dir: str = names.GRAFANA_DASHBOARDS_DIR) 
     """``provisioning/dashboards/provider.yaml``: dashboards from files, one folder per sub-directory."""
     return {
         "apiVersion": 1,
-        "providers": [{
-            "name": "hardening",
-            "type": "file",
-            "disableDeletion": True,
-            "allowUiUpdates": False,
-            "updateIntervalSeconds": 60,
-            "options": {"path": dashboards_dir, "foldersFromFilesStructure": True},
-        }],
+        "providers": [
+            {
+                "name": "hardening",
+                "type": "file",
+                "disableDeletion": True,
+                "allowUiUpdates": False,
+                "updateIntervalSeconds": 60,
+                "options": {"path": dashboards_dir, "foldersFromFilesStructure": True},
+            }
+        ],
     }
 
 
@@ -73,17 +86,22 @@ def dashboard_files(dashboards: Sequence[DashboardSpec]) -> dict[str, str]:
         if not isinstance(spec, DashboardSpec):
             raise ValueError(f"dashboards[{i}] = {spec!r} is invalid; accepted: a DashboardSpec")
         if spec.uid in seen:
-            raise ValueError(f"dashboard uid {spec.uid!r} is used by {seen[spec.uid]!r} and {spec.title!r}; "
-                             "accepted: unique uids")
+            raise ValueError(
+                f"dashboard uid {spec.uid!r} is used by {seen[spec.uid]!r} and {spec.title!r}; accepted: unique uids"
+            )
         seen[spec.uid] = spec.title
         out[f"{spec.folder}/{spec.file_name}"] = json.dumps(spec.json, indent=1, sort_keys=True)
     return out
 
 
-def grafana_ini(*, root_url: str = "%(protocol)s://%(domain)s:%(http_port)s/", admin_user: str = "admin",
-                admin_password_file: str = f"{names.GRAFANA_SECRETS_DIR}/{names.GRAFANA_ADMIN_PASSWORD_FILE}",
-                provisioning_dir: str = names.GRAFANA_PROVISIONING_DIR,
-                home_dashboard_uid: str = names.DASHBOARD_UID_APPLICATION) -> str:
+def grafana_ini(
+    *,
+    root_url: str = "%(protocol)s://%(domain)s:%(http_port)s/",
+    admin_user: str = "admin",
+    admin_password_file: str = f"{names.GRAFANA_SECRETS_DIR}/{names.GRAFANA_ADMIN_PASSWORD_FILE}",
+    provisioning_dir: str = names.GRAFANA_PROVISIONING_DIR,
+    home_dashboard_uid: str = names.DASHBOARD_UID_APPLICATION,
+) -> str:
     """``grafana.ini``: no anonymous access, no sign-up, admin password from a file, no phoning home."""
     if not admin_password_file.startswith("/"):
         raise ValueError(f"admin_password_file = {admin_password_file!r} is invalid; accepted: an absolute path")
@@ -102,10 +120,10 @@ def grafana_ini(*, root_url: str = "%(protocol)s://%(domain)s:%(http_port)s/", a
     ini["auth.anonymous"] = {"enabled": "false"}
     ini["auth.basic"] = {"enabled": "true"}
     ini["users"] = {"allow_sign_up": "false", "allow_org_create": "false"}
-    ini["analytics"] = {"reporting_enabled": "false", "check_for_updates": "false",
-                        "check_for_plugin_updates": "false"}
-    ini["dashboards"] = {"default_home_dashboard_path": f"{names.GRAFANA_DASHBOARDS_DIR}/Hardening/"
-                                                        f"{home_dashboard_uid}.json"}
+    ini["analytics"] = {"reporting_enabled": "false", "check_for_updates": "false", "check_for_plugin_updates": "false"}
+    ini["dashboards"] = {
+        "default_home_dashboard_path": f"{names.GRAFANA_DASHBOARDS_DIR}/Hardening/{home_dashboard_uid}.json"
+    }
     ini["log"] = {"mode": "console", "level": "info"}
     ini["unified_alerting"] = {"enabled": "true"}
     buf = io.StringIO()

@@ -25,7 +25,7 @@ from components.monitoring.specs import ScrapeTarget
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/example-org/hardening/blob/main/docs"
 GUIDE = "MONITORING_GUIDE.md"
 SEVERITIES = ("critical", "warning")
-ERROR_STATUS = '5..'
+ERROR_STATUS = "5.."
 SLI_WINDOW = "5m"  # the "5m" in the SLI rule names
 
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
@@ -61,21 +61,26 @@ def sli_recording_rules() -> list[dict[str, str]]:
     ``> -1`` drops the NaN of 0/0 (no traffic at all), so an idle service has no ratio rather than NaN.
     """
     by_hash = f"namespace, app, {cv.ROLLOUTS_HASH_SERIES_LABEL}"
-    total = f'rate({cv.METRIC_REQUESTS}[{SLI_WINDOW}])'
+    total = f"rate({cv.METRIC_REQUESTS}[{SLI_WINDOW}])"
     errors = f'rate({cv.METRIC_REQUESTS}{{status=~"{ERROR_STATUS}"}}[{SLI_WINDOW}])'
     buckets = f"rate({cv.METRIC_DURATION}_bucket[{SLI_WINDOW}])"
     return [
         {"record": cv.SLI_REQUEST_RATE_BY_HASH, "expr": f"sum by ({by_hash}) ({total})"},
-        {"record": cv.SLI_ERROR_RATE_BY_HASH,
-         "expr": f"sum by ({by_hash}) ({errors})\nor\n0 * sum by ({by_hash}) ({total})"},
-        {"record": cv.SLI_ERROR_RATIO_BY_HASH,
-         "expr": f"{cv.SLI_ERROR_RATE_BY_HASH}\n/\n{cv.SLI_REQUEST_RATE_BY_HASH} > -1"},
-        {"record": cv.SLI_P95_BY_HASH,
-         "expr": f"histogram_quantile(0.95, sum by ({by_hash}, le) ({buckets}))"},
+        {
+            "record": cv.SLI_ERROR_RATE_BY_HASH,
+            "expr": f"sum by ({by_hash}) ({errors})\nor\n0 * sum by ({by_hash}) ({total})",
+        },
+        {
+            "record": cv.SLI_ERROR_RATIO_BY_HASH,
+            "expr": f"{cv.SLI_ERROR_RATE_BY_HASH}\n/\n{cv.SLI_REQUEST_RATE_BY_HASH} > -1",
+        },
+        {"record": cv.SLI_P95_BY_HASH, "expr": f"histogram_quantile(0.95, sum by ({by_hash}, le) ({buckets}))"},
         {"record": cv.SLI_REQUEST_RATE, "expr": f"sum by (namespace, app) ({cv.SLI_REQUEST_RATE_BY_HASH})"},
-        {"record": cv.SLI_ERROR_RATIO,
-         "expr": f"sum by (namespace, app) ({cv.SLI_ERROR_RATE_BY_HASH})\n/\n"
-                 f"sum by (namespace, app) ({cv.SLI_REQUEST_RATE_BY_HASH}) > -1"},
+        {
+            "record": cv.SLI_ERROR_RATIO,
+            "expr": f"sum by (namespace, app) ({cv.SLI_ERROR_RATE_BY_HASH})\n/\n"
+            f"sum by (namespace, app) ({cv.SLI_REQUEST_RATE_BY_HASH}) > -1",
+        },
         {"record": cv.SLI_P95, "expr": f"histogram_quantile(0.95, sum by (namespace, app, le) ({buckets}))"},
     ]
 
@@ -108,105 +113,155 @@ def _num(x: float) -> str:
 
 def _app_alerts(error_ratio: float, latency: float, f: Mapping[str, str]) -> list[_Alert]:
     return [
-        _Alert("HighErrorRatio", "critical", f"{cv.SLI_ERROR_RATIO} > {_num(error_ratio)}", f["HighErrorRatio"],
-               "{{ $labels.app }} in {{ $labels.namespace }} fails more than " + f"{_num(error_ratio * 100)} %"
-               + " of requests",
-               "{{ $value | humanizePercentage }} of the requests to {{ $labels.app }} in {{ $labels.namespace }} "
-               'returned 5xx over the last 5 minutes (objective: at most ' + f"{_num(error_ratio * 100)} %)."),
-        _Alert("HighLatencyP95", "warning", f"{cv.SLI_P95} > {_num(latency)}", f["HighLatencyP95"],
-               "{{ $labels.app }} in {{ $labels.namespace }} is slow (P95 above " + f"{_num(latency)} s)",
-               "The 95th percentile latency of {{ $labels.app }} in {{ $labels.namespace }} is "
-               "{{ $value | humanizeDuration }} over the last 5 minutes (objective: at most "
-               + f"{_num(latency)} s)."),
+        _Alert(
+            "HighErrorRatio",
+            "critical",
+            f"{cv.SLI_ERROR_RATIO} > {_num(error_ratio)}",
+            f["HighErrorRatio"],
+            "{{ $labels.app }} in {{ $labels.namespace }} fails more than "
+            + f"{_num(error_ratio * 100)} %"
+            + " of requests",
+            "{{ $value | humanizePercentage }} of the requests to {{ $labels.app }} in {{ $labels.namespace }} "
+            "returned 5xx over the last 5 minutes (objective: at most " + f"{_num(error_ratio * 100)} %).",
+        ),
+        _Alert(
+            "HighLatencyP95",
+            "warning",
+            f"{cv.SLI_P95} > {_num(latency)}",
+            f["HighLatencyP95"],
+            "{{ $labels.app }} in {{ $labels.namespace }} is slow (P95 above " + f"{_num(latency)} s)",
+            "The 95th percentile latency of {{ $labels.app }} in {{ $labels.namespace }} is "
+            "{{ $value | humanizeDuration }} over the last 5 minutes (objective: at most " + f"{_num(latency)} s).",
+        ),
     ]
 
 
 def _kubernetes_alerts(f: Mapping[str, str]) -> list[_Alert]:
     return [
-        _Alert("KubePodCrashLooping", "warning",
-               'max by (namespace, pod, container) (max_over_time('
-               'kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}[5m])) >= 1\n'
-               "or\n"
-               "max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[15m])) > 3",
-               f["KubePodCrashLooping"],
-               "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} is crash looping",
-               "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} keeps "
-               "restarting (CrashLoopBackOff or more than 3 restarts in 15 minutes)."),
-        _Alert("KubeContainerOOMKilled", "warning",
-               'max by (namespace, pod, container) '
-               '(kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}) == 1\n'
-               "and on (namespace, pod, container)\n"
-               "max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[10m])) > 0",
-               f["KubeContainerOOMKilled"],
-               "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} was OOM-killed",
-               "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} restarted in "
-               "the last 10 minutes after being killed for exceeding its memory limit."),
-        _Alert("KubePersistentVolumeFillingUp", "warning",
-               "kubelet_volume_stats_available_bytes / kubelet_volume_stats_capacity_bytes < 0.15\n"
-               "and\nkubelet_volume_stats_used_bytes > 0",
-               f["KubePersistentVolumeFillingUp"],
-               "Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is almost full",
-               "Only {{ $value | humanizePercentage }} of volume {{ $labels.persistentvolumeclaim }} in "
-               "{{ $labels.namespace }} is free."),
-        _Alert("KubePersistentVolumeFillingUp", "critical",
-               "kubelet_volume_stats_available_bytes / kubelet_volume_stats_capacity_bytes < 0.03\n"
-               "and\nkubelet_volume_stats_used_bytes > 0",
-               "1m",
-               "Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is full",
-               "Only {{ $value | humanizePercentage }} of volume {{ $labels.persistentvolumeclaim }} in "
-               "{{ $labels.namespace }} is free; writes will fail soon."),
+        _Alert(
+            "KubePodCrashLooping",
+            "warning",
+            "max by (namespace, pod, container) (max_over_time("
+            'kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}[5m])) >= 1\n'
+            "or\n"
+            "max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[15m])) > 3",
+            f["KubePodCrashLooping"],
+            "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} is crash looping",
+            "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} keeps "
+            "restarting (CrashLoopBackOff or more than 3 restarts in 15 minutes).",
+        ),
+        _Alert(
+            "KubeContainerOOMKilled",
+            "warning",
+            "max by (namespace, pod, container) "
+            '(kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}) == 1\n'
+            "and on (namespace, pod, container)\n"
+            "max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[10m])) > 0",
+            f["KubeContainerOOMKilled"],
+            "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} was OOM-killed",
+            "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} restarted in "
+            "the last 10 minutes after being killed for exceeding its memory limit.",
+        ),
+        _Alert(
+            "KubePersistentVolumeFillingUp",
+            "warning",
+            "kubelet_volume_stats_available_bytes / kubelet_volume_stats_capacity_bytes < 0.15\n"
+            "and\nkubelet_volume_stats_used_bytes > 0",
+            f["KubePersistentVolumeFillingUp"],
+            "Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is almost full",
+            "Only {{ $value | humanizePercentage }} of volume {{ $labels.persistentvolumeclaim }} in "
+            "{{ $labels.namespace }} is free.",
+        ),
+        _Alert(
+            "KubePersistentVolumeFillingUp",
+            "critical",
+            "kubelet_volume_stats_available_bytes / kubelet_volume_stats_capacity_bytes < 0.03\n"
+            "and\nkubelet_volume_stats_used_bytes > 0",
+            "1m",
+            "Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is full",
+            "Only {{ $value | humanizePercentage }} of volume {{ $labels.persistentvolumeclaim }} in "
+            "{{ $labels.namespace }} is free; writes will fail soon.",
+        ),
     ]
 
 
 def _platform_alerts(f: Mapping[str, str]) -> list[_Alert]:
     return [
-        _Alert("TargetDown", "warning", "up == 0", f["TargetDown"],
-               "Prometheus cannot scrape {{ $labels.job }} target {{ $labels.instance }}",
-               "Target {{ $labels.instance }} of job {{ $labels.job }} (pod {{ $labels.namespace }}/"
-               "{{ $labels.pod }}) has been unreachable or failing."),
-        _Alert("PrometheusRuleEvaluationFailures", "critical",
-               "increase(prometheus_rule_evaluation_failures_total[5m]) > 0", f["PrometheusRuleEvaluationFailures"],
-               "Prometheus {{ $labels.pod }} fails to evaluate rules",
-               "Prometheus {{ $labels.pod }} failed {{ $value | humanize }} rule evaluations of group "
-               "{{ $labels.rule_group }} in the last 5 minutes: alerts and SLIs may be missing."),
-        _Alert("AlertmanagerFailedToSendNotifications", "critical",
-               "sum by (namespace, pod, integration) (rate(alertmanager_notifications_failed_total[5m]))\n/\n"
-               "sum by (namespace, pod, integration) (rate(alertmanager_notifications_total[5m])) > 0.01",
-               f["AlertmanagerFailedToSendNotifications"],
-               "Alertmanager {{ $labels.pod }} fails to send {{ $labels.integration }} notifications",
-               "{{ $value | humanizePercentage }} of the {{ $labels.integration }} notifications of Alertmanager "
-               "{{ $labels.pod }} failed over the last 5 minutes."),
+        _Alert(
+            "TargetDown",
+            "warning",
+            "up == 0",
+            f["TargetDown"],
+            "Prometheus cannot scrape {{ $labels.job }} target {{ $labels.instance }}",
+            "Target {{ $labels.instance }} of job {{ $labels.job }} (pod {{ $labels.namespace }}/"
+            "{{ $labels.pod }}) has been unreachable or failing.",
+        ),
+        _Alert(
+            "PrometheusRuleEvaluationFailures",
+            "critical",
+            "increase(prometheus_rule_evaluation_failures_total[5m]) > 0",
+            f["PrometheusRuleEvaluationFailures"],
+            "Prometheus {{ $labels.pod }} fails to evaluate rules",
+            "Prometheus {{ $labels.pod }} failed {{ $value | humanize }} rule evaluations of group "
+            "{{ $labels.rule_group }} in the last 5 minutes: alerts and SLIs may be missing.",
+        ),
+        _Alert(
+            "AlertmanagerFailedToSendNotifications",
+            "critical",
+            "sum by (namespace, pod, integration) (rate(alertmanager_notifications_failed_total[5m]))\n/\n"
+            "sum by (namespace, pod, integration) (rate(alertmanager_notifications_total[5m])) > 0.01",
+            f["AlertmanagerFailedToSendNotifications"],
+            "Alertmanager {{ $labels.pod }} fails to send {{ $labels.integration }} notifications",
+            "{{ $value | humanizePercentage }} of the {{ $labels.integration }} notifications of Alertmanager "
+            "{{ $labels.pod }} failed over the last 5 minutes.",
+        ),
     ]
 
 
 def _vault_alerts(job: str, f: Mapping[str, str]) -> list[_Alert]:
     return [
-        _Alert("VaultSealed", "critical", f'vault_core_unsealed{{job="{job}"}} == 0', f["VaultSealed"],
-               "Vault {{ $labels.pod }} is sealed",
-               "Vault server {{ $labels.namespace }}/{{ $labels.pod }} is sealed: it cannot serve secrets "
-               "until it is unsealed."),
+        _Alert(
+            "VaultSealed",
+            "critical",
+            f'vault_core_unsealed{{job="{job}"}} == 0',
+            f["VaultSealed"],
+            "Vault {{ $labels.pod }} is sealed",
+            "Vault server {{ $labels.namespace }}/{{ $labels.pod }} is sealed: it cannot serve secrets "
+            "until it is unsealed.",
+        ),
     ]
 
 
 def _loki_alerts(job: str, f: Mapping[str, str]) -> list[_Alert]:
     return [
-        _Alert("LokiDown", "critical", f'absent(up{{job="{job}"}} == 1)', f["LokiDown"],
-               "Loki is down",
-               f"No Loki target of job {job} is up: logs are not ingested nor queryable."),
-        _Alert("LokiDiscardingSamples", "warning",
-               f'sum by (namespace, reason) (rate(loki_discarded_samples_total{{job="{job}"}}[5m])) > 0',
-               f["LokiDiscardingSamples"],
-               "Loki discards log lines ({{ $labels.reason }})",
-               "Loki in {{ $labels.namespace }} discards {{ $value | humanize }} log lines per second "
-               "(reason: {{ $labels.reason }}): those logs are lost."),
-        _Alert("LokiRequestErrors", "critical",
-               f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}", '
-               f'status_code=~"5.."}}[5m]))\n/\n'
-               f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}"}}[5m])) > 0.05',
-               f["LokiRequestErrors"],
-               "Loki fails requests on {{ $labels.route }}",
-               "{{ $value | humanizePercentage }} of the Loki requests on route {{ $labels.route }} in "
-               "{{ $labels.namespace }} failed with 5xx over the last 5 minutes."),
+        _Alert(
+            "LokiDown",
+            "critical",
+            f'absent(up{{job="{job}"}} == 1)',
+            f["LokiDown"],
+            "Loki is down",
+            f"No Loki target of job {job} is up: logs are not ingested nor queryable.",
+        ),
+        _Alert(
+            "LokiDiscardingSamples",
+            "warning",
+            f'sum by (namespace, reason) (rate(loki_discarded_samples_total{{job="{job}"}}[5m])) > 0',
+            f["LokiDiscardingSamples"],
+            "Loki discards log lines ({{ $labels.reason }})",
+            "Loki in {{ $labels.namespace }} discards {{ $value | humanize }} log lines per second "
+            "(reason: {{ $labels.reason }}): those logs are lost.",
+        ),
+        _Alert(
+            "LokiRequestErrors",
+            "critical",
+            f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}", '
+            f'status_code=~"5.."}}[5m]))\n/\n'
+            f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}"}}[5m])) > 0.05',
+            f["LokiRequestErrors"],
+            "Loki fails requests on {{ $labels.route }}",
+            "{{ $value | humanizePercentage }} of the Loki requests on route {{ $labels.route }} in "
+            "{{ $labels.namespace }} failed with 5xx over the last 5 minutes.",
+        ),
     ]
 
 
@@ -214,12 +269,15 @@ def _rollouts_alerts(f: Mapping[str, str]) -> list[_Alert]:
     # rollout_info{namespace, name, strategy, traffic_router, phase} = 1; phase is one of Completed,
     # Progressing, Paused, Timeout, Error, Abort, InvalidSpec (argo-rollouts controller/metrics/rollouts.go).
     return [
-        _Alert("RolloutAbortedOrFailed", "warning",
-               'max by (namespace, name, phase) (rollout_info{phase=~"Abort|Error|Timeout|InvalidSpec"}) == 1',
-               f["RolloutAbortedOrFailed"],
-               "Rollout {{ $labels.namespace }}/{{ $labels.name }} is in phase {{ $labels.phase }}",
-               "Argo Rollouts reports rollout {{ $labels.name }} in {{ $labels.namespace }} as "
-               "{{ $labels.phase }}: the update was rolled back or cannot progress."),
+        _Alert(
+            "RolloutAbortedOrFailed",
+            "warning",
+            'max by (namespace, name, phase) (rollout_info{phase=~"Abort|Error|Timeout|InvalidSpec"}) == 1',
+            f["RolloutAbortedOrFailed"],
+            "Rollout {{ $labels.namespace }}/{{ $labels.name }} is in phase {{ $labels.phase }}",
+            "Argo Rollouts reports rollout {{ $labels.name }} in {{ $labels.namespace }} as "
+            "{{ $labels.phase }}: the update was rolled back or cannot progress.",
+        ),
     ]
 
 
@@ -258,15 +316,18 @@ def validate_rule_group(group: Mapping[str, Any], where: str = "rule group") -> 
             continue
         severity = (rule.get("labels") or {}).get("severity")
         if severity not in SEVERITIES:
-            raise ValueError(f"{at} ({rule['alert']}): labels.severity = {severity!r} is invalid; "
-                             f"accepted: {', '.join(SEVERITIES)}")
+            raise ValueError(
+                f"{at} ({rule['alert']}): labels.severity = {severity!r} is invalid; accepted: {', '.join(SEVERITIES)}"
+            )
         annotations = rule.get("annotations") or {}
         for key in ("summary", "description", "runbook_url"):
             if not isinstance(annotations.get(key), str) or not annotations[key].strip():
                 raise ValueError(f"{at} ({rule['alert']}): annotations.{key} is missing; accepted: a non-empty string")
         if not annotations["runbook_url"].startswith("https://"):
-            raise ValueError(f"{at} ({rule['alert']}): annotations.runbook_url = {annotations['runbook_url']!r} "
-                             "is invalid; accepted: an https URL")
+            raise ValueError(
+                f"{at} ({rule['alert']}): annotations.runbook_url = {annotations['runbook_url']!r} "
+                "is invalid; accepted: an https URL"
+            )
         if "for" in rule:
             duration_seconds(rule["for"], f"{at} ({rule['alert']}): for")
 
@@ -297,12 +358,19 @@ def rule_files(
         vault_job = vault_job if vault_job in present else None
         loki_job = loki_job if loki_job in present else None
     if not isinstance(runbook_base_url, str) or not re.match(r"^https://\S+[^/]$", runbook_base_url):
-        raise ValueError(f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without "
-                         "trailing slash")
-    for what, value, top in (("error_ratio_threshold", error_ratio_threshold, 1.0),
-                             ("latency_p95_threshold_seconds", latency_p95_threshold_seconds, 3600.0)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-                or not 0 < value < top:
+        raise ValueError(
+            f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without trailing slash"
+        )
+    for what, value, top in (
+        ("error_ratio_threshold", error_ratio_threshold, 1.0),
+        ("latency_p95_threshold_seconds", latency_p95_threshold_seconds, 3600.0),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not 0 < value < top
+        ):
             raise ValueError(f"{what} = {value!r} is invalid; accepted: a number greater than 0 and below {top:g}")
     overrides = dict(alert_for or {})
     unknown = sorted(set(overrides) - set(DEFAULT_FOR))
@@ -317,8 +385,9 @@ def rule_files(
 
     files: dict[str, dict[str, Any]] = {
         "sli.yaml": {"groups": [{"name": "sli", "rules": sli_recording_rules()}]},
-        "app-alerts.yaml": {"groups": [group("app-slo",
-                                             _app_alerts(error_ratio_threshold, latency_p95_threshold_seconds, fors))]},
+        "app-alerts.yaml": {
+            "groups": [group("app-slo", _app_alerts(error_ratio_threshold, latency_p95_threshold_seconds, fors))]
+        },
         "kubernetes-alerts.yaml": {"groups": [group("kubernetes", _kubernetes_alerts(fors))]},
         "platform-alerts.yaml": {"groups": [group("monitoring-platform", _platform_alerts(fors))]},
     }

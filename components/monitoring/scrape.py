@@ -81,39 +81,51 @@ def _pod_target_labels() -> list[dict[str, Any]]:
         {"source_labels": ["__meta_kubernetes_pod_node_name"], "target_label": "node"},
         {"source_labels": [pod_label(cv.LABEL_NAME)], "regex": "(.+)", "target_label": "app"},
         {"source_labels": [pod_label(cv.LABEL_APP)], "regex": "(.+)", "target_label": "app"},
-        {"source_labels": [pod_label(cv.ROLLOUTS_HASH_POD_LABEL)], "regex": "(.+)",
-         "target_label": cv.ROLLOUTS_HASH_SERIES_LABEL},
+        {
+            "source_labels": [pod_label(cv.ROLLOUTS_HASH_POD_LABEL)],
+            "regex": "(.+)",
+            "target_label": cv.ROLLOUTS_HASH_SERIES_LABEL,
+        },
     ]
 
 
 def _address_from_pod_ip(port_label: str) -> list[dict[str, Any]]:
     """``__address__`` = pod IP and the port in ``port_label`` (IPv6 addresses get brackets)."""
     return [
-        {"source_labels": [port_label, "__meta_kubernetes_pod_ip"],
-         "regex": r"(\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})",
-         "replacement": "[$2]:$1", "target_label": "__address__"},
-        {"source_labels": [port_label, "__meta_kubernetes_pod_ip"],
-         "regex": r"(\d+);((([0-9]+?)(\.|$)){4})",
-         "replacement": "$2:$1", "target_label": "__address__"},
+        {
+            "source_labels": [port_label, "__meta_kubernetes_pod_ip"],
+            "regex": r"(\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})",
+            "replacement": "[$2]:$1",
+            "target_label": "__address__",
+        },
+        {
+            "source_labels": [port_label, "__meta_kubernetes_pod_ip"],
+            "regex": r"(\d+);((([0-9]+?)(\.|$)){4})",
+            "replacement": "$2:$1",
+            "target_label": "__address__",
+        },
     ]
 
 
-def _kubernetes_sd(role: str, namespace: str | None, selector: Mapping[str, str] | None = None,
-                   selector_role: str | None = None) -> list[dict[str, Any]]:
+def _kubernetes_sd(
+    role: str, namespace: str | None, selector: Mapping[str, str] | None = None, selector_role: str | None = None
+) -> list[dict[str, Any]]:
     sd: dict[str, Any] = {"role": role}
     if namespace:
         sd["namespaces"] = {"names": [namespace]}
     if selector:
-        sd["selectors"] = [{"role": selector_role or role,
-                            "label": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}]
+        sd["selectors"] = [
+            {"role": selector_role or role, "label": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))}
+        ]
     return [sd]
 
 
 # --------------------------------------------------------------------------------------------------
 # Jobs
 # --------------------------------------------------------------------------------------------------
-def annotated_pods_job(job_name: str = names.ANNOTATED_PODS_JOB,
-                       exclude: Sequence[ScrapeTarget] = ()) -> dict[str, Any]:
+def annotated_pods_job(
+    job_name: str = names.ANNOTATED_PODS_JOB, exclude: Sequence[ScrapeTarget] = ()
+) -> dict[str, Any]:
     """Pods in any namespace that carry ``prometheus.io/scrape: "true"``.
 
     Pods that a dedicated pod-role job of ``exclude`` already scrapes are skipped even when annotated,
@@ -127,11 +139,13 @@ def annotated_pods_job(job_name: str = names.ANNOTATED_PODS_JOB,
         if target.role != "pod":
             continue
         keys = sorted(target.selector)
-        relabel.append({
-            "source_labels": ["__meta_kubernetes_namespace", *(pod_label(k) for k in keys)],
-            "regex": ";".join(_regex_literal(v) for v in [target.namespace, *(target.selector[k] for k in keys)]),
-            "action": "drop",
-        })
+        relabel.append(
+            {
+                "source_labels": ["__meta_kubernetes_namespace", *(pod_label(k) for k in keys)],
+                "regex": ";".join(_regex_literal(v) for v in [target.namespace, *(target.selector[k] for k in keys)]),
+                "action": "drop",
+            }
+        )
     relabel += [
         *_skip_unscrapable_pods(),
         # The port to scrape: the annotation, else each declared container port.
@@ -141,8 +155,11 @@ def annotated_pods_job(job_name: str = names.ANNOTATED_PODS_JOB,
         # Pod SD yields one target per declared container port (one per container without ports):
         # keep the one whose port is the port to scrape, so each pod is scraped once per port.
         {"source_labels": ["__meta_kubernetes_pod_container_port_number"], "target_label": "__tmp_container_port"},
-        {"source_labels": ["__meta_kubernetes_pod_container_port_number", port_ann], "regex": r";(\d+)",
-         "target_label": "__tmp_container_port"},
+        {
+            "source_labels": ["__meta_kubernetes_pod_container_port_number", port_ann],
+            "regex": r";(\d+)",
+            "target_label": "__tmp_container_port",
+        },
         {"source_labels": ["__tmp_container_port"], "target_label": "__tmp_port", "action": "keepequal"},
         {"source_labels": [pod_annotation(cv.ANNOTATION_SCHEME)], "regex": "(https?)", "target_label": "__scheme__"},
         {"source_labels": [pod_annotation(cv.ANNOTATION_PATH)], "regex": "(/.*)", "target_label": "__metrics_path__"},
@@ -160,26 +177,45 @@ def target_job(target: ScrapeTarget) -> dict[str, Any]:
     """The scrape job of one ``ScrapeTarget``."""
     # The namespace is also restricted by discovery; keeping it here makes the relabeling self-contained.
     relabel: list[dict[str, Any]] = [
-        {"source_labels": ["__meta_kubernetes_namespace"], "regex": _regex_literal(target.namespace),
-         "action": "keep"},
+        {"source_labels": ["__meta_kubernetes_namespace"], "regex": _regex_literal(target.namespace), "action": "keep"},
     ]
     if target.role == "pod":
         for key, value in sorted(target.selector.items()):
             relabel.append({"source_labels": [pod_label(key)], "regex": _regex_literal(value), "action": "keep"})
         relabel += _skip_unscrapable_pods()
         if isinstance(target.port, int):
-            relabel.append({"source_labels": ["__meta_kubernetes_pod_container_port_number"],
-                            "regex": str(target.port), "action": "keep"})
+            relabel.append(
+                {
+                    "source_labels": ["__meta_kubernetes_pod_container_port_number"],
+                    "regex": str(target.port),
+                    "action": "keep",
+                }
+            )
         else:
-            relabel.append({"source_labels": ["__meta_kubernetes_pod_container_port_name"],
-                            "regex": _regex_literal(target.port), "action": "keep"})
+            relabel.append(
+                {
+                    "source_labels": ["__meta_kubernetes_pod_container_port_name"],
+                    "regex": _regex_literal(target.port),
+                    "action": "keep",
+                }
+            )
         sd = _kubernetes_sd("pod", target.namespace, target.selector)
     else:
         for key, value in sorted(target.selector.items()):
-            relabel.append({"source_labels": [f"__meta_kubernetes_service_label_{meta_name(key)}"],
-                            "regex": _regex_literal(value), "action": "keep"})
-        relabel.append({"source_labels": ["__meta_kubernetes_endpointslice_port_name"],
-                        "regex": _regex_literal(str(target.port)), "action": "keep"})
+            relabel.append(
+                {
+                    "source_labels": [f"__meta_kubernetes_service_label_{meta_name(key)}"],
+                    "regex": _regex_literal(value),
+                    "action": "keep",
+                }
+            )
+        relabel.append(
+            {
+                "source_labels": ["__meta_kubernetes_endpointslice_port_name"],
+                "regex": _regex_literal(str(target.port)),
+                "action": "keep",
+            }
+        )
         relabel += _skip_unscrapable_pods()
         relabel.append({"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"})
         sd = _kubernetes_sd("endpointslice", target.namespace, target.selector, selector_role="service")
@@ -230,35 +266,53 @@ def kubelet_jobs(mode: str = "direct", insecure_skip_verify: bool = True) -> lis
         if mode == "apiserver":
             relabel += [
                 {"target_label": "__address__", "replacement": "kubernetes.default.svc:443"},
-                {"source_labels": ["__meta_kubernetes_node_name"], "regex": "(.+)",
-                 "target_label": "__metrics_path__", "replacement": f"/api/v1/nodes/$1/proxy{path}"},
+                {
+                    "source_labels": ["__meta_kubernetes_node_name"],
+                    "regex": "(.+)",
+                    "target_label": "__metrics_path__",
+                    "replacement": f"/api/v1/nodes/$1/proxy{path}",
+                },
             ]
         elif insecure_skip_verify:
             tls["insecure_skip_verify"] = True
-        jobs.append({
-            "job_name": job_name,
-            "scheme": "https",
-            "metrics_path": path,
-            "authorization": {"type": "Bearer", "credentials_file": SA_TOKEN},
-            "tls_config": tls,
-            "kubernetes_sd_configs": _kubernetes_sd("node", None),
-            "relabel_configs": relabel,
-        })
+        jobs.append(
+            {
+                "job_name": job_name,
+                "scheme": "https",
+                "metrics_path": path,
+                "authorization": {"type": "Bearer", "credentials_file": SA_TOKEN},
+                "tls_config": tls,
+                "kubernetes_sd_configs": _kubernetes_sd("node", None),
+                "relabel_configs": relabel,
+            }
+        )
     return jobs
 
 
-def builtin_targets(monitoring_namespace: str = cv.NS_MONITORING,
-                    node_exporter_namespace: str = cv.NS_NODE_EXPORTER) -> list[ScrapeTarget]:
+def builtin_targets(
+    monitoring_namespace: str = cv.NS_MONITORING, node_exporter_namespace: str = cv.NS_NODE_EXPORTER
+) -> list[ScrapeTarget]:
     """The jobs Monitoring brings itself: Prometheus, Alertmanager, kube-state-metrics, node-exporter."""
     return [
-        ScrapeTarget(names.PROMETHEUS, monitoring_namespace, {cv.LABEL_NAME: names.PROMETHEUS},
-                     names.PROMETHEUS_PORT_NAME),
-        ScrapeTarget(names.ALERTMANAGER, monitoring_namespace, {cv.LABEL_NAME: names.ALERTMANAGER},
-                     names.ALERTMANAGER_PORT_NAME),
-        ScrapeTarget(names.KUBE_STATE_METRICS, monitoring_namespace, {cv.LABEL_NAME: names.KUBE_STATE_METRICS},
-                     names.KUBE_STATE_METRICS_PORT_NAME, honor_labels=True),
-        ScrapeTarget(names.NODE_EXPORTER, node_exporter_namespace, {cv.LABEL_NAME: names.NODE_EXPORTER},
-                     names.NODE_EXPORTER_PORT_NAME),
+        ScrapeTarget(
+            names.PROMETHEUS, monitoring_namespace, {cv.LABEL_NAME: names.PROMETHEUS}, names.PROMETHEUS_PORT_NAME
+        ),
+        ScrapeTarget(
+            names.ALERTMANAGER, monitoring_namespace, {cv.LABEL_NAME: names.ALERTMANAGER}, names.ALERTMANAGER_PORT_NAME
+        ),
+        ScrapeTarget(
+            names.KUBE_STATE_METRICS,
+            monitoring_namespace,
+            {cv.LABEL_NAME: names.KUBE_STATE_METRICS},
+            names.KUBE_STATE_METRICS_PORT_NAME,
+            honor_labels=True,
+        ),
+        ScrapeTarget(
+            names.NODE_EXPORTER,
+            node_exporter_namespace,
+            {cv.LABEL_NAME: names.NODE_EXPORTER},
+            names.NODE_EXPORTER_PORT_NAME,
+        ),
     ]
 
 
@@ -296,8 +350,9 @@ def prometheus_config(
     interval_s = duration_seconds(scrape_interval, "scrape_interval")
     duration_seconds(evaluation_interval, "evaluation_interval")
     if scrape_timeout is not None and duration_seconds(scrape_timeout, "scrape_timeout") > interval_s:
-        raise ValueError(f"scrape_timeout = {scrape_timeout!r} is invalid; accepted: at most scrape_interval "
-                         f"({scrape_interval})")
+        raise ValueError(
+            f"scrape_timeout = {scrape_timeout!r} is invalid; accepted: at most scrape_interval ({scrape_interval})"
+        )
     labels = dict(external_labels or {})
     for key, value in labels.items():
         if not isinstance(key, str) or not _LABEL_NAME.match(key) or key.startswith("__"):
@@ -316,8 +371,10 @@ def prometheus_config(
     seen: set[str] = set()
     for job in jobs:
         if job["job_name"] in seen:
-            raise ValueError(f"scrape job name {job['job_name']!r} is used twice; accepted: unique job names "
-                             f"(built-in jobs: {', '.join(sorted(_builtin_job_names()))})")
+            raise ValueError(
+                f"scrape job name {job['job_name']!r} is used twice; accepted: unique job names "
+                f"(built-in jobs: {', '.join(sorted(_builtin_job_names()))})"
+            )
         seen.add(job["job_name"])
 
     global_cfg: dict[str, Any] = {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval}
@@ -325,8 +382,9 @@ def prometheus_config(
         global_cfg["scrape_timeout"] = scrape_timeout
     if labels:
         global_cfg["external_labels"] = labels
-    am = alertmanager or ScrapeTarget(names.ALERTMANAGER, monitoring_namespace,
-                                      {cv.LABEL_NAME: names.ALERTMANAGER}, names.ALERTMANAGER_PORT_NAME)
+    am = alertmanager or ScrapeTarget(
+        names.ALERTMANAGER, monitoring_namespace, {cv.LABEL_NAME: names.ALERTMANAGER}, names.ALERTMANAGER_PORT_NAME
+    )
     return {
         "global": global_cfg,
         "alerting": {"alertmanagers": [alertmanager_discovery(am)]},
@@ -357,8 +415,10 @@ def required_rbac(config: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
             for scope in scopes:
                 wanted.setdefault(scope, set()).update(_SD_RESOURCES[sd["role"]])
         relabels = section.get("relabel_configs", [])
-        if any(r.get("target_label") == "__address__" and "kubernetes.default.svc" in str(r.get("replacement"))
-               for r in relabels):
+        if any(
+            r.get("target_label") == "__address__" and "kubernetes.default.svc" in str(r.get("replacement"))
+            for r in relabels
+        ):
             wanted.setdefault("*", set()).add(("", "nodes/proxy"))
         elif any(sd.get("role") == "node" for sd in section.get("kubernetes_sd_configs", [])):
             wanted.setdefault("*", set()).add(("", "nodes/metrics"))
@@ -381,8 +441,7 @@ def required_rbac(config: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _builtin_job_names() -> set[str]:
-    return {names.ANNOTATED_PODS_JOB, names.KUBELET_JOB, names.CADVISOR_JOB,
-            *(t.name for t in builtin_targets())}
+    return {names.ANNOTATED_PODS_JOB, names.KUBELET_JOB, names.CADVISOR_JOB, *(t.name for t in builtin_targets())}
 
 
 def to_yaml(data: Any) -> str:

@@ -168,13 +168,17 @@ class DashboardSpec:
         if not isinstance(self.title, str) or not self.title.strip():
             raise _fail("DashboardSpec", u, "title", self.title, "a non-empty string")
         if not isinstance(self.json, Mapping) or not isinstance(self.json.get("panels"), list):
-            raise _fail("DashboardSpec", u, "json", type(self.json).__name__,
-                        "a dashboard JSON model (a mapping with a 'panels' list)")
+            raise _fail(
+                "DashboardSpec",
+                u,
+                "json",
+                type(self.json).__name__,
+                "a dashboard JSON model (a mapping with a 'panels' list)",
+            )
         if self.json.get("uid") != self.uid:
             raise _fail("DashboardSpec", u, "json['uid']", self.json.get("uid"), f"the spec's uid {self.uid!r}")
         if self.json.get("title") != self.title:
-            raise _fail("DashboardSpec", u, "json['title']", self.json.get("title"),
-                        f"the spec's title {self.title!r}")
+            raise _fail("DashboardSpec", u, "json['title']", self.json.get("title"), f"the spec's title {self.title!r}")
         if not isinstance(self.folder, str) or not re.match(r"^[A-Za-z0-9 _-]{1,60}$", self.folder):
             raise _fail("DashboardSpec", u, "folder", self.folder, "1-60 letters, digits, spaces, '-' or '_'")
 

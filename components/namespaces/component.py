@@ -33,8 +33,11 @@ class PlatformNamespaces(pulumi.ComponentResource):
         for spec in args.namespaces:
             ns = k8s.core.v1.Namespace(
                 spec.name,
-                metadata={"name": spec.name, "labels": spec.labels(),
-                          "annotations": {"hardening/purpose": spec.purpose}},
+                metadata={
+                    "name": spec.name,
+                    "labels": spec.labels(),
+                    "annotations": {"hardening/purpose": spec.purpose},
+                },
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.namespaces[spec.name] = ns
@@ -43,26 +46,36 @@ class PlatformNamespaces(pulumi.ComponentResource):
             k8s.core.v1.LimitRange(
                 f"{spec.name}-defaults",
                 metadata={"name": "container-defaults", "namespace": spec.name, "labels": base},
-                spec={"limits": [{
-                    "type": "Container",
-                    "default_request": {"cpu": args.container_defaults.cpu_request,
-                                        "memory": args.container_defaults.memory_request},
-                    "default": {"cpu": args.container_defaults.cpu_limit,
-                                "memory": args.container_defaults.memory_limit},
-                }]},
+                spec={
+                    "limits": [
+                        {
+                            "type": "Container",
+                            "default_request": {
+                                "cpu": args.container_defaults.cpu_request,
+                                "memory": args.container_defaults.memory_request,
+                            },
+                            "default": {
+                                "cpu": args.container_defaults.cpu_limit,
+                                "memory": args.container_defaults.memory_limit,
+                            },
+                        }
+                    ]
+                },
                 opts=child,
             )
             quota = spec.quota or args.quota
             k8s.core.v1.ResourceQuota(
                 f"{spec.name}-quota",
                 metadata={"name": "namespace-quota", "namespace": spec.name, "labels": base},
-                spec={"hard": {
-                    "requests.cpu": quota.cpu_request,
-                    "requests.memory": quota.memory_request,
-                    "limits.cpu": quota.cpu_limit,
-                    "limits.memory": quota.memory_limit,
-                    "pods": str(args.max_pods),
-                }},
+                spec={
+                    "hard": {
+                        "requests.cpu": quota.cpu_request,
+                        "requests.memory": quota.memory_request,
+                        "limits.cpu": quota.cpu_limit,
+                        "limits.memory": quota.memory_limit,
+                        "pods": str(args.max_pods),
+                    }
+                },
                 opts=child,
             )
             k8s.networking.v1.NetworkPolicy(
@@ -71,13 +84,19 @@ class PlatformNamespaces(pulumi.ComponentResource):
                 spec={
                     "pod_selector": {},
                     "policy_types": ["Ingress", "Egress"],
-                    "egress": [{
-                        "to": [{
-                            "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
-                            "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
-                        }],
-                        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-                    }],
+                    "egress": [
+                        {
+                            "to": [
+                                {
+                                    "namespace_selector": {
+                                        "match_labels": {"kubernetes.io/metadata.name": "kube-system"}
+                                    },
+                                    "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
+                                }
+                            ],
+                            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                        }
+                    ],
                 },
                 opts=child,
             )
@@ -88,11 +107,18 @@ class PlatformNamespaces(pulumi.ComponentResource):
                     spec={
                         "pod_selector": {},
                         "policy_types": ["Ingress"],
-                        "ingress": [{"from_": [{
-                            "namespace_selector": {
-                                "match_labels": {"kubernetes.io/metadata.name": cv.NS_MONITORING}},
-                            "pod_selector": {"match_labels": {cv.LABEL_NAME: "prometheus"}},
-                        }]}],
+                        "ingress": [
+                            {
+                                "from_": [
+                                    {
+                                        "namespace_selector": {
+                                            "match_labels": {"kubernetes.io/metadata.name": cv.NS_MONITORING}
+                                        },
+                                        "pod_selector": {"match_labels": {cv.LABEL_NAME: "prometheus"}},
+                                    }
+                                ]
+                            }
+                        ],
                     },
                     opts=child,
                 )

@@ -36,8 +36,9 @@ def platform_namespaces(settings: Settings) -> list[NamespaceSpec]:
     ns = settings.namespaces
     team, cc = ns.team, ns.cost_center
     return [
-        NamespaceSpec(cv.NS_MONITORING, "Prometheus, Alertmanager, Grafana, kube-state-metrics", "restricted",
-                      team, cc),
+        NamespaceSpec(
+            cv.NS_MONITORING, "Prometheus, Alertmanager, Grafana, kube-state-metrics", "restricted", team, cc
+        ),
         # node-exporter reads the host's /proc and /sys in the host's PID and network namespaces: the one
         # workload that cannot run under 'restricted', so it gets a namespace of its own.
         NamespaceSpec(cv.NS_NODE_EXPORTER, "node-exporter (host metrics)", "privileged", team, cc),
@@ -47,6 +48,12 @@ def platform_namespaces(settings: Settings) -> list[NamespaceSpec]:
         NamespaceSpec(cv.NS_VAULT, "Vault servers", "privileged", team, cc),
         NamespaceSpec(cv.NS_COST, "OpenCost", "restricted", team, cc),
         NamespaceSpec(cv.NS_ROLLOUTS, "Argo Rollouts controller", "restricted", team, cc),
-        NamespaceSpec(ns.app, f"the {settings.app.name} service", "restricted", ns.app_team, ns.app_cost_center,
-                      quota=ns.app_quota),
+        NamespaceSpec(
+            ns.app,
+            f"the {settings.app.name} service",
+            "restricted",
+            ns.app_team,
+            ns.app_cost_center,
+            quota=ns.app_quota,
+        ),
     ]

@@ -28,8 +28,7 @@ HEADLESS = "vault-internal"
 DECLARATIVE_CONFIG_MAP = "vault-declarative-config"
 DECLARATIVE_KEY = "vault-config.json"
 AUDIT_STORAGE = "2Gi"
-VAULT_RESOURCES = {"dev": Resources("100m", "256Mi", "500m", "512Mi"),
-                   "prod": Resources("250m", "512Mi", "1", "1Gi")}
+VAULT_RESOURCES = {"dev": Resources("100m", "256Mi", "500m", "512Mi"), "prod": Resources("250m", "512Mi", "1", "1Gi")}
 
 
 @dataclass
@@ -68,12 +67,20 @@ def vault_address(settings: Settings) -> str:
 
 def monitoring_addons(settings: Settings) -> MonitoringAddOns:
     cfg = server_input(settings)
-    return MonitoringAddOns(scrape_targets=(ScrapeTarget(
-        "vault", NS, {cv.LABEL_NAME: NAME}, "api", path=f"{sc.METRICS_PATH}?{sc.METRICS_QUERY}",
-        scheme=sc.scheme(cfg),
-        ca_file=cfg.tls.ca_path.replace(sc.TLS_DIR, "/etc/prometheus/vault-tls") if cfg.tls else None,
-        tls_server_name=f"{NAME}.{NS}.svc" if cfg.tls else None,
-    ),))
+    return MonitoringAddOns(
+        scrape_targets=(
+            ScrapeTarget(
+                "vault",
+                NS,
+                {cv.LABEL_NAME: NAME},
+                "api",
+                path=f"{sc.METRICS_PATH}?{sc.METRICS_QUERY}",
+                scheme=sc.scheme(cfg),
+                ca_file=cfg.tls.ca_path.replace(sc.TLS_DIR, "/etc/prometheus/vault-tls") if cfg.tls else None,
+                tls_server_name=f"{NAME}.{NS}.svc" if cfg.tls else None,
+            ),
+        )
+    )
 
 
 class SecretsVault(pulumi.ComponentResource):
@@ -90,53 +97,91 @@ class SecretsVault(pulumi.ComponentResource):
         desired = vault_configuration(s)
         lbls = kb.labels(NAME, "secrets", instance=f"{NAME}-{NS}")
 
-        sa = k8s.core.v1.ServiceAccount(NAME, metadata=kb.meta(NAME, NS, lbls), automount_service_account_token=False,
-                                        opts=child)
+        sa = k8s.core.v1.ServiceAccount(
+            NAME, metadata=kb.meta(NAME, NS, lbls), automount_service_account_token=False, opts=child
+        )
         # Kubernetes auth reviews the tokens apps present (TokenReview): system:auth-delegator.
         k8s.rbac.v1.ClusterRoleBinding(
-            f"{NAME}-auth-delegator", metadata=kb.meta("hardening-vault-auth-delegator", None, lbls),
+            f"{NAME}-auth-delegator",
+            metadata=kb.meta("hardening-vault-auth-delegator", None, lbls),
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:auth-delegator"},
-            subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": NS}], opts=child)
+            subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": NS}],
+            opts=child,
+        )
         # Kubernetes service registration labels its own pods (vault-active, vault-sealed, ...).
-        k8s.rbac.v1.Role(f"{NAME}-discovery", metadata=kb.meta(f"{NAME}-discovery", NS, lbls),
-                         rules=[kb.policy_rule([""], ["pods"], ["get", "update", "patch"])], opts=child)
+        k8s.rbac.v1.Role(
+            f"{NAME}-discovery",
+            metadata=kb.meta(f"{NAME}-discovery", NS, lbls),
+            rules=[kb.policy_rule([""], ["pods"], ["get", "update", "patch"])],
+            opts=child,
+        )
         k8s.rbac.v1.RoleBinding(
-            f"{NAME}-discovery", metadata=kb.meta(f"{NAME}-discovery", NS, lbls),
+            f"{NAME}-discovery",
+            metadata=kb.meta(f"{NAME}-discovery", NS, lbls),
             role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "Role", "name": f"{NAME}-discovery"},
-            subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": NS}], opts=child)
+            subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": NS}],
+            opts=child,
+        )
 
-        k8s.core.v1.ConfigMap(f"{NAME}-config", metadata=kb.meta(f"{NAME}-config", NS, lbls),
-                              data={sc.CONFIG_FILE: sc.render_server_hcl(cfg)}, opts=child)
-        k8s.core.v1.ConfigMap(DECLARATIVE_CONFIG_MAP, metadata=kb.meta(DECLARATIVE_CONFIG_MAP, NS, lbls),
-                              data={DECLARATIVE_KEY: declarative.render_document(desired, fmt="json")}, opts=child)
+        k8s.core.v1.ConfigMap(
+            f"{NAME}-config",
+            metadata=kb.meta(f"{NAME}-config", NS, lbls),
+            data={sc.CONFIG_FILE: sc.render_server_hcl(cfg)},
+            opts=child,
+        )
+        k8s.core.v1.ConfigMap(
+            DECLARATIVE_CONFIG_MAP,
+            metadata=kb.meta(DECLARATIVE_CONFIG_MAP, NS, lbls),
+            data={DECLARATIVE_KEY: declarative.render_document(desired, fmt="json")},
+            opts=child,
+        )
 
         scheme = "HTTPS" if cfg.tls else "HTTP"
         ports = {"api": sc.API_PORT, "cluster": sc.CLUSTER_PORT}
         security = kb.restricted_security_context()
         security["capabilities"] = {"drop": ["ALL"], "add": list(sc.CONTAINER_CAPABILITIES_ADD)}
-        mounts = [kb.mount("config", sc.CONFIG_DIR, read_only=True), kb.mount("data", sc.DATA_DIR),
-                  kb.mount("audit", sc.AUDIT_DIR), kb.mount("home", "/home/vault")]
+        mounts = [
+            kb.mount("config", sc.CONFIG_DIR, read_only=True),
+            kb.mount("data", sc.DATA_DIR),
+            kb.mount("audit", sc.AUDIT_DIR),
+            kb.mount("home", "/home/vault"),
+        ]
         volumes = [kb.config_volume("config", f"{NAME}-config"), kb.empty_dir("home", "64Mi")]
         if cfg.tls:
             mounts.append(kb.mount("tls", sc.TLS_DIR, read_only=True))
             volumes.append(kb.secret_volume("tls", cfg.tls.secret_name))
         c = kb.container(
-            NAME, image("vault"), resources=VAULT_RESOURCES["prod" if s.is_prod else "dev"],
-            command=["vault"], args=sc.server_args(cfg), ports=ports, env=sc.server_env(cfg), volume_mounts=mounts,
+            NAME,
+            image("vault"),
+            resources=VAULT_RESOURCES["prod" if s.is_prod else "dev"],
+            command=["vault"],
+            args=sc.server_args(cfg),
+            ports=ports,
+            env=sc.server_env(cfg),
+            volume_mounts=mounts,
             # ready only when unsealed (active or standby); alive even while sealed or uninitialised
             readiness=kb.http_probe(sc.READINESS_PATH, "api", scheme=scheme, period=5, failure_threshold=2),
             liveness=kb.http_probe(sc.LIVENESS_PATH, "api", scheme=scheme, period=10, initial_delay=60),
             security_context=security,
         )
-        pod = kb.pod_spec([c], service_account=NAME, run_as_user=sc.RUN_AS_USER, fs_group=sc.FS_GROUP,
-                          termination_grace=10, volumes=volumes,
-                          affinity=kb.spread_across_nodes(NAME) if cfg.replicas > 1 else None)
+        pod = kb.pod_spec(
+            [c],
+            service_account=NAME,
+            run_as_user=sc.RUN_AS_USER,
+            fs_group=sc.FS_GROUP,
+            termination_grace=10,
+            volumes=volumes,
+            affinity=kb.spread_across_nodes(NAME) if cfg.replicas > 1 else None,
+        )
         pod["security_context"]["run_as_group"] = sc.RUN_AS_GROUP
         # Not awaited: Vault is ready only after `tools.vault init/unseal`, which need it running first.
         k8s.apps.v1.StatefulSet(
-            NAME, metadata=kb.meta(NAME, NS, lbls, kb.SKIP_AWAIT),
+            NAME,
+            metadata=kb.meta(NAME, NS, lbls, kb.SKIP_AWAIT),
             spec={
-                "replicas": cfg.replicas, "service_name": HEADLESS, "pod_management_policy": "Parallel",
+                "replicas": cfg.replicas,
+                "service_name": HEADLESS,
+                "pod_management_policy": "Parallel",
                 "update_strategy": {"type": "OnDelete"},  # upgrade one unsealed peer at a time, by hand
                 "selector": {"match_labels": kb.selector(NAME)},
                 "template": {"metadata": {"labels": lbls}, "spec": pod},
@@ -145,28 +190,45 @@ class SecretsVault(pulumi.ComponentResource):
                     kb.pvc_template("audit", AUDIT_STORAGE, s.cluster.storage_class, lbls),
                 ],
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa]))
-        k8s.core.v1.Service(NAME, metadata=kb.meta(NAME, NS, lbls, kb.SKIP_AWAIT),
-                            spec={"selector": kb.selector(NAME), "ports": kb.service_ports({"api": sc.API_PORT})},
-                            opts=child)
-        k8s.core.v1.Service(HEADLESS, metadata=kb.meta(HEADLESS, NS, lbls, kb.SKIP_AWAIT),
-                            spec={"cluster_ip": "None", "publish_not_ready_addresses": True,
-                                  "selector": kb.selector(NAME), "ports": kb.service_ports(ports)}, opts=child)
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[sa]),
+        )
+        k8s.core.v1.Service(
+            NAME,
+            metadata=kb.meta(NAME, NS, lbls, kb.SKIP_AWAIT),
+            spec={"selector": kb.selector(NAME), "ports": kb.service_ports({"api": sc.API_PORT})},
+            opts=child,
+        )
+        k8s.core.v1.Service(
+            HEADLESS,
+            metadata=kb.meta(HEADLESS, NS, lbls, kb.SKIP_AWAIT),
+            spec={
+                "cluster_ip": "None",
+                "publish_not_ready_addresses": True,
+                "selector": kb.selector(NAME),
+                "ports": kb.service_ports(ports),
+            },
+            opts=child,
+        )
         if cfg.replicas > 1:
-            k8s.policy.v1.PodDisruptionBudget(NAME, metadata=kb.meta(NAME, NS, lbls),
-                                              spec={"max_unavailable": 1,
-                                                    "selector": {"match_labels": kb.selector(NAME)}},
-                                              opts=child)
+            k8s.policy.v1.PodDisruptionBudget(
+                NAME,
+                metadata=kb.meta(NAME, NS, lbls),
+                spec={"max_unavailable": 1, "selector": {"match_labels": kb.selector(NAME)}},
+                opts=child,
+            )
         peers = [{"pod_selector": {"match_labels": kb.selector(NAME)}}]
         k8s.networking.v1.NetworkPolicy(
-            f"{NAME}-allow", metadata=kb.meta(f"allow-{NAME}", NS, lbls),
+            f"{NAME}-allow",
+            metadata=kb.meta(f"allow-{NAME}", NS, lbls),
             spec=kb.network_policy_spec(
                 kb.selector(NAME),
                 # clients anywhere in the cluster reach the API; peers reach each other on both ports
                 ingress=[([{"namespace_selector": {}}], [sc.API_PORT]), (peers, [sc.API_PORT, sc.CLUSTER_PORT])],
                 # peers; the Kubernetes API (TokenReview, service registration)
-                egress=[(peers, [sc.API_PORT, sc.CLUSTER_PORT]), (None, [443, 6443])]),
-            opts=child)
+                egress=[(peers, [sc.API_PORT, sc.CLUSTER_PORT]), (None, [443, 6443])],
+            ),
+            opts=child,
+        )
 
         self.address = pulumi.Output.from_input(sc.api_address(cfg))
         self.auth = declarative.outputs(desired)

@@ -184,17 +184,33 @@ CI_POLICY = "ci"
 CI_ROLE = "ci"
 
 
-def kubernetes_role(app: str, namespace: str, *, service_account: str | None = None,
-                    policies: Sequence[str] | None = None,
-                    token_ttl: str = "1h") -> KubernetesRole:  # noqa: S107 - a duration
+def kubernetes_role(
+    app: str,
+    namespace: str,
+    *,
+    service_account: str | None = None,
+    policies: Sequence[str] | None = None,
+    token_ttl: str = "1h",  # noqa: S107 - a duration
+) -> KubernetesRole:
     """One role per workload: bound to exactly its service account in exactly its namespace."""
-    return KubernetesRole(name=app, service_account=service_account or app, namespace=namespace,
-                          policies=tuple(policies or (app_policy_name(app),)), token_ttl=token_ttl)
+    return KubernetesRole(
+        name=app,
+        service_account=service_account or app,
+        namespace=namespace,
+        policies=tuple(policies or (app_policy_name(app),)),
+        token_ttl=token_ttl,
+    )
 
 
-def github_ci_role(repository: str, *, audiences: Sequence[str] | None = None, ref: str | None = "refs/heads/main",
-                   environment: str | None = None, name: str = CI_ROLE,
-                   policies: Sequence[str] = (CI_POLICY,)) -> JwtRole:
+def github_ci_role(
+    repository: str,
+    *,
+    audiences: Sequence[str] | None = None,
+    ref: str | None = "refs/heads/main",
+    environment: str | None = None,
+    name: str = CI_ROLE,
+    policies: Sequence[str] = (CI_POLICY,),
+) -> JwtRole:
     """A JWT role for GitHub Actions OIDC tokens of ``repository`` on ``ref`` and/or ``environment``."""
     claims: dict[str, tuple[str, ...]] = {"repository": (repository,)}
     if ref:
@@ -202,24 +218,39 @@ def github_ci_role(repository: str, *, audiences: Sequence[str] | None = None, r
     if environment:
         claims["environment"] = (environment,)
     owner = repository.split("/", 1)[0]
-    return JwtRole(name=name, policies=tuple(policies),
-                   bound_audiences=tuple(audiences or (f"https://github.com/{owner}",)), bound_claims=claims)
+    return JwtRole(
+        name=name,
+        policies=tuple(policies),
+        bound_audiences=tuple(audiences or (f"https://github.com/{owner}",)),
+        bound_claims=claims,
+    )
 
 
-def platform_config(*, app: str, app_namespace: str, github_repository: str,
-                    app_service_account: str | None = None, ci_ref: str | None = "refs/heads/main",
-                    ci_environment: str | None = None, ci_audiences: Sequence[str] | None = None,
-                    kv_mount: str = "secret", max_versions: int = 10,
-                    rotation_period: str = DEFAULT_ROTATION_PERIOD, audit_file: str = "/vault/audit/audit.log",
-                    extra_workloads: Sequence[tuple[str, str]] = ()) -> VaultConfig:
+def platform_config(
+    *,
+    app: str,
+    app_namespace: str,
+    github_repository: str,
+    app_service_account: str | None = None,
+    ci_ref: str | None = "refs/heads/main",
+    ci_environment: str | None = None,
+    ci_audiences: Sequence[str] | None = None,
+    kv_mount: str = "secret",
+    max_versions: int = 10,
+    rotation_period: str = DEFAULT_ROTATION_PERIOD,
+    audit_file: str = "/vault/audit/audit.log",
+    extra_workloads: Sequence[tuple[str, str]] = (),
+) -> VaultConfig:
     """The platform's Vault configuration: the app (and any ``(name, namespace)`` extra workloads) read
     their own KV path through Kubernetes auth; CI reads ``ci/*`` through GitHub OIDC.
 
     ``rotation_period`` accepts ``90d`` as well as ``2160h``; it is stored in hours.
     """
     workloads = [(app, app_namespace, app_service_account), *[(n, ns, None) for n, ns in extra_workloads]]
-    policies = [Policy(app_policy_name(n), policy_hcl.app_read_policy(n, mount=kv_mount, prefix=APPS_PREFIX))
-                for n, _, _ in workloads]
+    policies = [
+        Policy(app_policy_name(n), policy_hcl.app_read_policy(n, mount=kv_mount, prefix=APPS_PREFIX))
+        for n, _, _ in workloads
+    ]
     policies.append(Policy(CI_POLICY, policy_hcl.ci_read_policy(mount=kv_mount, prefix=CI_PREFIX)))
     roles = tuple(kubernetes_role(n, ns, service_account=sa) for n, ns, sa in workloads)
     ci = github_ci_role(github_repository, audiences=ci_audiences, ref=ci_ref, environment=ci_environment)
@@ -245,19 +276,37 @@ def _auth_doc(a: AuthMethod) -> dict[str, Any]:
         config: dict[str, Any] = {"kubernetes_host": a.kubernetes_host}
         if a.kubernetes_ca_cert:
             config["kubernetes_ca_cert"] = a.kubernetes_ca_cert
-        roles = [{"name": r.name, "service_account": r.service_account, "namespace": r.namespace,
-                  "policies": list(r.policies), "token_ttl": r.token_ttl, "token_max_ttl": r.token_max_ttl,
-                  **({"audience": r.audience} if r.audience else {})} for r in a.roles]
+        roles = [
+            {
+                "name": r.name,
+                "service_account": r.service_account,
+                "namespace": r.namespace,
+                "policies": list(r.policies),
+                "token_ttl": r.token_ttl,
+                "token_max_ttl": r.token_max_ttl,
+                **({"audience": r.audience} if r.audience else {}),
+            }
+            for r in a.roles
+        ]
         return {"type": "kubernetes", "path": a.path, "config": config, "roles": roles}
     config = {"bound_issuer": a.bound_issuer}
     if a.jwt_validation_pubkeys:
         config["jwt_validation_pubkeys"] = list(a.jwt_validation_pubkeys)
     else:
         config["oidc_discovery_url"] = a.oidc_discovery_url
-    jroles = [{"name": r.name, "policies": list(r.policies), "bound_audiences": list(r.bound_audiences),
-               "bound_claims": {k: list(v) for k, v in r.bound_claims.items()},
-               "bound_claims_type": r.bound_claims_type, "user_claim": r.user_claim,
-               "token_ttl": r.token_ttl, "token_max_ttl": r.token_max_ttl} for r in a.roles]
+    jroles = [
+        {
+            "name": r.name,
+            "policies": list(r.policies),
+            "bound_audiences": list(r.bound_audiences),
+            "bound_claims": {k: list(v) for k, v in r.bound_claims.items()},
+            "bound_claims_type": r.bound_claims_type,
+            "user_claim": r.user_claim,
+            "token_ttl": r.token_ttl,
+            "token_max_ttl": r.token_max_ttl,
+        }
+        for r in a.roles
+    ]
     return {"type": "jwt", "path": a.path, "config": config, "roles": jroles}
 
 
@@ -266,13 +315,18 @@ def to_document(cfg: VaultConfig) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
-        "kv": {"path": cfg.kv.path, "max_versions": cfg.kv.max_versions,
-               "rotation_period": cfg.kv.rotation_period, "cas_required": cfg.kv.cas_required,
-               "description": cfg.kv.description},
+        "kv": {
+            "path": cfg.kv.path,
+            "max_versions": cfg.kv.max_versions,
+            "rotation_period": cfg.kv.rotation_period,
+            "cas_required": cfg.kv.cas_required,
+            "description": cfg.kv.description,
+        },
         "policies": [{"name": p.name, "hcl": p.hcl} for p in cfg.policies],
         "auth": [_auth_doc(a) for a in cfg.auth],
-        "audit": [{"type": d.type, "path": d.path, "file_path": d.file_path, "description": d.description}
-                  for d in cfg.audit],
+        "audit": [
+            {"type": d.type, "path": d.path, "file_path": d.file_path, "description": d.description} for d in cfg.audit
+        ],
     }
 
 
@@ -284,8 +338,10 @@ def render_document(cfg: VaultConfig, fmt: str = "yaml") -> str:
         return json.dumps(doc, indent=2) + "\n"
     if fmt != "yaml":
         raise ValueError(f"fmt: {fmt!r}; accepted: yaml, json")
-    header = "# Desired Vault configuration, rendered by components/vault/declarative.py; applied by\n" \
-             "# `python -m tools.vault reconcile --config <this file>`. Contains no secret.\n"
+    header = (
+        "# Desired Vault configuration, rendered by components/vault/declarative.py; applied by\n"
+        "# `python -m tools.vault reconcile --config <this file>`. Contains no secret.\n"
+    )
     return header + yamltext.dump(doc, width=1000)
 
 
@@ -372,8 +428,9 @@ def from_document(data: Any) -> VaultConfig:
     if doc.get("kind", KIND) != KIND:
         c.add("kind", f"{doc['kind']!r}; accepted: {KIND}")
 
-    kvd = c.mapping(doc.get("kv", {}), "kv", (), ("path", "max_versions", "rotation_period", "cas_required",
-                                                  "description"))
+    kvd = c.mapping(
+        doc.get("kv", {}), "kv", (), ("path", "max_versions", "rotation_period", "cas_required", "description")
+    )
     kv = KvMount(
         path=c.string(kvd.get("path", "secret"), "kv.path", _MOUNT, "a mount name such as secret"),
         max_versions=c.integer(kvd.get("max_versions", 10), "kv.max_versions", 1, 1000),
@@ -411,16 +468,21 @@ def from_document(data: Any) -> VaultConfig:
             continue
         for rule in rules:
             if rule.path in ("*", "+", "+/*") and "deny" not in rule.capabilities:
-                c.add(f"{where}.hcl", f"policy {name!r} grants {list(rule.capabilities)} on every path "
-                      f"({rule.path!r}); accepted: paths scoped to what the holder needs")
+                c.add(
+                    f"{where}.hcl",
+                    f"policy {name!r} grants {list(rule.capabilities)} on every path "
+                    f"({rule.path!r}); accepted: paths scoped to what the holder needs",
+                )
         policies.append(Policy(str(name), str(text)))
     known_policies = {p.name for p in policies} | {"default"}
 
     def check_refs(names: tuple[str, ...], where: str) -> None:
         for n in names:
             if n not in known_policies and n not in broken_policies:
-                c.add(where, f"policy {n!r} is not defined in policies; defined: "
-                      f"{', '.join(sorted(known_policies)) or 'none'}")
+                c.add(
+                    where,
+                    f"policy {n!r} is not defined in policies; defined: {', '.join(sorted(known_policies)) or 'none'}",
+                )
 
     auth: list[AuthMethod] = []
     raw_auth = doc.get("auth", [])
@@ -449,8 +511,12 @@ def from_document(data: Any) -> VaultConfig:
         role_names: set[str] = set()
         if typ == "kubernetes":
             cfgd = c.mapping(a.get("config", {}), f"{where}.config", (), ("kubernetes_host", "kubernetes_ca_cert"))
-            host = c.string(cfgd.get("kubernetes_host", KubernetesAuth.kubernetes_host),
-                            f"{where}.config.kubernetes_host", re.compile(r"^https://\S+$"), "an https URL")
+            host = c.string(
+                cfgd.get("kubernetes_host", KubernetesAuth.kubernetes_host),
+                f"{where}.config.kubernetes_host",
+                re.compile(r"^https://\S+$"),
+                "an https URL",
+            )
             ca = cfgd.get("kubernetes_ca_cert", "")
             if ca and (not isinstance(ca, str) or "BEGIN CERTIFICATE" not in ca):
                 c.add(f"{where}.config.kubernetes_ca_cert", "accepted: a PEM certificate, or empty (in-cluster)")
@@ -458,16 +524,22 @@ def from_document(data: Any) -> VaultConfig:
             kroles: list[KubernetesRole] = []
             for j, rr in enumerate(raw_roles):
                 rw = f"{where}.roles[{j}]"
-                r = c.mapping(rr, rw, ("name", "service_account", "namespace", "policies"),
-                              ("token_ttl", "token_max_ttl", "audience"))
+                r = c.mapping(
+                    rr,
+                    rw,
+                    ("name", "service_account", "namespace", "policies"),
+                    ("token_ttl", "token_max_ttl", "audience"),
+                )
                 name = c.string(r.get("name"), f"{rw}.name", _NAME, "a role name (lower-case, digits, . _ -)")
                 if name and name in role_names:
                     c.add(f"{rw}.name", f"{name!r} is defined twice")
                 role_names.add(name)
                 sa = r.get("service_account")
                 if sa == "*" or (isinstance(sa, list) and "*" in sa):
-                    c.add(f"{rw}.service_account", "'*' would let every service account in; accepted: one "
-                          "service account name")
+                    c.add(
+                        f"{rw}.service_account",
+                        "'*' would let every service account in; accepted: one service account name",
+                    )
                     sa = ""
                 else:
                     sa = c.string(sa, f"{rw}.service_account", _DNS_LABEL, "one service account name")
@@ -480,8 +552,7 @@ def from_document(data: Any) -> VaultConfig:
                 pols = c.strings(r.get("policies"), f"{rw}.policies")
                 check_refs(pols, f"{rw}.policies")
                 ttl = c.duration(r.get("token_ttl", "1h"), f"{rw}.token_ttl", minimum=60, maximum=86400)
-                max_ttl = c.duration(r.get("token_max_ttl", "4h"), f"{rw}.token_max_ttl", minimum=60,
-                                     maximum=7 * 86400)
+                max_ttl = c.duration(r.get("token_max_ttl", "4h"), f"{rw}.token_max_ttl", minimum=60, maximum=7 * 86400)
                 if ttl and max_ttl and parse_duration(ttl) > parse_duration(max_ttl):
                     c.add(f"{rw}.token_ttl", f"{ttl} is longer than token_max_ttl {max_ttl}")
                 aud = r.get("audience", "")
@@ -489,21 +560,34 @@ def from_document(data: Any) -> VaultConfig:
                     c.add(f"{rw}.audience", "accepted: a string")
                     aud = ""
                 kroles.append(KubernetesRole(name, sa, ns, pols, ttl, max_ttl, aud))
-            auth.append(KubernetesAuth(path=path, kubernetes_host=host, kubernetes_ca_cert=str(ca or ""),
-                                       roles=tuple(kroles)))
+            auth.append(
+                KubernetesAuth(path=path, kubernetes_host=host, kubernetes_ca_cert=str(ca or ""), roles=tuple(kroles))
+            )
         else:
-            cfgd = c.mapping(a.get("config", {}), f"{where}.config", ("bound_issuer",),
-                             ("oidc_discovery_url", "jwt_validation_pubkeys"))
-            issuer = c.string(cfgd.get("bound_issuer"), f"{where}.config.bound_issuer",
-                              re.compile(r"^https://\S+$"), f"an https issuer URL such as {GITHUB_OIDC_ISSUER}")
+            cfgd = c.mapping(
+                a.get("config", {}),
+                f"{where}.config",
+                ("bound_issuer",),
+                ("oidc_discovery_url", "jwt_validation_pubkeys"),
+            )
+            issuer = c.string(
+                cfgd.get("bound_issuer"),
+                f"{where}.config.bound_issuer",
+                re.compile(r"^https://\S+$"),
+                f"an https issuer URL such as {GITHUB_OIDC_ISSUER}",
+            )
             has_disc, has_keys = "oidc_discovery_url" in cfgd, "jwt_validation_pubkeys" in cfgd
             disc = ""
             keys: tuple[str, ...] = ()
             if has_disc == has_keys:
                 c.add(f"{where}.config", "set exactly one of oidc_discovery_url or jwt_validation_pubkeys")
             elif has_disc:
-                disc = c.string(cfgd["oidc_discovery_url"], f"{where}.config.oidc_discovery_url",
-                                re.compile(r"^https://\S+$"), "an https URL")
+                disc = c.string(
+                    cfgd["oidc_discovery_url"],
+                    f"{where}.config.oidc_discovery_url",
+                    re.compile(r"^https://\S+$"),
+                    "an https URL",
+                )
             else:
                 keys = c.strings(cfgd["jwt_validation_pubkeys"], f"{where}.config.jwt_validation_pubkeys")
                 for k, pem in enumerate(keys):
@@ -512,8 +596,12 @@ def from_document(data: Any) -> VaultConfig:
             jroles: list[JwtRole] = []
             for j, rr in enumerate(raw_roles):
                 rw = f"{where}.roles[{j}]"
-                r = c.mapping(rr, rw, ("name", "policies", "bound_audiences", "bound_claims"),
-                              ("user_claim", "bound_claims_type", "token_ttl", "token_max_ttl"))
+                r = c.mapping(
+                    rr,
+                    rw,
+                    ("name", "policies", "bound_audiences", "bound_claims"),
+                    ("user_claim", "bound_claims_type", "token_ttl", "token_max_ttl"),
+                )
                 name = c.string(r.get("name"), f"{rw}.name", _NAME, "a role name (lower-case, digits, . _ -)")
                 if name and name in role_names:
                     c.add(f"{rw}.name", f"{name!r} is defined twice")
@@ -530,27 +618,38 @@ def from_document(data: Any) -> VaultConfig:
                         claims[str(ck)] = c.strings(cv, f"{rw}.bound_claims.{ck}")
                     if issuer == GITHUB_OIDC_ISSUER:
                         if "repository" not in claims:
-                            c.add(f"{rw}.bound_claims", "GitHub tokens must be bound to a repository "
-                                  "(claim 'repository: owner/name')")
+                            c.add(
+                                f"{rw}.bound_claims",
+                                "GitHub tokens must be bound to a repository (claim 'repository: owner/name')",
+                            )
                         elif not all(_REPO.match(v) for v in claims["repository"]):
-                            c.add(f"{rw}.bound_claims.repository", f"{list(claims['repository'])}; accepted: "
-                                  "owner/name")
+                            c.add(
+                                f"{rw}.bound_claims.repository", f"{list(claims['repository'])}; accepted: owner/name"
+                            )
                         if not ({"ref", "environment"} & claims.keys()):
-                            c.add(f"{rw}.bound_claims", "GitHub tokens must also be bound to a branch ('ref') "
-                                  "or a deployment 'environment'")
+                            c.add(
+                                f"{rw}.bound_claims",
+                                "GitHub tokens must also be bound to a branch ('ref') or a deployment 'environment'",
+                            )
                 ctype = r.get("bound_claims_type", "string")
                 if ctype not in ("string", "glob"):
                     c.add(f"{rw}.bound_claims_type", f"{ctype!r}; accepted: string, glob")
                     ctype = "string"
                 user_claim = c.string(r.get("user_claim", "sub"), f"{rw}.user_claim")
                 ttl = c.duration(r.get("token_ttl", "15m"), f"{rw}.token_ttl", minimum=60, maximum=86400)
-                max_ttl = c.duration(r.get("token_max_ttl", "30m"), f"{rw}.token_max_ttl", minimum=60,
-                                     maximum=86400)
+                max_ttl = c.duration(r.get("token_max_ttl", "30m"), f"{rw}.token_max_ttl", minimum=60, maximum=86400)
                 if ttl and max_ttl and parse_duration(ttl) > parse_duration(max_ttl):
                     c.add(f"{rw}.token_ttl", f"{ttl} is longer than token_max_ttl {max_ttl}")
                 jroles.append(JwtRole(name, pols, auds, claims, user_claim, ctype, ttl, max_ttl))
-            auth.append(JwtAuth(path=path, bound_issuer=issuer, oidc_discovery_url=disc or GITHUB_OIDC_ISSUER,
-                                jwt_validation_pubkeys=keys, roles=tuple(jroles)))
+            auth.append(
+                JwtAuth(
+                    path=path,
+                    bound_issuer=issuer,
+                    oidc_discovery_url=disc or GITHUB_OIDC_ISSUER,
+                    jwt_validation_pubkeys=keys,
+                    roles=tuple(jroles),
+                )
+            )
 
     audit: list[FileAudit] = []
     raw_audit = doc.get("audit", [])
@@ -562,16 +661,19 @@ def from_document(data: Any) -> VaultConfig:
         where = f"audit[{i}]"
         typ = raw.get("type") if isinstance(raw, Mapping) else None
         if typ not in AUDIT_TYPES:
-            c.add(f"{where}.type", f"{typ!r} is not a supported audit device type; accepted: "
-                  f"{', '.join(AUDIT_TYPES)}")
+            c.add(f"{where}.type", f"{typ!r} is not a supported audit device type; accepted: {', '.join(AUDIT_TYPES)}")
             continue
         d = c.mapping(raw, where, ("type", "file_path"), ("path", "description"))
         path = c.string(d.get("path", "file"), f"{where}.path", _MOUNT, "a device path such as file")
         if path in audit_paths:
             c.add(f"{where}.path", f"{path!r} is used twice")
         audit_paths.add(path)
-        fpath = c.string(d.get("file_path"), f"{where}.file_path", re.compile(r"^(/[^\s\"]+|stdout)$"),
-                         "an absolute file path or stdout")
+        fpath = c.string(
+            d.get("file_path"),
+            f"{where}.file_path",
+            re.compile(r"^(/[^\s\"]+|stdout)$"),
+            "an absolute file path or stdout",
+        )
         audit.append(FileAudit(path=path, file_path=fpath, description=str(d.get("description", "File audit log"))))
 
     if c.problems:

@@ -17,8 +17,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 CAPABILITIES = ("create", "read", "update", "patch", "delete", "list", "sudo", "deny", "subscribe", "recover")
-RULE_KEYS = ("capabilities", "required_parameters", "allowed_parameters", "denied_parameters",
-             "min_wrapping_ttl", "max_wrapping_ttl")
+RULE_KEYS = (
+    "capabilities",
+    "required_parameters",
+    "allowed_parameters",
+    "denied_parameters",
+    "min_wrapping_ttl",
+    "max_wrapping_ttl",
+)
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?$")
 _TTL = re.compile(r"^\d+(s|m|h)$")
 
@@ -40,32 +46,39 @@ class PathRule:
 
 def check_policy_name(name: str) -> None:
     if not isinstance(name, str) or not _NAME.match(name) or name in ("root", "default"):
-        raise PolicyError(f"policy name {name!r}: accepted: lower-case letters, digits, '.', '_', '-' "
-                          "(1-128 characters), not 'root' or 'default'")
+        raise PolicyError(
+            f"policy name {name!r}: accepted: lower-case letters, digits, '.', '_', '-' "
+            "(1-128 characters), not 'root' or 'default'"
+        )
 
 
 def _check_rule(policy: str, rule: PathRule, where: str, caps_where: str = "") -> None:
     if not rule.path or any(c in rule.path for c in '"\n\\'):
-        raise PolicyError(f"policy {policy!r}, {where}: path {rule.path!r} must be a non-empty string "
-                          "without quotes, backslashes or newlines")
+        raise PolicyError(
+            f"policy {policy!r}, {where}: path {rule.path!r} must be a non-empty string "
+            "without quotes, backslashes or newlines"
+        )
     if "*" in rule.path[:-1]:
-        raise PolicyError(f"policy {policy!r}, {where}: path {rule.path!r}: '*' is only allowed at the end "
-                          "(use '+' for one path segment)")
+        raise PolicyError(
+            f"policy {policy!r}, {where}: path {rule.path!r}: '*' is only allowed at the end "
+            "(use '+' for one path segment)"
+        )
     if not rule.capabilities:
-        raise PolicyError(f"policy {policy!r}, {where}: path {rule.path!r} has no capabilities; accepted: "
-                          f"{', '.join(CAPABILITIES)}")
+        raise PolicyError(
+            f"policy {policy!r}, {where}: path {rule.path!r} has no capabilities; accepted: {', '.join(CAPABILITIES)}"
+        )
     where = caps_where or where
     for cap in rule.capabilities:
         if cap not in CAPABILITIES:
-            raise PolicyError(f"policy {policy!r}, {where}: unknown capability {cap!r}; accepted: "
-                              f"{', '.join(CAPABILITIES)}")
+            raise PolicyError(
+                f"policy {policy!r}, {where}: unknown capability {cap!r}; accepted: {', '.join(CAPABILITIES)}"
+            )
     if "deny" in rule.capabilities and len(rule.capabilities) > 1:
         raise PolicyError(f"policy {policy!r}, {where}: 'deny' cannot be combined with other capabilities")
     for key in ("min_wrapping_ttl", "max_wrapping_ttl"):
         value = getattr(rule, key)
         if value and not _TTL.match(value):
-            raise PolicyError(f"policy {policy!r}, {where}: {key} {value!r}; accepted: a duration like "
-                              "30s, 5m, 1h")
+            raise PolicyError(f"policy {policy!r}, {where}: {key} {value!r}; accepted: a duration like 30s, 5m, 1h")
 
 
 def render_policy(rules: Sequence[PathRule], *, name: str = "policy", comment: str = "") -> str:
@@ -106,11 +119,14 @@ def _list(items: Sequence[str]) -> str:
 # --------------------------------------------------------------------------------------------------
 # Parsing
 # --------------------------------------------------------------------------------------------------
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>[ \t\r]+) | (?P<nl>\n) | (?P<comment>\#[^\n]*|//[^\n]*) | (?P<block>/\*.*?\*/)
   | (?P<string>"(?:[^"\\\n]|\\.)*") | (?P<ident>[A-Za-z_][A-Za-z0-9_-]*)
   | (?P<punct>[{}\[\]=,])
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 
 
 def _tokens(policy: str, text: str) -> list[tuple[str, str, int]]:
@@ -119,7 +135,7 @@ def _tokens(policy: str, text: str) -> list[tuple[str, str, int]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m:
-            snippet = text[pos:pos + 20].split("\n")[0]
+            snippet = text[pos : pos + 20].split("\n")[0]
             raise PolicyError(f"policy {policy!r}, line {line}: unexpected text {snippet!r}")
         kind = m.lastgroup or ""
         value = m.group()
@@ -160,8 +176,9 @@ class _Parser:
         while self.peek()[0] != "eof":
             k, v, _ = self.peek()
             if k != "ident" or v != "path":
-                raise self.fail(f"expected a 'path \"<glob>\" {{ ... }}' block, found {v!r}; a policy holds "
-                                "only path blocks")
+                raise self.fail(
+                    f"expected a 'path \"<glob>\" {{ ... }}' block, found {v!r}; a policy holds only path blocks"
+                )
             self.i += 1
             start = self.i
             line = self.peek()[2]
@@ -251,8 +268,15 @@ class _Parser:
 
         if "capabilities" not in body:
             raise self.fail(f"path {path!r} has no capabilities; accepted: {', '.join(CAPABILITIES)}")
-        return PathRule(path, lst("capabilities"), lst("required_parameters"), mapping("allowed_parameters"),
-                        mapping("denied_parameters"), string("min_wrapping_ttl"), string("max_wrapping_ttl"))
+        return PathRule(
+            path,
+            lst("capabilities"),
+            lst("required_parameters"),
+            mapping("allowed_parameters"),
+            mapping("denied_parameters"),
+            string("min_wrapping_ttl"),
+            string("max_wrapping_ttl"),
+        )
 
 
 def parse_policy(text: str, *, name: str = "policy") -> list[PathRule]:

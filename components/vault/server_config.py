@@ -124,13 +124,17 @@ class ServerConfigInput:
 def validate(cfg: ServerConfigInput) -> None:
     """Raise ``ServerConfigError`` for the first invalid field (name, value, what is accepted)."""
     if cfg.dev_mode:
-        raise ServerConfigError("dev_mode: true is refused; accepted: false. Dev mode keeps every secret "
-                                "in memory, starts unsealed and prints the root token")
+        raise ServerConfigError(
+            "dev_mode: true is refused; accepted: false. Dev mode keeps every secret "
+            "in memory, starts unsealed and prints the root token"
+        )
     if cfg.environment not in ENVIRONMENTS:
         raise ServerConfigError(f"environment: {cfg.environment!r}; accepted: {', '.join(ENVIRONMENTS)}")
     if cfg.environment == "prod" and cfg.tls is None:
-        raise ServerConfigError("tls: none in prod; accepted: TlsFiles(secret_name=<a kubernetes.io/tls "
-                                "Secret>). A TLS-disabled listener sends tokens and secrets in clear text")
+        raise ServerConfigError(
+            "tls: none in prod; accepted: TlsFiles(secret_name=<a kubernetes.io/tls "
+            "Secret>). A TLS-disabled listener sends tokens and secrets in clear text"
+        )
     if not isinstance(cfg.replicas, int) or not 1 <= cfg.replicas <= 7:
         raise ServerConfigError(f"replicas: {cfg.replicas!r}; accepted: an integer from 1 to 7")
     if cfg.replicas > 1 and cfg.replicas % 2 == 0:
@@ -147,8 +151,9 @@ def validate(cfg: ServerConfigInput) -> None:
     if cfg.port == cfg.cluster_port:
         raise ServerConfigError("cluster_port: equals port; accepted: two different ports")
     if not _DURATION.match(cfg.prometheus_retention_time):
-        raise ServerConfigError(f"prometheus_retention_time: {cfg.prometheus_retention_time!r}; accepted: a "
-                                "duration such as 24h or 30m")
+        raise ServerConfigError(
+            f"prometheus_retention_time: {cfg.prometheus_retention_time!r}; accepted: a duration such as 24h or 30m"
+        )
     if cfg.log_level not in _LOG_LEVELS:
         raise ServerConfigError(f"log_level: {cfg.log_level!r}; accepted: {', '.join(_LOG_LEVELS)}")
     if cfg.log_format not in ("json", "standard"):
@@ -174,8 +179,17 @@ def peer_hosts(cfg: ServerConfigInput) -> list[str]:
 def tls_dns_names(cfg: ServerConfigInput) -> list[str]:
     """Names the listener certificate must cover (Subject Alternative Names), plus 127.0.0.1 as an IP."""
     ns, name, hl = cfg.namespace, cfg.name, cfg.headless_service
-    return [name, f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local",
-            f"*.{hl}", f"*.{hl}.{ns}", f"*.{hl}.{ns}.svc", f"*.{hl}.{ns}.svc.cluster.local", "localhost"]
+    return [
+        name,
+        f"{name}.{ns}",
+        f"{name}.{ns}.svc",
+        f"{name}.{ns}.svc.cluster.local",
+        f"*.{hl}",
+        f"*.{hl}.{ns}",
+        f"*.{hl}.{ns}.svc",
+        f"*.{hl}.{ns}.svc.cluster.local",
+        "localhost",
+    ]
 
 
 def api_address(cfg: ServerConfigInput) -> str:
@@ -243,8 +257,13 @@ def render_server_hcl(cfg: ServerConfigInput) -> str:
         "}",
     ]
     for dev in cfg.audit_devices:
-        out += ["", f"audit \"file\" {_q(dev.path)} {{", f"  description = {_q(dev.description)}",
-                "  options {", f"    file_path = {_q(dev.file_path)}"]
+        out += [
+            "",
+            f'audit "file" {_q(dev.path)} {{',
+            f"  description = {_q(dev.description)}",
+            "  options {",
+            f"    file_path = {_q(dev.file_path)}",
+        ]
         for key, value in dev.options:
             out.append(f"    {key} = {_q(value)}")
         out += ["  }", "}"]
@@ -267,8 +286,10 @@ def server_env(cfg: ServerConfigInput) -> list[dict[str, Any]]:
         {"name": "VAULT_RAFT_NODE_ID", "value": "$(VAULT_K8S_POD_NAME)"},
         {"name": "VAULT_ADDR", "value": f"{s}://127.0.0.1:{cfg.port}"},
         {"name": "VAULT_API_ADDR", "value": f"{s}://$(POD_IP):{cfg.port}"},
-        {"name": "VAULT_CLUSTER_ADDR",
-         "value": f"https://$(VAULT_K8S_POD_NAME).{cfg.headless_service}:{cfg.cluster_port}"},
+        {
+            "name": "VAULT_CLUSTER_ADDR",
+            "value": f"https://$(VAULT_K8S_POD_NAME).{cfg.headless_service}:{cfg.cluster_port}",
+        },
         {"name": "SKIP_CHOWN", "value": "true"},
         {"name": "SKIP_SETCAP", "value": "true"},
         {"name": "HOME", "value": "/home/vault"},

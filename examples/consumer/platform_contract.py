@@ -24,20 +24,26 @@ def platform_env(outputs: Mapping[str, Any], vault_role: str) -> dict[str, str]:
     if missing:
         raise PlatformContractError(
             f"platform stack outputs missing: {', '.join(missing)}; this program needs "
-            f"{', '.join(REQUIRED_OUTPUTS)} (see docs/OUTPUTS.md)")
+            f"{', '.join(REQUIRED_OUTPUTS)} (see docs/OUTPUTS.md)"
+        )
     auth = outputs["vaultAuth"]
     if not isinstance(auth, Mapping):
-        raise PlatformContractError(f"platform stack output vaultAuth is a {type(auth).__name__}; expected an object "
-                                    f"with the keys {', '.join(VAULT_AUTH_KEYS)}")
+        raise PlatformContractError(
+            f"platform stack output vaultAuth is a {type(auth).__name__}; expected an object "
+            f"with the keys {', '.join(VAULT_AUTH_KEYS)}"
+        )
     missing_keys = [key for key in VAULT_AUTH_KEYS if key not in auth]
     if missing_keys:
-        raise PlatformContractError(f"platform stack output vaultAuth lacks {', '.join(missing_keys)}; "
-                                    f"expected the keys {', '.join(VAULT_AUTH_KEYS)}")
+        raise PlatformContractError(
+            f"platform stack output vaultAuth lacks {', '.join(missing_keys)}; "
+            f"expected the keys {', '.join(VAULT_AUTH_KEYS)}"
+        )
     roles = list(auth["kubernetes_roles"])
     if vault_role not in roles:
         raise PlatformContractError(
             f"config vaultRole = {vault_role!r} is not a Kubernetes auth role of the platform's Vault; "
-            f"vaultAuth.kubernetes_roles has: {', '.join(roles) or 'none'}")
+            f"vaultAuth.kubernetes_roles has: {', '.join(roles) or 'none'}"
+        )
     return {
         "VAULT_ADDR": str(outputs["vaultAddress"]),
         "VAULT_AUTH_METHOD": "kubernetes",

@@ -16,9 +16,7 @@ from .common import REPOSITORY_FILE, Resource, as_list, as_map
 _WORKFLOW_PATH = re.compile(r"^\.github/workflows/[^/]+\.ya?ml$")
 _SHA_PINNED = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
 _DOCKER_DIGEST = re.compile(r"^docker://[^@\s]+@sha256:[0-9a-f]{64}$")
-_BUILD_RUN = re.compile(
-    r"\b(?:docker|podman)\s+(?:buildx\s+)?(?:build|bake)\b|\bbuildah\s+(?:bud|build)\b|\bkaniko\b"
-)
+_BUILD_RUN = re.compile(r"\b(?:docker|podman)\s+(?:buildx\s+)?(?:build|bake)\b|\bbuildah\s+(?:bud|build)\b|\bkaniko\b")
 _TRIVY_RUN = re.compile(r"\btrivy\s+(?:image|fs|repo|config)\b")
 
 
@@ -129,8 +127,9 @@ def _image_scan(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
             fmt = str(w.get("format", "table")).strip()
             who = _step_name(job_id, i, s)
             if not required <= sev:
-                problems.append(f"{who} scans severities {sorted(sev) or 'all (default)'} "
-                                f"but must fail on {sorted(required)}")
+                problems.append(
+                    f"{who} scans severities {sorted(sev) or 'all (default)'} but must fail on {sorted(required)}"
+                )
             elif exit_code != "1":
                 problems.append(f"{who} has exit-code {exit_code!r}: findings do not fail the build (want '1')")
             else:
@@ -144,8 +143,10 @@ def _image_scan(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
             if required <= sev and re.search(r"--exit-code[ =]1\b", run):
                 good_scan = True
             else:
-                problems.append(f"{_step_name(job_id, i, s)} runs trivy without "
-                                f"--exit-code 1 --severity {','.join(sorted(required))}")
+                problems.append(
+                    f"{_step_name(job_id, i, s)} runs trivy without "
+                    f"--exit-code 1 --severity {','.join(sorted(required))}"
+                )
             sarif_scan = sarif_scan or bool(re.search(r"--format[ =]sarif\b", run))
     uploads = [(job_id, i, s) for job_id, i, s in steps(doc) if _uses(s, "github/codeql-action/upload-sarif")]
     msgs = []
@@ -157,10 +158,15 @@ def _image_scan(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
         msgs.append("the Trivy scan does not write SARIF (format: sarif)")
     if not uploads:
         msgs.append("does not upload SARIF to code scanning (github/codeql-action/upload-sarif)")
-    elif not any(re.sub(r"\s", "", str(s.get("if", ""))).find(cond) >= 0
-                 for _, _, s in uploads for cond in ("always()", "!cancelled()")):
-        msgs.append("the SARIF upload step lacks `if: always()` (or `!cancelled()`), so results are lost "
-                    "exactly when the scan fails the job")
+    elif not any(
+        re.sub(r"\s", "", str(s.get("if", ""))).find(cond) >= 0
+        for _, _, s in uploads
+        for cond in ("always()", "!cancelled()")
+    ):
+        msgs.append(
+            "the SARIF upload step lacks `if: always()` (or `!cancelled()`), so results are lost "
+            "exactly when the scan fails the job"
+        )
     return msgs
 
 
@@ -205,8 +211,10 @@ def _permissions(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]
     for job_id, job in jobs(doc):
         if "permissions" not in job:
             if not has_top:
-                msgs.append(f"job {job_id!r} has no permissions and the workflow sets none "
-                            "(the token gets the repository default)")
+                msgs.append(
+                    f"job {job_id!r} has no permissions and the workflow sets none "
+                    "(the token gets the repository default)"
+                )
             continue
         if job.get("permissions") == "write-all":
             msgs.append(f"job {job_id!r} grants write-all; list the scopes it needs")
@@ -226,13 +234,17 @@ def _prt_checkout(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str
             for key in ("ref", "repository"):
                 val = w.get(key)
                 if isinstance(val, str) and _HEAD_REF.search(val):
-                    msgs.append(f"{_step_name(job_id, i, s)} checks out the pull request head ({key}: {val}) "
-                                "in a pull_request_target workflow")
+                    msgs.append(
+                        f"{_step_name(job_id, i, s)} checks out the pull request head ({key}: {val}) "
+                        "in a pull_request_target workflow"
+                    )
         run = _run(s)
-        if re.search(r"\bgh\s+pr\s+checkout\b", run) or (re.search(r"\bgit\s+(?:checkout|fetch)\b", run)
-                                                         and _HEAD_REF.search(run)):
-            msgs.append(f"{_step_name(job_id, i, s)} checks out the pull request head in a "
-                        "pull_request_target workflow")
+        if re.search(r"\bgh\s+pr\s+checkout\b", run) or (
+            re.search(r"\bgit\s+(?:checkout|fetch)\b", run) and _HEAD_REF.search(run)
+        ):
+            msgs.append(
+                f"{_step_name(job_id, i, s)} checks out the pull request head in a pull_request_target workflow"
+            )
     return msgs
 
 

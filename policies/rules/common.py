@@ -27,15 +27,17 @@ from components.cost.estimate import number as number  # one reading of engine-f
 SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"  # noqa: S105 - a type signature, not a secret
 
-_UNKNOWN_SENTINELS = frozenset({
-    "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
-    "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
-    "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
-    "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
-    "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
-    "e48ece36-62e2-4504-bad9-02848725956a",  # archive
-    "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
-})
+_UNKNOWN_SENTINELS = frozenset(
+    {
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",  # boolean
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",  # number
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",  # string
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",  # array
+        "030794c1-ac77-496b-92df-f27374a8bd58",  # asset
+        "e48ece36-62e2-4504-bad9-02848725956a",  # archive
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",  # object
+    }
+)
 
 
 class _Unknown:
@@ -161,8 +163,6 @@ def dig(props: Any, *path: str) -> Any:
     return cur
 
 
-
-
 # Kubernetes objects -----------------------------------------------------------------------------
 def metadata(props: Mapping[str, Any]) -> Mapping[str, Any]:
     return as_map(props.get("metadata"))
@@ -190,11 +190,22 @@ def object_namespace(res: Resource) -> str:
     return ns if isinstance(ns, str) and ns else "default"
 
 
-CLUSTER_SCOPED_KINDS = frozenset({
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PersistentVolume",
-    "StorageClass", "PriorityClass", "ClusterAnalysisTemplate", "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration", "APIService", "IngressClass",
-})
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "PersistentVolume",
+        "StorageClass",
+        "PriorityClass",
+        "ClusterAnalysisTemplate",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "APIService",
+        "IngressClass",
+    }
+)
 
 
 def ref(res: Resource) -> str:
@@ -266,7 +277,7 @@ EXEMPTIONS_SCHEMA: dict[str, Any] = {
     "type": "array",
     "items": {"type": "string"},
     "description": "Objects this rule skips, as fnmatch patterns `Kind/namespace/name` (`Kind/name` for "
-                   "cluster-scoped kinds; a missing namespace is `default`), e.g. `Deployment/*/argo-rollouts`.",
+    "cluster-scoped kinds; a missing namespace is `default`), e.g. `Deployment/*/argo-rollouts`.",
     "default": [],
 }
 

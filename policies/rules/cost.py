@@ -66,8 +66,7 @@ def has_unknown(value: Any) -> bool:
 
 def estimate(resources: Sequence[Resource], config: Mapping[str, Any]) -> shared.Estimate:
     """The stack's monthly estimate by the shared estimator (``components/cost/estimate.py``)."""
-    records = [{"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": r.props}
-               for r in resources]
+    records = [{"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": r.props} for r in resources]
     return shared.estimate_resources(records, prices(config), source="policy pack")
 
 
@@ -86,7 +85,12 @@ def monthly_budget(resources: Sequence[Resource], config: Mapping[str, Any]) -> 
         return []
     currency = est.prices.currency
     top = sorted(est.lines, key=lambda line: line.monthly, reverse=True)[:5]
-    biggest = "; ".join(f"{line.kind}/{line.namespace}/{line.name} {shared.money(line.monthly, currency)}"
-                        for line in top)
-    return [Finding(f"estimated monthly cost {shared.money(est.monthly, currency)} exceeds the budget of "
-                    f"{shared.money(budget, currency)}; largest: {biggest}")]
+    biggest = "; ".join(
+        f"{line.kind}/{line.namespace}/{line.name} {shared.money(line.monthly, currency)}" for line in top
+    )
+    return [
+        Finding(
+            f"estimated monthly cost {shared.money(est.monthly, currency)} exceeds the budget of "
+            f"{shared.money(budget, currency)}; largest: {biggest}"
+        )
+    ]

@@ -59,8 +59,11 @@ def _rollout_problems(r: Resource, templates: set[str]) -> list[str]:
         return ["has neither a canary nor a blueGreen strategy"]
     problems = []
     if not has_pause:
-        problems.append("has no pause step" if canary
-                        else "promotes automatically (set autoPromotionEnabled: false or autoPromotionSeconds)")
+        problems.append(
+            "has no pause step"
+            if canary
+            else "promotes automatically (set autoPromotionEnabled: false or autoPromotionSeconds)"
+        )
     if not has_analysis:
         problems.append("runs no analysis (add an analysis step or background analysis)")
     missing = sorted({n for n in referenced if n not in templates})
@@ -75,21 +78,32 @@ def app_rollout(resources: Sequence[Resource], config: Mapping[str, Any]) -> lis
     """The app workload is a Rollout with analysis and at least one pause step."""
     component = config.get("component", "app")
     templates = {object_name(r) for r in resources if r.type in (ANALYSIS_TEMPLATE, CLUSTER_ANALYSIS_TEMPLATE)}
-    apps = [r for r in resources
-            if r.type in WORKLOAD_TYPES and not exempt(r, config)
-            and component in (labels(r.props).get(LABEL_COMPONENT), pod_labels(r).get(LABEL_COMPONENT))]
+    apps = [
+        r
+        for r in resources
+        if r.type in WORKLOAD_TYPES
+        and not exempt(r, config)
+        and component in (labels(r.props).get(LABEL_COMPONENT), pod_labels(r).get(LABEL_COMPONENT))
+    ]
     # A Rollout may take its pod template from a Deployment (spec.workloadRef); that Deployment is fine.
-    referenced = {(dig(r.props, "spec", "workloadRef", "kind"), dig(r.props, "spec", "workloadRef", "name"))
-                  for r in resources if r.type == ROLLOUT}
+    referenced = {
+        (dig(r.props, "spec", "workloadRef", "kind"), dig(r.props, "spec", "workloadRef", "name"))
+        for r in resources
+        if r.type == ROLLOUT
+    }
     apps = [r for r in apps if (r.props.get("kind"), object_name(r)) not in referenced]
     if not apps:
-        return [Finding(f"no workload labelled {LABEL_COMPONENT}={component} in the stack; "
-                        "the app must run as an Argo Rollout")]
+        return [
+            Finding(
+                f"no workload labelled {LABEL_COMPONENT}={component} in the stack; the app must run as an Argo Rollout"
+            )
+        ]
     findings = []
     for r in apps:
         if r.type != ROLLOUT:
-            findings.append(Finding(f"{ref(r)} runs the app as a {r.type.rsplit(':', 1)[-1]}, not an Argo Rollout",
-                                    r.urn or None))
+            findings.append(
+                Finding(f"{ref(r)} runs the app as a {r.type.rsplit(':', 1)[-1]}, not an Argo Rollout", r.urn or None)
+            )
             continue
         findings += [Finding(f"{ref(r)} {p}", r.urn or None) for p in _rollout_problems(r, templates)]
     return findings

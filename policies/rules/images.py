@@ -31,7 +31,7 @@ def parse_image(image: str) -> ImageRef:
         rest, digest = image.split("@", 1)
     last_slash = rest.rfind("/")
     tag = None
-    if ":" in rest[last_slash + 1:]:
+    if ":" in rest[last_slash + 1 :]:
         rest, tag = rest.rsplit(":", 1)
     first, _, remainder = rest.partition("/")
     if remainder and ("." in first or ":" in first or first == "localhost"):

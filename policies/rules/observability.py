@@ -56,8 +56,9 @@ def prometheus_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
         if secs is None:
             msgs.append(f"{ref(res)}: {RETENTION_FLAG}={value!r} is not a Prometheus duration")
         elif secs < minimum * _DAY:
-            msgs.append(f"{ref(res)}: {RETENTION_FLAG}={value} keeps {secs / _DAY:g} days, "
-                        f"below the minimum of {minimum:g}")
+            msgs.append(
+                f"{ref(res)}: {RETENTION_FLAG}={value} keeps {secs / _DAY:g} days, below the minimum of {minimum:g}"
+            )
     return msgs
 
 
@@ -79,15 +80,19 @@ def loki_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
     msgs = []
     period = as_map(doc.get("limits_config")).get("retention_period")
     if period is None:
-        msgs.append(f"{ref(res)}: loki.yaml sets no limits_config.retention_period "
-                    f"(Loki keeps logs forever; want at least {minimum:g}d)")
+        msgs.append(
+            f"{ref(res)}: loki.yaml sets no limits_config.retention_period "
+            f"(Loki keeps logs forever; want at least {minimum:g}d)"
+        )
     else:
         secs = duration_seconds(str(period))
         if secs is None:
             msgs.append(f"{ref(res)}: limits_config.retention_period {period!r} is not a duration")
         elif secs < minimum * _DAY:
-            msgs.append(f"{ref(res)}: limits_config.retention_period {period} keeps {secs / _DAY:g} days, "
-                        f"below the minimum of {minimum:g}")
+            msgs.append(
+                f"{ref(res)}: limits_config.retention_period {period} keeps {secs / _DAY:g} days, "
+                f"below the minimum of {minimum:g}"
+            )
     if as_map(doc.get("compactor")).get("retention_enabled") is not True:
         msgs.append(f"{ref(res)}: compactor.retention_enabled is not true, so retention_period never deletes")
     return msgs
@@ -104,4 +109,4 @@ def app_scraped(res: Resource, config: Mapping[str, Any]) -> list[str]:
     if value == "true" or value is True:
         return []
     shown = "missing" if value is None else repr(value)
-    return [f"{ref(res)}: pod template annotation {ANNOTATION_SCRAPE} is {shown} (want \"true\")"]
+    return [f'{ref(res)}: pod template annotation {ANNOTATION_SCRAPE} is {shown} (want "true")']

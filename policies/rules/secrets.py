@@ -64,8 +64,26 @@ TOKEN_PATTERNS: dict[str, re.Pattern[str]] = {
 # A value that points somewhere else (templating, env indirection, a mounted file) is not a literal.
 REFERENCE = re.compile(r"\$\{|\$__(?:env|file)\{|\{\{|^/|^\$[A-Z_]|^<[^>]*>$|^vault:|^secret/")
 PLACEHOLDERS_DEFAULT = [
-    "", "changeme", "change-me", "change_me", "password", "passw0rd", "secret", "admin", "root", "test",
-    "example", "default", "123456", "12345678", "letmein", "todo", "xxx", "none", "null", "replace-me",
+    "",
+    "changeme",
+    "change-me",
+    "change_me",
+    "password",
+    "passw0rd",
+    "secret",
+    "admin",
+    "root",
+    "test",
+    "example",
+    "default",
+    "123456",
+    "12345678",
+    "letmein",
+    "todo",
+    "xxx",
+    "none",
+    "null",
+    "replace-me",
 ]
 
 
@@ -108,8 +126,10 @@ def _env_literals(res: Resource) -> list[str]:
                 continue
             name, value = env.get("name"), env.get("value")
             if isinstance(name, str) and _secret_name(name) and _literal(value):
-                msgs.append(f"{container_label(fld, c)} env {name} is a literal value; use valueFrom "
-                            "(secretKeyRef) or read it from Vault")
+                msgs.append(
+                    f"{container_label(fld, c)} env {name} is a literal value; use valueFrom "
+                    "(secretKeyRef) or read it from Vault"
+                )
             elif isinstance(value, str) and (hits := [h for h in scan_text(value) if h.startswith("contains")]):
                 msgs.append(f"{container_label(fld, c)} env {name}: {', '.join(hits)}")
     return msgs
@@ -133,8 +153,12 @@ def _workflow_literals(content: str) -> list[str]:
         return msgs
     for path, key, value in _walk_mappings(doc):
         section = path.rsplit(".", 1)[-1] if path else ""
-        if (section in ("env", "with") or path.endswith(".env") or path.endswith(".with")) \
-                and _secret_name(key) and _literal(value) and "${{" not in str(value):
+        if (
+            (section in ("env", "with") or path.endswith(".env") or path.endswith(".with"))
+            and _secret_name(key)
+            and _literal(value)
+            and "${{" not in str(value)
+        ):
             msgs.append(f"{path}.{key} is a literal value; use ${{{{ secrets.NAME }}}}")
     return msgs
 

@@ -52,8 +52,9 @@ def no_dev_mode(res: Resource, config: Mapping[str, Any]) -> list[str]:
         argv = [a for a in as_list(c.get("command")) + as_list(c.get("args")) if isinstance(a, str)]
         who = f"{ref(res)}: {container_label(fld, c)}"
         if not argv:
-            msgs.append(f"{who} runs the image's default command, which is `server -dev`; "
-                        "pass `server -config=...` explicitly")
+            msgs.append(
+                f"{who} runs the image's default command, which is `server -dev`; pass `server -config=...` explicitly"
+            )
         dev = [a for a in argv if re.match(r"^--?dev(?:$|-|=)", a)]
         if dev:
             msgs.append(f"{who} runs in dev mode ({' '.join(dev)})")
@@ -74,7 +75,7 @@ def _blocks(hcl: str, block: str) -> list[str]:
         while i < len(text) and depth:
             depth += {"{": 1, "}": -1}.get(text[i], 0)
             i += 1
-        bodies.append((m.group(1), text[m.end():i - 1]))
+        bodies.append((m.group(1), text[m.end() : i - 1]))
     return [f"{label}\n{body}" for label, body in bodies]
 
 
@@ -98,11 +99,11 @@ def tls_enabled(res: Resource, config: Mapping[str, Any]) -> list[str]:
         addr = _attr(body, "address") or "?"
         disabled = (_attr(body, "tls_disable") or "false").lower()
         if disabled in ("true", "1"):
-            msgs.append(f"{ref(res)}: listener \"tcp\" {addr} sets tls_disable = {disabled}")
+            msgs.append(f'{ref(res)}: listener "tcp" {addr} sets tls_disable = {disabled}')
             continue
         missing = [k for k in ("tls_cert_file", "tls_key_file") if not _attr(body, k)]
         if missing:
-            msgs.append(f"{ref(res)}: listener \"tcp\" {addr} has no {' or '.join(missing)}")
+            msgs.append(f'{ref(res)}: listener "tcp" {addr} has no {" or ".join(missing)}')
     return msgs
 
 
@@ -114,9 +115,15 @@ def _audit_devices(value: Any) -> int:
 
 def audit_device(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[Finding]:
     """When the stack runs Vault, its configuration declares at least one audit device."""
-    vault_servers = [r for r in resources if not exempt(r, config) and (
-        (r.type == CONFIGMAP and SERVER_CONFIG_KEY in as_map(r.props.get("data")))
-        or (r.type in WORKLOAD_TYPES and app_name(r) in VAULT_NAMES))]
+    vault_servers = [
+        r
+        for r in resources
+        if not exempt(r, config)
+        and (
+            (r.type == CONFIGMAP and SERVER_CONFIG_KEY in as_map(r.props.get("data")))
+            or (r.type in WORKLOAD_TYPES and app_name(r) in VAULT_NAMES)
+        )
+    ]
     if not vault_servers:
         return []
     declared = 0
@@ -131,16 +138,18 @@ def audit_device(resources: Sequence[Resource], config: Mapping[str, Any]) -> li
             try:
                 doc = json.loads(data[DECLARATIVE_CONFIG_KEY])
             except json.JSONDecodeError as exc:
-                findings.append(Finding(f"{ref(r)}: {DECLARATIVE_CONFIG_KEY} is not valid JSON ({exc})",
-                                        r.urn or None))
+                findings.append(Finding(f"{ref(r)}: {DECLARATIVE_CONFIG_KEY} is not valid JSON ({exc})", r.urn or None))
                 continue
             declared += _audit_devices(as_map(doc).get("audit"))
         hcl = data.get(SERVER_CONFIG_KEY)
         if isinstance(hcl, str):
             declared += len(_blocks(hcl, "audit"))
     if declared == 0 and not findings:
-        where = (", ".join(ref(r) for r in sources) if sources
-                 else f"no ConfigMap with key {DECLARATIVE_CONFIG_KEY}")
-        findings.append(Finding(f"Vault runs ({ref(vault_servers[0])}) but no audit device is configured ({where})",
-                                vault_servers[0].urn or None))
+        where = ", ".join(ref(r) for r in sources) if sources else f"no ConfigMap with key {DECLARATIVE_CONFIG_KEY}"
+        findings.append(
+            Finding(
+                f"Vault runs ({ref(vault_servers[0])}) but no audit device is configured ({where})",
+                vault_servers[0].urn or None,
+            )
+        )
     return findings

@@ -46,8 +46,9 @@ def _resources(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]
         r = as_map(c.get("resources"))
         req, lim = as_map(r.get("requests")), as_map(r.get("limits"))
         missing = [f"requests.{k}" for k in ("cpu", "memory") if req.get(k) in (None, "")]
-        missing += [f"limits.{k}" for k in (("cpu", "memory") if need_cpu_limit else ("memory",))
-                    if lim.get(k) in (None, "")]
+        missing += [
+            f"limits.{k}" for k in (("cpu", "memory") if need_cpu_limit else ("memory",)) if lim.get(k) in (None, "")
+        ]
         if missing:
             msgs.append(f"{container_label(fld, c)} has no resources.{', resources.'.join(missing)}")
     return msgs
@@ -61,8 +62,11 @@ def _probes(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -
             msgs.append(f"{container_label(fld, c)} has no {' and no '.join(missing)}")
     # Native sidecars (init containers with restartPolicy Always) run for the pod's lifetime too.
     for c in as_list(spec.get("initContainers")):
-        if isinstance(c, Mapping) and c.get("restartPolicy") == "Always" \
-                and not isinstance(c.get("livenessProbe"), Mapping):
+        if (
+            isinstance(c, Mapping)
+            and c.get("restartPolicy") == "Always"
+            and not isinstance(c.get("livenessProbe"), Mapping)
+        ):
             msgs.append(f"{container_label('initContainers', c)} (sidecar) has no livenessProbe")
     return msgs
 
@@ -80,14 +84,19 @@ def _non_root(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any])
 
 
 def _privileged(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
-    return [f"{container_label(fld, c)} is privileged"
-            for fld, c in containers(spec) if as_map(c.get("securityContext")).get("privileged") is True]
+    return [
+        f"{container_label(fld, c)} is privileged"
+        for fld, c in containers(spec)
+        if as_map(c.get("securityContext")).get("privileged") is True
+    ]
 
 
 def _escalation(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
-    return [f"{container_label(fld, c)} does not set securityContext.allowPrivilegeEscalation: false"
-            for fld, c in containers(spec)
-            if as_map(c.get("securityContext")).get("allowPrivilegeEscalation") is not False]
+    return [
+        f"{container_label(fld, c)} does not set securityContext.allowPrivilegeEscalation: false"
+        for fld, c in containers(spec)
+        if as_map(c.get("securityContext")).get("allowPrivilegeEscalation") is not False
+    ]
 
 
 def _capabilities(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
@@ -109,9 +118,11 @@ def _capabilities(res: Resource, spec: Mapping[str, Any], config: Mapping[str, A
 
 
 def _read_only_root(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
-    return [f"{container_label(fld, c)} does not set securityContext.readOnlyRootFilesystem: true"
-            for fld, c in containers(spec)
-            if as_map(c.get("securityContext")).get("readOnlyRootFilesystem") is not True]
+    return [
+        f"{container_label(fld, c)} does not set securityContext.readOnlyRootFilesystem: true"
+        for fld, c in containers(spec)
+        if as_map(c.get("securityContext")).get("readOnlyRootFilesystem") is not True
+    ]
 
 
 def _seccomp(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
@@ -139,8 +150,11 @@ def _host_access(res: Resource, spec: Mapping[str, Any], config: Mapping[str, An
             if isinstance(port, Mapping) and port.get("hostPort") not in (None, 0, 0.0):
                 msgs.append(f"{container_label(fld, c)} binds hostPort {port.get('hostPort')!r}")
     if msgs:
-        hint = (f"app.kubernetes.io/name={name!r} is not in allowedNames {sorted(allowed)}" if name
-                else "no app.kubernetes.io/name label to match allowedNames")
+        hint = (
+            f"app.kubernetes.io/name={name!r} is not in allowedNames {sorted(allowed)}"
+            if name
+            else "no app.kubernetes.io/name label to match allowedNames"
+        )
         msgs = [f"{m} ({hint})" for m in msgs]
     return msgs
 
@@ -173,8 +187,12 @@ def _selects(selector: Mapping[str, Any], pod_lbls: Mapping[str, Any]) -> bool:
         key, op, values = e.get("key"), e.get("operator"), as_list(e.get("values"))
         has = key in pod_lbls
         val = pod_lbls.get(key) if isinstance(key, str) else None
-        if (op == "In" and (not has or val not in values)) or (op == "NotIn" and has and val in values) \
-                or (op == "Exists" and not has) or (op == "DoesNotExist" and has):
+        if (
+            (op == "In" and (not has or val not in values))
+            or (op == "NotIn" and has and val in values)
+            or (op == "Exists" and not has)
+            or (op == "DoesNotExist" and has)
+        ):
             return False
     return True
 
@@ -188,8 +206,9 @@ def pod_disruption_budgets(resources: Sequence[Resource], config: Mapping[str, A
             continue
         lbls, ns = pod_labels(r), object_namespace(r)
         if not any(pns == ns and _selects(sel, lbls) for pns, sel in pdbs):
-            findings.append(Finding(f"{ref(r)} is not covered by any PodDisruptionBudget in namespace {ns!r}",
-                                    r.urn or None))
+            findings.append(
+                Finding(f"{ref(r)} is not covered by any PodDisruptionBudget in namespace {ns!r}", r.urn or None)
+            )
     return findings
 
 
@@ -203,4 +222,3 @@ read_only_root_filesystem = workload_check(_read_only_root)
 seccomp_runtime_default = workload_check(_seccomp)
 host_access = workload_check(_host_access)
 min_replicas = _replicas
-

@@ -24,13 +24,19 @@ class AppProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = Server([sys.executable, "-m", "orders_api"], tmp_path / f"{name}.log", cwd=APP_DIR)
         # Only what is given: nothing from the test runner's environment (VAULT_*, APP_*) leaks in.
-        self.server.env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONDONTWRITEBYTECODE": "1",
-                           "APP_HOST": "127.0.0.1", "APP_PORT": str(self.port), **env}
+        self.server.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "APP_HOST": "127.0.0.1",
+            "APP_PORT": str(self.port),
+            **env,
+        }
 
     def start(self, ready_path: str = "/healthz", timeout: float = 120.0) -> AppProcess:
         self.server.start()
-        self.server.wait_ready(lambda: http_ok(self.url + ready_path), timeout=timeout,
-                               what=f"orders-api on {self.url}{ready_path}")
+        self.server.wait_ready(
+            lambda: http_ok(self.url + ready_path), timeout=timeout, what=f"orders-api on {self.url}{ready_path}"
+        )
         return self
 
     def stop(self) -> None:
@@ -56,13 +62,15 @@ class AppProcess:
 
 
 def metric_samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
-    return [(dict(s.labels), s.value) for fam in text_string_to_metric_families(text) for s in fam.samples
-            if s.name == name]
+    return [
+        (dict(s.labels), s.value) for fam in text_string_to_metric_families(text) for s in fam.samples if s.name == name
+    ]
 
 
 @contextlib.contextmanager
-def running_app(tmp_path: Path, env: dict[str, str], name: str = "orders-api",
-                ready_path: str = "/healthz") -> Iterator[AppProcess]:
+def running_app(
+    tmp_path: Path, env: dict[str, str], name: str = "orders-api", ready_path: str = "/healthz"
+) -> Iterator[AppProcess]:
     app = AppProcess(tmp_path, env, name)
     try:
         app.start(ready_path)

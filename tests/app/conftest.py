@@ -71,7 +71,10 @@ def auth(key: str = API_KEY) -> dict[str, str]:
 
 
 def order_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"customer_id": "cust-1", "currency": "EUR",
-                            "items": [{"sku": "BOOK-42", "quantity": 2, "unit_price_cents": 1250}]}
+    body: dict[str, Any] = {
+        "customer_id": "cust-1",
+        "currency": "EUR",
+        "items": [{"sku": "BOOK-42", "quantity": 2, "unit_price_cents": 1250}],
+    }
     body.update(overrides)
     return body

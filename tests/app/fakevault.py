@@ -44,7 +44,7 @@ class FakeVault(BaseAdapter):
             raise requests.exceptions.ConnectionError("connection refused (fake)")
         url = str(request.url)
         assert url.startswith(ADDR), url
-        path = url[len(ADDR):].split("?")[0]
+        path = url[len(ADDR) :].split("?")[0]
         raw = request.body
         body = json.loads(raw) if raw else None
         call = Call(str(request.method), path, body, request.headers.get("X-Vault-Token"))
@@ -73,8 +73,16 @@ class FakeVault(BaseAdapter):
 
 def login_ok(token: str, ttl: int = 3600, renewable: bool = True) -> Handler:
     def handler(_: Call) -> tuple[int, dict[str, Any]]:
-        return 200, {"auth": {"client_token": token, "lease_duration": ttl, "renewable": renewable,
-                              "policies": ["default", "orders-api"], "accessor": "acc"}}
+        return 200, {
+            "auth": {
+                "client_token": token,
+                "lease_duration": ttl,
+                "renewable": renewable,
+                "policies": ["default", "orders-api"],
+                "accessor": "acc",
+            }
+        }
+
     return handler
 
 
@@ -82,6 +90,6 @@ def kv_ok(data: dict[str, Any], version: int = 1) -> Handler:
     def handler(call: Call) -> tuple[int, dict[str, Any]]:
         if call.token is None:
             return 403, {"errors": ["permission denied"]}
-        return 200, {"data": {"data": data, "metadata": {"version": version, "deletion_time": "",
-                                                         "destroyed": False}}}
+        return 200, {"data": {"data": data, "metadata": {"version": version, "deletion_time": "", "destroyed": False}}}
+
     return handler

@@ -52,8 +52,12 @@ def test_validation_errors_name_fields(client: TestClient) -> None:
     response = client.post("/orders", json=bad, headers=auth())
     assert response.status_code == 422
     locations = {tuple(e["loc"]) for e in response.json()["detail"]}
-    assert {("body", "currency"), ("body", "items", 0, "sku"), ("body", "items", 0, "quantity"),
-            ("body", "extra")} <= locations
+    assert {
+        ("body", "currency"),
+        ("body", "items", 0, "sku"),
+        ("body", "items", 0, "quantity"),
+        ("body", "extra"),
+    } <= locations
     assert client.get("/orders/not-a-uuid").status_code == 422
     assert client.get("/orders", params={"limit": 0}).status_code == 422
     assert client.get(f"/orders/{uuid.uuid4()}").status_code == 404
@@ -100,17 +104,39 @@ def test_metrics_use_route_templates_and_bounded_labels(client: TestClient) -> N
     assert value(client, "http_requests_total", route="<unmatched>", status="404") == 5
     assert value(client, "http_requests_total", method="OTHER", route="/orders", status="405") == 1
     assert not any(i in client.get("/metrics").text for i in ids)
-    buckets = [lab["le"] for lab, _ in samples(client, "http_request_duration_seconds_bucket")
-               if lab["route"] == "/orders/{order_id}"]
-    assert buckets == ["0.005", "0.01", "0.025", "0.05", "0.1", "0.2", "0.3", "0.4", "0.45", "0.5", "0.55",
-                       "0.6", "0.75", "1.0", "2.5", "5.0", "10.0", "+Inf"]
+    buckets = [
+        lab["le"]
+        for lab, _ in samples(client, "http_request_duration_seconds_bucket")
+        if lab["route"] == "/orders/{order_id}"
+    ]
+    assert buckets == [
+        "0.005",
+        "0.01",
+        "0.025",
+        "0.05",
+        "0.1",
+        "0.2",
+        "0.3",
+        "0.4",
+        "0.45",
+        "0.5",
+        "0.55",
+        "0.6",
+        "0.75",
+        "1.0",
+        "2.5",
+        "5.0",
+        "10.0",
+        "+Inf",
+    ]
     assert samples(client, "app_build_info") == [({"version": "1.4.2", "commit": "abc1234"}, 1.0)]
     assert samples(client, "http_requests_in_flight") == [({}, 0.0)]
     assert not samples(client, "http_requests_created")  # no *_created series
 
 
-def test_request_id_accepted_generated_and_sanitised(client: TestClient,
-                                                     json_logs: Callable[[str], LogCapture]) -> None:
+def test_request_id_accepted_generated_and_sanitised(
+    client: TestClient, json_logs: Callable[[str], LogCapture]
+) -> None:
     logs = json_logs("info")
     given = client.get("/orders", headers={"X-Request-ID": "req-abc.123"})
     assert given.headers["x-request-id"] == "req-abc.123"
@@ -120,15 +146,19 @@ def test_request_id_accepted_generated_and_sanitised(client: TestClient,
     assert hostile.headers["x-request-id"] != 'x" injected\tvalue'
     access = [line for line in logs.lines() if line["logger"] == "orders_api.access"]
     assert [a["request_id"] for a in access] == [
-        "req-abc.123", generated.headers["x-request-id"], hostile.headers["x-request-id"]]
+        "req-abc.123",
+        generated.headers["x-request-id"],
+        hostile.headers["x-request-id"],
+    ]
     first = access[0]
     assert {"ts", "level", "msg", "request_id", "method", "route", "status", "duration_seconds"} <= set(first)
     assert (first["route"], first["status"], first["level"]) == ("/orders", 200, "info")
     assert first["ts"].endswith("Z")
 
 
-def test_probes_and_scrapes_are_debug_only_and_not_counted(client: TestClient,
-                                                          json_logs: Callable[[str], LogCapture]) -> None:
+def test_probes_and_scrapes_are_debug_only_and_not_counted(
+    client: TestClient, json_logs: Callable[[str], LogCapture]
+) -> None:
     logs = json_logs("info")
     client.get("/healthz")
     client.get("/readyz")
@@ -183,8 +213,7 @@ def test_fault_latency_is_added() -> None:
     assert slow >= 0.2 and fast < 0.2
 
 
-def test_instrumentation_off_has_no_request_metrics_or_access_logs(json_logs: Callable[[str], LogCapture]
-                                                                    ) -> None:
+def test_instrumentation_off_has_no_request_metrics_or_access_logs(json_logs: Callable[[str], LogCapture]) -> None:
     logs = json_logs("info")
     with TestClient(create_app(make_settings(APP_INSTRUMENTATION="off"))) as client:
         assert client.get("/orders").status_code == 200

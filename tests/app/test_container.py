@@ -87,8 +87,9 @@ def test_no_secrets_baked_in() -> None:
             for name in names:
                 assert not re.search(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|PRIVATE", name, re.I), (ins, args)
         assert ins != "ADD", "ADD can fetch remote content; use COPY"
-    ignore = [line for line in (APP / ".dockerignore").read_text().splitlines()
-              if line.strip() and not line.startswith("#")]
+    ignore = [
+        line for line in (APP / ".dockerignore").read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
     assert ignore[0] == "*", ".dockerignore must exclude everything by default"
     allowed = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
     assert allowed == {"orders_api", "requirements.txt", "constraints.txt"}
@@ -124,8 +125,11 @@ def test_constraints_pin_the_whole_runtime_closure_as_tested() -> None:
             if req.marker is None or req.marker.evaluate({"extra": ""}):
                 walk(req.name)
 
-    top = [Requirement(line) for line in (APP / "requirements.txt").read_text().splitlines()
-           if line.strip() and not line.startswith("#")]
+    top = [
+        Requirement(line)
+        for line in (APP / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     for req in top:
         walk(req.name)
         assert str(req.specifier) == f"=={constraints[req.name.lower()]}"
@@ -137,16 +141,19 @@ def test_constraints_pin_the_whole_runtime_closure_as_tested() -> None:
 def test_server_writes_nothing_in_its_code_directory(tmp_path: Path) -> None:
     """What a read-only root filesystem needs: serving traffic leaves the code tree untouched."""
     code = tmp_path / "image-app"
-    shutil.copytree(APP / "orders_api", code / "orders_api",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(APP / "orders_api", code / "orders_api", ignore=shutil.ignore_patterns("__pycache__"))
     before = sorted((p.relative_to(code), p.stat().st_mtime_ns) for p in code.rglob("*"))
     app = AppProcess(tmp_path, {"APP_SECRET_API_KEY": "ro-key-123456"})
     app.server.cwd = code
     try:
         app.start()
         for _ in range(20):
-            assert httpx.post(app.url + "/orders", json=order_body(), timeout=5,
-                              headers={"Authorization": "Bearer ro-key-123456"}).status_code == 201
+            assert (
+                httpx.post(
+                    app.url + "/orders", json=order_body(), timeout=5, headers={"Authorization": "Bearer ro-key-123456"}
+                ).status_code
+                == 201
+            )
         assert httpx.get(app.url + "/metrics", timeout=5).status_code == 200
     finally:
         app.stop()

@@ -56,7 +56,7 @@ def drive(client: TestClient) -> None:
     client.post("/orders", json=order_body(), headers={**auth(), "X-Request-ID": "fast-1"})
     client.get(f"/orders/{API_KEY}", headers={"X-Request-ID": "fast-2"})
     # the ASGI path is percent-decoded: /weird/"quoted"/\back<TAB>tab/é
-    client.get('/weird/%22quoted%22/%5Cback%09tab/%C3%A9', headers={"X-Request-ID": "fast-3"})
+    client.get("/weird/%22quoted%22/%5Cback%09tab/%C3%A9", headers={"X-Request-ID": "fast-3"})
 
 
 def access_lines(text: str) -> list[dict[str, object]]:
@@ -64,8 +64,9 @@ def access_lines(text: str) -> list[dict[str, object]]:
     return [p for p in parsed if p["logger"] == "orders_api.access"]
 
 
-def test_direct_access_lines_equal_logging_lines(configured: io.StringIO,
-                                                 json_logs: Callable[[str], LogCapture]) -> None:
+def test_direct_access_lines_equal_logging_lines(
+    configured: io.StringIO, json_logs: Callable[[str], LogCapture]
+) -> None:
     with TestClient(create_app(make_settings())) as client:
         with direct_path() as handler, patch.object(handler, "write_access", wraps=handler.write_access) as spy:
             drive(client)
@@ -116,8 +117,11 @@ def test_a_scrape_counts_every_queued_request(configured: io.StringIO) -> None:
             client.get("/orders", headers={"X-Request-ID": f"queued-{n}"})
         assert not access_lines(configured.getvalue())
         scraped = client.get("/metrics").text
-    counted = sum(float(line.rsplit(" ", 1)[1]) for line in scraped.splitlines()
-                  if line.startswith('http_requests_total{method="GET",route="/orders",status="200"}'))
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in scraped.splitlines()
+        if line.startswith('http_requests_total{method="GET",route="/orders",status="200"}')
+    )
     assert counted == 5
     assert [line["request_id"] for line in access_lines(configured.getvalue())] == [f"queued-{n}" for n in range(5)]
 

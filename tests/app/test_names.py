@@ -5,8 +5,14 @@ from __future__ import annotations
 from app.orders_api import names
 from components import conventions
 
-COPIED = ["METRIC_REQUESTS", "METRIC_DURATION", "METRIC_IN_FLIGHT", "METRIC_BUILD_INFO",
-          "METRIC_ORDERS_CREATED", "DURATION_BUCKETS"]
+COPIED = [
+    "METRIC_REQUESTS",
+    "METRIC_DURATION",
+    "METRIC_IN_FLIGHT",
+    "METRIC_BUILD_INFO",
+    "METRIC_ORDERS_CREATED",
+    "DURATION_BUCKETS",
+]
 
 
 def test_copied_names_equal_conventions() -> None:

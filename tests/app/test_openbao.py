@@ -55,9 +55,15 @@ class Vault:
     def sa_jwt(self, subject: str = SUBJECT) -> str:
         """A service-account-like JWT signed by the test key (valid one hour)."""
         now = int(time.time())
-        claims = {"iss": ISSUER, "sub": subject, "aud": ["vault"], "iat": now, "nbf": now - 5,
-                  "exp": now + 3600, "kubernetes.io": {"namespace": "orders",
-                                                       "serviceaccount": {"name": "orders-api"}}}
+        claims = {
+            "iss": ISSUER,
+            "sub": subject,
+            "aud": ["vault"],
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + 3600,
+            "kubernetes.io": {"namespace": "orders", "serviceaccount": {"name": "orders-api"}},
+        }
         return pyjwt.encode(claims, self.private_key, algorithm="RS256")
 
 
@@ -68,19 +74,29 @@ def configure(bao: OpenBao, root: str) -> rsa.RSAPrivateKey:
     admin.sys.create_or_update_policy("orders-api", POLICY)
     admin.sys.enable_auth_method("jwt", path="jwt")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    admin.adapter.post("/v1/auth/jwt/config", json={"jwt_validation_pubkeys": [public_pem],
-                                                    "bound_issuer": ISSUER})
-    role = {"role_type": "jwt", "user_claim": "sub", "bound_subject": SUBJECT, "bound_audiences": ["vault"],
-            "token_policies": ["orders-api"], "token_ttl": "1h", "token_max_ttl": "4h"}
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    admin.adapter.post("/v1/auth/jwt/config", json={"jwt_validation_pubkeys": [public_pem], "bound_issuer": ISSUER})
+    role = {
+        "role_type": "jwt",
+        "user_claim": "sub",
+        "bound_subject": SUBJECT,
+        "bound_audiences": ["vault"],
+        "token_policies": ["orders-api"],
+        "token_ttl": "1h",
+        "token_max_ttl": "4h",
+    }
     admin.adapter.post("/v1/auth/jwt/role/orders-api", json=role)
     # Short-lived tokens, to watch renewal and re-login happen.
-    admin.adapter.post("/v1/auth/jwt/role/orders-api-short", json={**role, "token_ttl": "4s",
-                                                                   "token_max_ttl": "9s"})
+    admin.adapter.post("/v1/auth/jwt/role/orders-api-short", json={**role, "token_ttl": "4s", "token_max_ttl": "9s"})
     admin.sys.enable_auth_method("approle", path="approle")
-    admin.adapter.post("/v1/auth/approle/role/orders-api", json={"token_policies": ["orders-api"],
-                                                                 "token_ttl": "1h", "secret_id_ttl": "1h"})
+    admin.adapter.post(
+        "/v1/auth/approle/role/orders-api",
+        json={"token_policies": ["orders-api"], "token_ttl": "1h", "secret_id_ttl": "1h"},
+    )
     return key
 
 
@@ -98,9 +114,18 @@ def vault(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vault]:
 def app_env(vault: Vault, tmp_path: Path, role: str = "orders-api", **extra: str) -> dict[str, str]:
     jwt_file = tmp_path / "sa-token"
     jwt_file.write_text(vault.sa_jwt())
-    return {"VAULT_ADDR": vault.bao.addr, "VAULT_AUTH_METHOD": "jwt", "VAULT_AUTH_MOUNT": "jwt",
-            "VAULT_ROLE": role, "VAULT_JWT_PATH": str(jwt_file), "VAULT_REFRESH_SECONDS": "1",
-            "VAULT_READY_GRACE_SECONDS": "3", "VAULT_TIMEOUT_SECONDS": "1", "APP_LOG_LEVEL": "debug", **extra}
+    return {
+        "VAULT_ADDR": vault.bao.addr,
+        "VAULT_AUTH_METHOD": "jwt",
+        "VAULT_AUTH_MOUNT": "jwt",
+        "VAULT_ROLE": role,
+        "VAULT_JWT_PATH": str(jwt_file),
+        "VAULT_REFRESH_SECONDS": "1",
+        "VAULT_READY_GRACE_SECONDS": "3",
+        "VAULT_TIMEOUT_SECONDS": "1",
+        "APP_LOG_LEVEL": "debug",
+        **extra,
+    }
 
 
 def readyz(app: AppProcess) -> tuple[int, dict[str, Any]]:
@@ -109,8 +134,9 @@ def readyz(app: AppProcess) -> tuple[int, dict[str, Any]]:
 
 
 def create(app: AppProcess, key: str) -> int:
-    return httpx.post(app.url + "/orders", json=order_body(), timeout=5,
-                      headers={"Authorization": f"Bearer {key}"}).status_code
+    return httpx.post(
+        app.url + "/orders", json=order_body(), timeout=5, headers={"Authorization": f"Bearer {key}"}
+    ).status_code
 
 
 def assert_no_secrets(text: str, *secrets: str) -> None:
@@ -123,14 +149,17 @@ def test_app_policy_token_reads_its_secret_and_is_denied_the_rest(vault: Vault) 
     client = vault.bao.client()
     login = client.adapter.login("/v1/auth/jwt/login", json={"role": "orders-api", "jwt": vault.sa_jwt()})
     assert login["auth"]["policies"] == ["default", "orders-api"]
-    own = client.secrets.kv.v2.read_secret_version(path="apps/orders-api", mount_point="secret",
-                                                   raise_on_deleted_version=True)
+    own = client.secrets.kv.v2.read_secret_version(
+        path="apps/orders-api", mount_point="secret", raise_on_deleted_version=True
+    )
     assert own["data"]["data"]["api_key"] == "policy-test-key-1111"
     denied = [
-        lambda: client.secrets.kv.v2.read_secret_version(path="apps/billing", mount_point="secret",
-                                                         raise_on_deleted_version=True),
-        lambda: client.secrets.kv.v2.create_or_update_secret(path="apps/orders-api", secret={"api_key": "x"},
-                                                             mount_point="secret"),
+        lambda: client.secrets.kv.v2.read_secret_version(
+            path="apps/billing", mount_point="secret", raise_on_deleted_version=True
+        ),
+        lambda: client.secrets.kv.v2.create_or_update_secret(
+            path="apps/orders-api", secret={"api_key": "x"}, mount_point="secret"
+        ),
         lambda: client.secrets.kv.v2.list_secrets(path="apps", mount_point="secret"),
         lambda: client.sys.list_acl_policies(),
         lambda: client.sys.read_policy("orders-api"),
@@ -140,8 +169,10 @@ def test_app_policy_token_reads_its_secret_and_is_denied_the_rest(vault: Vault) 
             attempt()
     # A JWT for another service account is refused by the role's bound subject.
     with pytest.raises(hvac.exceptions.InvalidRequest):
-        vault.bao.client().adapter.login("/v1/auth/jwt/login", json={
-            "role": "orders-api", "jwt": vault.sa_jwt("system:serviceaccount:other:intruder")})
+        vault.bao.client().adapter.login(
+            "/v1/auth/jwt/login",
+            json={"role": "orders-api", "jwt": vault.sa_jwt("system:serviceaccount:other:intruder")},
+        )
 
 
 def test_approle_login_reads_the_secret(vault: Vault, tmp_path: Path) -> None:
@@ -151,14 +182,18 @@ def test_approle_login_reads_the_secret(vault: Vault, tmp_path: Path) -> None:
     secret_id = admin.adapter.post("/v1/auth/approle/role/orders-api/secret-id")["data"]["secret_id"]
     secret_file = tmp_path / "secret-id"
     secret_file.write_text(secret_id)
-    env = {"VAULT_ADDR": vault.bao.addr, "VAULT_AUTH_METHOD": "approle", "VAULT_ROLE_ID": role_id,
-           "VAULT_SECRET_ID_PATH": str(secret_file), "APP_LOG_LEVEL": "debug"}
+    env = {
+        "VAULT_ADDR": vault.bao.addr,
+        "VAULT_AUTH_METHOD": "approle",
+        "VAULT_ROLE_ID": role_id,
+        "VAULT_SECRET_ID_PATH": str(secret_file),
+        "APP_LOG_LEVEL": "debug",
+    }
     with running_app(tmp_path, env, ready_path="/readyz") as app:
         assert create(app, "approle-key-2222") == 201
         assert create(app, "wrong-key") == 401
     assert_no_secrets(app.log_text(), "approle-key-2222", secret_id)
-    assert any(line["msg"] == "vault login succeeded" and line["auth_method"] == "approle"
-               for line in app.log_lines())
+    assert any(line["msg"] == "vault login succeeded" and line["auth_method"] == "approle" for line in app.log_lines())
 
 
 def test_token_renewal_then_relogin_at_max_ttl(vault: Vault, tmp_path: Path) -> None:
@@ -179,8 +214,7 @@ def test_token_renewal_then_relogin_at_max_ttl(vault: Vault, tmp_path: Path) -> 
     assert_no_secrets(app.log_text(), "renewal-key-3333", vault.root)
 
 
-def test_outage_keeps_serving_readiness_flips_and_recovers_without_restart(vault: Vault,
-                                                                          tmp_path: Path) -> None:
+def test_outage_keeps_serving_readiness_flips_and_recovers_without_restart(vault: Vault, tmp_path: Path) -> None:
     first = vault.write_secret({"api_key": "story-key-4444", "database_url": "postgres://o:pw-4444@db/o"})
     with running_app(tmp_path, app_env(vault, tmp_path), ready_path="/readyz") as app:
         status, body = readyz(app)
@@ -222,6 +256,5 @@ def test_outage_keeps_serving_readiness_flips_and_recovers_without_restart(vault
     assert "vault unavailable; serving last good secrets" in msgs
     assert "vault recovered; secrets refreshed" in msgs
     text = app.log_text()
-    assert_no_secrets(text, "story-key-4444", "story-key-5555", "story-key-6666", "pw-4444", vault.root,
-                      *vault.keys)
+    assert_no_secrets(text, "story-key-4444", "story-key-5555", "story-key-6666", "pw-4444", vault.root, *vault.keys)
     assert_no_secrets(vault.bao.log(), "story-key-6666", vault.root)

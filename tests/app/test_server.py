@@ -30,19 +30,21 @@ ENV = {"APP_SECRET_API_KEY": API_KEY, "APP_VERSION": "2.0.1", "APP_COMMIT": "f00
 
 def test_serves_orders_probes_metrics_and_json_logs(tmp_path: Path) -> None:
     with running_app(tmp_path, ENV) as app, httpx.Client(base_url=app.url, timeout=10) as http:
-        created = http.post("/orders", json=order_body(), headers={"Authorization": f"Bearer {API_KEY}",
-                                                                   "X-Request-ID": "e2e-req-1"})
+        created = http.post(
+            "/orders", json=order_body(), headers={"Authorization": f"Bearer {API_KEY}", "X-Request-ID": "e2e-req-1"}
+        )
         assert created.status_code == 201 and created.headers["x-request-id"] == "e2e-req-1"
         order_id = created.json()["id"]
         assert http.get(f"/orders/{order_id}").json()["id"] == order_id
-        assert http.post("/orders", json={"customer_id": "c"}, headers={
-            "Authorization": f"Bearer {API_KEY}"}).status_code == 422
+        assert (
+            http.post("/orders", json={"customer_id": "c"}, headers={"Authorization": f"Bearer {API_KEY}"}).status_code
+            == 422
+        )
         assert http.get("/healthz").status_code == 200
         assert http.get("/readyz").json()["status"] == "ready"
         metrics = http.get("/metrics")
         assert metrics.headers["content-type"].startswith("text/plain")
-        assert metric_samples(metrics.text, "app_build_info") == [({"version": "2.0.1", "commit": "f00dfeed"},
-                                                                   1.0)]
+        assert metric_samples(metrics.text, "app_build_info") == [({"version": "2.0.1", "commit": "f00dfeed"}, 1.0)]
         assert metric_samples(metrics.text, "orders_created_total") == [({}, 1.0)]
         assert metric_samples(metrics.text, "process_resident_memory_bytes")
     lines = app.log_lines()  # every line is a JSON object
@@ -67,10 +69,19 @@ def test_ten_thousand_distinct_paths_create_bounded_series(tmp_path: Path) -> No
         conn.close()
     requests = metric_samples(text, "http_requests_total")
     assert sorted((lab["route"], lab["status"]) for lab, _ in requests) == [
-        ("/orders/{order_id}", "404"), ("<unmatched>", "404")]
+        ("/orders/{order_id}", "404"),
+        ("<unmatched>", "404"),
+    ]
     assert sum(v for _, v in requests) == 10_000
-    histogram_series = [s for name in ("http_request_duration_seconds_bucket", "http_request_duration_seconds_sum",
-                                       "http_request_duration_seconds_count") for s in metric_samples(text, name)]
+    histogram_series = [
+        s
+        for name in (
+            "http_request_duration_seconds_bucket",
+            "http_request_duration_seconds_sum",
+            "http_request_duration_seconds_count",
+        )
+        for s in metric_samples(text, name)
+    ]
     assert len(histogram_series) == 2 * (18 + 2)  # two routes x (17 buckets + Inf + sum + count)
     assert len(text.encode()) < 64_000  # the whole exposition stays small
 
@@ -119,10 +130,23 @@ def test_sigterm_finishes_in_flight_request_then_exits(tmp_path: Path) -> None:
 
 def test_invalid_configuration_stops_start_up_with_named_variables() -> None:
     port = free_port()
-    env = {"PATH": os.environ.get("PATH", ""), "APP_PORT": "eighty", "FAULT_ERROR_RATIO": "1.5",
-           "FAULT_LATENCY_SECONDS": "-2", "APP_SECRET_API_KEY": "k-123456", "APP_HOST": "127.0.0.1"}
-    done = subprocess.run([sys.executable, "-m", "orders_api"], cwd=APP_DIR, env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "APP_PORT": "eighty",
+        "FAULT_ERROR_RATIO": "1.5",
+        "FAULT_LATENCY_SECONDS": "-2",
+        "APP_SECRET_API_KEY": "k-123456",
+        "APP_HOST": "127.0.0.1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "orders_api"],
+        cwd=APP_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 2
     assert done.stdout == ""
     error = json.loads(done.stderr)
@@ -135,8 +159,10 @@ def test_invalid_configuration_stops_start_up_with_named_variables() -> None:
 
 
 def test_fault_injection_over_real_http(tmp_path: Path) -> None:
-    with running_app(tmp_path, {**ENV, "FAULT_ERROR_RATIO": "0.5", "FAULT_LATENCY_SECONDS": "0.05"}) as app, \
-            httpx.Client(base_url=app.url, timeout=10) as http:
+    with (
+        running_app(tmp_path, {**ENV, "FAULT_ERROR_RATIO": "0.5", "FAULT_LATENCY_SECONDS": "0.05"}) as app,
+        httpx.Client(base_url=app.url, timeout=10) as http,
+    ):
         with ThreadPoolExecutor(max_workers=25) as pool:  # 25 concurrent clients
             statuses = list(pool.map(lambda _: http.get("/orders").status_code, range(400)))
         assert http.get("/healthz").status_code == 200
@@ -146,16 +172,19 @@ def test_fault_injection_over_real_http(tmp_path: Path) -> None:
     assert statuses.count(200) == 400 - errors
     counted = {lab["status"]: v for lab, v in metric_samples(text, "http_requests_total")}
     assert counted == {"500": errors, "200": 400 - errors}
-    p_le_005 = [v for lab, v in metric_samples(text, "http_request_duration_seconds_bucket")
-                if lab["le"] == "0.05"]
+    p_le_005 = [v for lab, v in metric_samples(text, "http_request_duration_seconds_bucket") if lab["le"] == "0.05"]
     assert p_le_005 == [0.0]  # every API request took at least the injected 50 ms
     assert any(line["msg"] == "fault injection is active" for line in app.log_lines())
 
 
 def test_unreachable_vault_is_live_but_not_ready(tmp_path: Path) -> None:
     closed = free_port()
-    env = {"VAULT_ADDR": f"http://127.0.0.1:{closed}", "VAULT_AUTH_METHOD": "token",
-           "VAULT_TOKEN": "s.never-valid-token", "VAULT_TIMEOUT_SECONDS": "1"}
+    env = {
+        "VAULT_ADDR": f"http://127.0.0.1:{closed}",
+        "VAULT_AUTH_METHOD": "token",
+        "VAULT_TOKEN": "s.never-valid-token",
+        "VAULT_TIMEOUT_SECONDS": "1",
+    }
     with running_app(tmp_path, env) as app, httpx.Client(base_url=app.url, timeout=10) as http:
         assert http.get("/healthz").status_code == 200
         wait_until(lambda: "error" in http.get("/readyz").json()["secrets"], 30, what="a failed vault attempt")

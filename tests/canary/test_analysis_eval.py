@@ -17,15 +17,18 @@ from components.canary import specs
 SUCCESS, FAILURE = specs.conditions(0.05)
 
 
-@pytest.mark.parametrize(("result", "phase"), [
-    ([], ae.SUCCESSFUL),  # nothing reached the canary yet: no evidence against it
-    ([0.0], ae.SUCCESSFUL),
-    ([0.049], ae.SUCCESSFUL),
-    ([0.05], ae.FAILED),
-    ([0.1], ae.FAILED),
-    ([0.2, 0.0], ae.FAILED),  # result[0] is what counts
-    ([math.nan], ae.SUCCESSFUL),  # no request in the window
-])
+@pytest.mark.parametrize(
+    ("result", "phase"),
+    [
+        ([], ae.SUCCESSFUL),  # nothing reached the canary yet: no evidence against it
+        ([0.0], ae.SUCCESSFUL),
+        ([0.049], ae.SUCCESSFUL),
+        ([0.05], ae.FAILED),
+        ([0.1], ae.FAILED),
+        ([0.2, 0.0], ae.FAILED),  # result[0] is what counts
+        ([math.nan], ae.SUCCESSFUL),  # no request in the window
+    ],
+)
 def test_builder_conditions_on_a_vector(result: list[float], phase: str) -> None:
     assert ae.evaluate_result(result, SUCCESS, FAILURE) == (phase, "")
 
@@ -48,31 +51,44 @@ def test_argo_outcome_rules_for_condition_combinations() -> None:
     assert ae.evaluate_result(0.01, "result[0] < 0.05", None)[0] == ae.ERROR
 
 
-@pytest.mark.parametrize(("condition", "result", "expected"), [
-    ("len(result) == 0 || result[0] < 0.05", [], True),  # short-circuit: result[0] never evaluated
-    ("len(result) > 0 && result[0] >= 0.05", [], False),
-    ("!isNaN(result[0]) and result[0] != 1", [0.5], True),
-    ("not (result[0] > 2)", [3.0], False),
-    ("asFloat(result[0]) * 100 <= 5", [0.05], True),
-    ("asInt(result[0]) == 3", [3.9], True),
-    ("isInf(result[0])", [math.inf], True),
-    ("result[-1] == 2", [1.0, 2.0], True),
-])
+@pytest.mark.parametrize(
+    ("condition", "result", "expected"),
+    [
+        ("len(result) == 0 || result[0] < 0.05", [], True),  # short-circuit: result[0] never evaluated
+        ("len(result) > 0 && result[0] >= 0.05", [], False),
+        ("!isNaN(result[0]) and result[0] != 1", [0.5], True),
+        ("not (result[0] > 2)", [3.0], False),
+        ("asFloat(result[0]) * 100 <= 5", [0.05], True),
+        ("asInt(result[0]) == 3", [3.9], True),
+        ("isInf(result[0])", [math.inf], True),
+        ("result[-1] == 2", [1.0, 2.0], True),
+    ],
+)
 def test_condition_language(condition: str, result: Any, expected: bool) -> None:
     assert ae.evaluate_condition(condition, result) is expected
 
 
-@pytest.mark.parametrize("condition", ["result[0]", "1 < result[0] < 2", "foo(result)", "result.x > 1",
-                                       "import os", "result[0] <"])
+@pytest.mark.parametrize(
+    "condition", ["result[0]", "1 < result[0] < 2", "foo(result)", "result.x > 1", "import os", "result[0] <"]
+)
 def test_unsupported_or_non_boolean_conditions_are_errors(condition: str) -> None:
     with pytest.raises(ae.ConditionError):
         ae.evaluate_condition(condition, [1.5])
 
 
 def _metric(name: str = "error-ratio", **extra: Any) -> dict[str, Any]:
-    metric = {"name": name, "interval": "30s", "successCondition": SUCCESS, "failureCondition": FAILURE,
-              "provider": {"prometheus": {"address": "http://prometheus.monitoring.svc:9090",
-                                          "query": 'max(x{hash="{{args.canary-hash}}"})'}}}
+    metric = {
+        "name": name,
+        "interval": "30s",
+        "successCondition": SUCCESS,
+        "failureCondition": FAILURE,
+        "provider": {
+            "prometheus": {
+                "address": "http://prometheus.monitoring.svc:9090",
+                "query": 'max(x{hash="{{args.canary-hash}}"})',
+            }
+        },
+    }
     metric.update(extra)
     return metric
 
@@ -99,8 +115,13 @@ class Script:
 def _run(results: Sequence[Any], **metric: Any) -> tuple[ae.AnalysisOutcome, Script]:
     script = Script(results)
     sleeps: list[float] = []
-    outcome = ae.run_analysis(_template(_metric(**metric)), {"canary-hash": "abc"}, query=script,
-                              sleep=sleeps.append, clock=lambda: 30.0 * len(sleeps))
+    outcome = ae.run_analysis(
+        _template(_metric(**metric)),
+        {"canary-hash": "abc"},
+        query=script,
+        sleep=sleeps.append,
+        clock=lambda: 30.0 * len(sleeps),
+    )
     assert all(s == 30.0 for s in sleeps)  # measured one interval apart
     return outcome, script
 
@@ -131,23 +152,27 @@ def test_consecutive_errors_beyond_the_limit_abort_and_errors_do_not_count() -> 
 
 
 def test_inconclusive_pauses_instead_of_aborting() -> None:
-    outcome, _ = _run([[0.0], [math.nan]], successCondition="result[0] < 0.05",
-                      failureCondition="result[0] >= 0.05", count=5)
+    outcome, _ = _run(
+        [[0.0], [math.nan]], successCondition="result[0] < 0.05", failureCondition="result[0] >= 0.05", count=5
+    )
     assert outcome.phase == ae.INCONCLUSIVE and outcome.would_pause and not outcome.would_abort
 
 
 def test_unbounded_metric_stops_at_max_measurements_still_running() -> None:
     script = Script([[0.0]] * 4)
-    outcome = ae.run_analysis(_template(_metric()), {"canary-hash": "abc"}, query=script, sleep=lambda s: None,
-                              max_measurements=4)
+    outcome = ae.run_analysis(
+        _template(_metric()), {"canary-hash": "abc"}, query=script, sleep=lambda s: None, max_measurements=4
+    )
     assert outcome.phase == ae.RUNNING and not outcome.would_abort
     assert len(outcome.metrics["error-ratio"]) == 4
 
 
 def test_a_failed_metric_terminates_the_run_for_every_metric() -> None:
     script = Script([[0.0], [0.1], [0.3], [0.1], [0.2], [0.1]])  # alternating: error-ratio, latency
-    template = _template(_metric("error-ratio", failureLimit=0, count=5),
-                         _metric("latency", count=5, successCondition="result[0] < 0.5", failureCondition=None))
+    template = _template(
+        _metric("error-ratio", failureLimit=0, count=5),
+        _metric("latency", count=5, successCondition="result[0] < 0.5", failureCondition=None),
+    )
     outcome = ae.run_analysis(template, {"canary-hash": "abc"}, query=script, sleep=lambda s: None)
     assert outcome.phase == ae.FAILED
     assert outcome.metric_phases == {"error-ratio": ae.FAILED, "latency": ae.RUNNING}

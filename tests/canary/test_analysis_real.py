@@ -45,23 +45,40 @@ FAILURE_LIMIT = 1
 
 def delivery(strategy: str = "canary") -> specs.DeliveryInput:
     """The stacks' builder with test-sized durations (a pause of 10 s measured every 2 s)."""
-    return specs.DeliveryInput(app=APP, namespace=NAMESPACE, strategy=strategy, weights=(20, 50, 80),
-                               pause="10s", analysis_interval=INTERVAL, failure_limit=FAILURE_LIMIT,
-                               preview_service=f"{APP}-preview" if strategy == "blueGreen" else "",
-                               progress_deadline_seconds=30)
+    return specs.DeliveryInput(
+        app=APP,
+        namespace=NAMESPACE,
+        strategy=strategy,
+        weights=(20, 50, 80),
+        pause="10s",
+        analysis_interval=INTERVAL,
+        failure_limit=FAILURE_LIMIT,
+        preview_service=f"{APP}-preview" if strategy == "blueGreen" else "",
+        progress_deadline_seconds=30,
+    )
 
 
 def prometheus_config(app_port: int, canary_hash: str, rules: Path) -> dict[str, Any]:
     return {
         "global": {"scrape_interval": SCRAPE, "evaluation_interval": EVALUATION},
         "rule_files": [str(rules / "*.yaml")],
-        "scrape_configs": [{
-            "job_name": "orders-api",
-            "scrape_interval": SCRAPE,
-            "static_configs": [{"targets": [f"127.0.0.1:{app_port}"], "labels": {
-                # what the kubernetes-pods job copies from the pod: namespace, app, the Argo hash label
-                "namespace": NAMESPACE, cv.LABEL_APP: APP, cv.ROLLOUTS_HASH_SERIES_LABEL: canary_hash}}],
-        }],
+        "scrape_configs": [
+            {
+                "job_name": "orders-api",
+                "scrape_interval": SCRAPE,
+                "static_configs": [
+                    {
+                        "targets": [f"127.0.0.1:{app_port}"],
+                        "labels": {
+                            # what the kubernetes-pods job copies from the pod: namespace, app, the Argo hash label
+                            "namespace": NAMESPACE,
+                            cv.LABEL_APP: APP,
+                            cv.ROLLOUTS_HASH_SERIES_LABEL: canary_hash,
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
@@ -109,12 +126,14 @@ class Load:
 @contextlib.contextmanager
 def stack(tmp_path: Path, *, error_ratio: float, canary_hash: str) -> Iterator[tuple[Prometheus, AppProcess]]:
     rules = tmp_path / "rules"
-    write_rules({"sli.yaml": {"groups": [{"name": "sli", "interval": EVALUATION, "rules": sli_recording_rules()}]}},
-                rules)
+    write_rules(
+        {"sli.yaml": {"groups": [{"name": "sli", "interval": EVALUATION, "rules": sli_recording_rules()}]}}, rules
+    )
     check = run_tool([PROMTOOL, "check", "rules", str(rules / "sli.yaml")])
     assert check.returncode == 0, check.stdout + check.stderr
-    app = AppProcess(tmp_path, {"APP_SECRET_API_KEY": API_KEY, "FAULT_ERROR_RATIO": str(error_ratio),
-                                "APP_VERSION": canary_hash})
+    app = AppProcess(
+        tmp_path, {"APP_SECRET_API_KEY": API_KEY, "FAULT_ERROR_RATIO": str(error_ratio), "APP_VERSION": canary_hash}
+    )
     with Prometheus(prometheus_config(app.port, canary_hash, rules), tmp_path) as prom:
         try:
             app.start(ready_path="/readyz")
@@ -154,8 +173,13 @@ def ae_arg() -> str:
 def test_faulty_canary_fails_and_aborts_within_budget(tmp_path: Path) -> None:
     canary_hash = "7f9c2d1e3b"
     template = specs.analysis_template(delivery("canary"))
-    budget = specs.abort_budget(scrape_interval=SCRAPE, evaluation_interval=EVALUATION, analysis_interval=INTERVAL,
-                                failure_limit=FAILURE_LIMIT, controller_reaction_seconds=0)
+    budget = specs.abort_budget(
+        scrape_interval=SCRAPE,
+        evaluation_interval=EVALUATION,
+        analysis_interval=INTERVAL,
+        failure_limit=FAILURE_LIMIT,
+        controller_reaction_seconds=0,
+    )
     with stack(tmp_path, error_ratio=0.1, canary_hash=canary_hash) as (prom, app):
         # In a cluster Prometheus discovers the canary pod when it is created, before it is ready and gets
         # traffic; here: wait until the target is scraped (Prometheus batches discovery updates for 5 s).

@@ -41,8 +41,9 @@ def test_rollout_and_template_validate_against_the_crds(stack_run: Callable[[str
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_controller_comes_from_the_pinned_manifest_into_its_namespace(stack_run: Callable[[str], Run],
-                                                                      stack: str) -> None:
+def test_controller_comes_from_the_pinned_manifest_into_its_namespace(
+    stack_run: Callable[[str], Run], stack: str
+) -> None:
     run = stack_run(stack)
     (config_file,) = run.by_type(CONFIG_FILE)
     assert config_file.inputs["file"] == ARGO_ROLLOUTS_INSTALL_URL
@@ -62,13 +63,25 @@ def test_controller_comes_from_the_pinned_manifest_into_its_namespace(stack_run:
 
 def test_prod_objects_around_the_rollout(stack_run: Callable[[str], Run]) -> None:
     run = stack_run("prod")
-    kinds = sorted((r.inputs.get("kind"), r.inputs["metadata"]["name"]) for r in _ours(run)
-                   if r.custom and r.type.startswith("kubernetes:") and r.type != CONFIG_FILE)
-    assert kinds == sorted([
-        ("AnalysisTemplate", "orders-api-slo"), ("HorizontalPodAutoscaler", "orders-api"),
-        ("Ingress", "orders-api"), ("NetworkPolicy", "allow-argo-rollouts"), ("NetworkPolicy", "allow-orders-api"),
-        ("PodDisruptionBudget", "orders-api"), ("Rollout", "orders-api"), ("Service", "orders-api"),
-        ("Service", "orders-api-canary"), ("ServiceAccount", "orders-api")])
+    kinds = sorted(
+        (r.inputs.get("kind"), r.inputs["metadata"]["name"])
+        for r in _ours(run)
+        if r.custom and r.type.startswith("kubernetes:") and r.type != CONFIG_FILE
+    )
+    assert kinds == sorted(
+        [
+            ("AnalysisTemplate", "orders-api-slo"),
+            ("HorizontalPodAutoscaler", "orders-api"),
+            ("Ingress", "orders-api"),
+            ("NetworkPolicy", "allow-argo-rollouts"),
+            ("NetworkPolicy", "allow-orders-api"),
+            ("PodDisruptionBudget", "orders-api"),
+            ("Rollout", "orders-api"),
+            ("Service", "orders-api"),
+            ("Service", "orders-api-canary"),
+            ("ServiceAccount", "orders-api"),
+        ]
+    )
     hpa = run.get("kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "orders-api").inputs["spec"]
     assert hpa["scaleTargetRef"] == {"apiVersion": specs.API_VERSION, "kind": "Rollout", "name": "orders-api"}
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (3, 10)
@@ -99,8 +112,11 @@ def test_blue_green_stack_registers_active_and_preview_services() -> None:
     (rollout,) = run.by_type(ROLLOUT)
     validate_custom_resource(_doc(rollout))
     bg = rollout.inputs["spec"]["strategy"]["blueGreen"]
-    services = {r.inputs["metadata"]["name"] for r in run.by_type("kubernetes:core/v1:Service")
-                if r.inputs["metadata"]["namespace"] == "web"}
+    services = {
+        r.inputs["metadata"]["name"]
+        for r in run.by_type("kubernetes:core/v1:Service")
+        if r.inputs["metadata"]["namespace"] == "web"
+    }
     assert {bg["activeService"], bg["previewService"]} == {"orders-api", "orders-api-preview"} <= services
     assert run.outputs["canaryServiceName"] == "orders-api-preview"
 

@@ -45,17 +45,26 @@ def test_documents_validate_against_the_v1_9_1_crds(variant: str) -> None:
     settings = stack_settings(variant.split("-")[0], VARIANTS[variant])
     inp = specs.delivery_input(settings)
     template = specs.analysis_template(inp)
-    rollout = specs.rollout(inp, specs.camel(workload.pod_template(settings)), replicas=settings.app.replicas,
-                            labels=workload.app_labels(settings))
+    rollout = specs.rollout(
+        inp,
+        specs.camel(workload.pod_template(settings)),
+        replicas=settings.app.replicas,
+        labels=workload.app_labels(settings),
+    )
     validate_custom_resource(template)
     validate_custom_resource(rollout)
 
 
 def test_prod_canary_strategy_is_20_50_80_with_one_minute_pauses_nginx_and_background_analysis() -> None:
     strategy = specs.rollout_strategy(specs.delivery_input(stack_settings("prod")))["canary"]
-    assert strategy["steps"] == [{"setWeight": 20}, {"pause": {"duration": "1m"}},
-                                 {"setWeight": 50}, {"pause": {"duration": "1m"}},
-                                 {"setWeight": 80}, {"pause": {"duration": "1m"}}]
+    assert strategy["steps"] == [
+        {"setWeight": 20},
+        {"pause": {"duration": "1m"}},
+        {"setWeight": 50},
+        {"pause": {"duration": "1m"}},
+        {"setWeight": 80},
+        {"pause": {"duration": "1m"}},
+    ]
     assert strategy["trafficRouting"] == {"nginx": {"stableIngress": "orders-api"}}
     assert strategy["stableService"] == "orders-api" and strategy["canaryService"] == "orders-api-canary"
     analysis = strategy["analysis"]
@@ -81,8 +90,15 @@ def test_blue_green_has_active_preview_and_pre_promotion_analysis() -> None:
 
 
 def test_analysis_template_reads_the_sli_rules_with_settings_thresholds() -> None:
-    settings = stack_settings("prod", {"errorRatioThreshold": "0.02", "latencyP95ThresholdSeconds": "0.3",
-                                       "analysisFailureLimit": 2, "analysisInterval": "20s"})
+    settings = stack_settings(
+        "prod",
+        {
+            "errorRatioThreshold": "0.02",
+            "latencyP95ThresholdSeconds": "0.3",
+            "analysisFailureLimit": 2,
+            "analysisInterval": "20s",
+        },
+    )
     spec = specs.analysis_template(specs.delivery_input(settings))["spec"]
     by_name = {m["name"]: m for m in spec["metrics"]}
     err, lat = by_name[specs.METRIC_ERROR_RATIO], by_name[specs.METRIC_LATENCY_P95]
@@ -96,28 +112,45 @@ def test_analysis_template_reads_the_sli_rules_with_settings_thresholds() -> Non
         assert m["interval"] == "20s" and m["failureLimit"] == 2
     assert err["successCondition"].endswith("result[0] < 0.02") and err["failureCondition"].endswith(">= 0.02")
     assert lat["successCondition"].endswith("result[0] < 0.3")
-    assert {a["name"]: a.get("value") for a in spec["args"]} == {"namespace": "web", "app": "orders-api",
-                                                                  specs.ARG_CANARY_HASH: None}
+    assert {a["name"]: a.get("value") for a in spec["args"]} == {
+        "namespace": "web",
+        "app": "orders-api",
+        specs.ARG_CANARY_HASH: None,
+    }
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"weights": (50, 20)}, r"weights \(hardening:canaryWeights\) = \[50, 20\] is invalid; accepted: .*strictly "
-                            r"increasing"),
-    ({"weights": (20, 20)}, r"strictly increasing"),
-    ({"weights": ()}, r"canaryWeights.*non-empty"),
-    ({"weights": (0, 100)}, r"within 1\.\.99"),
-    ({"pause": "20s", "analysis_interval": "30s"}, r"pause \(hardening:canaryPause\) = '20s' is shorter than "
-                                                  r"analysis_interval \(hardening:analysisInterval\) = '30s'"),
-    ({"strategy": "blueGreen"}, r"preview_service is empty; accepted: the name of the preview Service"),
-    ({"strategy": "blueGreen", "preview_service": "orders-api"}, r"preview_service = 'orders-api' is the active"),
-    ({"strategy": "linear"}, r"strategy \(hardening:deliveryStrategy\) = 'linear' is invalid; accepted: canary, "
-                             r"blueGreen"),
-    ({"strategy": "blueGreen", "preview_service": "p", "pause": "30s", "failure_limit": 2},
-     r"failure_limit \(hardening:analysisFailureLimit\) = 2 can never be exceeded by the 2 measurement"),
-    ({"error_ratio_threshold": 1.5}, r"errorRatioThreshold.*above 0 and below 1"),
-    ({"analysis_interval": "soon"}, r"analysisInterval\) = 'soon' is invalid"),
-    ({"canary_service": "orders-api"}, r"canary_service = 'orders-api' is the stable Service"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"weights": (50, 20)},
+            r"weights \(hardening:canaryWeights\) = \[50, 20\] is invalid; accepted: .*strictly "
+            r"increasing",
+        ),
+        ({"weights": (20, 20)}, r"strictly increasing"),
+        ({"weights": ()}, r"canaryWeights.*non-empty"),
+        ({"weights": (0, 100)}, r"within 1\.\.99"),
+        (
+            {"pause": "20s", "analysis_interval": "30s"},
+            r"pause \(hardening:canaryPause\) = '20s' is shorter than "
+            r"analysis_interval \(hardening:analysisInterval\) = '30s'",
+        ),
+        ({"strategy": "blueGreen"}, r"preview_service is empty; accepted: the name of the preview Service"),
+        ({"strategy": "blueGreen", "preview_service": "orders-api"}, r"preview_service = 'orders-api' is the active"),
+        (
+            {"strategy": "linear"},
+            r"strategy \(hardening:deliveryStrategy\) = 'linear' is invalid; accepted: canary, "
+            r"blueGreen",
+        ),
+        (
+            {"strategy": "blueGreen", "preview_service": "p", "pause": "30s", "failure_limit": 2},
+            r"failure_limit \(hardening:analysisFailureLimit\) = 2 can never be exceeded by the 2 measurement",
+        ),
+        ({"error_ratio_threshold": 1.5}, r"errorRatioThreshold.*above 0 and below 1"),
+        ({"analysis_interval": "soon"}, r"analysisInterval\) = 'soon' is invalid"),
+        ({"canary_service": "orders-api"}, r"canary_service = 'orders-api' is the stable Service"),
+    ],
+)
 def test_invalid_strategy_is_rejected_naming_the_field(changes: dict[str, Any], message: str) -> None:
     bad = dataclasses.replace(BASE, **changes)
     with pytest.raises(specs.StrategyError, match=message):
@@ -133,10 +166,13 @@ def test_every_problem_is_reported_at_once() -> None:
     assert len(info.value.problems) == 3, info.value.problems
 
 
-@pytest.mark.parametrize(("overrides", "key"), [
-    ({"canaryWeights": [50, 20]}, "hardening:canaryWeights"),
-    ({"canaryPause": "10s", "analysisInterval": "30s"}, "hardening:canaryPause"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"canaryWeights": [50, 20]}, "hardening:canaryWeights"),
+        ({"canaryPause": "10s", "analysisInterval": "30s"}, "hardening:canaryPause"),
+    ],
+)
 def test_stack_config_rejects_the_same_mistakes_first(overrides: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(key)):
         stack_settings("dev", overrides)
@@ -145,9 +181,15 @@ def test_stack_config_rejects_the_same_mistakes_first(overrides: dict[str, Any],
 def test_prod_worst_case_abort_is_within_three_minutes() -> None:
     budget = specs.settings_abort_budget(stack_settings("prod"))
     # 15 s scrapes, 15 s rule evaluation, 30 s analysis interval, failureLimit 1, 10 s for the controllers
-    assert budget.as_dict() == {"first_scrape": 15, "second_scrape": 15, "recording_rule": 15,
-                                "first_failed_measurement": 30, "further_failed_measurements": 30,
-                                "controller_reaction": 10, "total": 115}
+    assert budget.as_dict() == {
+        "first_scrape": 15,
+        "second_scrape": 15,
+        "recording_rule": 15,
+        "first_failed_measurement": 30,
+        "further_failed_measurements": 30,
+        "controller_reaction": 10,
+        "total": 115,
+    }
     assert budget.total <= specs.ABORT_BUDGET_SECONDS
     guide = GUIDE.read_text()
     assert "115 s" in guide and "1 min 55 s" in guide
@@ -161,11 +203,16 @@ def test_canary_analysis_count_outlasts_every_step() -> None:
 
 
 def test_camel_case_conversion_keeps_label_keys() -> None:
-    converted = specs.camel({"metadata": {"labels": {"a_b": "c"}, "annotations": {"x_y": "z"}},
-                             "spec": {"service_account_name": "s", "from_": [{"pod_selector": {"match_labels":
-                                                                                                {"k_k": "v"}}}]}})
-    assert converted == {"metadata": {"labels": {"a_b": "c"}, "annotations": {"x_y": "z"}},
-                         "spec": {"serviceAccountName": "s", "from": [{"podSelector": {"matchLabels": {"k_k": "v"}}}]}}
+    converted = specs.camel(
+        {
+            "metadata": {"labels": {"a_b": "c"}, "annotations": {"x_y": "z"}},
+            "spec": {"service_account_name": "s", "from_": [{"pod_selector": {"match_labels": {"k_k": "v"}}}]},
+        }
+    )
+    assert converted == {
+        "metadata": {"labels": {"a_b": "c"}, "annotations": {"x_y": "z"}},
+        "spec": {"serviceAccountName": "s", "from": [{"podSelector": {"matchLabels": {"k_k": "v"}}}]},
+    }
 
 
 def test_pod_template_is_hardened_scraped_and_wired_to_vault() -> None:
@@ -185,11 +232,14 @@ def test_pod_template_is_hardened_scraped_and_wired_to_vault() -> None:
     assert env["VAULT_ROLE"] == "orders-api" and env["VAULT_AUTH_METHOD"] == "kubernetes"
     assert env["VAULT_SECRET_PATH"] == "apps/orders-api" and env["VAULT_CACERT"] == "/etc/vault-ca/ca.crt"
     assert env["APP_PORT"] == "8080" and env["APP_VERSION"] == "1.0.0"
-    dev_env = {e["name"]: e["value"] for e in specs.camel(workload.pod_template(stack_settings("dev")))
-               ["spec"]["containers"][0]["env"]}
+    dev_env = {
+        e["name"]: e["value"]
+        for e in specs.camel(workload.pod_template(stack_settings("dev")))["spec"]["containers"][0]["env"]
+    }
     assert dev_env["VAULT_ADDR"] == "http://vault.vault.svc:8200" and "VAULT_CACERT" not in dev_env
     # every variable is one the app knows (a typo would be refused at start-up)
     from app.orders_api.settings import KNOWN_VARIABLES
+
     assert set(env) <= KNOWN_VARIABLES
 
 
@@ -205,9 +255,15 @@ def test_controller_transform_hardens_the_upstream_deployment() -> None:
     upstream = upstream_controller_deployment()
     assert _findings(component.DEPLOYMENT_TYPE, upstream), "the upstream manifest no longer needs hardening?"
     transform = component.controller_transform(image("argo-rollouts"), 2)
-    result = transform(pulumi.ResourceTransformArgs(custom=True, type_=component.DEPLOYMENT_TYPE,
-                                                    name="argo-rollouts/argo-rollouts", props=upstream,
-                                                    opts=pulumi.ResourceOptions()))
+    result = transform(
+        pulumi.ResourceTransformArgs(
+            custom=True,
+            type_=component.DEPLOYMENT_TYPE,
+            name="argo-rollouts/argo-rollouts",
+            props=upstream,
+            opts=pulumi.ResourceOptions(),
+        )
+    )
     assert result is not None
     props: Any = result.props
     (c,) = props["spec"]["template"]["spec"]["containers"]
@@ -219,11 +275,16 @@ def test_controller_transform_hardens_the_upstream_deployment() -> None:
     assert _findings(component.DEPLOYMENT_TYPE, props) == []
     # the input is left untouched and nothing else is transformed
     assert "readinessProbe" not in upstream["spec"]["template"]["spec"]["containers"][0]
-    for type_, name in (("kubernetes:core/v1:Service", "argo-rollouts"),
-                        (component.DEPLOYMENT_TYPE, "something-else")):
+    for type_, name in (("kubernetes:core/v1:Service", "argo-rollouts"), (component.DEPLOYMENT_TYPE, "something-else")):
         other = {"metadata": {"name": name}, "spec": {}}
-        assert transform(pulumi.ResourceTransformArgs(custom=True, type_=type_, name=name, props=other,
-                                                      opts=pulumi.ResourceOptions())) is None
+        assert (
+            transform(
+                pulumi.ResourceTransformArgs(
+                    custom=True, type_=type_, name=name, props=other, opts=pulumi.ResourceOptions()
+                )
+            )
+            is None
+        )
 
 
 def test_controller_transform_refuses_an_unexpected_manifest() -> None:
@@ -238,7 +299,10 @@ def test_monitoring_addons_scrape_alert_and_dashboard() -> None:
     addons = canary_monitoring.monitoring_addons(settings)
     (target,) = addons.scrape_targets
     assert (target.namespace, target.port, dict(target.selector)) == (
-        cv.NS_ROLLOUTS, "metrics", {cv.LABEL_NAME: "argo-rollouts"})
+        cv.NS_ROLLOUTS,
+        "metrics",
+        {cv.LABEL_NAME: "argo-rollouts"},
+    )
     upstream = upstream_controller_deployment()
     ports = {p["name"]: p["containerPort"] for p in upstream["spec"]["template"]["spec"]["containers"][0]["ports"]}
     assert ports[target.port] == specs.CONTROLLER_METRICS_PORT == 8090
@@ -263,6 +327,11 @@ def test_every_alert_has_a_runbook_heading_in_the_guide() -> None:
 
 def test_guide_documents_promotion_abort_and_rollback() -> None:
     guide = GUIDE.read_text()
-    for needle in ("kubectl argo rollouts promote", "kubectl argo rollouts abort", "kubectl argo rollouts undo",
-                   "pulumi up", "appImage"):
+    for needle in (
+        "kubectl argo rollouts promote",
+        "kubectl argo rollouts abort",
+        "kubectl argo rollouts undo",
+        "pulumi up",
+        "appImage",
+    ):
         assert needle in guide, needle

@@ -15,10 +15,23 @@ VAULT = "https://vault.example.com"
 def combinations() -> Iterator[tuple[str, WorkflowOptions]]:
     """(label, options) for railway x render x fly x vault, each on and off (16 combinations)."""
     for railway, render, fly, vault in itertools.product((False, True), repeat=4):
-        label = "-".join(name for name, on in (("railway", railway), ("render", render), ("fly", fly),
-                                               ("vault", vault)) if on) or "none"
-        yield label, WorkflowOptions(**BASE, deploy_railway=railway, deploy_render=render, deploy_fly=fly,
-                                     vault_secrets=vault, vault_address=VAULT if vault else "")
+        label = (
+            "-".join(
+                name for name, on in (("railway", railway), ("render", render), ("fly", fly), ("vault", vault)) if on
+            )
+            or "none"
+        )
+        yield (
+            label,
+            WorkflowOptions(
+                **BASE,
+                deploy_railway=railway,
+                deploy_render=render,
+                deploy_fly=fly,
+                vault_secrets=vault,
+                vault_address=VAULT if vault else "",
+            ),
+        )
 
 
 def options(**changes: Any) -> WorkflowOptions:

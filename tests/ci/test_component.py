@@ -43,10 +43,18 @@ def test_dev_manages_nothing_on_github_but_builds_the_workflows(stack_run: Calla
 def test_prod_commits_every_workflow_to_main(stack_run: Callable[[str], Run]) -> None:
     run = stack_run("prod")
     # Pulumi.prod.yaml: every target on, secrets from Vault.
-    expected = render_workflows(WorkflowOptions(
-        owner="example-org", repository="orders-api", image="ghcr.io/example-org/orders-api",
-        deploy_railway=True, deploy_render=True, deploy_fly=True, vault_secrets=True,
-        vault_address="https://vault.example.com"))
+    expected = render_workflows(
+        WorkflowOptions(
+            owner="example-org",
+            repository="orders-api",
+            image="ghcr.io/example-org/orders-api",
+            deploy_railway=True,
+            deploy_render=True,
+            deploy_fly=True,
+            vault_secrets=True,
+            vault_address="https://vault.example.com",
+        )
+    )
     files = {r.inputs["file"]: r for r in run.by_type(FILE)}
     assert set(files) == {f".github/workflows/{name}" for name in expected}
     for name, text in expected.items():
@@ -88,8 +96,11 @@ def test_ruleset_requires_the_real_check_names_of_the_committed_ci_workflow(stac
     job_names = {job.get("name", job_id) for job_id, job in jobs.items()}
     required = {c["context"] for c in checks}
     assert required == job_names
-    assert any(j["steps"] and any("trivy-action" in s.get("uses", "") for s in j["steps"])
-               for j in jobs.values() if j.get("name") in required)  # the scan is required
+    assert any(
+        j["steps"] and any("trivy-action" in s.get("uses", "") for s in j["steps"])
+        for j in jobs.values()
+        if j.get("name") in required
+    )  # the scan is required
     assert inputs["rules"]["pullRequest"]["requiredApprovingReviewCount"] == 1
     assert inputs["rules"]["nonFastForward"] is True and inputs["rules"]["deletion"] is True
 
@@ -100,19 +111,43 @@ def test_vault_mode_stores_no_secret_on_github(stack_run: Callable[[str], Run]) 
     assert run.by_type(SECRET) == []
 
 
-@pytest.mark.parametrize(("overrides", "present", "expected"), [
-    ({"ciVaultSecrets": False}, set(SECRETS), {
-        "production": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG", "RAILWAY_TOKEN", "RAILWAY_SERVICE_ID", "RENDER_API_KEY",
-                       "RENDER_SERVICE_ID", "FLY_API_TOKEN"},
-        "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG"}}),
-    ({"ciVaultSecrets": False, "deployRender": False, "deployFly": False}, set(SECRETS), {
-        "production": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG", "RAILWAY_TOKEN", "RAILWAY_SERVICE_ID"},
-        "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG"}}),
-    ({"ciVaultSecrets": False}, {"pulumiAccessToken", "flyApiToken"}, {
-        "production": {"PULUMI_ACCESS_TOKEN", "FLY_API_TOKEN"}, "preview": {"PULUMI_ACCESS_TOKEN"}}),
-])
-def test_environment_secrets_only_for_set_keys_and_enabled_targets(overrides: dict, present: set,
-                                                                   expected: dict) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "present", "expected"),
+    [
+        (
+            {"ciVaultSecrets": False},
+            set(SECRETS),
+            {
+                "production": {
+                    "PULUMI_ACCESS_TOKEN",
+                    "KUBECONFIG",
+                    "RAILWAY_TOKEN",
+                    "RAILWAY_SERVICE_ID",
+                    "RENDER_API_KEY",
+                    "RENDER_SERVICE_ID",
+                    "FLY_API_TOKEN",
+                },
+                "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG"},
+            },
+        ),
+        (
+            {"ciVaultSecrets": False, "deployRender": False, "deployFly": False},
+            set(SECRETS),
+            {
+                "production": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG", "RAILWAY_TOKEN", "RAILWAY_SERVICE_ID"},
+                "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG"},
+            },
+        ),
+        (
+            {"ciVaultSecrets": False},
+            {"pulumiAccessToken", "flyApiToken"},
+            {"production": {"PULUMI_ACCESS_TOKEN", "FLY_API_TOKEN"}, "preview": {"PULUMI_ACCESS_TOKEN"}},
+        ),
+    ],
+)
+def test_environment_secrets_only_for_set_keys_and_enabled_targets(
+    overrides: dict, present: set, expected: dict
+) -> None:
     run = run_stack("prod", overrides=overrides, secrets={k: SECRETS[k] for k in present})
     got: dict[str, set[str]] = {}
     for res in run.by_type(SECRET):
@@ -143,8 +178,11 @@ def test_reviewers_and_vault_address_are_validated_before_anything_registers() -
 
     with pytest.raises(ConfigError, match=r"hardening:ciVaultAddress: empty while ciVaultSecrets is true"):
         run_stack("prod", overrides={"ciVaultAddress": ""})
-    with pytest.raises(ConfigError, match=r"hardening:productionReviewers: .* accepted: a list of at most 6 "
-                                          r"numeric GitHub user ids"):
+    with pytest.raises(
+        ConfigError,
+        match=r"hardening:productionReviewers: .* accepted: a list of at most 6 "
+        r"numeric GitHub user ids",
+    ):
         run_stack("prod", overrides={"productionReviewers": ["platform-lead"]})
     with pytest.raises(ConfigError, match=r"hardening:productionReviewers: 7 reviewers; accepted: at most 6"):
         run_stack("prod", overrides={"productionReviewers": list(range(1, 8))})

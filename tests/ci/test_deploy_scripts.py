@@ -109,8 +109,9 @@ def run_step(step: dict[str, Any], env: dict[str, str]) -> subprocess.CompletedP
 def test_railway_points_the_service_at_the_new_image_and_deploys_it(apis: FakeApis) -> None:
     step = deploy_step("railway")
     assert step["env"]["RAILWAY_API"] == "https://backboard.railway.com/graphql/v2"
-    proc = run_step(step, {"RAILWAY_TOKEN": RAILWAY_TOKEN, "RAILWAY_SERVICE_ID": "svc-1",
-                           "RAILWAY_API": f"{apis.base}/graphql/v2"})
+    proc = run_step(
+        step, {"RAILWAY_TOKEN": RAILWAY_TOKEN, "RAILWAY_SERVICE_ID": "svc-1", "RAILWAY_API": f"{apis.base}/graphql/v2"}
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Railway deployment deployment-7 started for ghcr.io/example-org/orders-api:" + SHA in proc.stdout
     ops = [r["body"] for r in apis.requests]
@@ -122,8 +123,10 @@ def test_railway_points_the_service_at_the_new_image_and_deploys_it(apis: FakeAp
 
 
 def test_railway_fails_on_a_graphql_error_and_stops(apis: FakeApis) -> None:
-    proc = run_step(deploy_step("railway"), {"RAILWAY_TOKEN": "wrong-token", "RAILWAY_SERVICE_ID": "svc-1",
-                                             "RAILWAY_API": f"{apis.base}/graphql/v2"})
+    proc = run_step(
+        deploy_step("railway"),
+        {"RAILWAY_TOKEN": "wrong-token", "RAILWAY_SERVICE_ID": "svc-1", "RAILWAY_API": f"{apis.base}/graphql/v2"},
+    )
     assert proc.returncode != 0
     assert len(apis.requests) == 1  # nothing after the failed lookup
     assert "wrong-token" not in proc.stdout + proc.stderr
@@ -132,8 +135,9 @@ def test_railway_fails_on_a_graphql_error_and_stops(apis: FakeApis) -> None:
 def test_render_triggers_a_deploy_of_exactly_the_image(apis: FakeApis) -> None:
     step = deploy_step("render")
     assert step["env"]["RENDER_API"] == "https://api.render.com/v1"
-    proc = run_step(step, {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc123",
-                           "RENDER_API": f"{apis.base}/v1"})
+    proc = run_step(
+        step, {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc123", "RENDER_API": f"{apis.base}/v1"}
+    )
     assert proc.returncode == 0, proc.stderr
     (req,) = apis.requests
     assert req["path"] == "/v1/services/srv-abc123/deploys"
@@ -144,11 +148,14 @@ def test_render_triggers_a_deploy_of_exactly_the_image(apis: FakeApis) -> None:
 
 def test_render_refuses_a_malformed_service_id_and_fails_on_401(apis: FakeApis) -> None:
     step = deploy_step("render")
-    bad = run_step(step, {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc/../../owners",
-                          "RENDER_API": f"{apis.base}/v1"})
+    bad = run_step(
+        step,
+        {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc/../../owners", "RENDER_API": f"{apis.base}/v1"},
+    )
     assert bad.returncode == 1 and "not a Render service id" in bad.stdout and apis.requests == []
     apis.fail = True
-    denied = run_step(step, {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc123",
-                             "RENDER_API": f"{apis.base}/v1"})
+    denied = run_step(
+        step, {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc123", "RENDER_API": f"{apis.base}/v1"}
+    )
     assert denied.returncode != 0 and len(apis.requests) == 1
     assert RENDER_KEY not in denied.stdout + denied.stderr

@@ -23,13 +23,21 @@ BIN = Path(sys.executable).parent
 
 
 def zizmor(paths: list[Path], *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "zizmor"), "--offline", "--no-progress", *extra, *map(str, paths)],
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", *extra, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def schema(paths: list[Path]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-                           *map(str, paths)], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +61,13 @@ def rendered_workflows(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     out_dir = tmp_path_factory.mktemp("render") / "prod"
     write_atomically(out_dir, render_run(run_stack("prod")).files)
     files = sorted((out_dir / "workflows").rglob("*.yml"))
-    assert {f.name for f in files} == {"ci-cd.yml", "deploy-production.yml", "deploy-staging.yml", "rollback.yml",
-                                       "preview.yml"}
+    assert {f.name for f in files} == {
+        "ci-cd.yml",
+        "deploy-production.yml",
+        "deploy-staging.yml",
+        "rollback.yml",
+        "preview.yml",
+    }
     return files
 
 

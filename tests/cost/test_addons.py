@@ -37,8 +37,10 @@ def test_cost_queries_on_real_promtool(tmp_path: Path) -> None:
     group = addons.rule_group(SETTINGS)
     dash = addons.monitoring_addons(SETTINGS).dashboards[0].json
     # every dashboard expression must at least parse: record each one in a throwaway group
-    checks = {"name": "dashboard", "rules": [{"record": f"dashboard:expr{i}", "expr": e}
-                                            for i, e in enumerate(collect_promql(dash))]}
+    checks = {
+        "name": "dashboard",
+        "rules": [{"record": f"dashboard:expr{i}", "expr": e} for i, e in enumerate(collect_promql(dash))],
+    }
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": [group, checks]}))
     oc, ksm = 'job="opencost"', 'job="kube-state-metrics"'
     series = {
@@ -56,21 +58,42 @@ def test_cost_queries_on_real_promtool(tmp_path: Path) -> None:
         'up{job="opencost"}': 1,
     }
     web, ops = 0.5 * 0.5 + 0.25 + 1, 1 * 0.5 + 2 * 0.125  # 1.5 and 0.75 per hour
-    tests = {"rule_files": ["rules.yaml"], "evaluation_interval": "1m", "tests": [{
-        "interval": "1m",
-        "input_series": [{"series": s, "values": f"{v}x30"} for s, v in series.items()],
-        "promql_expr_test": [
-            {"expr": addons.RECORD_NAMESPACE_HOURLY, "eval_time": "10m", "exp_samples": [
-                {"labels": f'{addons.RECORD_NAMESPACE_HOURLY}{{namespace="web"}}', "value": web},
-                {"labels": f'{addons.RECORD_NAMESPACE_HOURLY}{{namespace="ops"}}', "value": ops}]},
-            {"expr": addons._by_label(cv.LABEL_TEAM), "eval_time": "10m", "exp_samples": [
-                {"labels": '{team="web"}', "value": web}, {"labels": '{team="platform"}', "value": ops}]},
-            {"expr": addons.cost_per_thousand_requests_expr(SETTINGS.namespaces.app, SETTINGS.app.name),
-             "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 1.5 / (1 * 3600 / 1000)}]},
+    tests = {
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": f"{v}x30"} for s, v in series.items()],
+                "promql_expr_test": [
+                    {
+                        "expr": addons.RECORD_NAMESPACE_HOURLY,
+                        "eval_time": "10m",
+                        "exp_samples": [
+                            {"labels": f'{addons.RECORD_NAMESPACE_HOURLY}{{namespace="web"}}', "value": web},
+                            {"labels": f'{addons.RECORD_NAMESPACE_HOURLY}{{namespace="ops"}}', "value": ops},
+                        ],
+                    },
+                    {
+                        "expr": addons._by_label(cv.LABEL_TEAM),
+                        "eval_time": "10m",
+                        "exp_samples": [
+                            {"labels": '{team="web"}', "value": web},
+                            {"labels": '{team="platform"}', "value": ops},
+                        ],
+                    },
+                    {
+                        "expr": addons.cost_per_thousand_requests_expr(SETTINGS.namespaces.app, SETTINGS.app.name),
+                        "eval_time": "10m",
+                        "exp_samples": [{"labels": "{}", "value": 1.5 / (1 * 3600 / 1000)}],
+                    },
+                ],
+                "alert_rule_test": [{"eval_time": "20m", "alertname": addons.ALERT_OPENCOST_DOWN, "exp_alerts": []}],
+            }
         ],
-        "alert_rule_test": [{"eval_time": "20m", "alertname": addons.ALERT_OPENCOST_DOWN, "exp_alerts": []}],
-    }]}
+    }
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(tests))
-    proc = subprocess.run(["promtool", "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        ["promtool", "test", "rules", "test.yaml"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -39,7 +39,8 @@ def test_limit_without_request_and_init_containers() -> None:
     c = api["inputs"]["spec"]["template"]["spec"]["containers"][0]
     c["resources"] = {"limits": {"cpu": "2", "memory": "1Gi"}}  # request := limit
     api["inputs"]["spec"]["template"]["spec"]["initContainers"] = [
-        {"name": "big-init", "resources": {"requests": {"cpu": "3", "memory": "64Mi"}}}]
+        {"name": "big-init", "resources": {"requests": {"cpu": "3", "memory": "64Mi"}}}
+    ]
     line = next(x for x in estimate_plan(plan).lines if x.name == "api")
     assert line.cpu_cores == 3.0  # the init container's peak wins for CPU
     assert line.memory_gib == 1.0  # the app container's (limit) wins for memory
@@ -52,14 +53,21 @@ def test_quantities() -> None:
         quantity("ten", "x")
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda p: p.pop("resources"), "'resources' is missing"),
-    (lambda p: p["outputs"].pop("costModel"), "outputs.costModel is missing"),
-    (lambda p: p["outputs"]["costModel"].pop("cpuCoreHourly"), "cpuCoreHourly: missing"),
-    (lambda p: p["outputs"]["costModel"].update(cpuCoreHourly="cheap"), "cpuCoreHourly: 'cheap' is not a number"),
-    (lambda p: p["resources"][4]["inputs"]["spec"]["template"]["spec"]["containers"][0]["resources"]
-     ["requests"].update(cpu="lots"), "containers\\[0\\].resources.requests.cpu: 'lots'"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda p: p.pop("resources"), "'resources' is missing"),
+        (lambda p: p["outputs"].pop("costModel"), "outputs.costModel is missing"),
+        (lambda p: p["outputs"]["costModel"].pop("cpuCoreHourly"), "cpuCoreHourly: missing"),
+        (lambda p: p["outputs"]["costModel"].update(cpuCoreHourly="cheap"), "cpuCoreHourly: 'cheap' is not a number"),
+        (
+            lambda p: p["resources"][4]["inputs"]["spec"]["template"]["spec"]["containers"][0]["resources"][
+                "requests"
+            ].update(cpu="lots"),
+            "containers\\[0\\].resources.requests.cpu: 'lots'",
+        ),
+    ],
+)
 def test_bad_plans_name_the_problem(mutate, message: str) -> None:  # type: ignore[no-untyped-def]
     plan = fx.plan()
     mutate(plan)

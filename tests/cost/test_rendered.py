@@ -19,8 +19,16 @@ UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
 def _stack_prices(stack: str) -> dict[str, float]:
     cfg = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {k: float(cfg[f"hardening:{k}"]) for k in ("costCpuHourly", "costMemoryGibHourly", "costStorageGbMonthly",
-                                                      "costLoadBalancerHourly", "costNodeCount")}
+    return {
+        k: float(cfg[f"hardening:{k}"])
+        for k in (
+            "costCpuHourly",
+            "costMemoryGibHourly",
+            "costStorageGbMonthly",
+            "costLoadBalancerHourly",
+            "costNodeCount",
+        )
+    }
 
 
 def _cpu(v: object) -> float:
@@ -55,8 +63,7 @@ def _independent_total(plan: dict, p: dict[str, float]) -> float:  # type: ignor
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_rendered_estimate_matches_independent_computation(stack: str,
-                                                           rendered: Callable[[str], Path]) -> None:
+def test_rendered_estimate_matches_independent_computation(stack: str, rendered: Callable[[str], Path]) -> None:
     out = rendered(stack)
     plan = json.loads((out / "plan.json").read_text())
     cost = json.loads((out / "cost.json").read_text())
@@ -69,16 +76,22 @@ def test_rendered_estimate_matches_independent_computation(stack: str,
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_opencost_pricing_configmap_has_the_estimate_prices(stack: str, rendered: Callable[[str], Path]) -> None:
     plan = json.loads((rendered(stack) / "plan.json").read_text())
-    cm = next(r for r in plan["resources"] if r["type"] == "kubernetes:core/v1:ConfigMap"
-              and r["inputs"]["metadata"]["name"] == oc.PRICING_CONFIGMAP)
+    cm = next(
+        r
+        for r in plan["resources"]
+        if r["type"] == "kubernetes:core/v1:ConfigMap" and r["inputs"]["metadata"]["name"] == oc.PRICING_CONFIGMAP
+    )
     from_opencost = oc.prices_from_pricing_config(cm["inputs"]["data"], plan["outputs"]["costModel"]["daemonSetNodes"])
     model = plan["outputs"]["costModel"]
     assert from_opencost.cpu_core_hourly == model["cpuCoreHourly"]
     assert from_opencost.memory_gib_hourly == model["memoryGibHourly"]
     assert from_opencost.storage_gib_monthly == pytest.approx(model["storageGibMonthly"], rel=1e-9)
     assert from_opencost.load_balancer_hourly == model["loadBalancerHourly"]
-    deploy = next(r for r in plan["resources"] if r["type"] == "kubernetes:apps/v1:Deployment"
-                  and r["inputs"]["metadata"]["name"] == oc.NAME)
+    deploy = next(
+        r
+        for r in plan["resources"]
+        if r["type"] == "kubernetes:apps/v1:Deployment" and r["inputs"]["metadata"]["name"] == oc.NAME
+    )
     env = {e["name"]: e.get("value") for e in deploy["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["PROMETHEUS_SERVER_ENDPOINT"] == "http://prometheus.monitoring.svc:9090"
     assert env["PRICING_CONFIGMAP_NAME"] == oc.PRICING_CONFIGMAP
@@ -86,8 +99,12 @@ def test_opencost_pricing_configmap_has_the_estimate_prices(stack: str, rendered
 
 def test_opencost_rbac_is_read_only(rendered: Callable[[str], Path]) -> None:
     plan = json.loads((rendered("dev") / "plan.json").read_text())
-    role = next(r for r in plan["resources"] if r["type"] == "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
-                and r["inputs"]["metadata"]["name"] == "hardening-opencost")
+    role = next(
+        r
+        for r in plan["resources"]
+        if r["type"] == "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+        and r["inputs"]["metadata"]["name"] == "hardening-opencost"
+    )
     verbs = {v for rule in role["inputs"]["rules"] for v in rule["verbs"]}
     assert verbs <= oc.READ_VERBS
     assert not any("secrets" in rule["resources"] for rule in role["inputs"]["rules"])

@@ -42,8 +42,9 @@ class ConsumerRun:
         return found[0]
 
 
-def run_consumer(platform_outputs: Mapping[str, Any], config: Mapping[str, str], *,
-                 secret_output_names: tuple[str, ...] = ()) -> ConsumerRun:
+def run_consumer(
+    platform_outputs: Mapping[str, Any], config: Mapping[str, str], *, secret_output_names: tuple[str, ...] = ()
+) -> ConsumerRun:
     """Run examples/consumer/__main__.py under mocks; its StackReference reads ``platform_outputs``."""
     return contextvars.Context().run(_run, dict(platform_outputs), dict(config), list(secret_output_names))
 
@@ -60,8 +61,11 @@ def _run(platform_outputs: dict[str, Any], config: dict[str, str], secret_names:
             registered.append((args.typ, args.name, dict(args.inputs)))
             if args.typ == STACK_REFERENCE:
                 # A read of an existing stack: the engine answers with that stack's outputs.
-                return args.resource_id or args.name, {"name": args.inputs.get("name"), "outputs": platform_outputs,
-                                                       "secretOutputNames": secret_names}
+                return args.resource_id or args.name, {
+                    "name": args.inputs.get("name"),
+                    "outputs": platform_outputs,
+                    "secretOutputNames": secret_names,
+                }
             return f"{args.name}-id", dict(args.inputs)
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
@@ -157,8 +161,9 @@ def test_consumer_namespace_override(stack_run: Any) -> None:
 
 def test_consumer_keeps_secret_outputs_secret(stack_run: Any) -> None:
     """An output the platform marks secret (StackReference secretOutputNames) stays secret downstream."""
-    run = run_consumer(stack_run("prod").outputs, {"platformStack": "example-org/hardening/prod"},
-                       secret_output_names=("grafanaUrl",))
+    run = run_consumer(
+        stack_run("prod").outputs, {"platformStack": "example-org/hardening/prod"}, secret_output_names=("grafanaUrl",)
+    )
     assert run.outputs["grafanaUrl"] == stack_run("prod").outputs["grafanaUrl"]
     assert "grafanaUrl" in run.secret
     assert "lokiPushUrl" not in run.secret and "vaultAddress" not in run.secret
@@ -191,8 +196,9 @@ def test_contract_names_a_missing_vault_auth_key(stack_run: Any) -> None:
 
 def test_contract_names_an_unknown_vault_role(stack_run: Any) -> None:
     contract = _contract()
-    with pytest.raises(contract.PlatformContractError,
-                       match=r"vaultRole = 'payments' is not a Kubernetes auth role.*has: orders-api$"):
+    with pytest.raises(
+        contract.PlatformContractError, match=r"vaultRole = 'payments' is not a Kubernetes auth role.*has: orders-api$"
+    ):
         contract.platform_env(stack_run("prod").outputs, "payments")
 
 

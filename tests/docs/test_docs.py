@@ -19,6 +19,7 @@ RULES_CONFIGMAP = "prometheus-rules"
 
 # -- the Markdown helper itself ------------------------------------------------------------------
 
+
 def test_github_anchor_rules() -> None:
     assert md.anchor("HighErrorRatio") == "higherrorratio"
     assert md.anchor("1. Deploy") == "1-deploy"
@@ -38,9 +39,13 @@ def test_links_skip_code(tmp_path: Path) -> None:
 
 # -- every alert's runbook_url is a heading that exists -------------------------------------------
 
+
 def _alert_rules(run: Any) -> list[dict[str, Any]]:
-    configmaps = [r for r in run.by_type("kubernetes:core/v1:ConfigMap")
-                  if (r.inputs.get("metadata") or {}).get("name") == RULES_CONFIGMAP]
+    configmaps = [
+        r
+        for r in run.by_type("kubernetes:core/v1:ConfigMap")
+        if (r.inputs.get("metadata") or {}).get("name") == RULES_CONFIGMAP
+    ]
     assert len(configmaps) == 1, f"expected one ConfigMap {RULES_CONFIGMAP}, found {len(configmaps)}"
     rules = []
     for key, text in mask_secrets(configmaps[0].inputs["data"]).items():
@@ -63,7 +68,7 @@ def test_every_runbook_url_resolves_to_a_heading(stack_run: Any, stack: str) -> 
         if not url.startswith(base + "/") or "#" not in url:
             problems.append(f"{where}: not <runbookBaseUrl>/<file>#<anchor>")
             continue
-        rel, _, fragment = url[len(base) + 1:].partition("#")
+        rel, _, fragment = url[len(base) + 1 :].partition("#")
         doc = DOCS / rel
         if not doc.is_file():
             problems.append(f"{where}: docs/{rel} does not exist")
@@ -73,6 +78,7 @@ def test_every_runbook_url_resolves_to_a_heading(stack_run: Any, stack: str) -> 
 
 
 # -- every relative link in docs/*.md and README.md resolves --------------------------------------
+
 
 def _markdown_files() -> list[Path]:
     return [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
@@ -91,8 +97,9 @@ def test_relative_links_resolve() -> None:
             rel, _, fragment = link.target.partition("#")
             target = (path.parent / rel).resolve() if rel else path
             if not target.exists():
-                problems.append(f"{link}: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target} "
-                                "does not exist")
+                problems.append(
+                    f"{link}: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target} does not exist"
+                )
             elif fragment and target.suffix == ".md" and fragment not in md.anchors(target.read_text()):
                 problems.append(f"{link}: no heading with anchor #{fragment} in {target.name}")
     assert checked >= 10, f"only {checked} relative links found: is the parser broken?"
@@ -114,8 +121,9 @@ STACK_SCOPES = {"both": set(STACKS), "prod only": {"prod"}, "dev only": {"dev"}}
 def documented_outputs() -> dict[str, dict[str, str]]:
     """name -> {type, stability, stacks} from the table of docs/OUTPUTS.md whose header starts 'output'."""
     text = (DOCS / "OUTPUTS.md").read_text()
-    found = [t for t in md.tables(text) if t and [c.lower() for c in t[0][:4]] ==
-             ["output", "type", "stability", "stacks"]]
+    found = [
+        t for t in md.tables(text) if t and [c.lower() for c in t[0][:4]] == ["output", "type", "stability", "stacks"]
+    ]
     assert len(found) == 1, "docs/OUTPUTS.md needs one table with the columns output | type | stability | stacks"
     out: dict[str, dict[str, str]] = {}
     for row in found[0][1:]:
@@ -123,8 +131,7 @@ def documented_outputs() -> dict[str, dict[str, str]]:
         assert m, f"docs/OUTPUTS.md: first cell {row[0]!r} is not a `camelCaseName`"
         name = m.group(1)
         assert name not in out, f"docs/OUTPUTS.md lists {name} twice"
-        out[name] = {"type": row[1].replace("&lt;", "<").replace("&gt;", ">"), "stability": row[2],
-                     "stacks": row[3]}
+        out[name] = {"type": row[1].replace("&lt;", "<").replace("&gt;", ">"), "stability": row[2], "stacks": row[3]}
     return out
 
 
@@ -171,6 +178,7 @@ def test_outputs_doc_shows_the_real_prod_values(stack_run: Any) -> None:
 
 # -- the dev/prod matrix of PHASE5_GUIDE.md is the stack files' -----------------------------------
 
+
 def test_phase5_stack_matrix_matches_the_stack_files() -> None:
     stacks = {s: (yaml.safe_load((ROOT / f"Pulumi.{s}.yaml").read_text()) or {})["config"] for s in STACKS}
     text = (DOCS / "PHASE5_GUIDE.md").read_text()
@@ -187,8 +195,9 @@ def test_phase5_stack_matrix_matches_the_stack_files() -> None:
                 m = re.fullmatch(r"`(.*)`", cell)
                 full = f"hardening:{key}"
                 if not m or full not in stacks[stack]:
-                    problems.append(f"{key} ({stack}): cell {cell!r} / key in Pulumi.{stack}.yaml: "
-                                    f"{full in stacks[stack]}")
+                    problems.append(
+                        f"{key} ({stack}): cell {cell!r} / key in Pulumi.{stack}.yaml: {full in stacks[stack]}"
+                    )
                     continue
                 compared += 1
                 expected = stacks[stack][full]

@@ -27,10 +27,34 @@ class Token:
     col: int
 
 
-_PUNCT = ("==", "!=", "<=", ">=", "&&", "||", "{", "}", "[", "]", "(", ")", "=", ",", ".", "+", "-", "*", "/",
-          "%", "^", "<", ">", "!", ":")
-_SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\",
-                   '"': '"'}
+_PUNCT = (
+    "==",
+    "!=",
+    "<=",
+    ">=",
+    "&&",
+    "||",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "=",
+    ",",
+    ".",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+    "<",
+    ">",
+    "!",
+    ":",
+)
+_SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"'}
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(r"\d+(\.\d+)?([eE][+-]?\d+)?")
 
@@ -62,7 +86,7 @@ def tokenize(text: str) -> list[Token]:
             end = text.find("*/", i + 2)
             if end < 0:
                 raise err("unterminated block comment")
-            chunk = text[i:end + 2]
+            chunk = text[i : end + 2]
             line += chunk.count("\n")
             col = (len(chunk) - chunk.rfind("\n")) if "\n" in chunk else col + len(chunk)
             i = end + 2
@@ -85,13 +109,13 @@ def tokenize(text: str) -> list[Token]:
                         j += 2
                     elif e in "xuU":
                         width = {"x": 2, "u": 4, "U": 8}[e]
-                        digits = text[j + 2:j + 2 + width]
+                        digits = text[j + 2 : j + 2 + width]
                         if not re.fullmatch(rf"[0-9A-Fa-f]{{{width}}}", digits):
                             raise RiverError(f"line {start_line}: invalid \\{e} escape in string")
                         out.append(chr(int(digits, 16)))
                         j += 2 + width
                     elif e in "01234567":
-                        digits = text[j + 1:j + 4]
+                        digits = text[j + 1 : j + 4]
                         if not re.fullmatch(r"[0-7]{3}", digits):
                             raise RiverError(f"line {start_line}: invalid octal escape in string")
                         out.append(chr(int(digits, 8)))
@@ -109,7 +133,7 @@ def tokenize(text: str) -> list[Token]:
             end = text.find("`", i + 1)
             if end < 0:
                 raise err("unterminated raw string")
-            raw = text[i + 1:end]
+            raw = text[i + 1 : end]
             tokens.append(Token("string", raw, line, col))
             line += raw.count("\n")
             col = (len(raw) - raw.rfind("\n") + 1) if "\n" in raw else col + len(raw) + 2
@@ -123,8 +147,14 @@ def tokenize(text: str) -> list[Token]:
             continue
         m = _NUMBER.match(text, i)
         if m:
-            tokens.append(Token("number", float(m.group(0)) if "." in m.group(0) or "e" in m.group(0).lower()
-                                else int(m.group(0)), line, col))
+            tokens.append(
+                Token(
+                    "number",
+                    float(m.group(0)) if "." in m.group(0) or "e" in m.group(0).lower() else int(m.group(0)),
+                    line,
+                    col,
+                )
+            )
             col += len(m.group(0))
             i = m.end()
             continue
@@ -226,8 +256,9 @@ class _Parser:
             if tok.kind == "eof":
                 raise RiverError(f"line {tok.line}: end of file inside block {block.name!r} (missing '}}')")
             if tok.kind != "ident":
-                raise RiverError(f"line {tok.line}, column {tok.col}: expected an attribute or block name, "
-                                 f"found {tok.value!r}")
+                raise RiverError(
+                    f"line {tok.line}, column {tok.col}: expected an attribute or block name, found {tok.value!r}"
+                )
             name = self.next().value
             while self.peek(skip_newlines=False).kind == "punct" and self.peek(False).value == ".":
                 self.next(False)
@@ -244,8 +275,9 @@ class _Parser:
                 block.attrs[name] = self.expr()
                 end = self.peek(skip_newlines=False)
                 if end.kind not in ("newline", "eof") and not (end.kind == "punct" and end.value == "}"):
-                    raise RiverError(f"line {end.line}, column {end.col}: unexpected {end.value!r} after "
-                                     f"attribute {name!r}")
+                    raise RiverError(
+                        f"line {end.line}, column {end.col}: unexpected {end.value!r} after attribute {name!r}"
+                    )
                 continue
             label = None
             if after.kind == "string":
@@ -313,8 +345,7 @@ class _Parser:
             if sep.kind == "punct" and sep.value == ",":
                 self.next()
             elif not (sep.kind == "punct" and sep.value == closing):
-                raise RiverError(f"line {sep.line}, column {sep.col}: expected ',' or {closing!r}, "
-                                 f"found {sep.value!r}")
+                raise RiverError(f"line {sep.line}, column {sep.col}: expected ',' or {closing!r}, found {sep.value!r}")
 
     def object(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

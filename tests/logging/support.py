@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def stack_values(stack: str) -> dict[str, Any]:
     doc = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     prefix = NAMESPACE + ":"
-    return {k[len(prefix):]: v for k, v in (doc.get("config") or {}).items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in (doc.get("config") or {}).items() if k.startswith(prefix)}
 
 
 def settings_for(stack: str, **overrides: Any) -> Settings:

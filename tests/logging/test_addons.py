@@ -35,8 +35,7 @@ def _panels(dash: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _logql(dash: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(p["title"], t["expr"]) for p in _panels(dash) for t in p["targets"]
-            if t["datasource"]["type"] == "loki"]
+    return [(p["title"], t["expr"]) for p in _panels(dash) for t in p["targets"] if t["datasource"]["type"] == "loki"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -45,8 +44,10 @@ def test_addons_carry_scrape_jobs_datasource_dashboard_and_rules(stack: str) -> 
     addons = monitoring_addons(s)
     assert [t.name for t in addons.scrape_targets] == ["loki", "alloy"]
     assert [g["name"] for g in addons.rule_groups] == ["logging"]
-    assert all(r["annotations"]["runbook_url"].startswith(s.monitoring.runbook_base_url + "/LOGGING_GUIDE.md#")
-               for r in addons.rule_groups[0]["rules"])
+    assert all(
+        r["annotations"]["runbook_url"].startswith(s.monitoring.runbook_base_url + "/LOGGING_GUIDE.md#")
+        for r in addons.rule_groups[0]["rules"]
+    )
     (ds,) = addons.datasources
     assert (ds.type, ds.uid, ds.url) == ("loki", mnames.LOKI_DATASOURCE_UID, names.loki_base_url())
     assert ds.provisioning()["url"] == "http://loki.logging.svc:3100"
@@ -71,8 +72,9 @@ def test_dashboard_variables_are_the_ones_the_application_dashboard_links_with()
     dash = _dash()
     variables = [v["name"] for v in dash["templating"]["list"]]
     assert tuple(variables) == mnames.LOGS_DASHBOARD_VARIABLES == ("namespace", "app", "level")
-    assert all(v["datasource"] == {"type": "loki", "uid": mnames.LOKI_DATASOURCE_UID}
-               for v in dash["templating"]["list"])
+    assert all(
+        v["datasource"] == {"type": "loki", "uid": mnames.LOKI_DATASOURCE_UID} for v in dash["templating"]["list"]
+    )
     link = to_dict(logs_link())
     url = urllib.parse.urlsplit(link["url"])
     assert url.path == f"/d/{dash['uid']}/{dash['title'].lower()}"
@@ -88,7 +90,8 @@ def test_panels_volume_by_level_and_namespace_error_rate_and_live_logs() -> None
     assert exprs["Log volume by level"].startswith("sum by (level) (count_over_time(")
     assert exprs["Log volume by namespace"].startswith("sum by (namespace) (count_over_time(")
     assert 'level=~"error|critical"' in exprs["Error log rate"] and exprs["Error log rate"].startswith(
-        "sum by (namespace, app) (rate(")
+        "sum by (namespace, app) (rate("
+    )
     logs = by_title["Logs"]
     assert logs["type"] == "logs"
     assert exprs["Logs"] == '{namespace=~"$namespace", app=~"$app", level=~"$level"}'
@@ -113,8 +116,9 @@ def test_every_logql_selector_is_acceptable_to_loki(all_selected: bool) -> None:
             filled = re.sub(r"\$(\w+)", lambda m: values[m.group(1)], selector)
             matchers = _MATCHER.findall(filled)
             assert matchers and len(matchers) == filled.count(",") + 1, (title, filled)
-            non_empty = [m for m in matchers
-                         if (m[1] == "=" and m[2] != "") or (m[1] == "=~" and not re.fullmatch(m[2], ""))]
+            non_empty = [
+                m for m in matchers if (m[1] == "=" and m[2] != "") or (m[1] == "=~" and not re.fullmatch(m[2], ""))
+            ]
             assert non_empty, f"{title}: {filled} matches the empty string only"
     # and the check can fail: ".*" for namespace would be rejected by Loki
     assert re.fullmatch(".*", "") and not re.fullmatch(values["namespace"], "")
@@ -133,14 +137,25 @@ def test_variable_queries_use_the_dashboard_variables_in_order() -> None:
 def test_dashboard_promql_parses_with_promtool(tmp_path: Path) -> None:
     exprs = collect_promql(_dash())
     assert len(exprs) == 3 and all('job="' in e for e in exprs)
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"logs_dashboard:query{i}", "expr": for_prometheus(e)} for i, e in enumerate(exprs)]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"logs_dashboard:query{i}", "expr": for_prometheus(e)} for i, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
     path = tmp_path / "dashboard-queries.yaml"
     path.write_text(yaml.safe_dump(rules))
-    proc = subprocess.run(["/usr/bin/promtool", "check", "rules", str(path)], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        ["/usr/bin/promtool", "check", "rules", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # promtool does reject broken PromQL (the check can fail)
     path.write_text(yaml.safe_dump({"groups": [{"name": "x", "rules": [{"record": "x", "expr": "sum(rate(x[5m])"}]}]}))
-    assert subprocess.run(["/usr/bin/promtool", "check", "rules", str(path)], capture_output=True,
-                          timeout=60).returncode != 0
+    assert (
+        subprocess.run(["/usr/bin/promtool", "check", "rules", str(path)], capture_output=True, timeout=60).returncode
+        != 0
+    )

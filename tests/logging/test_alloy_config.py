@@ -19,29 +19,34 @@ def _tree(stack: str) -> Block:
 
 
 # --- the checker itself: it must reject what Alloy would reject -------------------------------------
-@pytest.mark.parametrize(("text", "message"), [
-    ('a "x" {\n  b = 1\n', "missing '}'"),
-    ('a "x" {\n  b = 1\n}\n}\n', "expected an attribute or block name"),
-    ('a {\n  b = "unterminated\n}\n', "unterminated string"),
-    ('a {\n  b = "bad \\q escape"\n}\n', "unknown escape"),
-    ('a {\n  b = [1, 2\n}\n', "expected ',' or ']'"),
-    ('a {\n  b = { c = 1 \n}\n', "missing '}'"),
-    ('a {\n  b =\n}\n', "has no value"),
-    ('a {\n  b = 1\n  b = 2\n}\n', "set twice"),
-    ('a {\n  b = 1 c = 2\n}\n', "unexpected"),
-    ('a {\n  b = sys.env("X"\n}\n', "expected ',' or ')'"),
-    ('a { /* open comment\n}\n', "unterminated block comment"),
-    ("a {\n  b = 1 # not a comment\n}\n", "unexpected character"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('a "x" {\n  b = 1\n', "missing '}'"),
+        ('a "x" {\n  b = 1\n}\n}\n', "expected an attribute or block name"),
+        ('a {\n  b = "unterminated\n}\n', "unterminated string"),
+        ('a {\n  b = "bad \\q escape"\n}\n', "unknown escape"),
+        ("a {\n  b = [1, 2\n}\n", "expected ',' or ']'"),
+        ("a {\n  b = { c = 1 \n}\n", "missing '}'"),
+        ("a {\n  b =\n}\n", "has no value"),
+        ("a {\n  b = 1\n  b = 2\n}\n", "set twice"),
+        ("a {\n  b = 1 c = 2\n}\n", "unexpected"),
+        ('a {\n  b = sys.env("X"\n}\n', "expected ',' or ')'"),
+        ("a { /* open comment\n}\n", "unterminated block comment"),
+        ("a {\n  b = 1 # not a comment\n}\n", "unexpected character"),
+    ],
+)
 def test_checker_rejects_malformed_config(text: str, message: str) -> None:
     with pytest.raises(RiverError, match=re.escape(message)):
         parse(text)
 
 
 def test_checker_reads_literals_escapes_and_expressions() -> None:
-    tree = parse('// c\nblock.kind "label" {\n  s = "a\\"b\\\\c\\n\\x41"\n  r = `raw "x"`\n'
-                 '  l = ["x", 2, true, null]\n  o = { k = "v", "q" = 1 }\n  e = "p=" + sys.env("N")\n'
-                 "  /* multi\n line */\n  inner {\n    ref = a.b.c\n  }\n}\n")
+    tree = parse(
+        '// c\nblock.kind "label" {\n  s = "a\\"b\\\\c\\n\\x41"\n  r = `raw "x"`\n'
+        '  l = ["x", 2, true, null]\n  o = { k = "v", "q" = 1 }\n  e = "p=" + sys.env("N")\n'
+        "  /* multi\n line */\n  inner {\n    ref = a.b.c\n  }\n}\n"
+    )
     b = tree.one("block.kind", "label")
     assert b.attrs["s"] == 'a"b\\c\nA'
     assert b.attrs["r"] == 'raw "x"'
@@ -100,8 +105,10 @@ def test_stream_labels_are_namespace_pod_container_app(stack: str) -> None:
 def test_pipeline_wiring_from_source_to_loki_service(stack: str) -> None:
     tree = _tree(stack)
     src = tree.one("loki.source.kubernetes", "pods")
-    assert src.attrs == {"targets": Ref("discovery.relabel.pods.output"),
-                         "forward_to": [Ref("loki.process.pods.receiver")]}
+    assert src.attrs == {
+        "targets": Ref("discovery.relabel.pods.output"),
+        "forward_to": [Ref("loki.process.pods.receiver")],
+    }
     proc = tree.one("loki.process", "pods")
     assert proc.attrs == {"forward_to": [Ref("loki.write.loki.receiver")]}
     endpoint = tree.one("loki.write", "loki").one("endpoint")
@@ -122,14 +129,17 @@ def test_quote_escapes_what_would_break_the_syntax() -> None:
     assert parse(f"x = {ac.quote(nasty)}\n").attrs["x"] == nasty
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"loki_push_url": "http://loki.logging.svc:3100/"}, "loki_push_url"),
-    ({"loki_push_url": 'http://x/loki/api/v1/push" }'}, "loki_push_url"),
-    ({"node_name_env": "node-name"}, "node_name_env"),
-    ({"log_level": "verbose"}, "log_level"),
-    ({"json_apps": (("web", 'x" + sys.env("A")'),)}, "json_apps[0]"),
-    ({"json_apps": (("Web", "app"),)}, "json_apps[0]"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"loki_push_url": "http://loki.logging.svc:3100/"}, "loki_push_url"),
+        ({"loki_push_url": 'http://x/loki/api/v1/push" }'}, "loki_push_url"),
+        ({"node_name_env": "node-name"}, "node_name_env"),
+        ({"log_level": "verbose"}, "log_level"),
+        ({"json_apps": (("web", 'x" + sys.env("A")'),)}, "json_apps[0]"),
+        ({"json_apps": (("Web", "app"),)}, "json_apps[0]"),
+    ],
+)
 def test_bad_input_is_rejected_naming_the_field(change: dict[str, object], field: str) -> None:
     base = {"loki_push_url": names.loki_push_url(), "json_apps": (("web", "orders-api"),)}
     with pytest.raises(ValueError, match=rf"Alloy config: {re.escape(field)} = .* accepted: "):

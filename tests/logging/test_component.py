@@ -74,12 +74,23 @@ def test_component_registers_its_objects_as_children(run: Callable[[str], Run], 
     r = run(stack)
     comp = r.get("hardening:logging:Logging", "logging")
     objs = _k8s(r)
-    assert sorted((x.type.rsplit(":", 1)[1], x.name) for x in objs) == sorted([
-        ("StatefulSet", "loki"), ("Service", "loki"), ("Service", "loki-headless"), ("ConfigMap", "loki-config"),
-        ("ServiceAccount", "loki"), ("PodDisruptionBudget", "loki"), ("NetworkPolicy", "loki-allow"),
-        ("DaemonSet", "alloy"), ("ConfigMap", "alloy-config"), ("ServiceAccount", "alloy"),
-        ("ClusterRole", "alloy"), ("ClusterRoleBinding", "alloy"), ("NetworkPolicy", "alloy-allow"),
-    ])
+    assert sorted((x.type.rsplit(":", 1)[1], x.name) for x in objs) == sorted(
+        [
+            ("StatefulSet", "loki"),
+            ("Service", "loki"),
+            ("Service", "loki-headless"),
+            ("ConfigMap", "loki-config"),
+            ("ServiceAccount", "loki"),
+            ("PodDisruptionBudget", "loki"),
+            ("NetworkPolicy", "loki-allow"),
+            ("DaemonSet", "alloy"),
+            ("ConfigMap", "alloy-config"),
+            ("ServiceAccount", "alloy"),
+            ("ClusterRole", "alloy"),
+            ("ClusterRoleBinding", "alloy"),
+            ("NetworkPolicy", "alloy-allow"),
+        ]
+    )
     for x in objs:
         assert x.parent == comp.urn, x.name
         meta = x.inputs["metadata"]
@@ -92,8 +103,10 @@ def test_component_registers_its_objects_as_children(run: Callable[[str], Run], 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_outputs_are_the_push_and_query_urls(run: Callable[[str], Run], stack: str) -> None:
-    assert run(stack).outputs == {"lokiPushUrl": "http://loki.logging.svc:3100/loki/api/v1/push",
-                                  "lokiQueryUrl": "http://loki.logging.svc:3100"}
+    assert run(stack).outputs == {
+        "lokiPushUrl": "http://loki.logging.svc:3100/loki/api/v1/push",
+        "lokiQueryUrl": "http://loki.logging.svc:3100",
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -127,8 +140,11 @@ def test_loki_runs_the_rendered_config_on_its_persistent_volume(run: Callable[[s
     doc = yaml.safe_load(r.get(T["cm"], "loki-config").inputs["data"]["loki.yaml"])
     data_mount = mounts["data"]["mountPath"]
     assert "data" not in volumes  # it comes from the volumeClaimTemplate
-    for path in (doc["compactor"]["working_directory"], doc["ingester"]["wal"]["dir"],
-                 doc["common"]["storage"]["filesystem"]["chunks_directory"]):
+    for path in (
+        doc["compactor"]["working_directory"],
+        doc["ingester"]["wal"]["dir"],
+        doc["common"]["storage"]["filesystem"]["chunks_directory"],
+    ):
         assert path.startswith(data_mount + "/"), path
     (claim,) = spec["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == "data"
@@ -151,9 +167,14 @@ def test_loki_container_probes_security_and_resources(run: Callable[[str], Run],
     assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert c["startupProbe"]["httpGet"]["path"] == "/ready"
     sc = c["securityContext"]
-    assert sc == {"allowPrivilegeEscalation": False, "privileged": False, "readOnlyRootFilesystem": True,
-                  "runAsNonRoot": True, "capabilities": {"drop": ["ALL"]},
-                  "seccompProfile": {"type": "RuntimeDefault"}}
+    assert sc == {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
     pod = _pod(sts)
     assert pod["securityContext"]["runAsUser"] == 10001 and pod["securityContext"]["fsGroup"] == 10001
     assert pod["automountServiceAccountToken"] is False
@@ -168,7 +189,9 @@ def test_loki_services_select_the_pod_and_expose_http_and_grpc(run: Callable[[st
         svc = r.get(T["svc"], name).inputs["spec"]
         assert all(pod_labels.get(k) == v for k, v in svc["selector"].items()) and svc["selector"]
         assert {(p["name"], p["port"], p["targetPort"]) for p in svc["ports"]} == {
-            ("http-metrics", 3100, "http-metrics"), ("grpc", 9095, "grpc")}
+            ("http-metrics", 3100, "http-metrics"),
+            ("grpc", 9095, "grpc"),
+        }
     assert r.get(T["svc"], "loki-headless").inputs["spec"]["clusterIP"] == "None"
     pdb = r.get(T["pdb"], "loki").inputs["spec"]
     assert pdb["selector"]["matchLabels"].items() <= pod_labels.items()
@@ -200,7 +223,10 @@ def test_alloy_daemonset_has_no_host_access_at_all(run: Callable[[str], Run], st
     for flag in ("hostNetwork", "hostPID", "hostIPC", "hostUsers"):
         assert flag not in pod, flag
     assert {v["name"]: sorted(set(v) - {"name"}) for v in pod["volumes"]} == {
-        "config": ["configMap"], "data": ["emptyDir"], "tmp": ["emptyDir"]}
+        "config": ["configMap"],
+        "data": ["emptyDir"],
+        "tmp": ["emptyDir"],
+    }
     c = _container(ds)
     assert all("hostPort" not in p for p in c["ports"])
     assert c["securityContext"]["privileged"] is False and c["securityContext"]["readOnlyRootFilesystem"] is True
@@ -238,8 +264,11 @@ def test_alloy_rbac_is_read_pods_and_their_logs_only(run: Callable[[str], Run], 
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     ]
     binding = r.get(T["crb"], "alloy").inputs
-    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
-                                  "name": role["metadata"]["name"]}
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": role["metadata"]["name"],
+    }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "alloy", "namespace": cv.NS_LOGGING}]
     # Loki needs no API access at all
     assert r.get(T["sa"], "loki").inputs["automountServiceAccountToken"] is False
@@ -303,14 +332,16 @@ def test_objects_validate_strictly(run: Callable[[str], Run], stack: str, tmp_pa
         path = tmp_path / f"{i:02d}-{x.name}.yaml"
         path.write_text(dump_yaml(manifest(x)))
         files.append(str(path))
-    proc = subprocess.run([_validator(), "--strict", "--quiet", "-k", "1.35.0", *files],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [_validator(), "--strict", "--quiet", "-k", "1.35.0", *files], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0 and not (proc.stdout + proc.stderr).strip(), proc.stdout + proc.stderr
     # and the validator does reject a broken object (so the check above can fail)
     broken = manifest(run(stack).get(T["ds"], "alloy"))
     broken["spec"]["template"]["spec"]["containers"][0]["hostNetwork"] = True
     bad = tmp_path / "broken.yaml"
     bad.write_text(dump_yaml(broken))
-    proc = subprocess.run([_validator(), "--strict", "--quiet", "-k", "1.35.0", str(bad)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [_validator(), "--strict", "--quiet", "-k", "1.35.0", str(bad)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode != 0

@@ -48,8 +48,14 @@ def _all_keys(node: Any, path: str = "") -> Iterator[str]:
 def test_compactor_has_exactly_the_retention_keys(stack: str) -> None:
     doc = _doc(stack)
     compactor = doc["compactor"]
-    assert set(compactor) == {"working_directory", "compaction_interval", "retention_enabled",
-                              "retention_delete_delay", "retention_delete_worker_count", "delete_request_store"}
+    assert set(compactor) == {
+        "working_directory",
+        "compaction_interval",
+        "retention_enabled",
+        "retention_delete_delay",
+        "retention_delete_worker_count",
+        "delete_request_store",
+    }
     # the three without which retention never deletes (or Loki 3.x refuses to start: #12588)
     assert compactor["retention_enabled"] is True
     assert compactor["delete_request_store"] == "filesystem"
@@ -61,8 +67,15 @@ def test_compactor_has_exactly_the_retention_keys(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_schema_is_tsdb_v13_with_a_24h_index_period(stack: str) -> None:
     configs = _doc(stack)["schema_config"]["configs"]
-    assert configs == [{"from": "2025-01-01", "store": "tsdb", "object_store": "filesystem", "schema": "v13",
-                        "index": {"prefix": "index_", "period": "24h"}}]
+    assert configs == [
+        {
+            "from": "2025-01-01",
+            "store": "tsdb",
+            "object_store": "filesystem",
+            "schema": "v13",
+            "index": {"prefix": "index_", "period": "24h"},
+        }
+    ]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -106,8 +119,11 @@ def test_ingestion_limits_come_from_config(stack: str) -> None:
 
 def test_limits_follow_overrides() -> None:
     limits = _doc("dev", lokiRetention="14d", lokiIngestionRateMb=2, lokiIngestionBurstMb=5)["limits_config"]
-    assert (limits["retention_period"], limits["ingestion_rate_mb"], limits["ingestion_burst_size_mb"]) == \
-        ("336h", 2, 5)
+    assert (limits["retention_period"], limits["ingestion_rate_mb"], limits["ingestion_burst_size_mb"]) == (
+        "336h",
+        2,
+        5,
+    )
     assert (limits["per_stream_rate_limit"], limits["per_stream_rate_limit_burst"]) == ("2MB", "5MB")
     assert _doc("dev", lokiRetention="2d")["limits_config"]["reject_old_samples_max_age"] == "48h"
 
@@ -115,25 +131,46 @@ def test_limits_follow_overrides() -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_section_has_exactly_the_expected_keys(stack: str) -> None:
     doc = _doc(stack)
-    assert list(doc) == ["auth_enabled", "server", "common", "schema_config", "storage_config", "ingester",
-                         "compactor", "limits_config", "analytics"]
+    assert list(doc) == [
+        "auth_enabled",
+        "server",
+        "common",
+        "schema_config",
+        "storage_config",
+        "ingester",
+        "compactor",
+        "limits_config",
+        "analytics",
+    ]
     assert set(doc["server"]) == {"http_listen_port", "grpc_listen_port", "log_level"}
     assert set(doc["common"]) == {"path_prefix", "instance_addr", "replication_factor", "ring", "storage"}
     assert set(doc["storage_config"]) == {"tsdb_shipper"}
     assert set(doc["ingester"]) == {"wal"}
     assert set(doc["limits_config"]) == {
-        "retention_period", "max_query_lookback", "ingestion_rate_mb", "ingestion_burst_size_mb",
-        "per_stream_rate_limit", "per_stream_rate_limit_burst", "reject_old_samples",
-        "reject_old_samples_max_age", "allow_structured_metadata", "volume_enabled"}
+        "retention_period",
+        "max_query_lookback",
+        "ingestion_rate_mb",
+        "ingestion_burst_size_mb",
+        "per_stream_rate_limit",
+        "per_stream_rate_limit_burst",
+        "reject_old_samples",
+        "reject_old_samples_max_age",
+        "allow_structured_metadata",
+        "volume_enabled",
+    }
     assert doc["analytics"] == {"reporting_enabled": False}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_path_is_on_the_data_volume_and_ports_match_the_services(stack: str) -> None:
     doc = _doc(stack)
-    paths = [doc["common"]["path_prefix"], *doc["common"]["storage"]["filesystem"].values(),
-             *doc["storage_config"]["tsdb_shipper"].values(), doc["ingester"]["wal"]["dir"],
-             doc["compactor"]["working_directory"]]
+    paths = [
+        doc["common"]["path_prefix"],
+        *doc["common"]["storage"]["filesystem"].values(),
+        *doc["storage_config"]["tsdb_shipper"].values(),
+        doc["ingester"]["wal"]["dir"],
+        doc["compactor"]["working_directory"],
+    ]
     assert all(p == names.LOKI_DATA_DIR or p.startswith(names.LOKI_DATA_DIR + "/") for p in paths), paths
     assert len(set(paths)) == len(paths)
     assert doc["server"]["http_listen_port"] == names.LOKI_HTTP_PORT == 3100
@@ -148,19 +185,22 @@ def test_wal_replay_memory_is_bounded_by_the_container_limit() -> None:
     assert int(ceiling.removesuffix("MB")) * 1_000_000 <= limit_bytes // 2
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"retention": "12h"}, "retention"),
-    ({"retention": "36h30m"}, "retention"),
-    ({"retention": "30 days"}, "retention"),
-    ({"ingestion_rate_mb": 0}, "ingestion_rate_mb"),
-    ({"ingestion_rate_mb": True}, "ingestion_rate_mb"),
-    ({"ingestion_burst_mb": 2, "ingestion_rate_mb": 4}, "ingestion_burst_mb"),
-    ({"data_dir": "relative/path"}, "data_dir"),
-    ({"grpc_port": 3100}, "grpc_port"),
-    ({"schema_from": "2025/01/01"}, "schema_from"),
-    ({"log_level": "trace"}, "log_level"),
-    ({"memory_limit": "2GB"}, "memory_limit"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"retention": "12h"}, "retention"),
+        ({"retention": "36h30m"}, "retention"),
+        ({"retention": "30 days"}, "retention"),
+        ({"ingestion_rate_mb": 0}, "ingestion_rate_mb"),
+        ({"ingestion_rate_mb": True}, "ingestion_rate_mb"),
+        ({"ingestion_burst_mb": 2, "ingestion_rate_mb": 4}, "ingestion_burst_mb"),
+        ({"data_dir": "relative/path"}, "data_dir"),
+        ({"grpc_port": 3100}, "grpc_port"),
+        ({"schema_from": "2025/01/01"}, "schema_from"),
+        ({"log_level": "trace"}, "log_level"),
+        ({"memory_limit": "2GB"}, "memory_limit"),
+    ],
+)
 def test_bad_input_is_rejected_naming_the_field(change: dict[str, Any], field: str) -> None:
     base: dict[str, Any] = {"retention": "30d", "ingestion_rate_mb": 4, "ingestion_burst_mb": 8}
     with pytest.raises(ValueError, match=rf"^Loki config: {field} = .* is invalid; accepted: "):

@@ -57,19 +57,25 @@ def test_alerts_select_the_scrape_jobs_logging_hands_to_monitoring() -> None:
 
 
 def test_every_runbook_anchor_is_a_heading_of_the_logging_guide() -> None:
-    anchors = {re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
-               for line in GUIDE.read_text().splitlines() if line.startswith("#")}
+    anchors = {
+        re.sub(r"[^a-z0-9 -]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in GUIDE.read_text().splitlines()
+        if line.startswith("#")
+    }
     for rule in _group()["rules"]:
         url = rule["annotations"]["runbook_url"]
         assert url.split("#", 1)[1] in anchors, url
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"runbook_base_url": "http://insecure.example/docs"}, "runbook_base_url"),
-    ({"runbook_base_url": BASE + "/"}, "runbook_base_url"),
-    ({"runbook_base_url": BASE, "alert_for": {"LokiDown": "5m"}}, "unknown alert"),
-    ({"runbook_base_url": BASE, "alert_for": {"LokiWalDiskFull": "soon"}}, "LokiWalDiskFull"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"runbook_base_url": "http://insecure.example/docs"}, "runbook_base_url"),
+        ({"runbook_base_url": BASE + "/"}, "runbook_base_url"),
+        ({"runbook_base_url": BASE, "alert_for": {"LokiDown": "5m"}}, "unknown alert"),
+        ({"runbook_base_url": BASE, "alert_for": {"LokiWalDiskFull": "soon"}}, "LokiWalDiskFull"),
+    ],
+)
 def test_bad_input_is_rejected(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         logging_rule_group(**kwargs)
@@ -83,102 +89,248 @@ def _s(name: str, labels: str, values: str) -> dict[str, str]:
 
 
 def _exp(name: str, severity: str, labels: dict[str, str], summary: str, description: str) -> dict[str, Any]:
-    return {"exp_labels": {"severity": severity, **labels},
-            "exp_annotations": {"summary": summary, "description": description,
-                                "runbook_url": runbook_url(BASE, name)}}
+    return {
+        "exp_labels": {"severity": severity, **labels},
+        "exp_annotations": {"summary": summary, "description": description, "runbook_url": runbook_url(BASE, name)},
+    }
 
 
 POD = {"namespace": "logging", "pod": "loki-0"}
 APOD = {"namespace": "logging", "pod": "alloy-abcde"}
-RETENTION_DESC = ("The compactor of logging/loki-0 has not completed a retention run in the last 3 hours (or ever "
-                  "since it started): logs older than the retention period are not being deleted and the volume "
-                  "keeps growing.")
+RETENTION_DESC = (
+    "The compactor of logging/loki-0 has not completed a retention run in the last 3 hours (or ever "
+    "since it started): logs older than the retention period are not being deleted and the volume "
+    "keeps growing."
+)
 
 # (alert, description, input series, [(eval_time, expected alerts)])
 CASES: list[tuple[str, str, list[dict[str, str]], list[tuple[str, list[dict[str, Any]]]]]] = [
-    ("LokiRetentionNotApplied", "retention never ran in 4h of uptime",
-     [_s("process_start_time_seconds", LOKI, "0x300"),
-      _s("loki_compactor_apply_retention_last_successful_run_timestamp_seconds", LOKI, "0x300")],
-     [("3h", []),  # not yet 3h of uptime
-      ("4h", [_exp("LokiRetentionNotApplied", "warning", POD,
-                   "Loki loki-0 has not applied retention for 3 hours", RETENTION_DESC)])]),
-    ("LokiRetentionNotApplied", "retention runs every 10 minutes",
-     [_s("process_start_time_seconds", LOKI, "0x300"),
-      # the timestamp of the last run: 600 s at 10m, 1200 s at 20m, ... (value = 60 s per sample)
-      _s("loki_compactor_apply_retention_last_successful_run_timestamp_seconds", LOKI, "0+60x300")],
-     [("4h", [])]),
-    ("LokiRetentionNotApplied", "restarted recently: too early to tell",
-     [_s("process_start_time_seconds", LOKI, "13000x300"),
-      _s("loki_compactor_apply_retention_last_successful_run_timestamp_seconds", LOKI, "0x300")],
-     [("4h", [])]),
-    ("LokiChunkFlushFailures", "one failed flush per minute",
-     [_s("loki_ingester_chunks_flush_failures_total", LOKI, "0+1x40")],
-     [("5m", []),  # not for 10m yet
-      ("30m", [_exp("LokiChunkFlushFailures", "critical", POD, "Loki loki-0 fails to write chunks to storage",
-                    "logging/loki-0 failed 10 chunk flushes in the last 10 minutes: ingested logs stay in memory "
-                    "and the WAL and are lost if it cannot recover.")])]),
-    ("LokiChunkFlushFailures", "no failure", [_s("loki_ingester_chunks_flush_failures_total", LOKI, "3x40")],
-     [("30m", [])]),
-    ("LokiWalDiskFull", "the WAL disk filled up",
-     [_s("loki_ingester_wal_disk_full_failures_total", LOKI, "0 0 0 0 0 0 0 0 0 0 1 2 3 4 5 6 7 8 9 10")],
-     [("8m", []),
-      ("15m", [_exp("LokiWalDiskFull", "critical", POD, "Loki loki-0 WAL disk is full",
-                    "logging/loki-0 could not write its write-ahead log because the volume is full: it keeps "
-                    "ingesting without a WAL, so a restart now loses logs.")])]),
-    ("LokiWalDiskFull", "disk fine", [_s("loki_ingester_wal_disk_full_failures_total", LOKI, "0x20")],
-     [("15m", [])]),
-    ("AlloyLogEntriesDropped", "Loki rate-limits Alloy for good",
-     [_s("loki_write_dropped_entries_total", f'{ALLOY}, host="loki.logging.svc:3100", reason="rate_limited"',
-         "0+120x40")],
-     [("5m", []),
-      ("30m", [_exp("AlloyLogEntriesDropped", "warning", {**APOD, "reason": "rate_limited"},
-                    "Alloy alloy-abcde drops log lines (rate_limited)",
-                    "Alloy logging/alloy-abcde drops 2 log lines per second that it could not deliver to Loki "
-                    "(reason: rate_limited): those logs are lost.")])]),
-    ("AlloyLogEntriesDropped", "nothing dropped",
-     [_s("loki_write_dropped_entries_total", f'{ALLOY}, host="loki.logging.svc:3100", reason="rate_limited"',
-         "7x40")],
-     [("30m", [])]),
-    ("AlloyLokiWriteErrors", "10 % of pushes answered 429",
-     [_s("loki_write_request_duration_seconds_count", f'{ALLOY}, host="h", status_code="204"', "0+9x40"),
-      _s("loki_write_request_duration_seconds_count", f'{ALLOY}, host="h", status_code="429"', "0+1x40")],
-     [("10m", []),
-      ("30m", [_exp("AlloyLokiWriteErrors", "warning", APOD, "Alloy alloy-abcde push requests to Loki fail",
-                    "10% of the push requests of Alloy logging/alloy-abcde to Loki failed over the last 5 minutes "
-                    "(rate limited, Loki unready or unreachable); Alloy retries, then drops.")])]),
-    ("AlloyLokiWriteErrors", "4 % errors is below the 5 % threshold",
-     [_s("loki_write_request_duration_seconds_count", f'{ALLOY}, host="h", status_code="204"', "0+24x40"),
-      _s("loki_write_request_duration_seconds_count", f'{ALLOY}, host="h", status_code="500"', "0+1x40")],
-     [("30m", [])]),
-    ("AlloyCollectorUnavailable", "one node without a collector",
-     [_s("kube_daemonset_status_number_unavailable",
-         'job="kube-state-metrics", namespace="logging", daemonset="alloy"', "1x40"),
-      _s("kube_daemonset_status_number_unavailable",
-         'job="kube-state-metrics", namespace="node-exporter", daemonset="node-exporter"', "3x40")],
-     [("10m", []),
-      ("30m", [_exp("AlloyCollectorUnavailable", "warning", {"namespace": "logging", "daemonset": "alloy"},
-                    "1 node(s) have no running log collector",
-                    "DaemonSet logging/alloy has 1 unavailable pod(s): the logs of the pods on those nodes are "
-                    "not collected.")])]),
-    ("AlloyCollectorUnavailable", "every collector running",
-     [_s("kube_daemonset_status_number_unavailable",
-         'job="kube-state-metrics", namespace="logging", daemonset="alloy"', "0x40")],
-     [("30m", [])]),
+    (
+        "LokiRetentionNotApplied",
+        "retention never ran in 4h of uptime",
+        [
+            _s("process_start_time_seconds", LOKI, "0x300"),
+            _s("loki_compactor_apply_retention_last_successful_run_timestamp_seconds", LOKI, "0x300"),
+        ],
+        [
+            ("3h", []),  # not yet 3h of uptime
+            (
+                "4h",
+                [
+                    _exp(
+                        "LokiRetentionNotApplied",
+                        "warning",
+                        POD,
+                        "Loki loki-0 has not applied retention for 3 hours",
+                        RETENTION_DESC,
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "LokiRetentionNotApplied",
+        "retention runs every 10 minutes",
+        [
+            _s("process_start_time_seconds", LOKI, "0x300"),
+            # the timestamp of the last run: 600 s at 10m, 1200 s at 20m, ... (value = 60 s per sample)
+            _s("loki_compactor_apply_retention_last_successful_run_timestamp_seconds", LOKI, "0+60x300"),
+        ],
+        [("4h", [])],
+    ),
+    (
+        "LokiRetentionNotApplied",
+        "restarted recently: too early to tell",
+        [
+            _s("process_start_time_seconds", LOKI, "13000x300"),
+            _s("loki_compactor_apply_retention_last_successful_run_timestamp_seconds", LOKI, "0x300"),
+        ],
+        [("4h", [])],
+    ),
+    (
+        "LokiChunkFlushFailures",
+        "one failed flush per minute",
+        [_s("loki_ingester_chunks_flush_failures_total", LOKI, "0+1x40")],
+        [
+            ("5m", []),  # not for 10m yet
+            (
+                "30m",
+                [
+                    _exp(
+                        "LokiChunkFlushFailures",
+                        "critical",
+                        POD,
+                        "Loki loki-0 fails to write chunks to storage",
+                        "logging/loki-0 failed 10 chunk flushes in the last 10 minutes: ingested logs stay in memory "
+                        "and the WAL and are lost if it cannot recover.",
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "LokiChunkFlushFailures",
+        "no failure",
+        [_s("loki_ingester_chunks_flush_failures_total", LOKI, "3x40")],
+        [("30m", [])],
+    ),
+    (
+        "LokiWalDiskFull",
+        "the WAL disk filled up",
+        [_s("loki_ingester_wal_disk_full_failures_total", LOKI, "0 0 0 0 0 0 0 0 0 0 1 2 3 4 5 6 7 8 9 10")],
+        [
+            ("8m", []),
+            (
+                "15m",
+                [
+                    _exp(
+                        "LokiWalDiskFull",
+                        "critical",
+                        POD,
+                        "Loki loki-0 WAL disk is full",
+                        "logging/loki-0 could not write its write-ahead log because the volume is full: it keeps "
+                        "ingesting without a WAL, so a restart now loses logs.",
+                    )
+                ],
+            ),
+        ],
+    ),
+    ("LokiWalDiskFull", "disk fine", [_s("loki_ingester_wal_disk_full_failures_total", LOKI, "0x20")], [("15m", [])]),
+    (
+        "AlloyLogEntriesDropped",
+        "Loki rate-limits Alloy for good",
+        [
+            _s(
+                "loki_write_dropped_entries_total",
+                f'{ALLOY}, host="loki.logging.svc:3100", reason="rate_limited"',
+                "0+120x40",
+            )
+        ],
+        [
+            ("5m", []),
+            (
+                "30m",
+                [
+                    _exp(
+                        "AlloyLogEntriesDropped",
+                        "warning",
+                        {**APOD, "reason": "rate_limited"},
+                        "Alloy alloy-abcde drops log lines (rate_limited)",
+                        "Alloy logging/alloy-abcde drops 2 log lines per second that it could not deliver to Loki "
+                        "(reason: rate_limited): those logs are lost.",
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "AlloyLogEntriesDropped",
+        "nothing dropped",
+        [
+            _s(
+                "loki_write_dropped_entries_total",
+                f'{ALLOY}, host="loki.logging.svc:3100", reason="rate_limited"',
+                "7x40",
+            )
+        ],
+        [("30m", [])],
+    ),
+    (
+        "AlloyLokiWriteErrors",
+        "10 % of pushes answered 429",
+        [
+            _s("loki_write_request_duration_seconds_count", f'{ALLOY}, host="h", status_code="204"', "0+9x40"),
+            _s("loki_write_request_duration_seconds_count", f'{ALLOY}, host="h", status_code="429"', "0+1x40"),
+        ],
+        [
+            ("10m", []),
+            (
+                "30m",
+                [
+                    _exp(
+                        "AlloyLokiWriteErrors",
+                        "warning",
+                        APOD,
+                        "Alloy alloy-abcde push requests to Loki fail",
+                        "10% of the push requests of Alloy logging/alloy-abcde to Loki failed over the last 5 minutes "
+                        "(rate limited, Loki unready or unreachable); Alloy retries, then drops.",
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "AlloyLokiWriteErrors",
+        "4 % errors is below the 5 % threshold",
+        [
+            _s("loki_write_request_duration_seconds_count", f'{ALLOY}, host="h", status_code="204"', "0+24x40"),
+            _s("loki_write_request_duration_seconds_count", f'{ALLOY}, host="h", status_code="500"', "0+1x40"),
+        ],
+        [("30m", [])],
+    ),
+    (
+        "AlloyCollectorUnavailable",
+        "one node without a collector",
+        [
+            _s(
+                "kube_daemonset_status_number_unavailable",
+                'job="kube-state-metrics", namespace="logging", daemonset="alloy"',
+                "1x40",
+            ),
+            _s(
+                "kube_daemonset_status_number_unavailable",
+                'job="kube-state-metrics", namespace="node-exporter", daemonset="node-exporter"',
+                "3x40",
+            ),
+        ],
+        [
+            ("10m", []),
+            (
+                "30m",
+                [
+                    _exp(
+                        "AlloyCollectorUnavailable",
+                        "warning",
+                        {"namespace": "logging", "daemonset": "alloy"},
+                        "1 node(s) have no running log collector",
+                        "DaemonSet logging/alloy has 1 unavailable pod(s): the logs of the pods on those nodes are "
+                        "not collected.",
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "AlloyCollectorUnavailable",
+        "every collector running",
+        [
+            _s(
+                "kube_daemonset_status_number_unavailable",
+                'job="kube-state-metrics", namespace="logging", daemonset="alloy"',
+                "0x40",
+            )
+        ],
+        [("30m", [])],
+    ),
 ]
 
 
 def _write(tmp_path: Path, cases: list[Any]) -> Path:
     rules = tmp_path / "logging-alerts.yaml"
     rules.write_text(yaml.safe_dump({"groups": [_group()]}, sort_keys=False))
-    tests = [{
-        "name": f"{alert}: {what}",
-        "interval": "1m",
-        "input_series": series,
-        "alert_rule_test": [{"eval_time": t, "alertname": alert, "exp_alerts": exp} for t, exp in evals],
-    } for alert, what, series, evals in cases]
+    tests = [
+        {
+            "name": f"{alert}: {what}",
+            "interval": "1m",
+            "input_series": series,
+            "alert_rule_test": [{"eval_time": t, "alertname": alert, "exp_alerts": exp} for t, exp in evals],
+        }
+        for alert, what, series, evals in cases
+    ]
     test_file = tmp_path / "logging-alerts.test.yaml"
-    test_file.write_text(yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m",
-                                         "tests": tests}, sort_keys=False))
+    test_file.write_text(
+        yaml.safe_dump({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": tests}, sort_keys=False)
+    )
     return test_file
 
 

@@ -77,31 +77,45 @@ def pod_targets(pod: Pod) -> list[dict[str, Any]]:
     """What Kubernetes SD (role pod) yields: one target per container port, one per port-less container."""
     groups = []
     for c in pod.containers:
-        base = {**_pod_meta(pod), "__meta_kubernetes_pod_container_name": c.name,
-                "__meta_kubernetes_pod_container_image": f"example/{c.name}:1.0",
-                "__meta_kubernetes_pod_container_init": "true" if c.init else "false"}
+        base = {
+            **_pod_meta(pod),
+            "__meta_kubernetes_pod_container_name": c.name,
+            "__meta_kubernetes_pod_container_image": f"example/{c.name}:1.0",
+            "__meta_kubernetes_pod_container_init": "true" if c.init else "false",
+        }
         if not c.ports:
             groups.append({"targets": [pod.ip], "labels": base})
         for port_name, number in c.ports:
-            groups.append({"targets": [f"{pod.ip}:{number}"], "labels": {
-                **base, "__meta_kubernetes_pod_container_port_name": port_name,
-                "__meta_kubernetes_pod_container_port_number": str(number),
-                "__meta_kubernetes_pod_container_port_protocol": "TCP"}})
+            groups.append(
+                {
+                    "targets": [f"{pod.ip}:{number}"],
+                    "labels": {
+                        **base,
+                        "__meta_kubernetes_pod_container_port_name": port_name,
+                        "__meta_kubernetes_pod_container_port_number": str(number),
+                        "__meta_kubernetes_pod_container_port_protocol": "TCP",
+                    },
+                }
+            )
     return groups
 
 
-def endpointslice_targets(service: str, service_labels: Mapping[str, str], port_name: str, port: int,
-                          pods: Sequence[Pod]) -> list[dict[str, Any]]:
+def endpointslice_targets(
+    service: str, service_labels: Mapping[str, str], port_name: str, port: int, pods: Sequence[Pod]
+) -> list[dict[str, Any]]:
     """What Kubernetes SD (role endpointslice) yields for a Service backed by ``pods``."""
     groups = []
     for pod in pods:
-        labels = {**_pod_meta(pod), "__meta_kubernetes_service_name": service,
-                  "__meta_kubernetes_endpointslice_name": f"{service}-abcde",
-                  "__meta_kubernetes_endpointslice_port_name": port_name,
-                  "__meta_kubernetes_endpointslice_port": str(port),
-                  "__meta_kubernetes_endpointslice_port_protocol": "TCP",
-                  "__meta_kubernetes_endpointslice_endpoint_conditions_ready": "true",
-                  "__meta_kubernetes_pod_container_name": pod.containers[0].name}
+        labels = {
+            **_pod_meta(pod),
+            "__meta_kubernetes_service_name": service,
+            "__meta_kubernetes_endpointslice_name": f"{service}-abcde",
+            "__meta_kubernetes_endpointslice_port_name": port_name,
+            "__meta_kubernetes_endpointslice_port": str(port),
+            "__meta_kubernetes_endpointslice_port_protocol": "TCP",
+            "__meta_kubernetes_endpointslice_endpoint_conditions_ready": "true",
+            "__meta_kubernetes_pod_container_name": pod.containers[0].name,
+        }
         for key, value in service_labels.items():
             labels[f"__meta_kubernetes_service_label_{meta_name(key)}"] = value
         groups.append({"targets": [f"{pod.ip}:{port}"], "labels": labels})
@@ -110,21 +124,28 @@ def endpointslice_targets(service: str, service_labels: Mapping[str, str], port_
 
 def node_target(name: str, ip: str, port: int = 10250) -> dict[str, Any]:
     """What Kubernetes SD (role node) yields: the kubelet endpoint of the node."""
-    return {"targets": [f"{ip}:{port}"], "labels": {
-        "__meta_kubernetes_node_name": name,
-        "__meta_kubernetes_node_address_InternalIP": ip,
-        "__meta_kubernetes_node_address_Hostname": name,
-        "__meta_kubernetes_node_label_kubernetes_io_hostname": name,
-        "__meta_kubernetes_node_labelpresent_kubernetes_io_hostname": "true",
-    }}
+    return {
+        "targets": [f"{ip}:{port}"],
+        "labels": {
+            "__meta_kubernetes_node_name": name,
+            "__meta_kubernetes_node_address_InternalIP": ip,
+            "__meta_kubernetes_node_address_Hostname": name,
+            "__meta_kubernetes_node_label_kubernetes_io_hostname": name,
+            "__meta_kubernetes_node_labelpresent_kubernetes_io_hostname": "true",
+        },
+    }
 
 
 # --------------------------------------------------------------------------------------------------
 # Rewriting the rendered configuration for this machine
 # --------------------------------------------------------------------------------------------------
-def swap_discovery(config: Mapping[str, Any], tmp: Path, groups: Mapping[str, list[dict[str, Any]]],
-                   alertmanager_groups: list[dict[str, Any]] | None = None,
-                   rules_dir: Path | None = None) -> dict[str, Any]:
+def swap_discovery(
+    config: Mapping[str, Any],
+    tmp: Path,
+    groups: Mapping[str, list[dict[str, Any]]],
+    alertmanager_groups: list[dict[str, Any]] | None = None,
+    rules_dir: Path | None = None,
+) -> dict[str, Any]:
     """A copy of ``config`` where every ``kubernetes_sd_configs`` becomes a ``file_sd_configs`` file.
 
     ``groups`` maps job name to its target groups (jobs not listed get none); files the config reads
@@ -197,14 +218,22 @@ class _LoopbackServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.config_path = tmp / self.config_name
         self.config_path.write_text(to_yaml(config))
-        self.server = Server([self.binary, f"--config.file={self.config_path}",
-                              f"--web.listen-address=127.0.0.1:{self.port}", *extra_args, "--log.level=warn"],
-                             tmp / f"{Path(self.binary).name}.log")
+        self.server = Server(
+            [
+                self.binary,
+                f"--config.file={self.config_path}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                *extra_args,
+                "--log.level=warn",
+            ],
+            tmp / f"{Path(self.binary).name}.log",
+        )
 
     def __enter__(self) -> Self:
         self.server.start()
-        self.server.wait_ready(lambda: http_ok(f"{self.url}/-/ready"), timeout=60,
-                               what=f"{Path(self.binary).name} ready")
+        self.server.wait_ready(
+            lambda: http_ok(f"{self.url}/-/ready"), timeout=60, what=f"{Path(self.binary).name} ready"
+        )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -306,7 +335,11 @@ class WebhookReceiver:
 def post_json(url: str, payload: Any) -> int:
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError(f"tests only talk to loopback, not {url}")
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(), method="POST",  # noqa: S310
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(  # noqa: S310
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback only
         return int(resp.status)

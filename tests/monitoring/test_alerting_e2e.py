@@ -110,26 +110,45 @@ def app_server(tmp: Path, error_ratio: float) -> Iterator[int]:
 @pytest.mark.parametrize(("error_ratio", "expect_alert"), [(0.10, True), (0.01, False)], ids=["10pct", "1pct"])
 def test_error_ratio_alert_reaches_the_webhook(tmp_path: Path, error_ratio: float, expect_alert: bool) -> None:
     with WebhookReceiver() as hook, app_server(tmp_path, error_ratio) as app_port:
-        am_cfg = alertmanager_config(extra_webhooks={"e2e": hook.url}, group_wait=GROUP_WAIT,
-                                     group_interval=GROUP_WAIT, repeat_interval="1h")
+        am_cfg = alertmanager_config(
+            extra_webhooks={"e2e": hook.url}, group_wait=GROUP_WAIT, group_interval=GROUP_WAIT, repeat_interval="1h"
+        )
         with Alertmanager(am_cfg, tmp_path) as am:
             rules_dir = tmp_path / "rules"
             write_rules(rule_files(alert_for={"HighErrorRatio": ALERT_FOR}), rules_dir)
-            app_pod = Pod(f"{APP}-6f7d9cbb85-e2e", NAMESPACE, "127.0.0.1", [Container("app", [("http", app_port)])],
-                          labels={cv.LABEL_APP: APP, cv.LABEL_NAME: APP, cv.ROLLOUTS_HASH_POD_LABEL: "6f7d9cbb85"},
-                          annotations={cv.ANNOTATION_SCRAPE: "true", cv.ANNOTATION_PORT: str(app_port)})
-            am_pod = Pod("alertmanager-0", cv.NS_MONITORING, "127.0.0.1",
-                         [Container("alertmanager", [(names.ALERTMANAGER_PORT_NAME, am.port)])],
-                         labels={cv.LABEL_NAME: names.ALERTMANAGER})
+            app_pod = Pod(
+                f"{APP}-6f7d9cbb85-e2e",
+                NAMESPACE,
+                "127.0.0.1",
+                [Container("app", [("http", app_port)])],
+                labels={cv.LABEL_APP: APP, cv.LABEL_NAME: APP, cv.ROLLOUTS_HASH_POD_LABEL: "6f7d9cbb85"},
+                annotations={cv.ANNOTATION_SCRAPE: "true", cv.ANNOTATION_PORT: str(app_port)},
+            )
+            am_pod = Pod(
+                "alertmanager-0",
+                cv.NS_MONITORING,
+                "127.0.0.1",
+                [Container("alertmanager", [(names.ALERTMANAGER_PORT_NAME, am.port)])],
+                labels={cv.LABEL_NAME: names.ALERTMANAGER},
+            )
             prom_cfg = swap_discovery(
                 prometheus_config(scrape_interval=SCRAPE_INTERVAL, evaluation_interval=EVALUATION_INTERVAL),
-                tmp_path, {names.ANNOTATED_PODS_JOB: pod_targets(app_pod)},
-                alertmanager_groups=pod_targets(am_pod), rules_dir=rules_dir)
+                tmp_path,
+                {names.ANNOTATED_PODS_JOB: pod_targets(app_pod)},
+                alertmanager_groups=pod_targets(am_pod),
+                rules_dir=rules_dir,
+            )
             with Prometheus(prom_cfg, tmp_path) as prom:
-                wait_until(lambda: prom.query(f'up{{job="{names.ANNOTATED_PODS_JOB}"}} == 1') != [], timeout=30,
-                           what="the app to be scraped")
-                wait_until(lambda: len(prom.api("alertmanagers")["activeAlertmanagers"]) == 1, timeout=30,
-                           what="Alertmanager discovery")
+                wait_until(
+                    lambda: prom.query(f'up{{job="{names.ANNOTATED_PODS_JOB}"}} == 1') != [],
+                    timeout=30,
+                    what="the app to be scraped",
+                )
+                wait_until(
+                    lambda: len(prom.api("alertmanagers")["activeAlertmanagers"]) == 1,
+                    timeout=30,
+                    what="Alertmanager discovery",
+                )
 
                 def alert_delivered() -> bool:
                     return any(a["labels"]["alertname"] == "HighErrorRatio" for _, a in hook.alerts())
@@ -139,8 +158,9 @@ def test_error_ratio_alert_reaches_the_webhook(tmp_path: Path, error_ratio: floa
                     assert stats.first_error_at is not None
                     if expect_alert:
                         wait_until(alert_delivered, timeout=120, interval=0.05, what="HighErrorRatio at the webhook")
-                        rule_alerts = [a for a in prom.api("alerts")["alerts"]
-                                       if a["labels"]["alertname"] == "HighErrorRatio"]
+                        rule_alerts = [
+                            a for a in prom.api("alerts")["alerts"] if a["labels"]["alertname"] == "HighErrorRatio"
+                        ]
                     else:
                         time.sleep(QUIET_WINDOW_S)
                     ratio = prom.query(f'{cv.SLI_ERROR_RATIO}{{namespace="{NAMESPACE}", app="{APP}"}}')
@@ -149,9 +169,16 @@ def test_error_ratio_alert_reaches_the_webhook(tmp_path: Path, error_ratio: floa
 
     assert len(ratio) == 1, ratio
     recorded = float(ratio[0]["value"][1])
-    report = {"injected": error_ratio, "observed_by_client": round(observed, 4), "recorded_sli": round(recorded, 4),
-              "requests": stats.requests, "scrape_interval": SCRAPE_INTERVAL,
-              "evaluation_interval": EVALUATION_INTERVAL, "for": ALERT_FOR, "group_wait": GROUP_WAIT}
+    report = {
+        "injected": error_ratio,
+        "observed_by_client": round(observed, 4),
+        "recorded_sli": round(recorded, 4),
+        "requests": stats.requests,
+        "scrape_interval": SCRAPE_INTERVAL,
+        "evaluation_interval": EVALUATION_INTERVAL,
+        "for": ALERT_FOR,
+        "group_wait": GROUP_WAIT,
+    }
     if expect_alert:
         assert recorded > cv.ERROR_RATIO_OBJECTIVE
         (arrived, alert), *_ = [(t, a) for t, a in hook.alerts() if a["labels"]["alertname"] == "HighErrorRatio"]

@@ -28,8 +28,9 @@ from tests.monitoring.promsupport import AMTOOL, Alertmanager, WebhookReceiver, 
 from tests.support.procs import wait_until
 
 DUMMY_URL = "https://hooks.example.invalid/services/T000/B000/not-a-secret"
-SUBSETS = [list(c) for n in range(len(SECRET_FILES) + 1)
-           for c in itertools.combinations(sorted(SECRET_FILES.values()), n)]
+SUBSETS = [
+    list(c) for n in range(len(SECRET_FILES) + 1) for c in itertools.combinations(sorted(SECRET_FILES.values()), n)
+]
 
 
 def _secrets_dir(tmp: Path, files: list[str]) -> Path:
@@ -73,21 +74,34 @@ def test_amtool_check_config(tmp_path: Path, files: list[str]) -> None:
 
 
 @pytest.mark.tools
-@pytest.mark.parametrize(("files", "severity", "receiver"), [
-    ([SLACK_FILE, PAGERDUTY_FILE, WEBHOOK_FILE], "critical", "critical"),
-    ([SLACK_FILE, PAGERDUTY_FILE, WEBHOOK_FILE], "warning", "warning"),
-    ([SLACK_FILE, PAGERDUTY_FILE, WEBHOOK_FILE], "info", "null"),
-    ([PAGERDUTY_FILE], "warning", "null"),  # PagerDuty pages on critical only
-    ([PAGERDUTY_FILE], "critical", "critical"),
-    ([], "critical", "null"),
-])
+@pytest.mark.parametrize(
+    ("files", "severity", "receiver"),
+    [
+        ([SLACK_FILE, PAGERDUTY_FILE, WEBHOOK_FILE], "critical", "critical"),
+        ([SLACK_FILE, PAGERDUTY_FILE, WEBHOOK_FILE], "warning", "warning"),
+        ([SLACK_FILE, PAGERDUTY_FILE, WEBHOOK_FILE], "info", "null"),
+        ([PAGERDUTY_FILE], "warning", "null"),  # PagerDuty pages on critical only
+        ([PAGERDUTY_FILE], "critical", "critical"),
+        ([], "critical", "null"),
+    ],
+)
 def test_amtool_routes(tmp_path: Path, files: list[str], severity: str, receiver: str) -> None:
     secrets = _secrets_dir(tmp_path, files)
     cfg = _inline_webhook_url(alertmanager_config(secret_files=files, secrets_dir=str(secrets)))
     path = tmp_path / "alertmanager.yml"
     path.write_text(to_yaml(cfg))
-    result = run_tool([AMTOOL, "config", "routes", "test", f"--config.file={path}",
-                       "alertname=HighErrorRatio", "namespace=web", f"severity={severity}"])
+    result = run_tool(
+        [
+            AMTOOL,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={path}",
+            "alertname=HighErrorRatio",
+            "namespace=web",
+            f"severity={severity}",
+        ]
+    )
     assert result.stdout.strip() == receiver, result.stdout + result.stderr
 
 
@@ -95,19 +109,29 @@ def test_amtool_routes(tmp_path: Path, files: list[str], severity: str, receiver
 def test_real_alertmanager_routes_and_inhibits(tmp_path: Path) -> None:
     """Critical silences warning for the same alertname + namespace, not for another namespace."""
     with WebhookReceiver() as hook:
-        cfg = alertmanager_config(extra_webhooks={"test": hook.url}, group_wait="1s", group_interval="1s",
-                                  repeat_interval="1h")
+        cfg = alertmanager_config(
+            extra_webhooks={"test": hook.url}, group_wait="1s", group_interval="1s", repeat_interval="1h"
+        )
         with Alertmanager(cfg, tmp_path) as am:
-            def alert(name: str, namespace: str, severity: str) -> dict[str, Any]:
-                return {"labels": {"alertname": name, "namespace": namespace, "severity": severity},
-                        "annotations": {"summary": f"{name} {severity}"}}
 
-            assert post_json(f"{am.url}/api/v2/alerts", [
-                alert("KubePersistentVolumeFillingUp", "monitoring", "critical"),
-                alert("KubePersistentVolumeFillingUp", "monitoring", "warning"),
-                alert("KubePersistentVolumeFillingUp", "logging", "warning"),
-                alert("Informational", "web", "info"),
-            ]) == 200
+            def alert(name: str, namespace: str, severity: str) -> dict[str, Any]:
+                return {
+                    "labels": {"alertname": name, "namespace": namespace, "severity": severity},
+                    "annotations": {"summary": f"{name} {severity}"},
+                }
+
+            assert (
+                post_json(
+                    f"{am.url}/api/v2/alerts",
+                    [
+                        alert("KubePersistentVolumeFillingUp", "monitoring", "critical"),
+                        alert("KubePersistentVolumeFillingUp", "monitoring", "warning"),
+                        alert("KubePersistentVolumeFillingUp", "logging", "warning"),
+                        alert("Informational", "web", "info"),
+                    ],
+                )
+                == 200
+            )
 
             def delivered() -> bool:
                 return len(hook.alerts()) >= 2

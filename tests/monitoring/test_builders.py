@@ -37,10 +37,12 @@ def github_anchors(markdown: str) -> set[str]:
 
 # --- packaging -----------------------------------------------------------------------------------
 def test_builders_do_not_import_pulumi() -> None:
-    code = ("import sys; import components.monitoring, components.monitoring.scrape, components.monitoring.rules, "
-            "components.monitoring.alertmanager, components.monitoring.grafana, components.monitoring.dashboards; "
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_kubernetes')); "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; import components.monitoring, components.monitoring.scrape, components.monitoring.rules, "
+        "components.monitoring.alertmanager, components.monitoring.grafana, components.monitoring.dashboards; "
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_kubernetes')); "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -48,17 +50,33 @@ def test_builders_do_not_import_pulumi() -> None:
 # --- scrape --------------------------------------------------------------------------------------
 def test_prometheus_config_jobs_and_globals() -> None:
     vault = ScrapeTarget("vault", cv.NS_VAULT, {cv.LABEL_NAME: "vault"}, 8200, path="/v1/sys/metrics?format=prometheus")
-    cfg = prometheus_config(scrape_interval="15s", evaluation_interval="20s", external_labels={"cluster": "prod"},
-                            targets=[vault])
-    assert cfg["global"] == {"scrape_interval": "15s", "evaluation_interval": "20s",
-                             "external_labels": {"cluster": "prod"}}
+    cfg = prometheus_config(
+        scrape_interval="15s", evaluation_interval="20s", external_labels={"cluster": "prod"}, targets=[vault]
+    )
+    assert cfg["global"] == {
+        "scrape_interval": "15s",
+        "evaluation_interval": "20s",
+        "external_labels": {"cluster": "prod"},
+    }
     jobs = {j["job_name"]: j for j in cfg["scrape_configs"]}
-    assert list(jobs) == [names.ANNOTATED_PODS_JOB, names.KUBELET_JOB, names.CADVISOR_JOB, names.PROMETHEUS,
-                          names.ALERTMANAGER, names.KUBE_STATE_METRICS, names.NODE_EXPORTER, "vault"]
+    assert list(jobs) == [
+        names.ANNOTATED_PODS_JOB,
+        names.KUBELET_JOB,
+        names.CADVISOR_JOB,
+        names.PROMETHEUS,
+        names.ALERTMANAGER,
+        names.KUBE_STATE_METRICS,
+        names.NODE_EXPORTER,
+        "vault",
+    ]
     assert jobs["vault"]["metrics_path"] == "/v1/sys/metrics" and jobs["vault"]["params"] == {"format": ["prometheus"]}
-    assert jobs["vault"]["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": [cv.NS_VAULT]},
-                                                       "selectors": [{"role": "pod",
-                                                                      "label": "app.kubernetes.io/name=vault"}]}]
+    assert jobs["vault"]["kubernetes_sd_configs"] == [
+        {
+            "role": "pod",
+            "namespaces": {"names": [cv.NS_VAULT]},
+            "selectors": [{"role": "pod", "label": "app.kubernetes.io/name=vault"}],
+        }
+    ]
     assert jobs[names.KUBE_STATE_METRICS]["honor_labels"] is True
     assert all("kubernetes_sd_configs" in j for j in jobs.values())
     assert cfg["rule_files"] == [f"{names.PROMETHEUS_RULES_DIR}/*.yaml"]
@@ -80,18 +98,21 @@ def test_kubelet_modes() -> None:
     assert names.KUBELET_JOB not in none and names.CADVISOR_JOB not in none
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"name": "Vault!"}, "field 'name'"),
-    ({"namespace": "Vault"}, "field 'namespace'"),
-    ({"selector": {}}, "field 'selector'"),
-    ({"port": 0}, "field 'port'"),
-    ({"port": "8200"}, "field 'port'"),
-    ({"path": "metrics"}, "field 'path'"),
-    ({"scheme": "ftp"}, "field 'scheme'"),
-    ({"role": "endpoints"}, "field 'role'"),
-    ({"role": "service", "port": 8200}, "Service port name"),
-    ({"interval": "30 s"}, "field 'interval'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "Vault!"}, "field 'name'"),
+        ({"namespace": "Vault"}, "field 'namespace'"),
+        ({"selector": {}}, "field 'selector'"),
+        ({"port": 0}, "field 'port'"),
+        ({"port": "8200"}, "field 'port'"),
+        ({"path": "metrics"}, "field 'path'"),
+        ({"scheme": "ftp"}, "field 'scheme'"),
+        ({"role": "endpoints"}, "field 'role'"),
+        ({"role": "service", "port": 8200}, "Service port name"),
+        ({"interval": "30 s"}, "field 'interval'"),
+    ],
+)
 def test_scrape_target_rejects_bad_fields(kwargs: dict[str, Any], message: str) -> None:
     base: dict[str, Any] = {"name": "vault", "namespace": "vault", "selector": {cv.LABEL_NAME: "vault"}, "port": 8200}
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -129,13 +150,21 @@ def test_every_alert_is_complete_and_its_runbook_exists() -> None:
 
 def test_sli_recording_rules_use_the_shared_names() -> None:
     records = [r["record"] for r in all_rules(rule_files()) if "record" in r]
-    assert records == [cv.SLI_REQUEST_RATE_BY_HASH, cv.SLI_ERROR_RATE_BY_HASH, cv.SLI_ERROR_RATIO_BY_HASH,
-                       cv.SLI_P95_BY_HASH, cv.SLI_REQUEST_RATE, cv.SLI_ERROR_RATIO, cv.SLI_P95]
+    assert records == [
+        cv.SLI_REQUEST_RATE_BY_HASH,
+        cv.SLI_ERROR_RATE_BY_HASH,
+        cv.SLI_ERROR_RATIO_BY_HASH,
+        cv.SLI_P95_BY_HASH,
+        cv.SLI_REQUEST_RATE,
+        cv.SLI_ERROR_RATIO,
+        cv.SLI_P95,
+    ]
 
 
 def test_thresholds_and_for_come_from_parameters() -> None:
-    files = rule_files(error_ratio_threshold=0.02, latency_p95_threshold_seconds=0.25,
-                       alert_for={"HighErrorRatio": "30s"})
+    files = rule_files(
+        error_ratio_threshold=0.02, latency_p95_threshold_seconds=0.25, alert_for={"HighErrorRatio": "30s"}
+    )
     rules = {r["alert"]: r for r in all_rules(files) if "alert" in r}
     assert rules["HighErrorRatio"]["expr"] == f"{cv.SLI_ERROR_RATIO} > 0.02"
     assert rules["HighErrorRatio"]["for"] == "30s"
@@ -149,35 +178,66 @@ def test_thresholds_and_for_come_from_parameters() -> None:
 def test_optional_components_and_extra_groups() -> None:
     without = alert_names(rule_files(vault_job=None, loki_job=None, rollouts=False))
     assert not {"VaultSealed", "LokiDown", "RolloutAbortedOrFailed"} & set(without)
-    extra = {"name": "opencost", "rules": [{"alert": "OpenCostDown", "expr": 'up{job="opencost"} == 0',
-                                            "labels": {"severity": "warning"},
-                                            "annotations": {"summary": "s", "description": "d",
-                                                            "runbook_url": "https://x/COST_GUIDE.md#opencostdown"}}]}
+    extra = {
+        "name": "opencost",
+        "rules": [
+            {
+                "alert": "OpenCostDown",
+                "expr": 'up{job="opencost"} == 0',
+                "labels": {"severity": "warning"},
+                "annotations": {
+                    "summary": "s",
+                    "description": "d",
+                    "runbook_url": "https://x/COST_GUIDE.md#opencostdown",
+                },
+            }
+        ],
+    }
     files = rule_files(extra_groups=[extra])
     assert files["extra-opencost.yaml"] == {"groups": [extra]}
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"alert_for": {"HighErrorRate": "1m"}}, "unknown alert(s) HighErrorRate"),
-    ({"alert_for": {"HighErrorRatio": "5 minutes"}}, "alert_for['HighErrorRatio']"),
-    ({"error_ratio_threshold": 5}, "error_ratio_threshold = 5"),
-    ({"latency_p95_threshold_seconds": 0}, "latency_p95_threshold_seconds = 0"),
-    ({"runbook_base_url": "http://example.com/docs/"}, "runbook_base_url"),
-    ({"extra_groups": [{"name": "sli", "rules": [{"record": "a:b", "expr": "1"}]}]}, "'sli' is already used"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"alert_for": {"HighErrorRate": "1m"}}, "unknown alert(s) HighErrorRate"),
+        ({"alert_for": {"HighErrorRatio": "5 minutes"}}, "alert_for['HighErrorRatio']"),
+        ({"error_ratio_threshold": 5}, "error_ratio_threshold = 5"),
+        ({"latency_p95_threshold_seconds": 0}, "latency_p95_threshold_seconds = 0"),
+        ({"runbook_base_url": "http://example.com/docs/"}, "runbook_base_url"),
+        ({"extra_groups": [{"name": "sli", "rules": [{"record": "a:b", "expr": "1"}]}]}, "'sli' is already used"),
+    ],
+)
 def test_rule_files_rejects_bad_input(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         rule_files(**kwargs)
 
 
-@pytest.mark.parametrize(("rule", "message"), [
-    ({"alert": "X", "expr": "up == 0", "labels": {"severity": "page"},
-      "annotations": {"summary": "s", "description": "d", "runbook_url": "https://x"}}, "labels.severity = 'page'"),
-    ({"alert": "X", "expr": "up == 0", "labels": {"severity": "warning"},
-      "annotations": {"summary": "s", "description": "d"}}, "annotations.runbook_url is missing"),
-    ({"alert": "X", "record": "y", "expr": "up"}, "exactly one of 'record' or 'alert'"),
-    ({"record": "a b", "expr": "up"}, "field 'record'"),
-])
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            {
+                "alert": "X",
+                "expr": "up == 0",
+                "labels": {"severity": "page"},
+                "annotations": {"summary": "s", "description": "d", "runbook_url": "https://x"},
+            },
+            "labels.severity = 'page'",
+        ),
+        (
+            {
+                "alert": "X",
+                "expr": "up == 0",
+                "labels": {"severity": "warning"},
+                "annotations": {"summary": "s", "description": "d"},
+            },
+            "annotations.runbook_url is missing",
+        ),
+        ({"alert": "X", "record": "y", "expr": "up"}, "exactly one of 'record' or 'alert'"),
+        ({"record": "a b", "expr": "up"}, "field 'record'"),
+    ],
+)
 def test_validate_rule_group_names_the_problem(rule: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
         validate_rule_group({"name": "g", "rules": [rule]})
@@ -188,15 +248,23 @@ def test_alertmanager_routes_inhibition_and_receivers() -> None:
     cfg = alertmanager_config(secret_files=sorted(SECRET_FILES.values()))
     route = cfg["route"]
     assert route["receiver"] == "null" and route["group_by"] == ["alertname", "namespace"]
-    assert route["routes"] == [{"receiver": "critical", "matchers": ['severity="critical"']},
-                               {"receiver": "warning", "matchers": ['severity="warning"']}]
-    assert cfg["inhibit_rules"] == [{"source_matchers": ['severity="critical"'],
-                                     "target_matchers": ['severity="warning"'], "equal": ["alertname", "namespace"]}]
+    assert route["routes"] == [
+        {"receiver": "critical", "matchers": ['severity="critical"']},
+        {"receiver": "warning", "matchers": ['severity="warning"']},
+    ]
+    assert cfg["inhibit_rules"] == [
+        {
+            "source_matchers": ['severity="critical"'],
+            "target_matchers": ['severity="warning"'],
+            "equal": ["alertname", "namespace"],
+        }
+    ]
     receivers = {r["name"]: r for r in cfg["receivers"]}
     assert set(receivers["critical"]) == {"name", "pagerduty_configs", "slack_configs", "webhook_configs"}
     assert set(receivers["warning"]) == {"name", "slack_configs", "webhook_configs"}
-    assert sorted(secret_file_paths(cfg)) == sorted(f"{names.ALERTMANAGER_SECRETS_DIR}/{f}"
-                                                    for f in SECRET_FILES.values())
+    assert sorted(secret_file_paths(cfg)) == sorted(
+        f"{names.ALERTMANAGER_SECRETS_DIR}/{f}" for f in SECRET_FILES.values()
+    )
     assert "url:" not in to_yaml(cfg) and "api_url:" not in to_yaml(cfg)  # nothing inlined
 
 
@@ -218,8 +286,12 @@ def test_alertmanager_rejects_bad_input_without_echoing_urls() -> None:
 # --- grafana and dashboards ----------------------------------------------------------------------
 def test_builtin_dashboards() -> None:
     specs = {s.uid: s for s in builtin_dashboards()}
-    assert list(specs) == [names.DASHBOARD_UID_APPLICATION, names.DASHBOARD_UID_INFRASTRUCTURE,
-                           names.DASHBOARD_UID_ALERTS, names.DASHBOARD_UID_VAULT]
+    assert list(specs) == [
+        names.DASHBOARD_UID_APPLICATION,
+        names.DASHBOARD_UID_INFRASTRUCTURE,
+        names.DASHBOARD_UID_ALERTS,
+        names.DASHBOARD_UID_VAULT,
+    ]
 
     def titles(uid: str) -> list[str]:
         return [p["title"] for p in specs[uid].json["panels"]]
@@ -228,8 +300,13 @@ def test_builtin_dashboards() -> None:
     for needle in ("Request rate", "Error ratio", "P50, P90, P95, P99", "In-flight"):
         assert needle in app
     infra = " | ".join(titles(names.DASHBOARD_UID_INFRASTRUCTURE))
-    for needle in ("CPU usage per pod", "Memory working set per pod", "Network received", "Network transmitted",
-                   "Volume usage"):
+    for needle in (
+        "CPU usage per pod",
+        "Memory working set per pod",
+        "Network received",
+        "Network transmitted",
+        "Volume usage",
+    ):
         assert needle in infra
     assert all("ALERTS" in e for e in collect_promql(specs[names.DASHBOARD_UID_ALERTS].json)[:5])
     vault = " | ".join(titles(names.DASHBOARD_UID_VAULT))
@@ -243,8 +320,12 @@ def test_builtin_dashboards() -> None:
 
 def test_error_panels_link_to_the_logs_dashboard() -> None:
     app = builtin_dashboards(logs_dashboard_uid="my-logs")[0].json
-    links = [link["url"] for p in app["panels"] if "rror ratio" in p["title"]
-             for link in p.get("fieldConfig", {}).get("defaults", {}).get("links", [])]
+    links = [
+        link["url"]
+        for p in app["panels"]
+        if "rror ratio" in p["title"]
+        for link in p.get("fieldConfig", {}).get("defaults", {}).get("links", [])
+    ]
     assert len(links) >= 2
     for url in links:
         assert url.startswith("/d/my-logs/")
@@ -259,10 +340,19 @@ def test_dashboards_use_the_sli_rules() -> None:
 
 
 def test_grafana_provisioning() -> None:
-    loki = DataSourceSpec(name="Loki", type="loki", uid=names.LOKI_DATASOURCE_UID,
-                          url="http://loki.logging.svc:3100", json_data={"maxLines": 1000})
-    ds = datasources_file("http://prometheus.monitoring.svc:9090", "http://alertmanager.monitoring.svc:9093",
-                          [loki], scrape_interval="15s")
+    loki = DataSourceSpec(
+        name="Loki",
+        type="loki",
+        uid=names.LOKI_DATASOURCE_UID,
+        url="http://loki.logging.svc:3100",
+        json_data={"maxLines": 1000},
+    )
+    ds = datasources_file(
+        "http://prometheus.monitoring.svc:9090",
+        "http://alertmanager.monitoring.svc:9093",
+        [loki],
+        scrape_interval="15s",
+    )
     by_uid = {d["uid"]: d for d in ds["datasources"]}
     assert list(by_uid) == [names.PROMETHEUS_DATASOURCE_UID, names.ALERTMANAGER_DATASOURCE_UID, "loki"]
     assert by_uid["prometheus"]["isDefault"] is True and by_uid["prometheus"]["jsonData"]["timeInterval"] == "15s"
@@ -284,16 +374,20 @@ def test_grafana_ini_is_locked_down() -> None:
     assert ini["auth.anonymous"]["enabled"] == "false"
     assert ini["users"]["allow_sign_up"] == "false"
     assert ini["security"]["admin_password"] == (
-        f"$__file{{{names.GRAFANA_SECRETS_DIR}/{names.GRAFANA_ADMIN_PASSWORD_FILE}}}")
+        f"$__file{{{names.GRAFANA_SECRETS_DIR}/{names.GRAFANA_ADMIN_PASSWORD_FILE}}}"
+    )
     assert ini["analytics"]["reporting_enabled"] == "false"
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"uid": "x" * 41}, "field 'uid'"),
-    ({"json": {"uid": "other", "title": "T", "panels": []}}, "json['uid']"),
-    ({"json": {"uid": "d", "title": "T"}}, "field 'json'"),
-    ({"folder": "a/b"}, "field 'folder'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"uid": "x" * 41}, "field 'uid'"),
+        ({"json": {"uid": "other", "title": "T", "panels": []}}, "json['uid']"),
+        ({"json": {"uid": "d", "title": "T"}}, "field 'json'"),
+        ({"folder": "a/b"}, "field 'folder'"),
+    ],
+)
 def test_dashboard_spec_rejects_bad_fields(kwargs: dict[str, Any], message: str) -> None:
     base: dict[str, Any] = {"uid": "d", "title": "T", "json": {"uid": "d", "title": "T", "panels": []}}
     if "uid" in kwargs:
@@ -313,11 +407,14 @@ def test_required_rbac_is_least_privilege() -> None:
     loki = ScrapeTarget("loki", cv.NS_LOGGING, {cv.LABEL_NAME: "loki"}, "http-metrics", role="service")
     rbac = required_rbac(prometheus_config(targets=[loki]))
     assert rbac == {
-        "*": [{"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["get", "list", "watch"]},
-              {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]}],
-        cv.NS_LOGGING: [{"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
-                        {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"],
-                         "verbs": ["get", "list", "watch"]}],
+        "*": [
+            {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["nodes/metrics"], "verbs": ["get"]},
+        ],
+        cv.NS_LOGGING: [
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["get", "list", "watch"]},
+        ],
     }
     via_api = required_rbac(prometheus_config(kubelet="apiserver", annotated_pods=False))
     assert {"apiGroups": [""], "resources": ["nodes/proxy"], "verbs": ["get"]} in via_api["*"]

@@ -40,49 +40,136 @@ LOKI = ScrapeTarget("loki", cv.NS_LOGGING, {cv.LABEL_NAME: "loki"}, "http-metric
 
 
 def _config(**kwargs: Any) -> dict[str, Any]:
-    return prometheus_config(scrape_interval="5s", evaluation_interval="5s", targets=[VAULT, LOKI],
-                             external_labels={"cluster": "test"}, **kwargs)
+    return prometheus_config(
+        scrape_interval="5s",
+        evaluation_interval="5s",
+        targets=[VAULT, LOKI],
+        external_labels={"cluster": "test"},
+        **kwargs,
+    )
 
 
 def _pods() -> dict[str, list[dict[str, Any]]]:
-    app = Pod("orders-api-6f7d9cbb85-x1", "web", "127.0.0.11",
-              [Container("app", [("http", 8080)]), Container("proxy", [("admin", 15000)]),
-               Container("migrate", [("db", 5432)], init=True)],
-              labels={cv.LABEL_APP: "orders-api", cv.LABEL_NAME: "orders-api", cv.ROLLOUTS_HASH_POD_LABEL: HASH},
-              annotations={SCRAPE: "true", PORT: "8080"})
-    custom = Pod("worker-5c9-x2", "batch", "127.0.0.12", [Container("worker")],
-                 labels={cv.LABEL_NAME: "worker"},
-                 annotations={SCRAPE: "true", PORT: "9102", PATH: "/custom/metrics"})
-    https_all_ports = Pod("secure-7b-x3", "web", "127.0.0.13", [Container("secure", [("a", 9443), ("b", 9444)])],
-                          labels={cv.LABEL_APP: "secure"}, annotations={SCRAPE: "true", SCHEME: "https"})
-    not_annotated = Pod("quiet-1-x4", "web", "127.0.0.14", [Container("quiet", [("http", 8080)])],
-                        labels={cv.LABEL_APP: "quiet"})
-    opted_out = Pod("optout-1-x5", "web", "127.0.0.15", [Container("o", [("http", 8080)])],
-                    labels={cv.LABEL_APP: "optout"}, annotations={SCRAPE: "false", PORT: "8080"})
-    pending = Pod("pending-1-x6", "web", "127.0.0.16", [Container("p", [("http", 8080)])],
-                  labels={cv.LABEL_APP: "pending"}, annotations={SCRAPE: "true", PORT: "8080"}, phase="Pending")
-    finished = Pod("job-1-x7", "web", "127.0.0.17", [Container("j", [("http", 8080)])],
-                   labels={cv.LABEL_APP: "job"}, annotations={SCRAPE: "true", PORT: "8080"}, phase="Succeeded")
-    ksm = Pod("kube-state-metrics-1-x8", cv.NS_MONITORING, "127.0.0.21",
-              [Container("kube-state-metrics", [(names.KUBE_STATE_METRICS_PORT_NAME, 8080),
-                                                (names.KUBE_STATE_METRICS_TELEMETRY_PORT_NAME, 8081)])],
-              labels={cv.LABEL_NAME: names.KUBE_STATE_METRICS})
-    prom = Pod("prometheus-0", cv.NS_MONITORING, "127.0.0.22",
-               [Container("prometheus", [(names.PROMETHEUS_PORT_NAME, 9090)]),
-                Container("config-reloader", [("reloader-web", 8088)])],
-               labels={cv.LABEL_NAME: names.PROMETHEUS},
-               annotations={SCRAPE: "true", PORT: "9090"})  # annotated, but its own job scrapes it
-    vault = Pod("vault-0", cv.NS_VAULT, "127.0.0.31", [Container("vault", [("http", 8200), ("cluster", 8201)])],
-                labels={cv.LABEL_NAME: "vault"})
-    vault_lookalike = Pod("vault-0", "other", "127.0.0.32", [Container("vault", [("http", 8200)])],
-                          labels={cv.LABEL_NAME: "vault"})
-    loki = Pod("loki-0", cv.NS_LOGGING, "127.0.0.33", [Container("loki", [("http-metrics", 3100)])],
-               labels={cv.LABEL_NAME: "loki"})
-    node_exporter = Pod("node-exporter-abc", cv.NS_NODE_EXPORTER, "127.0.0.41",
-                        [Container("node-exporter", [(names.NODE_EXPORTER_PORT_NAME, 9100)])],
-                        labels={cv.LABEL_NAME: names.NODE_EXPORTER}, node="node-a")
-    every_pod = [app, custom, https_all_ports, not_annotated, opted_out, pending, finished, ksm, prom, vault,
-                 vault_lookalike, loki, node_exporter]
+    app = Pod(
+        "orders-api-6f7d9cbb85-x1",
+        "web",
+        "127.0.0.11",
+        [
+            Container("app", [("http", 8080)]),
+            Container("proxy", [("admin", 15000)]),
+            Container("migrate", [("db", 5432)], init=True),
+        ],
+        labels={cv.LABEL_APP: "orders-api", cv.LABEL_NAME: "orders-api", cv.ROLLOUTS_HASH_POD_LABEL: HASH},
+        annotations={SCRAPE: "true", PORT: "8080"},
+    )
+    custom = Pod(
+        "worker-5c9-x2",
+        "batch",
+        "127.0.0.12",
+        [Container("worker")],
+        labels={cv.LABEL_NAME: "worker"},
+        annotations={SCRAPE: "true", PORT: "9102", PATH: "/custom/metrics"},
+    )
+    https_all_ports = Pod(
+        "secure-7b-x3",
+        "web",
+        "127.0.0.13",
+        [Container("secure", [("a", 9443), ("b", 9444)])],
+        labels={cv.LABEL_APP: "secure"},
+        annotations={SCRAPE: "true", SCHEME: "https"},
+    )
+    not_annotated = Pod(
+        "quiet-1-x4", "web", "127.0.0.14", [Container("quiet", [("http", 8080)])], labels={cv.LABEL_APP: "quiet"}
+    )
+    opted_out = Pod(
+        "optout-1-x5",
+        "web",
+        "127.0.0.15",
+        [Container("o", [("http", 8080)])],
+        labels={cv.LABEL_APP: "optout"},
+        annotations={SCRAPE: "false", PORT: "8080"},
+    )
+    pending = Pod(
+        "pending-1-x6",
+        "web",
+        "127.0.0.16",
+        [Container("p", [("http", 8080)])],
+        labels={cv.LABEL_APP: "pending"},
+        annotations={SCRAPE: "true", PORT: "8080"},
+        phase="Pending",
+    )
+    finished = Pod(
+        "job-1-x7",
+        "web",
+        "127.0.0.17",
+        [Container("j", [("http", 8080)])],
+        labels={cv.LABEL_APP: "job"},
+        annotations={SCRAPE: "true", PORT: "8080"},
+        phase="Succeeded",
+    )
+    ksm = Pod(
+        "kube-state-metrics-1-x8",
+        cv.NS_MONITORING,
+        "127.0.0.21",
+        [
+            Container(
+                "kube-state-metrics",
+                [(names.KUBE_STATE_METRICS_PORT_NAME, 8080), (names.KUBE_STATE_METRICS_TELEMETRY_PORT_NAME, 8081)],
+            )
+        ],
+        labels={cv.LABEL_NAME: names.KUBE_STATE_METRICS},
+    )
+    prom = Pod(
+        "prometheus-0",
+        cv.NS_MONITORING,
+        "127.0.0.22",
+        [
+            Container("prometheus", [(names.PROMETHEUS_PORT_NAME, 9090)]),
+            Container("config-reloader", [("reloader-web", 8088)]),
+        ],
+        labels={cv.LABEL_NAME: names.PROMETHEUS},
+        annotations={SCRAPE: "true", PORT: "9090"},
+    )  # annotated, but its own job scrapes it
+    vault = Pod(
+        "vault-0",
+        cv.NS_VAULT,
+        "127.0.0.31",
+        [Container("vault", [("http", 8200), ("cluster", 8201)])],
+        labels={cv.LABEL_NAME: "vault"},
+    )
+    vault_lookalike = Pod(
+        "vault-0", "other", "127.0.0.32", [Container("vault", [("http", 8200)])], labels={cv.LABEL_NAME: "vault"}
+    )
+    loki = Pod(
+        "loki-0",
+        cv.NS_LOGGING,
+        "127.0.0.33",
+        [Container("loki", [("http-metrics", 3100)])],
+        labels={cv.LABEL_NAME: "loki"},
+    )
+    node_exporter = Pod(
+        "node-exporter-abc",
+        cv.NS_NODE_EXPORTER,
+        "127.0.0.41",
+        [Container("node-exporter", [(names.NODE_EXPORTER_PORT_NAME, 9100)])],
+        labels={cv.LABEL_NAME: names.NODE_EXPORTER},
+        node="node-a",
+    )
+    every_pod = [
+        app,
+        custom,
+        https_all_ports,
+        not_annotated,
+        opted_out,
+        pending,
+        finished,
+        ksm,
+        prom,
+        vault,
+        vault_lookalike,
+        loki,
+        node_exporter,
+    ]
     all_targets = [g for p in every_pod for g in pod_targets(p)]
     return {
         # Kubernetes SD gives every job every pod of its namespace(s); the relabeling must select.
@@ -137,9 +224,18 @@ def _by_job(active: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def test_real_prometheus_keeps_the_right_targets(tmp_path: Path) -> None:
     cfg = swap_discovery(_config(), tmp_path, _pods(), rules_dir=tmp_path / "rules")
     (tmp_path / "rules").mkdir()
-    expected_jobs = {names.ANNOTATED_PODS_JOB: 4, names.KUBE_STATE_METRICS: 1, names.PROMETHEUS: 1,
-                     names.NODE_EXPORTER: 1, "vault": 1, "loki": 1, names.KUBELET_JOB: 2, names.CADVISOR_JOB: 2}
+    expected_jobs = {
+        names.ANNOTATED_PODS_JOB: 4,
+        names.KUBE_STATE_METRICS: 1,
+        names.PROMETHEUS: 1,
+        names.NODE_EXPORTER: 1,
+        "vault": 1,
+        "loki": 1,
+        names.KUBELET_JOB: 2,
+        names.CADVISOR_JOB: 2,
+    }
     with Prometheus(cfg, tmp_path) as prom:
+
         def settled() -> bool:
             data = prom.api("targets")
             jobs = _by_job(data["activeTargets"])
@@ -158,16 +254,24 @@ def test_real_prometheus_keeps_the_right_targets(tmp_path: Path) -> None:
     }
     app = pods[("orders-api-6f7d9cbb85-x1", "http://127.0.0.11:8080/metrics")]
     assert {k: v for k, v in app.items() if not k.startswith("__")} == {
-        "job": names.ANNOTATED_PODS_JOB, "instance": "127.0.0.11:8080", "namespace": "web",
-        "pod": "orders-api-6f7d9cbb85-x1", "container": "app", "node": "node-a", "app": "orders-api",
+        "job": names.ANNOTATED_PODS_JOB,
+        "instance": "127.0.0.11:8080",
+        "namespace": "web",
+        "pod": "orders-api-6f7d9cbb85-x1",
+        "container": "app",
+        "node": "node-a",
+        "app": "orders-api",
         cv.ROLLOUTS_HASH_SERIES_LABEL: HASH,
     }
     worker = pods[("worker-5c9-x2", "http://127.0.0.12:9102/custom/metrics")]
     assert worker["app"] == "worker"  # falls back to app.kubernetes.io/name
     assert cv.ROLLOUTS_HASH_SERIES_LABEL not in worker
 
-    dropped = {t["discoveredLabels"].get("__meta_kubernetes_pod_name") for t in data["droppedTargets"]
-               if t["discoveredLabels"].get("job") == names.ANNOTATED_PODS_JOB}
+    dropped = {
+        t["discoveredLabels"].get("__meta_kubernetes_pod_name")
+        for t in data["droppedTargets"]
+        if t["discoveredLabels"].get("job") == names.ANNOTATED_PODS_JOB
+    }
     assert {"quiet-1-x4", "optout-1-x5", "pending-1-x6", "job-1-x7", "prometheus-0"} <= dropped
 
     (ksm,) = jobs[names.KUBE_STATE_METRICS]
@@ -196,16 +300,32 @@ def test_real_prometheus_keeps_the_right_targets(tmp_path: Path) -> None:
 @pytest.mark.tools
 def test_real_prometheus_alertmanager_discovery(tmp_path: Path) -> None:
     """Prometheus sends to every Alertmanager pod on port ``web``, not to other pods or ports."""
-    am_pods = [Pod(f"alertmanager-{i}", cv.NS_MONITORING, f"127.0.0.{51 + i}",
-                   [Container("alertmanager", [(names.ALERTMANAGER_PORT_NAME, 9093),
-                                               (names.ALERTMANAGER_CLUSTER_PORT_NAME, 9094)])],
-                   labels={cv.LABEL_NAME: names.ALERTMANAGER}) for i in range(2)]
-    other = Pod("grafana-1", cv.NS_MONITORING, "127.0.0.60", [Container("grafana", [("web", 3000)])],
-                labels={cv.LABEL_NAME: names.GRAFANA})
+    am_pods = [
+        Pod(
+            f"alertmanager-{i}",
+            cv.NS_MONITORING,
+            f"127.0.0.{51 + i}",
+            [
+                Container(
+                    "alertmanager", [(names.ALERTMANAGER_PORT_NAME, 9093), (names.ALERTMANAGER_CLUSTER_PORT_NAME, 9094)]
+                )
+            ],
+            labels={cv.LABEL_NAME: names.ALERTMANAGER},
+        )
+        for i in range(2)
+    ]
+    other = Pod(
+        "grafana-1",
+        cv.NS_MONITORING,
+        "127.0.0.60",
+        [Container("grafana", [("web", 3000)])],
+        labels={cv.LABEL_NAME: names.GRAFANA},
+    )
     groups = [g for p in [*am_pods, other] for g in pod_targets(p)]
     cfg = swap_discovery(_config(), tmp_path, {}, alertmanager_groups=groups, rules_dir=tmp_path / "rules")
     (tmp_path / "rules").mkdir()
     with Prometheus(cfg, tmp_path) as prom:
+
         def discovered() -> bool:
             return len(prom.api("alertmanagers")["activeAlertmanagers"]) == 2
 

@@ -41,5 +41,4 @@ def test_a_broken_expression_is_reported(prometheus: Prometheus) -> None:
 
 def test_for_prometheus_replaces_grafana_variables() -> None:
     expr = 'rate(x{namespace=~"$namespace", app=~"${app}", pod=~"[[pod]]"}[$__rate_interval])'
-    assert for_prometheus(expr, {"app": "orders-api"}) == \
-        'rate(x{namespace=~".*", app=~"orders-api", pod=~".*"}[5m])'
+    assert for_prometheus(expr, {"app": "orders-api"}) == 'rate(x{namespace=~".*", app=~"orders-api", pod=~".*"}[5m])'

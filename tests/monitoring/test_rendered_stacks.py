@@ -81,8 +81,9 @@ def test_rendered_alertmanager_config(rendered: Callable[[str], Path], stack: st
 
 @pytest.mark.server
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_rendered_promql_expression_parses(rendered: Callable[[str], Path], stack: str,
-                                                 prometheus: Prometheus) -> None:
+def test_every_rendered_promql_expression_parses(
+    rendered: Callable[[str], Path], stack: str, prometheus: Prometheus
+) -> None:
     cms = _config_maps(rendered(stack))
     dashboards = {name: json.loads(text) for name, text in cms["grafana-dashboards"].items()}
     assert len(dashboards) >= 4

@@ -23,17 +23,28 @@ def _series(name: str, labels: str, values: str) -> dict[str, str]:
 
 
 def _alert(name: str, severity: str, labels: dict[str, str], summary: str, description: str) -> dict[str, Any]:
-    return {"exp_labels": {"severity": severity, **labels},
-            "exp_annotations": {"summary": summary, "description": description,
-                                "runbook_url": runbook_url(DEFAULT_RUNBOOK_BASE_URL, name)}}
+    return {
+        "exp_labels": {"severity": severity, **labels},
+        "exp_annotations": {
+            "summary": summary,
+            "description": description,
+            "runbook_url": runbook_url(DEFAULT_RUNBOOK_BASE_URL, name),
+        },
+    }
 
 
 def _requests(ok_per_min: int, errors_per_min: int) -> list[dict[str, str]]:
     return [
-        _series(cv.METRIC_REQUESTS, f'{APP_SERIES}, status="200", {cv.ROLLOUTS_HASH_SERIES_LABEL}="abc"',
-                f"0+{ok_per_min}x30"),
-        _series(cv.METRIC_REQUESTS, f'{APP_SERIES}, status="500", {cv.ROLLOUTS_HASH_SERIES_LABEL}="abc"',
-                f"0+{errors_per_min}x30"),
+        _series(
+            cv.METRIC_REQUESTS,
+            f'{APP_SERIES}, status="200", {cv.ROLLOUTS_HASH_SERIES_LABEL}="abc"',
+            f"0+{ok_per_min}x30",
+        ),
+        _series(
+            cv.METRIC_REQUESTS,
+            f'{APP_SERIES}, status="500", {cv.ROLLOUTS_HASH_SERIES_LABEL}="abc"',
+            f"0+{errors_per_min}x30",
+        ),
     ]
 
 
@@ -54,188 +65,484 @@ PVC = 'job="kubelet", namespace="monitoring", persistentvolumeclaim="data-promet
 
 
 def _pvc(available: int) -> list[dict[str, str]]:
-    return [_series("kubelet_volume_stats_capacity_bytes", PVC, "100x20"),
-            _series("kubelet_volume_stats_available_bytes", PVC, f"{available}x20"),
-            _series("kubelet_volume_stats_used_bytes", PVC, f"{100 - available}x20")]
+    return [
+        _series("kubelet_volume_stats_capacity_bytes", PVC, "100x20"),
+        _series("kubelet_volume_stats_available_bytes", PVC, f"{available}x20"),
+        _series("kubelet_volume_stats_used_bytes", PVC, f"{100 - available}x20"),
+    ]
 
 
 def _crash_summary() -> tuple[str, str]:
-    return ("Container app of pod web/orders-api-1 is crash looping",
-            "Container app of pod web/orders-api-1 keeps restarting (CrashLoopBackOff or more than 3 restarts "
-            "in 15 minutes).")
+    return (
+        "Container app of pod web/orders-api-1 is crash looping",
+        "Container app of pod web/orders-api-1 keeps restarting (CrashLoopBackOff or more than 3 restarts "
+        "in 15 minutes).",
+    )
 
 
 def _oom() -> tuple[str, str]:
-    return ("Container app of pod web/orders-api-1 was OOM-killed",
-            "Container app of pod web/orders-api-1 restarted in the last 10 minutes after being killed for "
-            "exceeding its memory limit.")
+    return (
+        "Container app of pod web/orders-api-1 was OOM-killed",
+        "Container app of pod web/orders-api-1 restarted in the last 10 minutes after being killed for "
+        "exceeding its memory limit.",
+    )
 
 
 # (alert, what, input series, [(eval_time, expected alerts)])
 CASES: list[tuple[str, str, list[dict[str, str]], list[tuple[str, list[dict[str, Any]]]]]] = [
     ("HighErrorRatio", "4.9 % errors: no alert", _requests(951, 49), [("20m", [])]),
-    ("HighErrorRatio", "5.1 % errors: pending before its for (5m), firing after", _requests(949, 51), [
-        ("5m", []),
-        ("20m", [_alert("HighErrorRatio", "critical", APP,
+    (
+        "HighErrorRatio",
+        "5.1 % errors: pending before its for (5m), firing after",
+        _requests(949, 51),
+        [
+            ("5m", []),
+            (
+                "20m",
+                [
+                    _alert(
+                        "HighErrorRatio",
+                        "critical",
+                        APP,
                         "orders-api in web fails more than 5 % of requests",
                         "5.1% of the requests to orders-api in web returned 5xx over the last 5 minutes "
-                        "(objective: at most 5 %).")]),
-    ]),
-    ("HighLatencyP95", "P95 = 0.45 s: no alert",
-     _latency({0.1: 50, 0.4: 90, 0.45: 95, 0.5: 97, 1.0: 100}, 100), [("25m", [])]),
-    ("HighLatencyP95", "P95 = 0.6 s: pending before its for (10m), firing after",
-     _latency({0.1: 50, 0.55: 90, 0.6: 95, 0.75: 97, 1.0: 100}, 100), [
-         ("9m", []),
-         ("25m", [_alert("HighLatencyP95", "warning", APP, "orders-api in web is slow (P95 above 0.5 s)",
-                         "The 95th percentile latency of orders-api in web is 600ms over the last 5 minutes "
-                         "(objective: at most 0.5 s).")]),
-     ]),
-    ("KubePodCrashLooping", "CrashLoopBackOff: fires only after its for (10m)",
-     [_series("kube_pod_container_status_waiting_reason", f'{KSM}, reason="CrashLoopBackOff"', "1x30"),
-      _series("kube_pod_container_status_restarts_total", KSM, "0x30")],
-     [("9m", []), ("11m", [_alert("KubePodCrashLooping", "warning", POD, *_crash_summary())])]),
-    ("KubePodCrashLooping", "a restart every minute: fires after its for",
-     [_series("kube_pod_container_status_restarts_total", KSM, "0+1x30")],
-     [("9m", []), ("16m", [_alert("KubePodCrashLooping", "warning", POD, *_crash_summary())])]),
-    ("KubePodCrashLooping", "waiting in ContainerCreating, no restarts: no alert",
-     [_series("kube_pod_container_status_waiting_reason", f'{KSM}, reason="ContainerCreating"', "1x30"),
-      _series("kube_pod_container_status_restarts_total", KSM, "2x30")],
-     [("25m", [])]),
-    ("KubeContainerOOMKilled", "OOM-killed and restarted: fires",
-     [_series("kube_pod_container_status_last_terminated_reason", f'{KSM}, reason="OOMKilled"', "1x20"),
-      _series("kube_pod_container_status_restarts_total", KSM, "0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1")],
-     [("5m", [_alert("KubeContainerOOMKilled", "warning", POD, *_oom())])]),
-    ("KubeContainerOOMKilled", "OOM-killed long ago, no recent restart: no alert",
-     [_series("kube_pod_container_status_last_terminated_reason", f'{KSM}, reason="OOMKilled"', "1x30"),
-      _series("kube_pod_container_status_restarts_total", KSM, "1x30")],
-     [("20m", [])]),
-    ("KubeContainerOOMKilled", "terminated with an error, not OOM: no alert",
-     [_series("kube_pod_container_status_last_terminated_reason", f'{KSM}, reason="Error"', "1x20"),
-      _series("kube_pod_container_status_restarts_total", KSM, "0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1")],
-     [("5m", [])]),
+                        "(objective: at most 5 %).",
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "HighLatencyP95",
+        "P95 = 0.45 s: no alert",
+        _latency({0.1: 50, 0.4: 90, 0.45: 95, 0.5: 97, 1.0: 100}, 100),
+        [("25m", [])],
+    ),
+    (
+        "HighLatencyP95",
+        "P95 = 0.6 s: pending before its for (10m), firing after",
+        _latency({0.1: 50, 0.55: 90, 0.6: 95, 0.75: 97, 1.0: 100}, 100),
+        [
+            ("9m", []),
+            (
+                "25m",
+                [
+                    _alert(
+                        "HighLatencyP95",
+                        "warning",
+                        APP,
+                        "orders-api in web is slow (P95 above 0.5 s)",
+                        "The 95th percentile latency of orders-api in web is 600ms over the last 5 minutes "
+                        "(objective: at most 0.5 s).",
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "KubePodCrashLooping",
+        "CrashLoopBackOff: fires only after its for (10m)",
+        [
+            _series("kube_pod_container_status_waiting_reason", f'{KSM}, reason="CrashLoopBackOff"', "1x30"),
+            _series("kube_pod_container_status_restarts_total", KSM, "0x30"),
+        ],
+        [("9m", []), ("11m", [_alert("KubePodCrashLooping", "warning", POD, *_crash_summary())])],
+    ),
+    (
+        "KubePodCrashLooping",
+        "a restart every minute: fires after its for",
+        [_series("kube_pod_container_status_restarts_total", KSM, "0+1x30")],
+        [("9m", []), ("16m", [_alert("KubePodCrashLooping", "warning", POD, *_crash_summary())])],
+    ),
+    (
+        "KubePodCrashLooping",
+        "waiting in ContainerCreating, no restarts: no alert",
+        [
+            _series("kube_pod_container_status_waiting_reason", f'{KSM}, reason="ContainerCreating"', "1x30"),
+            _series("kube_pod_container_status_restarts_total", KSM, "2x30"),
+        ],
+        [("25m", [])],
+    ),
+    (
+        "KubeContainerOOMKilled",
+        "OOM-killed and restarted: fires",
+        [
+            _series("kube_pod_container_status_last_terminated_reason", f'{KSM}, reason="OOMKilled"', "1x20"),
+            _series("kube_pod_container_status_restarts_total", KSM, "0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"),
+        ],
+        [("5m", [_alert("KubeContainerOOMKilled", "warning", POD, *_oom())])],
+    ),
+    (
+        "KubeContainerOOMKilled",
+        "OOM-killed long ago, no recent restart: no alert",
+        [
+            _series("kube_pod_container_status_last_terminated_reason", f'{KSM}, reason="OOMKilled"', "1x30"),
+            _series("kube_pod_container_status_restarts_total", KSM, "1x30"),
+        ],
+        [("20m", [])],
+    ),
+    (
+        "KubeContainerOOMKilled",
+        "terminated with an error, not OOM: no alert",
+        [
+            _series("kube_pod_container_status_last_terminated_reason", f'{KSM}, reason="Error"', "1x20"),
+            _series("kube_pod_container_status_restarts_total", KSM, "0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"),
+        ],
+        [("5m", [])],
+    ),
     ("KubePersistentVolumeFillingUp", "20 % free: no alert", _pvc(20), [("15m", [])]),
-    ("KubePersistentVolumeFillingUp", "10 % free: warning", _pvc(10), [
-        ("15m", [_alert("KubePersistentVolumeFillingUp", "warning",
+    (
+        "KubePersistentVolumeFillingUp",
+        "10 % free: warning",
+        _pvc(10),
+        [
+            (
+                "15m",
+                [
+                    _alert(
+                        "KubePersistentVolumeFillingUp",
+                        "warning",
                         {"job": "kubelet", "namespace": "monitoring", "persistentvolumeclaim": "data-prometheus-0"},
                         "Volume monitoring/data-prometheus-0 is almost full",
-                        "Only 10% of volume data-prometheus-0 in monitoring is free.")])]),
-    ("KubePersistentVolumeFillingUp", "2 % free: warning and critical (Alertmanager inhibits the warning)",
-     _pvc(2), [
-         ("15m", [
-             _alert("KubePersistentVolumeFillingUp", "critical",
-                    {"job": "kubelet", "namespace": "monitoring", "persistentvolumeclaim": "data-prometheus-0"},
-                    "Volume monitoring/data-prometheus-0 is full",
-                    "Only 2% of volume data-prometheus-0 in monitoring is free; writes will fail soon."),
-             _alert("KubePersistentVolumeFillingUp", "warning",
-                    {"job": "kubelet", "namespace": "monitoring", "persistentvolumeclaim": "data-prometheus-0"},
-                    "Volume monitoring/data-prometheus-0 is almost full",
-                    "Only 2% of volume data-prometheus-0 in monitoring is free."),
-         ])]),
-    ("TargetDown", "target up: no alert",
-     [_series("up", 'job="vault", instance="127.0.0.31:8200", namespace="vault", pod="vault-0"', "1x20")],
-     [("15m", [])]),
-    ("TargetDown", "target down: fires after its for (10m)",
-     [_series("up", 'job="vault", instance="127.0.0.31:8200", namespace="vault", pod="vault-0"', "0x20")],
-     [("9m", []), ("11m", [_alert("TargetDown", "warning",
-                                  {"job": "vault", "instance": "127.0.0.31:8200", "namespace": "vault",
-                                   "pod": "vault-0"},
-                                  "Prometheus cannot scrape vault target 127.0.0.31:8200",
-                                  "Target 127.0.0.31:8200 of job vault (pod vault/vault-0) has been unreachable "
-                                  "or failing.")])]),
-    ("PrometheusRuleEvaluationFailures", "no new failures: no alert",
-     [_series("prometheus_rule_evaluation_failures_total",
-              'job="prometheus", namespace="monitoring", pod="prometheus-0", rule_group="sli"', "3x20")],
-     [("15m", [])]),
-    ("PrometheusRuleEvaluationFailures", "one failure a minute: fires after its for (5m)",
-     [_series("prometheus_rule_evaluation_failures_total",
-              'job="prometheus", namespace="monitoring", pod="prometheus-0", rule_group="sli"', "0+1x20")],
-     [("15m", [_alert("PrometheusRuleEvaluationFailures", "critical",
-                      {"job": "prometheus", "namespace": "monitoring", "pod": "prometheus-0", "rule_group": "sli"},
-                      "Prometheus prometheus-0 fails to evaluate rules",
-                      "Prometheus prometheus-0 failed 5 rule evaluations of group sli in the last 5 minutes: "
-                      "alerts and SLIs may be missing.")])]),
-    ("AlertmanagerFailedToSendNotifications", "0.5 % failed: no alert",
-     [_series("alertmanager_notifications_total",
-              'job="alertmanager", namespace="monitoring", pod="alertmanager-0", integration="slack"', "0+200x20"),
-      _series("alertmanager_notifications_failed_total",
-              'job="alertmanager", namespace="monitoring", pod="alertmanager-0", integration="slack", '
-              'reason="other"', "0+1x20")],
-     [("15m", [])]),
-    ("AlertmanagerFailedToSendNotifications", "2 % failed: fires",
-     [_series("alertmanager_notifications_total",
-              'job="alertmanager", namespace="monitoring", pod="alertmanager-0", integration="slack"', "0+100x20"),
-      _series("alertmanager_notifications_failed_total",
-              'job="alertmanager", namespace="monitoring", pod="alertmanager-0", integration="slack", '
-              'reason="other"', "0+2x20")],
-     [("15m", [_alert("AlertmanagerFailedToSendNotifications", "critical",
-                      {"namespace": "monitoring", "pod": "alertmanager-0", "integration": "slack"},
-                      "Alertmanager alertmanager-0 fails to send slack notifications",
-                      "2% of the slack notifications of Alertmanager alertmanager-0 failed over the last "
-                      "5 minutes.")])]),
-    ("VaultSealed", "unsealed: no alert",
-     [_series("vault_core_unsealed", 'job="vault", namespace="vault", pod="vault-0"', "1x10")], [("5m", [])]),
-    ("VaultSealed", "sealed: fires after its for (1m)",
-     [_series("vault_core_unsealed", 'job="vault", namespace="vault", pod="vault-0"', "0x10")],
-     [("5m", [_alert("VaultSealed", "critical", {"job": "vault", "namespace": "vault", "pod": "vault-0"},
-                     "Vault vault-0 is sealed",
-                     "Vault server vault/vault-0 is sealed: it cannot serve secrets until it is unsealed.")])]),
-    ("LokiDown", "Loki up: no alert", [_series("up", 'job="loki", namespace="logging", pod="loki-0"', "1x10")],
-     [("8m", [])]),
-    ("LokiDown", "Loki target down: fires after its for (5m)",
-     [_series("up", 'job="loki", namespace="logging", pod="loki-0"', "0x10")],
-     [("4m", []), ("8m", [_alert("LokiDown", "critical", {}, "Loki is down",
-                                 "No Loki target of job loki is up: logs are not ingested nor queryable.")])]),
-    ("LokiDiscardingSamples", "nothing discarded: no alert",
-     [_series("loki_discarded_samples_total", 'job="loki", namespace="logging", reason="rate_limited", tenant="x"',
-              "7x30")], [("20m", [])]),
-    ("LokiDiscardingSamples", "discarding one line a second: fires",
-     [_series("loki_discarded_samples_total", 'job="loki", namespace="logging", reason="rate_limited", tenant="x"',
-              "0+60x30")],
-     [("20m", [_alert("LokiDiscardingSamples", "warning", {"namespace": "logging", "reason": "rate_limited"},
-                      "Loki discards log lines (rate_limited)",
-                      "Loki in logging discards 1 log lines per second (reason: rate_limited): those logs are "
-                      "lost.")])]),
-    ("LokiRequestErrors", "4 % push errors: no alert",
-     [_series("loki_request_duration_seconds_count",
-              'job="loki", namespace="logging", route="loki_api_v1_push", status_code="500"', "0+4x30"),
-      _series("loki_request_duration_seconds_count",
-              'job="loki", namespace="logging", route="loki_api_v1_push", status_code="204"', "0+96x30")],
-     [("20m", [])]),
-    ("LokiRequestErrors", "10 % push errors: fires",
-     [_series("loki_request_duration_seconds_count",
-              'job="loki", namespace="logging", route="loki_api_v1_push", status_code="500"', "0+10x30"),
-      _series("loki_request_duration_seconds_count",
-              'job="loki", namespace="logging", route="loki_api_v1_push", status_code="204"', "0+90x30")],
-     [("20m", [_alert("LokiRequestErrors", "critical", {"namespace": "logging", "route": "loki_api_v1_push"},
-                      "Loki fails requests on loki_api_v1_push",
-                      "10% of the Loki requests on route loki_api_v1_push in logging failed with 5xx over the "
-                      "last 5 minutes.")])]),
-    ("RolloutAbortedOrFailed", "paused or completed: no alert",
-     [_series("rollout_info", 'job="argo-rollouts", namespace="web", name="orders-api", strategy="canary", '
-                              'traffic_router="Nginx", phase="Paused"', "1x10"),
-      _series("rollout_info", 'job="argo-rollouts", namespace="web", name="cart", strategy="canary", '
-                              'traffic_router="Nginx", phase="Completed"', "1x10")],
-     [("5m", [])]),
-    ("RolloutAbortedOrFailed", "aborted: fires after its for (1m)",
-     [_series("rollout_info", 'job="argo-rollouts", namespace="web", name="orders-api", strategy="canary", '
-                              'traffic_router="Nginx", phase="Abort"', "1x10")],
-     [("5m", [_alert("RolloutAbortedOrFailed", "warning", {"namespace": "web", "name": "orders-api",
-                                                           "phase": "Abort"},
-                     "Rollout web/orders-api is in phase Abort",
-                     "Argo Rollouts reports rollout orders-api in web as Abort: the update was rolled back or "
-                     "cannot progress.")])]),
+                        "Only 10% of volume data-prometheus-0 in monitoring is free.",
+                    )
+                ],
+            )
+        ],
+    ),
+    (
+        "KubePersistentVolumeFillingUp",
+        "2 % free: warning and critical (Alertmanager inhibits the warning)",
+        _pvc(2),
+        [
+            (
+                "15m",
+                [
+                    _alert(
+                        "KubePersistentVolumeFillingUp",
+                        "critical",
+                        {"job": "kubelet", "namespace": "monitoring", "persistentvolumeclaim": "data-prometheus-0"},
+                        "Volume monitoring/data-prometheus-0 is full",
+                        "Only 2% of volume data-prometheus-0 in monitoring is free; writes will fail soon.",
+                    ),
+                    _alert(
+                        "KubePersistentVolumeFillingUp",
+                        "warning",
+                        {"job": "kubelet", "namespace": "monitoring", "persistentvolumeclaim": "data-prometheus-0"},
+                        "Volume monitoring/data-prometheus-0 is almost full",
+                        "Only 2% of volume data-prometheus-0 in monitoring is free.",
+                    ),
+                ],
+            )
+        ],
+    ),
+    (
+        "TargetDown",
+        "target up: no alert",
+        [_series("up", 'job="vault", instance="127.0.0.31:8200", namespace="vault", pod="vault-0"', "1x20")],
+        [("15m", [])],
+    ),
+    (
+        "TargetDown",
+        "target down: fires after its for (10m)",
+        [_series("up", 'job="vault", instance="127.0.0.31:8200", namespace="vault", pod="vault-0"', "0x20")],
+        [
+            ("9m", []),
+            (
+                "11m",
+                [
+                    _alert(
+                        "TargetDown",
+                        "warning",
+                        {"job": "vault", "instance": "127.0.0.31:8200", "namespace": "vault", "pod": "vault-0"},
+                        "Prometheus cannot scrape vault target 127.0.0.31:8200",
+                        "Target 127.0.0.31:8200 of job vault (pod vault/vault-0) has been unreachable or failing.",
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "PrometheusRuleEvaluationFailures",
+        "no new failures: no alert",
+        [
+            _series(
+                "prometheus_rule_evaluation_failures_total",
+                'job="prometheus", namespace="monitoring", pod="prometheus-0", rule_group="sli"',
+                "3x20",
+            )
+        ],
+        [("15m", [])],
+    ),
+    (
+        "PrometheusRuleEvaluationFailures",
+        "one failure a minute: fires after its for (5m)",
+        [
+            _series(
+                "prometheus_rule_evaluation_failures_total",
+                'job="prometheus", namespace="monitoring", pod="prometheus-0", rule_group="sli"',
+                "0+1x20",
+            )
+        ],
+        [
+            (
+                "15m",
+                [
+                    _alert(
+                        "PrometheusRuleEvaluationFailures",
+                        "critical",
+                        {"job": "prometheus", "namespace": "monitoring", "pod": "prometheus-0", "rule_group": "sli"},
+                        "Prometheus prometheus-0 fails to evaluate rules",
+                        "Prometheus prometheus-0 failed 5 rule evaluations of group sli in the last 5 minutes: "
+                        "alerts and SLIs may be missing.",
+                    )
+                ],
+            )
+        ],
+    ),
+    (
+        "AlertmanagerFailedToSendNotifications",
+        "0.5 % failed: no alert",
+        [
+            _series(
+                "alertmanager_notifications_total",
+                'job="alertmanager", namespace="monitoring", pod="alertmanager-0", integration="slack"',
+                "0+200x20",
+            ),
+            _series(
+                "alertmanager_notifications_failed_total",
+                'job="alertmanager", namespace="monitoring", pod="alertmanager-0", integration="slack", reason="other"',
+                "0+1x20",
+            ),
+        ],
+        [("15m", [])],
+    ),
+    (
+        "AlertmanagerFailedToSendNotifications",
+        "2 % failed: fires",
+        [
+            _series(
+                "alertmanager_notifications_total",
+                'job="alertmanager", namespace="monitoring", pod="alertmanager-0", integration="slack"',
+                "0+100x20",
+            ),
+            _series(
+                "alertmanager_notifications_failed_total",
+                'job="alertmanager", namespace="monitoring", pod="alertmanager-0", integration="slack", reason="other"',
+                "0+2x20",
+            ),
+        ],
+        [
+            (
+                "15m",
+                [
+                    _alert(
+                        "AlertmanagerFailedToSendNotifications",
+                        "critical",
+                        {"namespace": "monitoring", "pod": "alertmanager-0", "integration": "slack"},
+                        "Alertmanager alertmanager-0 fails to send slack notifications",
+                        "2% of the slack notifications of Alertmanager alertmanager-0 failed over the last 5 minutes.",
+                    )
+                ],
+            )
+        ],
+    ),
+    (
+        "VaultSealed",
+        "unsealed: no alert",
+        [_series("vault_core_unsealed", 'job="vault", namespace="vault", pod="vault-0"', "1x10")],
+        [("5m", [])],
+    ),
+    (
+        "VaultSealed",
+        "sealed: fires after its for (1m)",
+        [_series("vault_core_unsealed", 'job="vault", namespace="vault", pod="vault-0"', "0x10")],
+        [
+            (
+                "5m",
+                [
+                    _alert(
+                        "VaultSealed",
+                        "critical",
+                        {"job": "vault", "namespace": "vault", "pod": "vault-0"},
+                        "Vault vault-0 is sealed",
+                        "Vault server vault/vault-0 is sealed: it cannot serve secrets until it is unsealed.",
+                    )
+                ],
+            )
+        ],
+    ),
+    (
+        "LokiDown",
+        "Loki up: no alert",
+        [_series("up", 'job="loki", namespace="logging", pod="loki-0"', "1x10")],
+        [("8m", [])],
+    ),
+    (
+        "LokiDown",
+        "Loki target down: fires after its for (5m)",
+        [_series("up", 'job="loki", namespace="logging", pod="loki-0"', "0x10")],
+        [
+            ("4m", []),
+            (
+                "8m",
+                [
+                    _alert(
+                        "LokiDown",
+                        "critical",
+                        {},
+                        "Loki is down",
+                        "No Loki target of job loki is up: logs are not ingested nor queryable.",
+                    )
+                ],
+            ),
+        ],
+    ),
+    (
+        "LokiDiscardingSamples",
+        "nothing discarded: no alert",
+        [
+            _series(
+                "loki_discarded_samples_total",
+                'job="loki", namespace="logging", reason="rate_limited", tenant="x"',
+                "7x30",
+            )
+        ],
+        [("20m", [])],
+    ),
+    (
+        "LokiDiscardingSamples",
+        "discarding one line a second: fires",
+        [
+            _series(
+                "loki_discarded_samples_total",
+                'job="loki", namespace="logging", reason="rate_limited", tenant="x"',
+                "0+60x30",
+            )
+        ],
+        [
+            (
+                "20m",
+                [
+                    _alert(
+                        "LokiDiscardingSamples",
+                        "warning",
+                        {"namespace": "logging", "reason": "rate_limited"},
+                        "Loki discards log lines (rate_limited)",
+                        "Loki in logging discards 1 log lines per second (reason: rate_limited): those logs are lost.",
+                    )
+                ],
+            )
+        ],
+    ),
+    (
+        "LokiRequestErrors",
+        "4 % push errors: no alert",
+        [
+            _series(
+                "loki_request_duration_seconds_count",
+                'job="loki", namespace="logging", route="loki_api_v1_push", status_code="500"',
+                "0+4x30",
+            ),
+            _series(
+                "loki_request_duration_seconds_count",
+                'job="loki", namespace="logging", route="loki_api_v1_push", status_code="204"',
+                "0+96x30",
+            ),
+        ],
+        [("20m", [])],
+    ),
+    (
+        "LokiRequestErrors",
+        "10 % push errors: fires",
+        [
+            _series(
+                "loki_request_duration_seconds_count",
+                'job="loki", namespace="logging", route="loki_api_v1_push", status_code="500"',
+                "0+10x30",
+            ),
+            _series(
+                "loki_request_duration_seconds_count",
+                'job="loki", namespace="logging", route="loki_api_v1_push", status_code="204"',
+                "0+90x30",
+            ),
+        ],
+        [
+            (
+                "20m",
+                [
+                    _alert(
+                        "LokiRequestErrors",
+                        "critical",
+                        {"namespace": "logging", "route": "loki_api_v1_push"},
+                        "Loki fails requests on loki_api_v1_push",
+                        "10% of the Loki requests on route loki_api_v1_push in logging failed with 5xx over the "
+                        "last 5 minutes.",
+                    )
+                ],
+            )
+        ],
+    ),
+    (
+        "RolloutAbortedOrFailed",
+        "paused or completed: no alert",
+        [
+            _series(
+                "rollout_info",
+                'job="argo-rollouts", namespace="web", name="orders-api", strategy="canary", '
+                'traffic_router="Nginx", phase="Paused"',
+                "1x10",
+            ),
+            _series(
+                "rollout_info",
+                'job="argo-rollouts", namespace="web", name="cart", strategy="canary", '
+                'traffic_router="Nginx", phase="Completed"',
+                "1x10",
+            ),
+        ],
+        [("5m", [])],
+    ),
+    (
+        "RolloutAbortedOrFailed",
+        "aborted: fires after its for (1m)",
+        [
+            _series(
+                "rollout_info",
+                'job="argo-rollouts", namespace="web", name="orders-api", strategy="canary", '
+                'traffic_router="Nginx", phase="Abort"',
+                "1x10",
+            )
+        ],
+        [
+            (
+                "5m",
+                [
+                    _alert(
+                        "RolloutAbortedOrFailed",
+                        "warning",
+                        {"namespace": "web", "name": "orders-api", "phase": "Abort"},
+                        "Rollout web/orders-api is in phase Abort",
+                        "Argo Rollouts reports rollout orders-api in web as Abort: the update was rolled back or "
+                        "cannot progress.",
+                    )
+                ],
+            )
+        ],
+    ),
 ]
 
 
 def _unit_test_file(rule_file_names: list[str], cases: list[Any]) -> dict[str, Any]:
     tests = []
     for alert, what, series, evals in cases:
-        tests.append({
-            "name": f"{alert}: {what}",
-            "interval": "1m",
-            "input_series": series,
-            "alert_rule_test": [{"eval_time": t, "alertname": alert, "exp_alerts": exp} for t, exp in evals],
-        })
+        tests.append(
+            {
+                "name": f"{alert}: {what}",
+                "interval": "1m",
+                "input_series": series,
+                "alert_rule_test": [{"eval_time": t, "alertname": alert, "exp_alerts": exp} for t, exp in evals],
+            }
+        )
     return {"rule_files": rule_file_names, "evaluation_interval": "1m", "tests": tests}
 
 

@@ -25,8 +25,15 @@ WORKLOAD_TOKENS = {
     "CronJob": "kubernetes:batch/v1:CronJob",
     "Pod": "kubernetes:core/v1:Pod",
 }
-API_VERSIONS = {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
-                "Rollout": "argoproj.io/v1alpha1", "Job": "batch/v1", "CronJob": "batch/v1", "Pod": "v1"}
+API_VERSIONS = {
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "Rollout": "argoproj.io/v1alpha1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+    "Pod": "v1",
+}
 
 
 def secret(value: Any) -> dict[str, Any]:
@@ -41,8 +48,11 @@ def container(name: str = "app", image: str = APP_IMAGE, **over: Any) -> dict[st
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10.0},
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
     }
     c.update(over)
     return c
@@ -57,20 +67,31 @@ def pod_spec(containers: list[dict[str, Any]] | None = None, **over: Any) -> dic
     return spec
 
 
-def workload(kind: str = "Deployment", name: str = "web", namespace: str = "apps",
-             spec: dict[str, Any] | None = None, labels: dict[str, str] | None = None,
-             pod_labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None,
-             replicas: float | None = 2.0, extra_spec: dict[str, Any] | None = None) -> dict[str, Any]:
+def workload(
+    kind: str = "Deployment",
+    name: str = "web",
+    namespace: str = "apps",
+    spec: dict[str, Any] | None = None,
+    labels: dict[str, str] | None = None,
+    pod_labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    replicas: float | None = 2.0,
+    extra_spec: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A workload of ``kind`` with the pod spec in the right place for that kind."""
     pl = pod_labels if pod_labels is not None else {"app.kubernetes.io/name": name}
-    tmpl = {"metadata": {"labels": pl, **({"annotations": annotations} if annotations else {})},
-            "spec": spec if spec is not None else pod_spec()}
-    meta: dict[str, Any] = {"name": name, "namespace": namespace,
-                            "labels": labels if labels is not None else dict(pl)}
+    tmpl = {
+        "metadata": {"labels": pl, **({"annotations": annotations} if annotations else {})},
+        "spec": spec if spec is not None else pod_spec(),
+    }
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels if labels is not None else dict(pl)}
     props: dict[str, Any] = {"apiVersion": API_VERSIONS[kind], "kind": kind, "metadata": meta}
     if kind == "Pod":
-        props["metadata"] = {**meta, "labels": {**meta["labels"], **pl},
-                             **({"annotations": annotations} if annotations else {})}
+        props["metadata"] = {
+            **meta,
+            "labels": {**meta["labels"], **pl},
+            **({"annotations": annotations} if annotations else {}),
+        }
         props["spec"] = tmpl["spec"]
     elif kind == "CronJob":
         props["spec"] = {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": tmpl}}}
@@ -84,12 +105,18 @@ def workload(kind: str = "Deployment", name: str = "web", namespace: str = "apps
     return props
 
 
-def record(type_: str, props: dict[str, Any], name: str | None = None, stack: str = "dev",
-           parent: str | None = None) -> dict[str, Any]:
+def record(
+    type_: str, props: dict[str, Any], name: str | None = None, stack: str = "dev", parent: str | None = None
+) -> dict[str, Any]:
     """A resource record as the offline driver takes it."""
     pname = name or str((props.get("metadata") or {}).get("name") or type_.rsplit(":", 1)[-1].lower())
-    return {"urn": f"urn:pulumi:{stack}::hardening::{type_}::{pname}", "type": type_, "name": pname,
-            "parent": parent, "inputs": props}
+    return {
+        "urn": f"urn:pulumi:{stack}::hardening::{type_}::{pname}",
+        "type": type_,
+        "name": pname,
+        "parent": parent,
+        "inputs": props,
+    }
 
 
 def wrecord(kind: str, props: dict[str, Any], **kw: Any) -> dict[str, Any]:
@@ -101,16 +128,24 @@ def namespace(name: str = "apps", labels: dict[str, str] | None = None) -> dict[
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": lbls}}
 
 
-def configmap(name: str, data: dict[str, str], labels: dict[str, str] | None = None,
-              namespace: str = "apps") -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels or {}}, "data": data}
+def configmap(
+    name: str, data: dict[str, str], labels: dict[str, str] | None = None, namespace: str = "apps"
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+        "data": data,
+    }
 
 
 def pdb(name: str, match: dict[str, str], namespace: str = "apps") -> dict[str, Any]:
-    return {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"maxUnavailable": 1.0, "selector": {"matchLabels": match}}}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"maxUnavailable": 1.0, "selector": {"matchLabels": match}},
+    }
 
 
 def uses(action: str) -> str:
@@ -130,13 +165,29 @@ def build_workflow(**over: Any) -> dict[str, Any]:
                 "permissions": {"contents": "read", "packages": "write", "security-events": "write"},
                 "steps": [
                     {"uses": uses("actions/checkout"), "with": {"persist-credentials": False}},
-                    {"name": "Build", "uses": uses("docker/build-push-action"),
-                     "with": {"push": False, "load": True, "tags": "ghcr.io/acme/orders-api:${{ github.sha }}"}},
-                    {"name": "Scan", "uses": uses("aquasecurity/trivy-action"),
-                     "with": {"image-ref": "ghcr.io/acme/orders-api:${{ github.sha }}", "severity": "CRITICAL,HIGH",
-                              "exit-code": "1", "format": "sarif", "output": "trivy.sarif", "version": "v0.70.0"}},
-                    {"name": "Upload SARIF", "if": "always()", "uses": uses("github/codeql-action/upload-sarif"),
-                     "with": {"sarif_file": "trivy.sarif"}},
+                    {
+                        "name": "Build",
+                        "uses": uses("docker/build-push-action"),
+                        "with": {"push": False, "load": True, "tags": "ghcr.io/acme/orders-api:${{ github.sha }}"},
+                    },
+                    {
+                        "name": "Scan",
+                        "uses": uses("aquasecurity/trivy-action"),
+                        "with": {
+                            "image-ref": "ghcr.io/acme/orders-api:${{ github.sha }}",
+                            "severity": "CRITICAL,HIGH",
+                            "exit-code": "1",
+                            "format": "sarif",
+                            "output": "trivy.sarif",
+                            "version": "v0.70.0",
+                        },
+                    },
+                    {
+                        "name": "Upload SARIF",
+                        "if": "always()",
+                        "uses": uses("github/codeql-action/upload-sarif"),
+                        "with": {"sarif_file": "trivy.sarif"},
+                    },
                 ],
             },
         },
@@ -152,8 +203,14 @@ def workflow_yaml(doc: dict[str, Any]) -> str:
 
 
 def repo_file(path: str, content: str, repository: str = "orders-api") -> dict[str, Any]:
-    return {"repository": repository, "file": path, "content": content, "branch": "main",
-            "commitMessage": "chore: managed by Pulumi", "overwriteOnCreate": True}
+    return {
+        "repository": repository,
+        "file": path,
+        "content": content,
+        "branch": "main",
+        "commitMessage": "chore: managed by Pulumi",
+        "overwriteOnCreate": True,
+    }
 
 
 def step(doc: dict[str, Any], name: str) -> dict[str, Any]:
@@ -169,8 +226,15 @@ def clone(obj: Any) -> Any:
 
 
 def vault_declarative_json(with_audit: bool = True) -> str:
-    doc = {"kv": {"path": "secret", "max_versions": 10.0}, "auth": [{"type": "kubernetes", "roles": [
-        {"name": "orders-api", "token_ttl": "1h", "token_policies": ["orders-api"]}]}]}
+    doc = {
+        "kv": {"path": "secret", "max_versions": 10.0},
+        "auth": [
+            {
+                "type": "kubernetes",
+                "roles": [{"name": "orders-api", "token_ttl": "1h", "token_policies": ["orders-api"]}],
+            }
+        ],
+    }
     if with_audit:
         doc["audit"] = [{"type": "file", "path": "file", "file_path": "/vault/audit/audit.log"}]
     return json.dumps(doc)

@@ -11,7 +11,8 @@ def test_rule_table_in_docs_is_current() -> None:
     start = text.index(pr.DOCS_BEGIN) + len(pr.DOCS_BEGIN)
     end = text.index(pr.DOCS_END)
     assert text[start:end].strip() == pr.rule_table().strip(), (
-        "docs/POLICIES.md is stale: run `python -m tools.policy_report --write-docs`")
+        "docs/POLICIES.md is stale: run `python -m tools.policy_report --write-docs`"
+    )
 
 
 def test_every_rule_is_documented_with_its_levels_and_fix() -> None:

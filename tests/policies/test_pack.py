@@ -17,8 +17,9 @@ from policies import registry
 from tests.policies import engine as e
 from tools import policy_report as pr
 
-LATEST = e.wrecord("Deployment", e.workload(spec=e.pod_spec([e.container(image="docker.io/library/nginx:latest")])),
-                   name="web")
+LATEST = e.wrecord(
+    "Deployment", e.workload(spec=e.pod_spec([e.container(image="docker.io/library/nginx:latest")])), name="web"
+)
 NO_PROBES = e.wrecord("Deployment", e.workload(name="api", spec=e.pod_spec([e.container(livenessProbe=None)])))
 BARE_NS = e.record("kubernetes:core/v1:Namespace", e.namespace("scratch", labels={}))
 
@@ -44,15 +45,24 @@ def test_adapter_reads_pulumi_policy_proxies_with_secrets_and_unknowns() -> None
 
     policies = {p.name: p for p in registry.pulumi_policies()}
     unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-    props = e.workload(spec=e.pod_spec([e.container(image="nginx:latest",
-                                                    env=[{"name": "DB_PASSWORD", "value": e.secret("hunter2hunter2")},
-                                                         {"name": "HOST", "value": unknown}])]))
+    props = e.workload(
+        spec=e.pod_spec(
+            [
+                e.container(
+                    image="nginx:latest",
+                    env=[
+                        {"name": "DB_PASSWORD", "value": e.secret("hunter2hunter2")},
+                        {"name": "HOST", "value": unknown},
+                    ],
+                )
+            ]
+        )
+    )
     # Exactly what _PolicyAnalyzerServicer.Analyze does with the engine's properties.
     proxied = unknown_checking_proxy(deserialize_properties(props))
     reported: list[str] = []
     for name in ("images-no-latest-tag", "secrets-no-literal-values", "workload-probes"):
-        args = ResourceValidationArgs("kubernetes:apps/v1:Deployment", proxied, "urn:x", "web",
-                                      None, None, None)  # type: ignore[arg-type]
+        args = ResourceValidationArgs("kubernetes:apps/v1:Deployment", proxied, "urn:x", "web", None, None, None)  # type: ignore[arg-type]
         policies[name].validate(args, lambda msg, urn=None: reported.append(msg))
     assert any("mutable tag 'latest'" in m for m in reported)
     assert any("DB_PASSWORD is a literal" in m for m in reported)
@@ -76,8 +86,12 @@ def test_every_rule_becomes_one_policy_with_its_metadata() -> None:
 # --- policy config: parse, reconcile and validate like the CLI ---------------------------------------
 def test_reconcile_defaults_all_then_specific() -> None:
     infos = pr.registry_infos()
-    cfg = pr.reconcile(infos, pr.parse_policy_config({"all": "disabled", "workload-min-replicas": {
-        "enforcementLevel": "mandatory", "minReplicas": 3}}))
+    cfg = pr.reconcile(
+        infos,
+        pr.parse_policy_config(
+            {"all": "disabled", "workload-min-replicas": {"enforcementLevel": "mandatory", "minReplicas": 3}}
+        ),
+    )
     assert cfg["images-no-latest-tag"].level == "disabled"
     assert cfg["workload-min-replicas"].level == "mandatory"
     assert cfg["workload-min-replicas"].properties["minReplicas"] == 3
@@ -86,16 +100,19 @@ def test_reconcile_defaults_all_then_specific() -> None:
     assert {n: c.level for n, c in plain.items()} == {r.name: r.default_level for r in registry.RULES}
 
 
-@pytest.mark.parametrize(("data", "says"), [
-    ({"images-no-latest-tag": "strict"}, "images-no-latest-tag: 'strict' is not an enforcement level"),
-    ({"images-no-latest-tag": {"enforcementLevel": 2}}, "images-no-latest-tag.enforcementLevel"),
-    ({"images-no-latst-tag": "mandatory"}, "images-no-latst-tag: no such policy"),
-    ({"workload-min-replicas": {"minReplica": 2}}, "workload-min-replicas.minReplica: unknown property"),
-    ({"workload-min-replicas": {"minReplicas": "two"}}, "workload-min-replicas.minReplicas: expected number"),
-    ({"workload-min-replicas": {"minReplicas": 0}}, "below the minimum 1"),
-    ({"images-allowed-registries": {"allowedRegistries": ["ok", 3]}}, "allowedRegistries: [1]: expected string"),
-    ({"images-no-latest-tag": ["mandatory"]}, "must be a level string or an object"),
-])
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"images-no-latest-tag": "strict"}, "images-no-latest-tag: 'strict' is not an enforcement level"),
+        ({"images-no-latest-tag": {"enforcementLevel": 2}}, "images-no-latest-tag.enforcementLevel"),
+        ({"images-no-latst-tag": "mandatory"}, "images-no-latst-tag: no such policy"),
+        ({"workload-min-replicas": {"minReplica": 2}}, "workload-min-replicas.minReplica: unknown property"),
+        ({"workload-min-replicas": {"minReplicas": "two"}}, "workload-min-replicas.minReplicas: expected number"),
+        ({"workload-min-replicas": {"minReplicas": 0}}, "below the minimum 1"),
+        ({"images-allowed-registries": {"allowedRegistries": ["ok", 3]}}, "allowedRegistries: [1]: expected string"),
+        ({"images-no-latest-tag": ["mandatory"]}, "must be a level string or an object"),
+    ],
+)
 def test_invalid_config_names_the_key(data: Any, says: str) -> None:
     with pytest.raises(pr.PolicyConfigError) as exc:
         pr.reconcile(pr.registry_infos(), pr.parse_policy_config(data))
@@ -122,10 +139,15 @@ def test_prod_is_at_least_as_strict_as_dev() -> None:
 # --- the real pack over gRPC -------------------------------------------------------------------------
 @pytest.mark.server
 def test_levels_from_config_are_respected(tmp_path: Path) -> None:
-    config = write_config(tmp_path, {
-        "images-no-latest-tag": "mandatory", "images-pinned-by-digest": "advisory", "workload-probes": "disabled",
-        "cost-namespace-labels": {"enforcementLevel": "advisory", "requiredLabels": ["team"]},
-    })
+    config = write_config(
+        tmp_path,
+        {
+            "images-no-latest-tag": "mandatory",
+            "images-pinned-by-digest": "advisory",
+            "workload-probes": "disabled",
+            "cost-namespace-labels": {"enforcementLevel": "advisory", "requiredLabels": ["team"]},
+        },
+    )
     report = pr.run_pack([LATEST, NO_PROBES, BARE_NS], "dev", config)
     got = by_policy(report)
     assert [(v.level, v.name) for v in got["images-no-latest-tag"]] == [("mandatory", "web")]
@@ -137,14 +159,16 @@ def test_levels_from_config_are_respected(tmp_path: Path) -> None:
     assert report.levels["workload-probes"] == "disabled"
     assert report.mandatory_failures == len([v for v in report.violations if v.level == "mandatory"]) >= 1
     assert report.violations[0].remediation == next(
-        r.remediation for r in registry.RULES if r.name == report.violations[0].policy)
+        r.remediation for r in registry.RULES if r.name == report.violations[0].policy
+    )
 
 
 @pytest.mark.server
 def test_all_key_and_properties_reach_the_pack(tmp_path: Path) -> None:
     three = e.wrecord("Deployment", e.workload(name="three", replicas=3.0))
-    config = write_config(tmp_path, {"all": "disabled",
-                                     "workload-min-replicas": {"enforcementLevel": "mandatory", "minReplicas": 5}})
+    config = write_config(
+        tmp_path, {"all": "disabled", "workload-min-replicas": {"enforcementLevel": "mandatory", "minReplicas": 5}}
+    )
     report = pr.run_pack([LATEST, three], "prod", config)
     assert {v.policy for v in report.violations} == {"workload-min-replicas"}
     assert {v.name for v in report.violations} == {"web", "three"}
@@ -154,8 +178,9 @@ def test_all_key_and_properties_reach_the_pack(tmp_path: Path) -> None:
 
 @pytest.mark.server
 def test_stack_rules_run_through_analyze_stack_and_name_the_resource(tmp_path: Path) -> None:
-    config = write_config(tmp_path, {"all": "disabled", "workload-pod-disruption-budget": "mandatory",
-                                     "delivery-app-rollout": "advisory"})
+    config = write_config(
+        tmp_path, {"all": "disabled", "workload-pod-disruption-budget": "mandatory", "delivery-app-rollout": "advisory"}
+    )
     covered = e.wrecord("Deployment", e.workload(name="covered"))
     pdb = e.record("kubernetes:policy/v1:PodDisruptionBudget", e.pdb("covered", {"app.kubernetes.io/name": "covered"}))
     uncovered = e.wrecord("StatefulSet", e.workload("StatefulSet", name="db"))
@@ -169,15 +194,22 @@ def test_stack_rules_run_through_analyze_stack_and_name_the_resource(tmp_path: P
 
 @pytest.mark.server
 def test_process_starts_early_and_stops(tmp_path: Path) -> None:
-    pack = pr.PolicyPackProcess("dev", write_config(tmp_path, {"all": "disabled",
-                                                             "secrets-from-pulumi-secrets": "mandatory"}))
+    pack = pr.PolicyPackProcess(
+        "dev", write_config(tmp_path, {"all": "disabled", "secrets-from-pulumi-secrets": "mandatory"})
+    )
     pack.start()
     assert pack.proc is not None
     pid = pack.proc.pid
     try:
-        secret_ns = e.record("kubernetes:core/v1:Secret", {
-            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "apps"},
-            "stringData": e.secret({"password": "changeme"})})
+        secret_ns = e.record(
+            "kubernetes:core/v1:Secret",
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "db", "namespace": "apps"},
+                "stringData": e.secret({"password": "changeme"}),
+            },
+        )
         report = pack.analyze([secret_ns])
     finally:
         pack.stop()
@@ -191,8 +223,9 @@ def test_process_starts_early_and_stops(tmp_path: Path) -> None:
 
 @pytest.mark.server
 def test_report_json_and_text(tmp_path: Path) -> None:
-    report = pr.run_pack([LATEST], "dev", write_config(tmp_path, {"all": "disabled",
-                                                                  "images-no-latest-tag": "mandatory"}))
+    report = pr.run_pack(
+        [LATEST], "dev", write_config(tmp_path, {"all": "disabled", "images-no-latest-tag": "mandatory"})
+    )
     doc = json.loads(report.to_json())
     assert doc["stack"] == "dev" and doc["policyPack"] == {"name": "hardening-policies", "version": "1.0.0"}
     assert doc["summary"]["mandatory"] == 1 and doc["summary"]["resources"] == 1
@@ -233,9 +266,15 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 @pytest.mark.server
 def test_streaming_submit_and_skipping_unread_types_change_nothing(tmp_path: Path) -> None:
-    netpol = e.record("kubernetes:networking.k8s.io/v1:NetworkPolicy", {
-        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-        "metadata": {"name": "deny", "namespace": "apps"}, "spec": {"podSelector": {}}})
+    netpol = e.record(
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy",
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "deny", "namespace": "apps"},
+            "spec": {"podSelector": {}},
+        },
+    )
     recs = [LATEST, NO_PROBES, BARE_NS, netpol]
     config = write_config(tmp_path, {"delivery-app-rollout": "advisory"})
 
@@ -263,8 +302,13 @@ def test_budget_prices_match_the_stack_settings(stack: str) -> None:
 
     settings = yaml.safe_load((pr.ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     cfg = json.loads(pr.default_config_path(stack).read_text())["cost-monthly-budget"]
-    pairs = {"cpuCoreHourly": "costCpuHourly", "memoryGibHourly": "costMemoryGibHourly",
-             "storageGibMonthly": "costStorageGbMonthly", "loadBalancerHourly": "costLoadBalancerHourly",
-             "daemonSetNodes": "costNodeCount", "monthlyBudget": "costMonthlyBudget"}
+    pairs = {
+        "cpuCoreHourly": "costCpuHourly",
+        "memoryGibHourly": "costMemoryGibHourly",
+        "storageGibMonthly": "costStorageGbMonthly",
+        "loadBalancerHourly": "costLoadBalancerHourly",
+        "daemonSetNodes": "costNodeCount",
+        "monthlyBudget": "costMonthlyBudget",
+    }
     for ours, theirs in pairs.items():
         assert float(cfg[ours]) == float(settings[f"hardening:{theirs}"]), (ours, theirs)

@@ -72,14 +72,20 @@ def cm(name: str, data: dict[str, str], labels: dict[str, str] | None = None) ->
 
 
 def k8s_secret(**fields: Any) -> dict[str, Any]:
-    props = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "apps"},
-             "type": "Opaque", **fields}
+    props = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "db", "namespace": "apps"},
+        "type": "Opaque",
+        **fields,
+    }
     return e.record("kubernetes:core/v1:Secret", props)
 
 
 def gh_secret(type_: str = "github:index/actionsSecret:ActionsSecret", **fields: Any) -> dict[str, Any]:
-    return e.record(type_, {"repository": "orders-api", "secretName": "REGISTRY_TOKEN", **fields},
-                    name="registry-token")
+    return e.record(
+        type_, {"repository": "orders-api", "secretName": "REGISTRY_TOKEN", **fields}, name="registry-token"
+    )
 
 
 def prometheus(args: list[str]) -> dict[str, Any]:
@@ -100,20 +106,35 @@ def rollout(strategy: dict[str, Any], name: str = "orders-api") -> dict[str, Any
     return W("Rollout", name=name, pod_labels=dict(APP_LABELS), annotations=SCRAPE, extra_spec={"strategy": strategy})
 
 
-CANARY = {"canary": {"steps": [{"setWeight": 20.0}, {"pause": {"duration": "1m"}},
-                               {"analysis": {"templates": [{"templateName": "error-rate"}]}},
-                               {"setWeight": 50.0}, {"pause": {"duration": "1m"}}, {"setWeight": 80.0}]}}
-TEMPLATE = e.record("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate",
-                    {"apiVersion": "argoproj.io/v1alpha1", "kind": "AnalysisTemplate",
-                     "metadata": {"name": "error-rate", "namespace": "apps"}, "spec": {"metrics": []}})
+CANARY = {
+    "canary": {
+        "steps": [
+            {"setWeight": 20.0},
+            {"pause": {"duration": "1m"}},
+            {"analysis": {"templates": [{"templateName": "error-rate"}]}},
+            {"setWeight": 50.0},
+            {"pause": {"duration": "1m"}},
+            {"setWeight": 80.0},
+        ]
+    }
+}
+TEMPLATE = e.record(
+    "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate",
+    {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": "error-rate", "namespace": "apps"},
+        "spec": {"metrics": []},
+    },
+)
 
 
 def vault_container(**over: Any) -> dict[str, Any]:
-    c = e.container("vault", "docker.io/hashicorp/vault:1.20.2",
-                    args=["server", "-config=/vault/config/vault.hcl"])
+    c = e.container("vault", "docker.io/hashicorp/vault:1.20.2", args=["server", "-config=/vault/config/vault.hcl"])
     c.update(over)
-    return W("StatefulSet", name="vault", namespace="vault", spec=e.pod_spec([c]),
-             labels={"app.kubernetes.io/name": "vault"})
+    return W(
+        "StatefulSet", name="vault", namespace="vault", spec=e.pod_spec([c]), labels={"app.kubernetes.io/name": "vault"}
+    )
 
 
 def vault_hcl(listener: str) -> dict[str, Any]:
@@ -126,254 +147,701 @@ TLS_ON = '  address = "[::]:8200"\n  tls_cert_file = "/vault/tls/tls.crt"\n  tls
 CASES: list[Case] = [
     # images ---------------------------------------------------------------------------------------------
     Case("tagged", "images-no-latest-tag", [W("Deployment")], False),
-    Case("digest-only", "images-no-latest-tag", [with_container("Deployment", image=f"ghcr.io/acme/x@{e.DIGEST}")],
-         False),
-    Case("latest", "images-no-latest-tag", [with_container("Deployment", image="docker.io/grafana/grafana:latest")],
-         True, says="mutable tag 'latest'"),
+    Case(
+        "digest-only", "images-no-latest-tag", [with_container("Deployment", image=f"ghcr.io/acme/x@{e.DIGEST}")], False
+    ),
+    Case(
+        "latest",
+        "images-no-latest-tag",
+        [with_container("Deployment", image="docker.io/grafana/grafana:latest")],
+        True,
+        says="mutable tag 'latest'",
+    ),
     Case("untagged", "images-no-latest-tag", [with_container("Rollout", image="nginx")], True, says="untagged"),
-    Case("registry-port-not-a-tag", "images-no-latest-tag",
-         [with_container("Deployment", image="localhost:5000/app")], True, says="untagged"),
-    Case("latest-in-init", "images-no-latest-tag",
-         [W("CronJob", spec=e.pod_spec(initContainers=[e.container("init", "busybox:latest")]))], True,
-         says="initContainer 'init'"),
+    Case(
+        "registry-port-not-a-tag",
+        "images-no-latest-tag",
+        [with_container("Deployment", image="localhost:5000/app")],
+        True,
+        says="untagged",
+    ),
+    Case(
+        "latest-in-init",
+        "images-no-latest-tag",
+        [W("CronJob", spec=e.pod_spec(initContainers=[e.container("init", "busybox:latest")]))],
+        True,
+        says="initContainer 'init'",
+    ),
     Case("digest", "images-pinned-by-digest", [W("Deployment")], False),
-    Case("no-digest", "images-pinned-by-digest",
-         [with_container("StatefulSet", image="quay.io/prometheus/prometheus:v3.5.0")], True,
-         says="not pinned by digest"),
-    Case("allowed", "images-allowed-registries", [with_container("Deployment", image="nginx:1.27")], False,
-         {"allowedRegistries": ["docker.io"]}),
+    Case(
+        "no-digest",
+        "images-pinned-by-digest",
+        [with_container("StatefulSet", image="quay.io/prometheus/prometheus:v3.5.0")],
+        True,
+        says="not pinned by digest",
+    ),
+    Case(
+        "allowed",
+        "images-allowed-registries",
+        [with_container("Deployment", image="nginx:1.27")],
+        False,
+        {"allowedRegistries": ["docker.io"]},
+    ),
     Case("path-prefix", "images-allowed-registries", [W("Deployment")], False, {"allowedRegistries": ["ghcr.io/acme"]}),
-    Case("foreign", "images-allowed-registries", [with_container("Job", image="evil.example.com/miner:1.0")], True,
-         {"allowedRegistries": ["ghcr.io", "docker.io"]}, says="evil.example.com/miner"),
-    Case("prefix-is-not-substring", "images-allowed-registries", [W("Deployment")], True,
-         {"allowedRegistries": ["ghcr.io/acm"]}),
+    Case(
+        "foreign",
+        "images-allowed-registries",
+        [with_container("Job", image="evil.example.com/miner:1.0")],
+        True,
+        {"allowedRegistries": ["ghcr.io", "docker.io"]},
+        says="evil.example.com/miner",
+    ),
+    Case(
+        "prefix-is-not-substring",
+        "images-allowed-registries",
+        [W("Deployment")],
+        True,
+        {"allowedRegistries": ["ghcr.io/acm"]},
+    ),
     # workloads --------------------------------------------------------------------------------------------
     Case("resources-set", "workload-resources", [W("Deployment")], False),
-    Case("no-requests", "workload-resources", [with_container("Rollout", resources={"limits": {"memory": "1Gi"}})],
-         True, says="requests.cpu"),
-    Case("cpu-limit-required", "workload-resources", [W("Deployment")], True, {"requireCpuLimit": True},
-         says="limits.cpu"),
+    Case(
+        "no-requests",
+        "workload-resources",
+        [with_container("Rollout", resources={"limits": {"memory": "1Gi"}})],
+        True,
+        says="requests.cpu",
+    ),
+    Case(
+        "cpu-limit-required",
+        "workload-resources",
+        [W("Deployment")],
+        True,
+        {"requireCpuLimit": True},
+        says="limits.cpu",
+    ),
     Case("probes", "workload-probes", [W("Deployment")], False),
-    Case("job-needs-no-probes", "workload-probes",
-         [with_container("Job", livenessProbe=None, readinessProbe=None)], False),
-    Case("no-readiness", "workload-probes", [with_container("DaemonSet", readinessProbe=None)], True,
-         says="no readinessProbe"),
+    Case(
+        "job-needs-no-probes",
+        "workload-probes",
+        [with_container("Job", livenessProbe=None, readinessProbe=None)],
+        False,
+    ),
+    Case(
+        "no-readiness",
+        "workload-probes",
+        [with_container("DaemonSet", readinessProbe=None)],
+        True,
+        says="no readinessProbe",
+    ),
     Case("non-root", "workload-run-as-non-root", [W("Deployment")], False),
     Case("root-uid", "workload-run-as-non-root", [with_sc("Deployment", runAsUser=0.0)], True, says="UID 0"),
-    Case("non-root-unset", "workload-run-as-non-root",
-         [W("Pod", spec=e.pod_spec(securityContext={"seccompProfile": {"type": "RuntimeDefault"}}))], True,
-         says="runAsNonRoot"),
+    Case(
+        "non-root-unset",
+        "workload-run-as-non-root",
+        [W("Pod", spec=e.pod_spec(securityContext={"seccompProfile": {"type": "RuntimeDefault"}}))],
+        True,
+        says="runAsNonRoot",
+    ),
     Case("container-overrides-pod", "workload-run-as-non-root", [with_sc("CronJob", runAsNonRoot=False)], True),
     Case("unprivileged", "workload-no-privileged", [W("Deployment")], False),
     Case("privileged", "workload-no-privileged", [with_sc("DaemonSet", privileged=True)], True, says="privileged"),
     Case("no-escalation", "workload-no-privilege-escalation", [W("Deployment")], False),
     Case("escalation", "workload-no-privilege-escalation", [with_sc("Rollout", allowPrivilegeEscalation=True)], True),
     Case("drop-all", "workload-drop-all-capabilities", [W("Deployment")], False),
-    Case("add-allowed", "workload-drop-all-capabilities",
-         [with_sc("Deployment", capabilities={"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]})], False,
-         {"allowedAdd": ["NET_BIND_SERVICE"]}),
+    Case(
+        "add-allowed",
+        "workload-drop-all-capabilities",
+        [with_sc("Deployment", capabilities={"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]})],
+        False,
+        {"allowedAdd": ["NET_BIND_SERVICE"]},
+    ),
     Case("no-drop", "workload-drop-all-capabilities", [with_sc("Job", capabilities={})], True, says="drop ALL"),
-    Case("add-forbidden", "workload-drop-all-capabilities",
-         [with_sc("Deployment", capabilities={"drop": ["ALL"], "add": ["SYS_ADMIN"]})], True, says="SYS_ADMIN"),
+    Case(
+        "add-forbidden",
+        "workload-drop-all-capabilities",
+        [with_sc("Deployment", capabilities={"drop": ["ALL"], "add": ["SYS_ADMIN"]})],
+        True,
+        says="SYS_ADMIN",
+    ),
     Case("ro-root", "workload-read-only-root-filesystem", [W("Deployment")], False),
-    Case("rw-root", "workload-read-only-root-filesystem", [with_sc("StatefulSet", readOnlyRootFilesystem=False)],
-         True),
+    Case("rw-root", "workload-read-only-root-filesystem", [with_sc("StatefulSet", readOnlyRootFilesystem=False)], True),
     Case("seccomp", "workload-seccomp-runtime-default", [W("Deployment")], False),
-    Case("seccomp-unconfined", "workload-seccomp-runtime-default",
-         [with_pod_sc("Rollout", seccompProfile={"type": "Unconfined"})], True, says="Unconfined"),
+    Case(
+        "seccomp-unconfined",
+        "workload-seccomp-runtime-default",
+        [with_pod_sc("Rollout", seccompProfile={"type": "Unconfined"})],
+        True,
+        says="Unconfined",
+    ),
     Case("no-host", "workload-host-access", [W("Deployment")], False),
-    Case("allowed-agent", "workload-host-access",
-         [W("DaemonSet", name="node-exporter", spec=e.pod_spec(
-             hostNetwork=True, hostPID=True, volumes=[{"name": "root", "hostPath": {"path": "/"}}]))],
-         False, {"allowedNames": ["node-exporter", "alloy"]}),
-    Case("host-network", "workload-host-access", [W("Deployment", spec=e.pod_spec(hostNetwork=True))], True,
-         {"allowedNames": ["node-exporter"]}, says="hostNetwork"),
-    Case("host-path", "workload-host-access",
-         [W("CronJob", name="backup", spec=e.pod_spec(volumes=[{"name": "h", "hostPath": {"path": "/var/lib"}}]))],
-         True, {"allowedNames": ["alloy"]}, says="hostPath '/var/lib'"),
-    Case("host-port", "workload-host-access",
-         [with_container("Pod", ports=[{"containerPort": 80.0, "hostPort": 80.0}])], True, says="hostPort"),
+    Case(
+        "allowed-agent",
+        "workload-host-access",
+        [
+            W(
+                "DaemonSet",
+                name="node-exporter",
+                spec=e.pod_spec(hostNetwork=True, hostPID=True, volumes=[{"name": "root", "hostPath": {"path": "/"}}]),
+            )
+        ],
+        False,
+        {"allowedNames": ["node-exporter", "alloy"]},
+    ),
+    Case(
+        "host-network",
+        "workload-host-access",
+        [W("Deployment", spec=e.pod_spec(hostNetwork=True))],
+        True,
+        {"allowedNames": ["node-exporter"]},
+        says="hostNetwork",
+    ),
+    Case(
+        "host-path",
+        "workload-host-access",
+        [W("CronJob", name="backup", spec=e.pod_spec(volumes=[{"name": "h", "hostPath": {"path": "/var/lib"}}]))],
+        True,
+        {"allowedNames": ["alloy"]},
+        says="hostPath '/var/lib'",
+    ),
+    Case(
+        "host-port",
+        "workload-host-access",
+        [with_container("Pod", ports=[{"containerPort": 80.0, "hostPort": 80.0}])],
+        True,
+        says="hostPort",
+    ),
     Case("replicas-ok", "workload-min-replicas", [W("Deployment", replicas=3.0)], False, {"minReplicas": 2}),
     Case("daemonset-has-no-replicas", "workload-min-replicas", [W("DaemonSet")], False, {"minReplicas": 2}),
-    Case("replicas-exempt", "workload-min-replicas",
-         [W("Deployment", name="argo-rollouts", namespace="argo-rollouts", replicas=1.0)], False,
-         {"minReplicas": 2, "exemptions": ["Deployment/*/argo-rollouts"]}),
-    Case("one-replica", "workload-min-replicas", [W("Rollout", replicas=1.0)], True, {"minReplicas": 2},
-         says="spec.replicas is 1"),
-    Case("replicas-unset", "workload-min-replicas", [W("StatefulSet", replicas=None)], True, {"minReplicas": 2},
-         says="defaults to 1"),
-    Case("pdb", "workload-pod-disruption-budget",
-         [W("Deployment"), e.record("kubernetes:policy/v1:PodDisruptionBudget",
-                                    e.pdb("web", {"app.kubernetes.io/name": "web"}))], False),
-    Case("pdb-other-namespace", "workload-pod-disruption-budget",
-         [W("Rollout"), e.record("kubernetes:policy/v1:PodDisruptionBudget",
-                                 e.pdb("web", {"app.kubernetes.io/name": "web"}, namespace="other"))], True,
-         says="not covered"),
+    Case(
+        "replicas-exempt",
+        "workload-min-replicas",
+        [W("Deployment", name="argo-rollouts", namespace="argo-rollouts", replicas=1.0)],
+        False,
+        {"minReplicas": 2, "exemptions": ["Deployment/*/argo-rollouts"]},
+    ),
+    Case(
+        "one-replica",
+        "workload-min-replicas",
+        [W("Rollout", replicas=1.0)],
+        True,
+        {"minReplicas": 2},
+        says="spec.replicas is 1",
+    ),
+    Case(
+        "replicas-unset",
+        "workload-min-replicas",
+        [W("StatefulSet", replicas=None)],
+        True,
+        {"minReplicas": 2},
+        says="defaults to 1",
+    ),
+    Case(
+        "pdb",
+        "workload-pod-disruption-budget",
+        [
+            W("Deployment"),
+            e.record("kubernetes:policy/v1:PodDisruptionBudget", e.pdb("web", {"app.kubernetes.io/name": "web"})),
+        ],
+        False,
+    ),
+    Case(
+        "pdb-other-namespace",
+        "workload-pod-disruption-budget",
+        [
+            W("Rollout"),
+            e.record(
+                "kubernetes:policy/v1:PodDisruptionBudget",
+                e.pdb("web", {"app.kubernetes.io/name": "web"}, namespace="other"),
+            ),
+        ],
+        True,
+        says="not covered",
+    ),
     Case("no-pdb", "workload-pod-disruption-budget", [W("StatefulSet")], True),
     # CI -------------------------------------------------------------------------------------------------
     Case("scan", "ci-image-scan", [wf_record(e.build_workflow())], False),
-    Case("no-build-no-scan", "ci-image-scan",
-         [wf_record({"name": "lint", "on": "push", "permissions": {}, "jobs": {
-             "lint": {"runs-on": "ubuntu-24.04", "steps": [{"run": "make lint"}]}}})], False),
-    Case("not-a-workflow", "ci-image-scan", [e.record("github:index/repositoryFile:RepositoryFile",
-                                                      e.repo_file("README.md", "docker build ."))], False),
-    Case("no-scan", "ci-image-scan",
-         [wf_variant(lambda d: d["jobs"]["build"].update(steps=d["jobs"]["build"]["steps"][:2]))], True,
-         says="runs no Trivy scan"),
-    Case("scan-critical-only", "ci-image-scan",
-         [wf_variant(lambda d: e.step(d, "Scan")["with"].update(severity="CRITICAL"))], True, says="HIGH"),
-    Case("scan-does-not-fail", "ci-image-scan",
-         [wf_variant(lambda d: e.step(d, "Scan")["with"].update({"exit-code": "0"}))], True, says="exit-code"),
-    Case("upload-not-always", "ci-image-scan", [wf_variant(lambda d: e.step(d, "Upload SARIF").pop("if"))], True,
-         says="if: always()"),
-    Case("docker-build-run-unscanned", "ci-image-scan",
-         [wf_record({"on": "push", "permissions": {}, "jobs": {"b": {"runs-on": "x", "steps": [
-             {"run": "docker buildx build -t app ."}]}}})], True, says="runs no Trivy scan"),
+    Case(
+        "no-build-no-scan",
+        "ci-image-scan",
+        [
+            wf_record(
+                {
+                    "name": "lint",
+                    "on": "push",
+                    "permissions": {},
+                    "jobs": {"lint": {"runs-on": "ubuntu-24.04", "steps": [{"run": "make lint"}]}},
+                }
+            )
+        ],
+        False,
+    ),
+    Case(
+        "not-a-workflow",
+        "ci-image-scan",
+        [e.record("github:index/repositoryFile:RepositoryFile", e.repo_file("README.md", "docker build ."))],
+        False,
+    ),
+    Case(
+        "no-scan",
+        "ci-image-scan",
+        [wf_variant(lambda d: d["jobs"]["build"].update(steps=d["jobs"]["build"]["steps"][:2]))],
+        True,
+        says="runs no Trivy scan",
+    ),
+    Case(
+        "scan-critical-only",
+        "ci-image-scan",
+        [wf_variant(lambda d: e.step(d, "Scan")["with"].update(severity="CRITICAL"))],
+        True,
+        says="HIGH",
+    ),
+    Case(
+        "scan-does-not-fail",
+        "ci-image-scan",
+        [wf_variant(lambda d: e.step(d, "Scan")["with"].update({"exit-code": "0"}))],
+        True,
+        says="exit-code",
+    ),
+    Case(
+        "upload-not-always",
+        "ci-image-scan",
+        [wf_variant(lambda d: e.step(d, "Upload SARIF").pop("if"))],
+        True,
+        says="if: always()",
+    ),
+    Case(
+        "docker-build-run-unscanned",
+        "ci-image-scan",
+        [
+            wf_record(
+                {
+                    "on": "push",
+                    "permissions": {},
+                    "jobs": {"b": {"runs-on": "x", "steps": [{"run": "docker buildx build -t app ."}]}},
+                }
+            )
+        ],
+        True,
+        says="runs no Trivy scan",
+    ),
     Case("pinned", "ci-actions-pinned-by-sha", [wf_record(e.build_workflow())], False),
-    Case("tag-ref", "ci-actions-pinned-by-sha",
-         [wf_variant(lambda d: e.step(d, "Build").update(uses="docker/build-push-action@v7"))], True,
-         says="docker/build-push-action@v7"),
-    Case("reusable-workflow-tag", "ci-actions-pinned-by-sha",
-         [wf_record({"on": "push", "permissions": {}, "jobs": {"call": {
-             "uses": "acme/workflows/.github/workflows/build.yml@main"}}})], True, says="job 'call'"),
+    Case(
+        "tag-ref",
+        "ci-actions-pinned-by-sha",
+        [wf_variant(lambda d: e.step(d, "Build").update(uses="docker/build-push-action@v7"))],
+        True,
+        says="docker/build-push-action@v7",
+    ),
+    Case(
+        "reusable-workflow-tag",
+        "ci-actions-pinned-by-sha",
+        [
+            wf_record(
+                {
+                    "on": "push",
+                    "permissions": {},
+                    "jobs": {"call": {"uses": "acme/workflows/.github/workflows/build.yml@main"}},
+                }
+            )
+        ],
+        True,
+        says="job 'call'",
+    ),
     Case("least-privilege", "ci-least-privilege-permissions", [wf_record(e.build_workflow())], False),
     Case("no-permissions", "ci-least-privilege-permissions", [wf_variant(lambda d: d.pop("permissions"))], False),
-    Case("no-permissions-anywhere", "ci-least-privilege-permissions",
-         [wf_variant(lambda d: (d.pop("permissions"), d["jobs"]["build"].pop("permissions")))], True,
-         says="repository default"),
-    Case("write-all", "ci-least-privilege-permissions", [wf_variant(lambda d: d.update(permissions="write-all"))],
-         True, says="write-all"),
-    Case("top-level-write", "ci-least-privilege-permissions",
-         [wf_variant(lambda d: d.update(permissions={"contents": "write"}))], True, says="contents: write"),
-    Case("prt-label-only", "ci-no-pull-request-target-checkout",
-         [wf_record({"on": {"pull_request_target": {"types": ["opened"]}}, "permissions": {}, "jobs": {
-             "label": {"runs-on": "x", "permissions": {"pull-requests": "write"},
-                       "steps": [{"uses": e.uses("actions/checkout")}]}}})], False),
-    Case("prt-head-checkout", "ci-no-pull-request-target-checkout",
-         [wf_record("on: pull_request_target\npermissions: {}\njobs:\n  t:\n    runs-on: x\n    steps:\n"
-                    f"      - uses: {e.uses('actions/checkout')}\n        with:\n"
-                    "          ref: ${{ github.event.pull_request.head.sha }}\n")], True,
-         says="checks out the pull request head"),
+    Case(
+        "no-permissions-anywhere",
+        "ci-least-privilege-permissions",
+        [wf_variant(lambda d: (d.pop("permissions"), d["jobs"]["build"].pop("permissions")))],
+        True,
+        says="repository default",
+    ),
+    Case(
+        "write-all",
+        "ci-least-privilege-permissions",
+        [wf_variant(lambda d: d.update(permissions="write-all"))],
+        True,
+        says="write-all",
+    ),
+    Case(
+        "top-level-write",
+        "ci-least-privilege-permissions",
+        [wf_variant(lambda d: d.update(permissions={"contents": "write"}))],
+        True,
+        says="contents: write",
+    ),
+    Case(
+        "prt-label-only",
+        "ci-no-pull-request-target-checkout",
+        [
+            wf_record(
+                {
+                    "on": {"pull_request_target": {"types": ["opened"]}},
+                    "permissions": {},
+                    "jobs": {
+                        "label": {
+                            "runs-on": "x",
+                            "permissions": {"pull-requests": "write"},
+                            "steps": [{"uses": e.uses("actions/checkout")}],
+                        }
+                    },
+                }
+            )
+        ],
+        False,
+    ),
+    Case(
+        "prt-head-checkout",
+        "ci-no-pull-request-target-checkout",
+        [
+            wf_record(
+                "on: pull_request_target\npermissions: {}\njobs:\n  t:\n    runs-on: x\n    steps:\n"
+                f"      - uses: {e.uses('actions/checkout')}\n        with:\n"
+                "          ref: ${{ github.event.pull_request.head.sha }}\n"
+            )
+        ],
+        True,
+        says="checks out the pull request head",
+    ),
     # secrets ---------------------------------------------------------------------------------------------
-    Case("env-from-secret", "secrets-no-literal-values",
-         [with_container("Deployment", env=[
-             {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
-             {"name": "VAULT_ADDR", "value": "https://vault.vault.svc:8200"},
-             {"name": "VAULT_TOKEN_PATH", "value": "/vault/secrets/token"}])], False),
-    Case("env-literal", "secrets-no-literal-values",
-         [with_container("Rollout", env=[{"name": "DB_PASSWORD", "value": "hunter2hunter2"}])], True,
-         says="env DB_PASSWORD is a literal"),
-    Case("env-token-format", "secrets-no-literal-values",
-         [with_container("CronJob", env=[{"name": "GH", "value": "ghp_" + "a1" * 18}])], True, says="GitHub token"),
-    Case("configmap-clean", "secrets-no-literal-values",
-         [cm("vault-decl", {"vault-config.json": e.vault_declarative_json()})], False),
-    Case("configmap-env-ref", "secrets-no-literal-values",
-         [cm("grafana", {"grafana.ini": "[security]\nadmin_password = $__file{/etc/secrets/admin}\n"})], False),
-    Case("configmap-password", "secrets-no-literal-values",
-         [cm("grafana", {"grafana.ini": "[security]\nadmin_password = admin123\n"})], True,
-         says="admin_password"),
-    Case("configmap-webhook", "secrets-no-literal-values",
-         [cm("alertmanager", {"alertmanager.yml": "receivers:\n- slack_configs:\n  - api_url: "
-                              "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX\n"})], True,
-         says="Slack"),
-    Case("workflow-secret-ref", "secrets-no-literal-values", [wf_variant(
-        lambda d: e.step(d, "Build")["with"].update(password="${{ secrets.REGISTRY_TOKEN }}"))], False),
-    Case("workflow-literal", "secrets-no-literal-values",
-         [wf_variant(lambda d: d.update(env={"API_TOKEN": "abc123def456"}))], True, says="env.API_TOKEN"),
-    Case("workflow-private-key", "secrets-no-literal-values",
-         [wf_variant(lambda d: e.step(d, "Build")["with"].update(
-             {"build-args": "KEY=-----BEGIN RSA PRIVATE KEY-----"}))], True, says="private key"),
-    Case("repo-file-clean", "secrets-no-literal-values",
-         [e.record("github:index/repositoryFile:RepositoryFile", e.repo_file("Dockerfile", "FROM python:3.12\n"))],
-         False),
-    Case("repo-file-key", "secrets-no-literal-values",
-         [e.record("github:index/repositoryFile:RepositoryFile",
-                   e.repo_file("deploy/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n"))], True,
-         says="deploy/id_ed25519: contains a private key block"),
-    Case("k8s-secret-real", "secrets-from-pulumi-secrets",
-         [k8s_secret(stringData=e.secret({"username": "app", "password": "Zq8#kLm2@pW9xV4tR7yB"}))], False),
-    Case("k8s-secret-data-real", "secrets-from-pulumi-secrets",
-         [k8s_secret(data=e.secret({"password": base64.b64encode(b"Zq8#kLm2@pW9xV4tR7yB").decode()}))], False),
-    Case("k8s-secret-placeholder", "secrets-from-pulumi-secrets",
-         [k8s_secret(stringData=e.secret({"password": "changeme"}))], True, says="placeholder"),
-    Case("k8s-secret-short-base64", "secrets-from-pulumi-secrets",
-         [k8s_secret(data=e.secret({"api-token": base64.b64encode(b"abc123").decode()}))], True, says="6 characters"),
+    Case(
+        "env-from-secret",
+        "secrets-no-literal-values",
+        [
+            with_container(
+                "Deployment",
+                env=[
+                    {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                    {"name": "VAULT_ADDR", "value": "https://vault.vault.svc:8200"},
+                    {"name": "VAULT_TOKEN_PATH", "value": "/vault/secrets/token"},
+                ],
+            )
+        ],
+        False,
+    ),
+    Case(
+        "env-literal",
+        "secrets-no-literal-values",
+        [with_container("Rollout", env=[{"name": "DB_PASSWORD", "value": "hunter2hunter2"}])],
+        True,
+        says="env DB_PASSWORD is a literal",
+    ),
+    Case(
+        "env-token-format",
+        "secrets-no-literal-values",
+        [with_container("CronJob", env=[{"name": "GH", "value": "ghp_" + "a1" * 18}])],
+        True,
+        says="GitHub token",
+    ),
+    Case(
+        "configmap-clean",
+        "secrets-no-literal-values",
+        [cm("vault-decl", {"vault-config.json": e.vault_declarative_json()})],
+        False,
+    ),
+    Case(
+        "configmap-env-ref",
+        "secrets-no-literal-values",
+        [cm("grafana", {"grafana.ini": "[security]\nadmin_password = $__file{/etc/secrets/admin}\n"})],
+        False,
+    ),
+    Case(
+        "configmap-password",
+        "secrets-no-literal-values",
+        [cm("grafana", {"grafana.ini": "[security]\nadmin_password = admin123\n"})],
+        True,
+        says="admin_password",
+    ),
+    Case(
+        "configmap-webhook",
+        "secrets-no-literal-values",
+        [
+            cm(
+                "alertmanager",
+                {
+                    "alertmanager.yml": "receivers:\n- slack_configs:\n  - api_url: "
+                    "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXX\n"
+                },
+            )
+        ],
+        True,
+        says="Slack",
+    ),
+    Case(
+        "workflow-secret-ref",
+        "secrets-no-literal-values",
+        [wf_variant(lambda d: e.step(d, "Build")["with"].update(password="${{ secrets.REGISTRY_TOKEN }}"))],
+        False,
+    ),
+    Case(
+        "workflow-literal",
+        "secrets-no-literal-values",
+        [wf_variant(lambda d: d.update(env={"API_TOKEN": "abc123def456"}))],
+        True,
+        says="env.API_TOKEN",
+    ),
+    Case(
+        "workflow-private-key",
+        "secrets-no-literal-values",
+        [
+            wf_variant(
+                lambda d: e.step(d, "Build")["with"].update({"build-args": "KEY=-----BEGIN RSA PRIVATE KEY-----"})
+            )
+        ],
+        True,
+        says="private key",
+    ),
+    Case(
+        "repo-file-clean",
+        "secrets-no-literal-values",
+        [e.record("github:index/repositoryFile:RepositoryFile", e.repo_file("Dockerfile", "FROM python:3.12\n"))],
+        False,
+    ),
+    Case(
+        "repo-file-key",
+        "secrets-no-literal-values",
+        [
+            e.record(
+                "github:index/repositoryFile:RepositoryFile",
+                e.repo_file("deploy/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Bl\n"),
+            )
+        ],
+        True,
+        says="deploy/id_ed25519: contains a private key block",
+    ),
+    Case(
+        "k8s-secret-real",
+        "secrets-from-pulumi-secrets",
+        [k8s_secret(stringData=e.secret({"username": "app", "password": "Zq8#kLm2@pW9xV4tR7yB"}))],
+        False,
+    ),
+    Case(
+        "k8s-secret-data-real",
+        "secrets-from-pulumi-secrets",
+        [k8s_secret(data=e.secret({"password": base64.b64encode(b"Zq8#kLm2@pW9xV4tR7yB").decode()}))],
+        False,
+    ),
+    Case(
+        "k8s-secret-placeholder",
+        "secrets-from-pulumi-secrets",
+        [k8s_secret(stringData=e.secret({"password": "changeme"}))],
+        True,
+        says="placeholder",
+    ),
+    Case(
+        "k8s-secret-short-base64",
+        "secrets-from-pulumi-secrets",
+        [k8s_secret(data=e.secret({"api-token": base64.b64encode(b"abc123").decode()}))],
+        True,
+        says="6 characters",
+    ),
     Case("gh-secret-real", "secrets-from-pulumi-secrets", [gh_secret(plaintextValue=e.secret("g" * 40))], False),
-    Case("gh-env-secret-encrypted", "secrets-from-pulumi-secrets",
-         [gh_secret("github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
-                    environment="production", encryptedValue=e.secret("b64sealedbox=="))], False),
-    Case("gh-secret-placeholder", "secrets-from-pulumi-secrets", [gh_secret(plaintextValue=e.secret("test"))], True,
-         says="placeholder"),
+    Case(
+        "gh-env-secret-encrypted",
+        "secrets-from-pulumi-secrets",
+        [
+            gh_secret(
+                "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
+                environment="production",
+                encryptedValue=e.secret("b64sealedbox=="),
+            )
+        ],
+        False,
+    ),
+    Case(
+        "gh-secret-placeholder",
+        "secrets-from-pulumi-secrets",
+        [gh_secret(plaintextValue=e.secret("test"))],
+        True,
+        says="placeholder",
+    ),
     Case("gh-secret-no-value", "secrets-from-pulumi-secrets", [gh_secret()], True, says="no plaintextValue"),
     # observability ---------------------------------------------------------------------------------------
-    Case("prom-15d", "observability-prometheus-retention",
-         [prometheus(["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=15d"])],
-         False, {"minDays": 15}),
-    Case("prom-360h", "observability-prometheus-retention", [prometheus(["--storage.tsdb.retention.time=360h"])],
-         False, {"minDays": 15}),
-    Case("prom-7d", "observability-prometheus-retention", [prometheus(["--storage.tsdb.retention.time=7d"])],
-         True, {"minDays": 15}, says="keeps 7 days"),
-    Case("prom-unset", "observability-prometheus-retention", [prometheus(["--web.enable-lifecycle"])], True,
-         {"minDays": 15}, says="no --storage.tsdb.retention.time"),
+    Case(
+        "prom-15d",
+        "observability-prometheus-retention",
+        [prometheus(["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.retention.time=15d"])],
+        False,
+        {"minDays": 15},
+    ),
+    Case(
+        "prom-360h",
+        "observability-prometheus-retention",
+        [prometheus(["--storage.tsdb.retention.time=360h"])],
+        False,
+        {"minDays": 15},
+    ),
+    Case(
+        "prom-7d",
+        "observability-prometheus-retention",
+        [prometheus(["--storage.tsdb.retention.time=7d"])],
+        True,
+        {"minDays": 15},
+        says="keeps 7 days",
+    ),
+    Case(
+        "prom-unset",
+        "observability-prometheus-retention",
+        [prometheus(["--web.enable-lifecycle"])],
+        True,
+        {"minDays": 15},
+        says="no --storage.tsdb.retention.time",
+    ),
     Case("loki-30d", "observability-loki-retention", [loki(LOKI_OK)], False, {"minDays": 30}),
-    Case("loki-7d", "observability-loki-retention", [loki(LOKI_OK.replace("720h", "168h"))], True, {"minDays": 30},
-         says="keeps 7 days"),
-    Case("loki-no-compactor", "observability-loki-retention",
-         [loki(LOKI_OK.replace("retention_enabled: true", "retention_enabled: false"))], True,
-         {"minDays": 30}, says="retention_enabled"),
+    Case(
+        "loki-7d",
+        "observability-loki-retention",
+        [loki(LOKI_OK.replace("720h", "168h"))],
+        True,
+        {"minDays": 30},
+        says="keeps 7 days",
+    ),
+    Case(
+        "loki-no-compactor",
+        "observability-loki-retention",
+        [loki(LOKI_OK.replace("retention_enabled: true", "retention_enabled: false"))],
+        True,
+        {"minDays": 30},
+        says="retention_enabled",
+    ),
     Case("app-scraped", "observability-app-scraped", [rollout(CANARY)], False),
     Case("other-unscraped", "observability-app-scraped", [W("Deployment")], False),
-    Case("app-unscraped", "observability-app-scraped",
-         [W("Deployment", name="orders-api", pod_labels=dict(APP_LABELS))], True, says="prometheus.io/scrape"),
+    Case(
+        "app-unscraped",
+        "observability-app-scraped",
+        [W("Deployment", name="orders-api", pod_labels=dict(APP_LABELS))],
+        True,
+        says="prometheus.io/scrape",
+    ),
     # delivery ------------------------------------------------------------------------------------------
     Case("canary", "delivery-app-rollout", [rollout(CANARY), TEMPLATE], False),
-    Case("blue-green", "delivery-app-rollout",
-         [rollout({"blueGreen": {"activeService": "a", "previewService": "p", "autoPromotionEnabled": False,
-                                 "prePromotionAnalysis": {"templates": [{"templateName": "error-rate"}]}}}),
-          TEMPLATE], False),
-    Case("deployment", "delivery-app-rollout",
-         [W("Deployment", name="orders-api", pod_labels=dict(APP_LABELS), annotations=SCRAPE)], True,
-         says="not an Argo Rollout"),
-    Case("no-analysis", "delivery-app-rollout",
-         [rollout({"canary": {"steps": [{"setWeight": 20.0}, {"pause": {}}]}})], True, says="runs no analysis"),
-    Case("no-pause", "delivery-app-rollout",
-         [rollout({"canary": {"steps": [{"setWeight": 50.0}], "analysis": {
-             "templates": [{"templateName": "error-rate"}]}}}), TEMPLATE], True, says="no pause step"),
+    Case(
+        "blue-green",
+        "delivery-app-rollout",
+        [
+            rollout(
+                {
+                    "blueGreen": {
+                        "activeService": "a",
+                        "previewService": "p",
+                        "autoPromotionEnabled": False,
+                        "prePromotionAnalysis": {"templates": [{"templateName": "error-rate"}]},
+                    }
+                }
+            ),
+            TEMPLATE,
+        ],
+        False,
+    ),
+    Case(
+        "deployment",
+        "delivery-app-rollout",
+        [W("Deployment", name="orders-api", pod_labels=dict(APP_LABELS), annotations=SCRAPE)],
+        True,
+        says="not an Argo Rollout",
+    ),
+    Case(
+        "no-analysis",
+        "delivery-app-rollout",
+        [rollout({"canary": {"steps": [{"setWeight": 20.0}, {"pause": {}}]}})],
+        True,
+        says="runs no analysis",
+    ),
+    Case(
+        "no-pause",
+        "delivery-app-rollout",
+        [
+            rollout(
+                {
+                    "canary": {
+                        "steps": [{"setWeight": 50.0}],
+                        "analysis": {"templates": [{"templateName": "error-rate"}]},
+                    }
+                }
+            ),
+            TEMPLATE,
+        ],
+        True,
+        says="no pause step",
+    ),
     Case("missing-template", "delivery-app-rollout", [rollout(CANARY)], True, says="['error-rate']"),
     Case("no-app", "delivery-app-rollout", [W("Deployment")], True, says="no workload labelled"),
     # cost ------------------------------------------------------------------------------------------------
     Case("labelled", "cost-namespace-labels", [e.record("kubernetes:core/v1:Namespace", e.namespace())], False),
-    Case("unlabelled", "cost-namespace-labels",
-         [e.record("kubernetes:core/v1:Namespace", e.namespace(labels={"team": "platform"}))], True,
-         says="cost-center"),
-    Case("empty-label", "cost-namespace-labels",
-         [e.record("kubernetes:core/v1:Namespace", e.namespace(labels={"team": " ", "cost-center": "cc"}))], True,
-         says="team"),
+    Case(
+        "unlabelled",
+        "cost-namespace-labels",
+        [e.record("kubernetes:core/v1:Namespace", e.namespace(labels={"team": "platform"}))],
+        True,
+        says="cost-center",
+    ),
+    Case(
+        "empty-label",
+        "cost-namespace-labels",
+        [e.record("kubernetes:core/v1:Namespace", e.namespace(labels={"team": " ", "cost-center": "cc"}))],
+        True,
+        says="team",
+    ),
     Case("under-budget", "cost-monthly-budget", [W("Deployment")], False, {"monthlyBudget": 100}),
-    Case("over-budget", "cost-monthly-budget",
-         [W("Deployment", replicas=50.0, spec=e.pod_spec([e.container(resources={
-             "requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"memory": "16Gi"}})]))], True,
-         {"monthlyBudget": 100}, says="exceeds the budget of"),
+    Case(
+        "over-budget",
+        "cost-monthly-budget",
+        [
+            W(
+                "Deployment",
+                replicas=50.0,
+                spec=e.pod_spec(
+                    [e.container(resources={"requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"memory": "16Gi"}})]
+                ),
+            )
+        ],
+        True,
+        {"monthlyBudget": 100},
+        says="exceeds the budget of",
+    ),
     # vault -----------------------------------------------------------------------------------------------
     Case("server", "vault-no-dev-mode", [vault_container()], False),
     Case("dev-flag", "vault-no-dev-mode", [vault_container(args=["server", "-dev"])], True, says="dev mode (-dev)"),
     Case("default-cmd", "vault-no-dev-mode", [vault_container(args=None)], True, says="server -dev"),
-    Case("dev-env", "vault-no-dev-mode",
-         [vault_container(env=[{"name": "VAULT_DEV_ROOT_TOKEN_ID", "valueFrom": {"secretKeyRef": {"name": "x"}}}])],
-         True, says="VAULT_DEV_ROOT_TOKEN_ID"),
+    Case(
+        "dev-env",
+        "vault-no-dev-mode",
+        [vault_container(env=[{"name": "VAULT_DEV_ROOT_TOKEN_ID", "valueFrom": {"secretKeyRef": {"name": "x"}}}])],
+        True,
+        says="VAULT_DEV_ROOT_TOKEN_ID",
+    ),
     Case("tls", "vault-tls", [vault_hcl(TLS_ON)], False),
     Case("tls-disable-false", "vault-tls", [vault_hcl(TLS_ON + "\n  tls_disable = false")], False),
-    Case("tls-disabled", "vault-tls", [vault_hcl('  address = "[::]:8200"\n  tls_disable = 1')], True,
-         says="tls_disable = 1"),
+    Case(
+        "tls-disabled",
+        "vault-tls",
+        [vault_hcl('  address = "[::]:8200"\n  tls_disable = 1')],
+        True,
+        says="tls_disable = 1",
+    ),
     Case("tls-disabled-quoted", "vault-tls", [vault_hcl('  address = "[::]:8200"\n  tls_disable = "true"')], True),
-    Case("tls-no-key", "vault-tls", [vault_hcl('  address = "[::]:8200"\n  tls_cert_file = "/c"')], True,
-         says="tls_key_file"),
-    Case("audit", "vault-audit-device",
-         [vault_container(), cm("vault-declarative", {"vault-config.json": e.vault_declarative_json()})], False),
+    Case(
+        "tls-no-key",
+        "vault-tls",
+        [vault_hcl('  address = "[::]:8200"\n  tls_cert_file = "/c"')],
+        True,
+        says="tls_key_file",
+    ),
+    Case(
+        "audit",
+        "vault-audit-device",
+        [vault_container(), cm("vault-declarative", {"vault-config.json": e.vault_declarative_json()})],
+        False,
+    ),
     Case("no-vault", "vault-audit-device", [W("Deployment")], False),
-    Case("no-audit", "vault-audit-device",
-         [vault_container(), cm("vault-declarative", {"vault-config.json": e.vault_declarative_json(False)})], True,
-         says="no audit device"),
+    Case(
+        "no-audit",
+        "vault-audit-device",
+        [vault_container(), cm("vault-declarative", {"vault-config.json": e.vault_declarative_json(False)})],
+        True,
+        says="no audit device",
+    ),
     Case("no-declarative-config", "vault-audit-device", [vault_container()], True, says="vault-config.json"),
 ]
 
@@ -409,8 +877,7 @@ WORKLOAD_BREAKS: dict[str, Any] = {
     "workload-seccomp-runtime-default": lambda k: with_pod_sc(k, seccompProfile={"type": "Unconfined"}),
     "workload-host-access": lambda k: W(k, spec=e.pod_spec(hostPID=True)),
     "secrets-no-literal-values": lambda k: with_container(k, env=[{"name": "API_KEY", "value": "k-123456789"}]),
-    "vault-no-dev-mode": lambda k: with_container(k, image="docker.io/hashicorp/vault:1.20.2",
-                                                  args=["server", "-dev"]),
+    "vault-no-dev-mode": lambda k: with_container(k, image="docker.io/hashicorp/vault:1.20.2", args=["server", "-dev"]),
 }
 
 
@@ -433,8 +900,12 @@ def test_probes_on_every_long_running_kind(kind: str) -> None:
 
 def test_exemptions_match_kind_namespace_name_patterns() -> None:
     bad = with_container("Deployment", image="nginx:latest")
-    for pattern, exempt in [("Deployment/apps/web", True), ("Deployment/*/w*", True), ("Rollout/*/web", False),
-                            ("Deployment/other/web", False)]:
+    for pattern, exempt in [
+        ("Deployment/apps/web", True),
+        ("Deployment/*/w*", True),
+        ("Rollout/*/web", False),
+        ("Deployment/other/web", False),
+    ]:
         msgs = registry.check_resource("images-no-latest-tag", bad["type"], bad["inputs"], {"exemptions": [pattern]})
         assert (msgs == []) is exempt, (pattern, msgs)
 
@@ -460,19 +931,37 @@ def test_budget_rule_prices_with_the_shared_estimator() -> None:
     from components.cost import estimate as shared
     from policies.rules import cost
 
-    dep = W("Deployment", replicas=3.0, spec=e.pod_spec([e.container(resources={
-        "requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "2Gi"}})]))
-    svc = e.record("kubernetes:core/v1:Service", {"apiVersion": "v1", "kind": "Service",
-                                                  "metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer"}})
-    sts = W("StatefulSet", replicas=2.0, extra_spec={"volumeClaimTemplates": [
-        {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "50Gi"}}}}]})
+    dep = W(
+        "Deployment",
+        replicas=3.0,
+        spec=e.pod_spec(
+            [e.container(resources={"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "2Gi"}})]
+        ),
+    )
+    svc = e.record(
+        "kubernetes:core/v1:Service",
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "lb"}, "spec": {"type": "LoadBalancer"}},
+    )
+    sts = W(
+        "StatefulSet",
+        replicas=2.0,
+        extra_spec={
+            "volumeClaimTemplates": [
+                {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "50Gi"}}}}
+            ]
+        },
+    )
     config = {**registry.rule("cost-monthly-budget").defaults(), "daemonSetNodes": 3.0}
     prices = cost.prices(config)
     assert (prices.cpu_core_hourly, prices.load_balancer_hourly, prices.daemonset_nodes) == (0.031611, 0.025, 3)
     direct = shared.estimate_resources([dep, svc, sts], prices)
     # Deployment 3 x (500m, 2Gi), one load balancer, StatefulSet 2 x (100m, 128Mi) + 2 x 50 GiB volumes.
-    expected = (3 * 730 * (0.5 * 0.031611 + 2 * 0.004237) + 730 * 0.025
-                + 2 * 730 * (0.1 * 0.031611 + 0.125 * 0.004237) + 2 * 50 * 0.04)
+    expected = (
+        3 * 730 * (0.5 * 0.031611 + 2 * 0.004237)
+        + 730 * 0.025
+        + 2 * 730 * (0.1 * 0.031611 + 0.125 * 0.004237)
+        + 2 * 50 * 0.04
+    )
     assert direct.monthly == pytest.approx(expected, rel=1e-9)
     just_under = {**config, "monthlyBudget": expected + 0.01}
     assert registry.check_stack("cost-monthly-budget", [dep, svc, sts], just_under) == []
@@ -481,8 +970,12 @@ def test_budget_rule_prices_with_the_shared_estimator() -> None:
 
 
 def test_budget_rule_skips_values_unknown_during_preview() -> None:
-    unknown_cpu = W("Deployment", spec=e.pod_spec([e.container(resources={
-        "requests": {"cpu": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "memory": "1Gi"}})]))
+    unknown_cpu = W(
+        "Deployment",
+        spec=e.pod_spec(
+            [e.container(resources={"requests": {"cpu": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "memory": "1Gi"}})]
+        ),
+    )
     assert registry.check_stack("cost-monthly-budget", [unknown_cpu], {"monthlyBudget": 1}) == []
     bad_cpu = W("Deployment", spec=e.pod_spec([e.container(resources={"requests": {"cpu": "lots"}})]))
     (finding,) = registry.check_stack("cost-monthly-budget", [bad_cpu], {"monthlyBudget": 1})

@@ -29,8 +29,9 @@ def records(run: Run) -> list[dict[str, Any]]:
     return [copy.deepcopy(r.to_record()) for r in run.resources]
 
 
-def first(recs: list[dict[str, Any]], type_: str, pred: Callable[[dict[str, Any]], bool] = lambda r: True
-          ) -> dict[str, Any]:
+def first(
+    recs: list[dict[str, Any]], type_: str, pred: Callable[[dict[str, Any]], bool] = lambda r: True
+) -> dict[str, Any]:
     for r in recs:
         if r["type"] == type_ and pred(r):
             return r
@@ -70,7 +71,8 @@ def break_workflow_scan(recs: list[dict[str, Any]]) -> None:
     """Drop the Trivy step from the program's image workflow (or add an unscanned one if CI is absent)."""
     for r in recs:
         if r["type"] == "github:index/repositoryFile:RepositoryFile" and "build-push-action" in str(
-                r["inputs"].get("content")):
+            r["inputs"].get("content")
+        ):
             doc = yaml.safe_load(r["inputs"]["content"])
             for job in doc["jobs"].values():
                 job["steps"] = [s for s in job.get("steps", []) if "trivy" not in str(s.get("uses", ""))]
@@ -78,8 +80,13 @@ def break_workflow_scan(recs: list[dict[str, Any]]) -> None:
             return
     doc = e.build_workflow()
     doc["jobs"]["build"]["steps"] = doc["jobs"]["build"]["steps"][:2]
-    recs.append(e.record("github:index/repositoryFile:RepositoryFile",
-                         e.repo_file(".github/workflows/build.yml", e.workflow_yaml(doc)), stack="prod"))
+    recs.append(
+        e.record(
+            "github:index/repositoryFile:RepositoryFile",
+            e.repo_file(".github/workflows/build.yml", e.workflow_yaml(doc)),
+            stack="prod",
+        )
+    )
 
 
 def break_rollout_analysis(recs: list[dict[str, Any]]) -> None:
@@ -91,24 +98,38 @@ def break_rollout_analysis(recs: list[dict[str, Any]]) -> None:
             canary["steps"] = [s for s in canary.get("steps", []) if "analysis" not in s]
             r["inputs"]["spec"]["strategy"] = {"canary": canary}
             return
-    recs.append(e.wrecord("Rollout", e.workload(
-        "Rollout", name="orders-api", pod_labels={"app.kubernetes.io/name": "orders-api",
-                                                 "app.kubernetes.io/component": "app"},
-        annotations={"prometheus.io/scrape": "true"},
-        extra_spec={"strategy": {"canary": {"steps": [{"setWeight": 20.0}, {"pause": {"duration": "1m"}}]}}}),
-        stack="prod"))
+    recs.append(
+        e.wrecord(
+            "Rollout",
+            e.workload(
+                "Rollout",
+                name="orders-api",
+                pod_labels={"app.kubernetes.io/name": "orders-api", "app.kubernetes.io/component": "app"},
+                annotations={"prometheus.io/scrape": "true"},
+                extra_spec={"strategy": {"canary": {"steps": [{"setWeight": 20.0}, {"pause": {"duration": "1m"}}]}}},
+            ),
+            stack="prod",
+        )
+    )
 
 
 @pytest.mark.server
-@pytest.mark.parametrize(("breaker", "rule", "says"), [
-    (break_latest_image, "images-no-latest-tag", ":latest"),
-    (break_workflow_scan, "ci-image-scan", "runs no Trivy scan"),
-    (break_rollout_analysis, "delivery-app-rollout", "runs no analysis"),
-    (break_namespace_labels, "cost-namespace-labels", "missing label(s) cost-center"),
-])
+@pytest.mark.parametrize(
+    ("breaker", "rule", "says"),
+    [
+        (break_latest_image, "images-no-latest-tag", ":latest"),
+        (break_workflow_scan, "ci-image-scan", "runs no Trivy scan"),
+        (break_rollout_analysis, "delivery-app-rollout", "runs no analysis"),
+        (break_namespace_labels, "cost-namespace-labels", "missing label(s) cost-center"),
+    ],
+)
 def test_broken_prod_variants_fail_with_the_rule_named(
-        stack_run: Callable[[str], Run], prod_pack: pr.PolicyPackProcess,
-        breaker: Callable[[list[dict[str, Any]]], None], rule: str, says: str) -> None:
+    stack_run: Callable[[str], Run],
+    prod_pack: pr.PolicyPackProcess,
+    breaker: Callable[[list[dict[str, Any]]], None],
+    rule: str,
+    says: str,
+) -> None:
     baseline = prod_pack.analyze(records(stack_run("prod")))
     assert not any(says in v.message for v in baseline.violations)
     recs = records(stack_run("prod"))
@@ -165,8 +186,9 @@ def test_in_process_pack_reports_what_the_engine_way_reports(stack_run: Callable
 def test_vault_server_hcl_builder_passes_vault_rules() -> None:
     from components.vault import server_config as sc
 
-    tls = sc.ServerConfigInput(environment="prod", replicas=3, tls=sc.TlsFiles(secret_name="vault-tls"),
-                               audit_devices=(sc.AuditFileStanza(),))
+    tls = sc.ServerConfigInput(
+        environment="prod", replicas=3, tls=sc.TlsFiles(secret_name="vault-tls"), audit_devices=(sc.AuditFileStanza(),)
+    )
     cm = e.configmap("vault-config", {"vault.hcl": sc.render_server_hcl(tls)}, {"app.kubernetes.io/name": "vault"})
     assert registry.check_resource("vault-tls", "kubernetes:core/v1:ConfigMap", cm) == []
     assert registry.check_stack("vault-audit-device", [e.record("kubernetes:core/v1:ConfigMap", cm)]) == []
@@ -180,7 +202,7 @@ def test_vault_declarative_document_has_an_audit_device_and_no_literal_secret() 
     cfg = d.platform_config(app="orders-api", app_namespace="apps", github_repository="acme/orders-api")
     doc = json.dumps(d.to_document(cfg))
     cm = e.record("kubernetes:core/v1:ConfigMap", e.configmap("vault-declarative", {"vault-config.json": doc}))
-    hcl = e.record("kubernetes:core/v1:ConfigMap", e.configmap("vault", {"vault.hcl": 'ui = true\n'}))
+    hcl = e.record("kubernetes:core/v1:ConfigMap", e.configmap("vault", {"vault.hcl": "ui = true\n"}))
     assert registry.check_stack("vault-audit-device", [hcl, cm]) == []
     assert registry.check_resource("secrets-no-literal-values", cm["type"], cm["inputs"]) == []
 
@@ -224,12 +246,22 @@ def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(stac
 def test_real_ci_workflows_pass_and_fail_once_broken() -> None:
     from components.ci.workflows import WorkflowOptions, render_workflows
 
-    opts = WorkflowOptions(owner="acme", repository="orders-api", image="ghcr.io/acme/orders-api",
-                           deploy_railway=True, deploy_render=True, deploy_fly=True, vault_secrets=True,
-                           vault_address="https://vault.example.com")
+    opts = WorkflowOptions(
+        owner="acme",
+        repository="orders-api",
+        image="ghcr.io/acme/orders-api",
+        deploy_railway=True,
+        deploy_render=True,
+        deploy_fly=True,
+        vault_secrets=True,
+        vault_address="https://vault.example.com",
+    )
     files = render_workflows(opts)
-    rules = [r for r in registry.RULES if r.kind == "resource" and
-             "github:index/repositoryFile:RepositoryFile" in r.applies_to]
+    rules = [
+        r
+        for r in registry.RULES
+        if r.kind == "resource" and "github:index/repositoryFile:RepositoryFile" in r.applies_to
+    ]
     builds = 0
     for path, text in files.items():
         rec = e.record("github:index/repositoryFile:RepositoryFile", e.repo_file(f".github/workflows/{path}", text))
@@ -241,8 +273,9 @@ def test_real_ci_workflows_pass_and_fail_once_broken() -> None:
         builds += 1
         for job in doc["jobs"].values():
             job["steps"] = [s for s in job.get("steps", []) if "trivy" not in str(s.get("uses", ""))]
-        broken = e.record("github:index/repositoryFile:RepositoryFile",
-                          e.repo_file(f".github/workflows/{path}", yaml.safe_dump(doc)))
+        broken = e.record(
+            "github:index/repositoryFile:RepositoryFile", e.repo_file(f".github/workflows/{path}", yaml.safe_dump(doc))
+        )
         assert registry.check_resource("ci-image-scan", broken["type"], broken["inputs"]) != [], path
     assert builds >= 1, "the CI component builds and scans the app image in at least one workflow"
 
@@ -251,12 +284,20 @@ def test_real_ci_workflows_pass_and_fail_once_broken() -> None:
 def test_real_canary_builders_satisfy_the_delivery_rule(strategy: str) -> None:
     from components.canary import specs
 
-    inp = specs.DeliveryInput(app="orders-api", namespace="apps", strategy=strategy,
-                              preview_service="orders-api-preview")
+    inp = specs.DeliveryInput(
+        app="orders-api", namespace="apps", strategy=strategy, preview_service="orders-api-preview"
+    )
     labels = {"app.kubernetes.io/name": "orders-api", "app.kubernetes.io/component": "app"}
-    rollout = e.wrecord("Rollout", e.workload("Rollout", name="orders-api", pod_labels=labels,
-                                              annotations={"prometheus.io/scrape": "true"},
-                                              extra_spec={"strategy": specs.rollout_strategy(inp)}))
+    rollout = e.wrecord(
+        "Rollout",
+        e.workload(
+            "Rollout",
+            name="orders-api",
+            pod_labels=labels,
+            annotations={"prometheus.io/scrape": "true"},
+            extra_spec={"strategy": specs.rollout_strategy(inp)},
+        ),
+    )
     template = e.record("kubernetes:argoproj.io/v1alpha1:AnalysisTemplate", specs.analysis_template(inp))
     assert registry.check_stack("delivery-app-rollout", [rollout, template]) == []
     # Without its AnalysisTemplate the same Rollout is rejected.
@@ -267,8 +308,11 @@ def test_real_canary_builders_satisfy_the_delivery_rule(strategy: str) -> None:
 def test_real_loki_config_builder_against_the_prod_retention(retention: str, ok: bool) -> None:
     from components.logging import loki_config
 
-    text = loki_config.render(loki_config.loki_config(loki_config.LokiConfigInput(
-        retention=retention, ingestion_rate_mb=4, ingestion_burst_mb=8)))
+    text = loki_config.render(
+        loki_config.loki_config(
+            loki_config.LokiConfigInput(retention=retention, ingestion_rate_mb=4, ingestion_burst_mb=8)
+        )
+    )
     cm = e.configmap("loki-config", {"loki.yaml": text}, {"app.kubernetes.io/name": "loki"}, namespace="logging")
     msgs = registry.check_resource("observability-loki-retention", "kubernetes:core/v1:ConfigMap", cm, {"minDays": 30})
     assert (msgs == []) is ok, msgs

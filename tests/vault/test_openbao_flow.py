@@ -43,12 +43,16 @@ ALL_VALUES = [*APP_SECRET.values(), *REGISTRY.values(), *CLOUD.values(), *SHORT.
 
 
 def seed_document() -> str:
-    return yaml.safe_dump({"secrets": [
-        {"path": f"apps/{APP}", "data": APP_SECRET},
-        {"path": "ci/registry", "data": REGISTRY},
-        {"path": "ci/cloud", "data": CLOUD},
-        {"path": "ci/short-lived", "data": SHORT, "rotation_period": "2s"},
-    ]})
+    return yaml.safe_dump(
+        {
+            "secrets": [
+                {"path": f"apps/{APP}", "data": APP_SECRET},
+                {"path": "ci/registry", "data": REGISTRY},
+                {"path": "ci/cloud", "data": CLOUD},
+                {"path": "ci/short-lived", "data": SHORT, "rotation_period": "2s"},
+            ]
+        }
+    )
 
 
 def assert_no_secret(text: str, *secrets: str) -> None:
@@ -71,8 +75,18 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         keys_file, root_file = tmp_path / "keys.json", tmp_path / "root-token"
 
         # --- init: 3 shares, threshold 2; files mode 0600; nothing secret on stdout ------------------------
-        res = cli("init", "--shares", "3", "--threshold", "2", "--keys-file", str(keys_file),
-                  "--root-token-file", str(root_file), addr=addr)
+        res = cli(
+            "init",
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--keys-file",
+            str(keys_file),
+            "--root-token-file",
+            str(root_file),
+            addr=addr,
+        )
         assert res.code == 0, res
         keys_doc = json.loads(keys_file.read_text())
         keys, root = keys_doc["unseal_keys_b64"], root_file.read_text().strip()
@@ -81,8 +95,9 @@ def test_issue6_full_path(tmp_path: Path) -> None:
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert_no_secret(res.text, *keys, root)
         assert "written to" in res.out
-        again = cli("init", "--keys-file", str(tmp_path / "k2.json"), "--root-token-file", str(tmp_path / "r2"),
-                    addr=addr)
+        again = cli(
+            "init", "--keys-file", str(tmp_path / "k2.json"), "--root-token-file", str(tmp_path / "r2"), addr=addr
+        )
         assert_one_line_failure(again, "already initialised")
         assert not (tmp_path / "k2.json").exists()
 
@@ -126,8 +141,10 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         # drift and pruning: a hand-edited policy is restored; unmanaged policies/roles go only with --prune
         admin.sys.create_or_update_acl_policy("ci", 'path "secret/data/*" { capabilities = ["read"] }')
         admin.sys.create_or_update_acl_policy("hand-made", 'path "secret/data/x" { capabilities = ["read"] }')
-        admin.write_data("auth/kubernetes/role/stray", data={"bound_service_account_names": ["s"],
-                                                             "bound_service_account_namespaces": ["s"]})
+        admin.write_data(
+            "auth/kubernetes/role/stray",
+            data={"bound_service_account_names": ["s"], "bound_service_account_namespaces": ["s"]},
+        )
         res = cli("reconcile", "--config", str(config_path), addr=addr, token=root)
         assert res.code == 0 and "~ update policy ci: HCL differs" in res.out and "applied 1 change(s)" in res.out
         assert "hand-made" in admin.sys.list_acl_policies()["data"]["keys"]
@@ -136,7 +153,8 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         assert "- delete policy hand-made" in res.out and "- delete kubernetes role kubernetes/stray" in res.out
         assert "hand-made" not in admin.sys.list_acl_policies()["data"]["keys"]
         assert cli("reconcile", "--config", str(config_path), "--prune", addr=addr, token=root).out.startswith(
-            "no changes:")
+            "no changes:"
+        )
 
         # an invalid configuration is refused before any write
         broken = yaml.safe_load(config_path.read_text())
@@ -162,8 +180,9 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         # --- the app's token (what Kubernetes login issues for the orders-api role) reads only its secret ----
         app_token = admin.auth.token.create(policies=["app-orders-api"], ttl="10m")["auth"]["client_token"]
         app = bao.client(app_token)
-        got = app.secrets.kv.v2.read_secret_version(path=f"apps/{APP}", mount_point="secret",
-                                                    raise_on_deleted_version=True)
+        got = app.secrets.kv.v2.read_secret_version(
+            path=f"apps/{APP}", mount_point="secret", raise_on_deleted_version=True
+        )
         assert got["data"]["data"] == APP_SECRET
         assert denied(app, "read_secret_version", path="ci/registry", raise_on_deleted_version=True)
         assert denied(app, "read_secret_version", path="apps/billing", raise_on_deleted_version=True)
@@ -185,8 +204,9 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         assert_no_secret(res.text, *ALL_VALUES)
         table = cli("rotation-report", addr=addr, token=root)
         assert table.code == 3 and "OVERDUE by" in table.out and "4 secret(s), 1 overdue" in table.out, table
-        rotated = yaml.safe_dump({"secrets": [{"path": "ci/short-lived", "data": {"password": "rotated-9b0f"},
-                                               "rotation_period": "1h"}]})
+        rotated = yaml.safe_dump(
+            {"secrets": [{"path": "ci/short-lived", "data": {"password": "rotated-9b0f"}, "rotation_period": "1h"}]}
+        )
         res = cli("seed", "-", "--overwrite", addr=addr, token=root, stdin=rotated)
         assert res.code == 0 and "wrote secret/ci/short-lived: version 2" in res.out, res
         res = cli("rotation-report", "--json", addr=addr, token=root)
@@ -205,12 +225,18 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         bao.seal(root)
         res = cli("status", addr=addr)
         assert res.code == 0 and "sealed (0 of 2 keys given, 2 more needed)" in res.out, res
-        for args in (["reconcile", "--config", str(config_path)], ["seed", "-"], ["rotation-report"],
-                     ["rotation-report", "--json"]):
+        for args in (
+            ["reconcile", "--config", str(config_path)],
+            ["seed", "-"],
+            ["rotation-report"],
+            ["rotation-report", "--json"],
+        ):
             res = cli(*args, addr=addr, token=root, stdin=seed_document())
             assert_one_line_failure(res, "is sealed", "unseal")
-        assert_one_line_failure(cli("init", "--keys-file", str(tmp_path / "k3"), "--root-token-file",
-                                    str(tmp_path / "r3"), addr=addr), "already initialised")
+        assert_one_line_failure(
+            cli("init", "--keys-file", str(tmp_path / "k3"), "--root-token-file", str(tmp_path / "r3"), addr=addr),
+            "already initialised",
+        )
 
         # --- wrong unseal key: rejected, progress reset; the right keys (init's JSON file) still unseal -----
         wrong = base64.b64encode(os.urandom(33)).decode()
@@ -224,8 +250,12 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         bao.wait_active()
         assert cli("unseal", "--key-file", str(keys_file), addr=addr).out.endswith("already unsealed\n")
         again_app = bao.client(app_token)
-        assert again_app.secrets.kv.v2.read_secret_version(path=f"apps/{APP}", mount_point="secret",
-                                                           raise_on_deleted_version=True)["data"]["data"] == APP_SECRET
+        assert (
+            again_app.secrets.kv.v2.read_secret_version(
+                path=f"apps/{APP}", mount_point="secret", raise_on_deleted_version=True
+            )["data"]["data"]
+            == APP_SECRET
+        )
 
 
 def test_restart_comes_back_sealed_and_keeps_data(tmp_path: Path) -> None:
@@ -247,6 +277,7 @@ def test_restart_comes_back_sealed_and_keeps_data(tmp_path: Path) -> None:
         res = cli("unseal", addr=bao.addr, stdin=keys[0] + "\n")
         assert res.code == 0 and "unsealed" in res.out, res
         bao.wait_active()
-        data = bao.client(root).secrets.kv.v2.read_secret_version(path="apps/x", mount_point="secret",
-                                                                  raise_on_deleted_version=True)
+        data = bao.client(root).secrets.kv.v2.read_secret_version(
+            path="apps/x", mount_point="secret", raise_on_deleted_version=True
+        )
         assert data["data"]["data"] == {"k": "v"}

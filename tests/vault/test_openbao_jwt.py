@@ -40,8 +40,14 @@ def test_github_oidc_token_logs_in_with_ci_role_and_reads_only_ci(tmp_path: Path
         config.write_text(yaml.safe_dump(configuration_document(bao, public_pem(key))))
         res = cli("reconcile", "--config", str(config), addr=bao.addr, token=root)
         assert res.code == 0 and "+ create jwt role jwt/ci" in res.out, res
-        seed = yaml.safe_dump({"secrets": [{"path": "ci/registry", "data": {"token": "reg-1a2b"}},
-                                           {"path": "apps/orders-api", "data": {"api_key": "app-3c4d"}}]})
+        seed = yaml.safe_dump(
+            {
+                "secrets": [
+                    {"path": "ci/registry", "data": {"token": "reg-1a2b"}},
+                    {"path": "apps/orders-api", "data": {"api_key": "app-3c4d"}},
+                ]
+            }
+        )
         assert cli("seed", "-", addr=bao.addr, token=root, stdin=seed).code == 0
 
         auth = login(bao, github_token(key))
@@ -49,12 +55,14 @@ def test_github_oidc_token_logs_in_with_ci_role_and_reads_only_ci(tmp_path: Path
         assert auth["lease_duration"] == 900  # 15 minutes: a CI job's token is short-lived
         assert auth["metadata"]["role"] == "ci"
         ci = bao.client(auth["client_token"])
-        data = ci.secrets.kv.v2.read_secret_version(path="ci/registry", mount_point="secret",
-                                                    raise_on_deleted_version=True)
+        data = ci.secrets.kv.v2.read_secret_version(
+            path="ci/registry", mount_point="secret", raise_on_deleted_version=True
+        )
         assert data["data"]["data"] == {"token": "reg-1a2b"}
         with pytest.raises(hvac.exceptions.Forbidden):
-            ci.secrets.kv.v2.read_secret_version(path="apps/orders-api", mount_point="secret",
-                                                 raise_on_deleted_version=True)
+            ci.secrets.kv.v2.read_secret_version(
+                path="apps/orders-api", mount_point="secret", raise_on_deleted_version=True
+            )
         with pytest.raises(hvac.exceptions.Forbidden):
             ci.secrets.kv.v2.create_or_update_secret(path="ci/registry", secret={"token": "x"}, mount_point="secret")
 

@@ -20,8 +20,13 @@ pytestmark = pytest.mark.server
 
 
 def gpg(home: Path, *args: str, data: bytes | None = None) -> bytes:
-    proc = subprocess.run(["gpg", "--homedir", str(home), "--batch", "--quiet", "--pinentry-mode", "loopback",
-                           "--passphrase", "", *args], input=data, capture_output=True, timeout=60, check=False)
+    proc = subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--quiet", "--pinentry-mode", "loopback", "--passphrase", "", *args],
+        input=data,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     return proc.stdout
 
@@ -45,16 +50,32 @@ def test_init_encrypts_shares_and_root_token_to_pgp_keys(tmp_path: Path) -> None
     bob_home, bob_key = holder(tmp_path, "bob", armor=False)
     with openbao(tmp_path / "bao") as bao:
         keys_file, root_file = tmp_path / "keys.json", tmp_path / "root.pgp"
-        res = cli("init", "--shares", "2", "--threshold", "2", "--pgp-key", str(alice_key), "--pgp-key",
-                  str(bob_key), "--root-token-pgp-key", str(alice_key), "--keys-file", str(keys_file),
-                  "--root-token-file", str(root_file), addr=bao.addr)
+        res = cli(
+            "init",
+            "--shares",
+            "2",
+            "--threshold",
+            "2",
+            "--pgp-key",
+            str(alice_key),
+            "--pgp-key",
+            str(bob_key),
+            "--root-token-pgp-key",
+            str(alice_key),
+            "--keys-file",
+            str(keys_file),
+            "--root-token-file",
+            str(root_file),
+            addr=bao.addr,
+        )
         assert res.code == 0, res
         assert "PGP-encrypted to the given keys" in res.out and "root token (PGP-encrypted)" in res.out
         doc = json.loads(keys_file.read_text())
         assert doc["pgp_encrypted"] is True and len(doc["unseal_keys_b64"]) == 2
 
-        assert_one_line_failure(cli("unseal", "--key-file", str(keys_file), addr=bao.addr),
-                                "PGP-encrypted", "decrypt your share")
+        assert_one_line_failure(
+            cli("unseal", "--key-file", str(keys_file), addr=bao.addr), "PGP-encrypted", "decrypt your share"
+        )
         alice_share = decrypt(alice_home, doc["unseal_keys_b64"][0])
         bob_share = decrypt(bob_home, doc["unseal_keys_b64"][1])
         with pytest.raises(AssertionError):  # bob cannot read alice's share

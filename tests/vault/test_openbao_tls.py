@@ -51,8 +51,19 @@ def test_prod_configuration_with_tls_probes_and_metrics(tmp_path: Path) -> None:
         assert_one_line_failure(cli("status", addr=base), "TLS error", "certificate verify failed", "--ca-cert")
         plain = base.replace("https://", "http://")
         assert_one_line_failure(cli("status", addr=plain), "speaks TLS: use an https:// address")
-        res = cli("init", "--shares", "1", "--threshold", "1", "--keys-file", str(tmp_path / "k.json"),
-                  "--root-token-file", str(tmp_path / "root"), extra_env={"VAULT_CACERT": str(ca)}, addr=base)
+        res = cli(
+            "init",
+            "--shares",
+            "1",
+            "--threshold",
+            "1",
+            "--keys-file",
+            str(tmp_path / "k.json"),
+            "--root-token-file",
+            str(tmp_path / "root"),
+            extra_env={"VAULT_CACERT": str(ca)},
+            addr=base,
+        )
         assert res.code == 0, res
         assert probes() == (503, 204)  # sealed: not ready, alive
         res = cli("unseal", "--ca-cert", str(ca), "--key-file", str(tmp_path / "k.json"), addr=base)
@@ -61,7 +72,10 @@ def test_prod_configuration_with_tls_probes_and_metrics(tmp_path: Path) -> None:
         assert probes() == (200, 200)
 
         ctx = ssl.create_default_context(cafile=str(ca))
-        with urllib.request.urlopen(f"{base}{sc.METRICS_PATH}?{sc.METRICS_QUERY}", timeout=5,  # noqa: S310
-                                    context=ctx) as resp:
+        with urllib.request.urlopen(  # noqa: S310
+            f"{base}{sc.METRICS_PATH}?{sc.METRICS_QUERY}",
+            timeout=5,
+            context=ctx,
+        ) as resp:
             metrics = resp.read().decode()
         assert resp.status == 200 and "# TYPE" in metrics and "_core_unsealed" in metrics

@@ -18,9 +18,15 @@ from components.vault.policy_hcl import (
 def test_render_parse_round_trip_keeps_every_field() -> None:
     rules = [
         PathRule("secret/data/apps/x/*", ("read", "list")),
-        PathRule("sys/policies/acl/+", ("update",), required_parameters=("policy",),
-                 allowed_parameters={"policy": ("a", "b")}, denied_parameters={"other": ()},
-                 min_wrapping_ttl="1s", max_wrapping_ttl="90s"),
+        PathRule(
+            "sys/policies/acl/+",
+            ("update",),
+            required_parameters=("policy",),
+            allowed_parameters={"policy": ("a", "b")},
+            denied_parameters={"other": ()},
+            min_wrapping_ttl="1s",
+            max_wrapping_ttl="90s",
+        ),
     ]
     text = render_policy(rules, name="p", comment="two lines\nof comment")
     assert text.startswith("# two lines\n# of comment\n")
@@ -54,19 +60,22 @@ def test_parser_accepts_vault_syntax_variants() -> None:
     assert rules[1].allowed_parameters == {"*": ()}
 
 
-@pytest.mark.parametrize(("text", "needles"), [
-    ('path "a" { capabilities = ["reed"] }', ["line 1", "unknown capability 'reed'", "accepted: create"]),
-    ('path "a" {\n  capabilitie = ["read"]\n}', ["line 2", "unknown key 'capabilitie'", "accepted: capabilities"]),
-    ('path "a" {\n  capabilities = ["read"\n}', ["line 3", "expected ',' or ']'"]),
-    ('pth "a" { capabilities = ["read"] }', ["line 1", "only path blocks"]),
-    ('path "a" { }', ["no capabilities"]),
-    ('path "a" { capabilities = ["read"] }\npath "a" { capabilities = ["list"] }', ["line 2", "appears twice"]),
-    ('path "a*b" { capabilities = ["read"] }', ["only allowed at the end"]),
-    ('path "a" { capabilities = ["deny", "read"] }', ["'deny' cannot be combined"]),
-    ('path "a" { capabilities = ["read"] ', ["expected a key such as capabilities", "end of text"]),
-    ("", ["empty"]),
-    ('path "a" { capabilities = ["read"] } @', ["line 1", "unexpected text"]),
-])
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ('path "a" { capabilities = ["reed"] }', ["line 1", "unknown capability 'reed'", "accepted: create"]),
+        ('path "a" {\n  capabilitie = ["read"]\n}', ["line 2", "unknown key 'capabilitie'", "accepted: capabilities"]),
+        ('path "a" {\n  capabilities = ["read"\n}', ["line 3", "expected ',' or ']'"]),
+        ('pth "a" { capabilities = ["read"] }', ["line 1", "only path blocks"]),
+        ('path "a" { }', ["no capabilities"]),
+        ('path "a" { capabilities = ["read"] }\npath "a" { capabilities = ["list"] }', ["line 2", "appears twice"]),
+        ('path "a*b" { capabilities = ["read"] }', ["only allowed at the end"]),
+        ('path "a" { capabilities = ["deny", "read"] }', ["'deny' cannot be combined"]),
+        ('path "a" { capabilities = ["read"] ', ["expected a key such as capabilities", "end of text"]),
+        ("", ["empty"]),
+        ('path "a" { capabilities = ["read"] } @', ["line 1", "unexpected text"]),
+    ],
+)
 def test_bad_hcl_is_reported_with_line_and_accepted_values(text: str, needles: list[str]) -> None:
     with pytest.raises(PolicyError) as err:
         parse_policy(text, name="broken")

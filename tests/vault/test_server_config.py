@@ -46,8 +46,7 @@ def test_prod_without_tls_is_refused_with_the_field_named() -> None:
 def test_dev_mode_is_refused_everywhere() -> None:
     for env in sc.ENVIRONMENTS:
         with pytest.raises(sc.ServerConfigError, match=r"^dev_mode: true is refused; accepted: false"):
-            sc.render_server_hcl(sc.ServerConfigInput(environment=env, dev_mode=True,
-                                                      tls=sc.TlsFiles("vault-tls")))
+            sc.render_server_hcl(sc.ServerConfigInput(environment=env, dev_mode=True, tls=sc.TlsFiles("vault-tls")))
     assert sc.check_server_args(sc.server_args(sc.ServerConfigInput())) == []
     assert sc.check_server_args(["server", "-dev"])[0].startswith("Vault must not run in dev mode")
     assert sc.check_server_args(["server", "-dev-root-token-id=x"]) != []
@@ -57,16 +56,19 @@ def test_dev_mode_is_refused_everywhere() -> None:
     assert sc.check_server_hcl(named, "dev") == []
 
 
-@pytest.mark.parametrize(("kw", "field"), [
-    ({"replicas": 2}, "replicas: 2; accepted: an odd number"),
-    ({"replicas": 9}, "replicas: 9; accepted: an integer from 1 to 7"),
-    ({"environment": "qa"}, "environment: 'qa'; accepted: dev, staging, prod"),
-    ({"namespace": "Vault"}, "namespace: 'Vault'; accepted: a DNS-1123 label"),
-    ({"prometheus_retention_time": "1d"}, "prometheus_retention_time: '1d'"),
-    ({"log_level": "loud"}, "log_level: 'loud'"),
-    ({"cluster_port": 8200}, "cluster_port: equals port"),
-    ({"tls": sc.TlsFiles("Bad_Name")}, "tls.secret_name: 'Bad_Name'"),
-])
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"replicas": 2}, "replicas: 2; accepted: an odd number"),
+        ({"replicas": 9}, "replicas: 9; accepted: an integer from 1 to 7"),
+        ({"environment": "qa"}, "environment: 'qa'; accepted: dev, staging, prod"),
+        ({"namespace": "Vault"}, "namespace: 'Vault'; accepted: a DNS-1123 label"),
+        ({"prometheus_retention_time": "1d"}, "prometheus_retention_time: '1d'"),
+        ({"log_level": "loud"}, "log_level: 'loud'"),
+        ({"cluster_port": 8200}, "cluster_port: equals port"),
+        ({"tls": sc.TlsFiles("Bad_Name")}, "tls.secret_name: 'Bad_Name'"),
+    ],
+)
 def test_invalid_input_names_the_field(kw: dict[str, object], field: str) -> None:
     with pytest.raises(sc.ServerConfigError) as err:
         sc.render_server_hcl(prod(**kw))

@@ -52,8 +52,9 @@ def closed_address() -> str:
 
 def valid_config(tmp_path: Path) -> Path:
     path = tmp_path / "vault-config.yaml"
-    path.write_text(dc.render_document(dc.platform_config(app="orders-api", app_namespace="web",
-                                                          github_repository=REPOSITORY)))
+    path.write_text(
+        dc.render_document(dc.platform_config(app="orders-api", app_namespace="web", github_repository=REPOSITORY))
+    )
     return path
 
 
@@ -82,19 +83,26 @@ def test_invalid_configuration_fails_before_any_request(tmp_path: Path) -> None:
     bad.write_text(yaml.safe_dump(doc))
     # the address is closed: a request would fail with "cannot reach"; the configuration error comes first
     res = run("reconcile", "--config", str(bad), addr=closed_address(), token="t")
-    assert_one_line_failure(res, "invalid Vault configuration", "nothing applied",
-                            "policies[0].hcl: policy 'app-orders-api', line 2: unknown capability 'own'",
-                            "auth[1].type: 'github' is not a supported auth type; accepted: jwt, kubernetes")
+    assert_one_line_failure(
+        res,
+        "invalid Vault configuration",
+        "nothing applied",
+        "policies[0].hcl: policy 'app-orders-api', line 2: unknown capability 'own'",
+        "auth[1].type: 'github' is not a supported auth type; accepted: jwt, kubernetes",
+    )
     res = run("reconcile", "--config", str(tmp_path / "missing.yaml"), addr=closed_address(), token="t")
     assert_one_line_failure(res, "cannot read it")
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["--shares", "3", "--threshold", "4"], "1 <= threshold <= shares <= 255"),
-    (["--shares", "3", "--threshold", "1"], "threshold >= 2 when shares > 1"),
-    (["--shares", "2", "--threshold", "2", "--pgp-key", "a.asc"], "one PGP key per share"),
-    (["--shares", "1", "--threshold", "1", "--pgp-key", "/nonexistent.asc"], "cannot read it"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--shares", "3", "--threshold", "4"], "1 <= threshold <= shares <= 255"),
+        (["--shares", "3", "--threshold", "1"], "threshold >= 2 when shares > 1"),
+        (["--shares", "2", "--threshold", "2", "--pgp-key", "a.asc"], "one PGP key per share"),
+        (["--shares", "1", "--threshold", "1", "--pgp-key", "/nonexistent.asc"], "cannot read it"),
+    ],
+)
 def test_init_arguments_are_checked_first(args: list[str], needle: str) -> None:
     res = run("init", *args, addr=closed_address())
     assert_one_line_failure(res, needle)
@@ -117,12 +125,16 @@ def test_argparse_errors_are_one_line_too() -> None:
 
 
 def test_seed_document_errors_never_show_values() -> None:
-    text = yaml.safe_dump({"secrets": [
-        {"path": "apps/orders-api", "data": {"api_key": 12345678, "ok": "hunter2-value"}},
-        {"path": "../escape", "data": {"k": "v"}},
-        {"path": "ci/registry", "data": {"token": "tok-SECRET-1"}, "rotation_period": "someday"},
-        {"path": "ci/cloud", "data": {"bad key": "tok-SECRET-2"}, "owner": "x"},
-    ]})
+    text = yaml.safe_dump(
+        {
+            "secrets": [
+                {"path": "apps/orders-api", "data": {"api_key": 12345678, "ok": "hunter2-value"}},
+                {"path": "../escape", "data": {"k": "v"}},
+                {"path": "ci/registry", "data": {"token": "tok-SECRET-1"}, "rotation_period": "someday"},
+                {"path": "ci/cloud", "data": {"bad key": "tok-SECRET-2"}, "owner": "x"},
+            ]
+        }
+    )
     with pytest.raises(Exception) as err:
         parse_seed(text, "2160h")
     msg = str(err.value)
@@ -137,6 +149,9 @@ def test_seed_document_errors_never_show_values() -> None:
 
 
 def test_seed_document_defaults_rotation_period() -> None:
-    entries = parse_seed("secrets:\n- path: ci/registry\n  data: {token: x}\n- path: ci/cloud\n"
-                         "  data: {token: y}\n  rotation_period: 30d\n", "2160h")
+    entries = parse_seed(
+        "secrets:\n- path: ci/registry\n  data: {token: x}\n- path: ci/cloud\n"
+        "  data: {token: y}\n  rotation_period: 30d\n",
+        "2160h",
+    )
     assert [(e.path, e.rotation_period) for e in entries] == [("ci/registry", "2160h"), ("ci/cloud", "720h")]

@@ -66,8 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     tok = _Parser(add_help=False)
     tok.add_argument("--token-file", help="file holding the token (default: $VAULT_TOKEN)")
 
-    p = _Parser(prog="python -m tools.vault", description="Vault operations: init, unseal, reconcile, seed, "
-                "rotation report. Secrets never reach stdout unless asked for.")
+    p = _Parser(
+        prog="python -m tools.vault",
+        description="Vault operations: init, unseal, reconcile, seed, "
+        "rotation report. Secrets never reach stdout unless asked for.",
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     sub.add_parser("status", parents=[common], help="show the seal state")
@@ -75,20 +78,36 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("init", parents=[common], help="initialise Vault (Shamir keys)")
     i.add_argument("--shares", type=int, default=5, help="number of key shares (default 5)")
     i.add_argument("--threshold", type=int, default=3, help="shares needed to unseal (default 3)")
-    i.add_argument("--pgp-key", action="append", default=[], metavar="FILE",
-                   help="PGP public key file (armored or binary), one per share, in order; keys are then "
-                        "encrypted to their holders")
+    i.add_argument(
+        "--pgp-key",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="PGP public key file (armored or binary), one per share, in order; keys are then "
+        "encrypted to their holders",
+    )
     i.add_argument("--root-token-pgp-key", metavar="FILE", help="PGP public key file to encrypt the root token")
-    i.add_argument("--keys-file", default=DEFAULT_KEYS_FILE, help=f"new file for the keys (mode 0600; default "
-                   f"{DEFAULT_KEYS_FILE}); refused if it exists")
-    i.add_argument("--root-token-file", default=DEFAULT_ROOT_TOKEN_FILE,
-                   help=f"new file for the root token (mode 0600; default {DEFAULT_ROOT_TOKEN_FILE})")
+    i.add_argument(
+        "--keys-file",
+        default=DEFAULT_KEYS_FILE,
+        help=f"new file for the keys (mode 0600; default {DEFAULT_KEYS_FILE}); refused if it exists",
+    )
+    i.add_argument(
+        "--root-token-file",
+        default=DEFAULT_ROOT_TOKEN_FILE,
+        help=f"new file for the root token (mode 0600; default {DEFAULT_ROOT_TOKEN_FILE})",
+    )
     i.add_argument("--print-secrets", action="store_true", help="also print the keys and root token on stdout")
 
     u = sub.add_parser("unseal", parents=[common], help="submit unseal keys")
-    u.add_argument("--key-file", action="append", default=[], metavar="FILE",
-                   help="the JSON written by init, or a text file with one key per line (repeatable); "
-                        "without it keys are read from standard input")
+    u.add_argument(
+        "--key-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="the JSON written by init, or a text file with one key per line (repeatable); "
+        "without it keys are read from standard input",
+    )
 
     r = sub.add_parser("reconcile", parents=[common, tok], help="apply the declarative configuration")
     r.add_argument("--config", required=True, help="configuration document (YAML/JSON), or - for stdin")
@@ -99,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("source", help="seed document (YAML/JSON) or - for standard input")
     s.add_argument("--config", help="configuration document: takes the KV mount and default rotation period")
     s.add_argument("--mount", help="KV v2 mount (default: from --config, else secret)")
-    s.add_argument("--rotation-period", help=f"default rotation period (default: from --config, else "
-                   f"{DEFAULT_ROTATION_PERIOD})")
+    s.add_argument(
+        "--rotation-period", help=f"default rotation period (default: from --config, else {DEFAULT_ROTATION_PERIOD})"
+    )
     s.add_argument("--overwrite", action="store_true", help="write a new version of existing secrets (rotation)")
 
     rr = sub.add_parser("rotation-report", parents=[common, tok], help="secrets older than their rotation period")
@@ -127,13 +147,16 @@ def _load_config(source: str) -> declarative.VaultConfig:
     try:
         return declarative.load_document(text)
     except ConfigurationError as exc:
-        raise ToolError(f"invalid Vault configuration in {source} ({len(exc.problems)} problem(s), nothing "
-                        f"applied): " + " | ".join(exc.problems)) from None
+        raise ToolError(
+            f"invalid Vault configuration in {source} ({len(exc.problems)} problem(s), nothing "
+            f"applied): " + " | ".join(exc.problems)
+        ) from None
 
 
 def _target(args: argparse.Namespace, *, need_token: bool) -> Target:
-    return resolve_target(args.address, args.ca_cert, getattr(args, "token_file", None), need_token=need_token,
-                          timeout=args.timeout)
+    return resolve_target(
+        args.address, args.ca_cert, getattr(args, "token_file", None), need_token=need_token, timeout=args.timeout
+    )
 
 
 def _create_private(path: Path) -> int:
@@ -141,8 +164,9 @@ def _create_private(path: Path) -> int:
     try:
         return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        raise ToolError(f"{path} already exists: refusing to overwrite it; move it away or pass another "
-                        "file name", EXIT_USAGE) from None
+        raise ToolError(
+            f"{path} already exists: refusing to overwrite it; move it away or pass another file name", EXIT_USAGE
+        ) from None
     except OSError as exc:
         raise ToolError(f"cannot create {path}: {exc.strerror}", EXIT_USAGE) from None
 
@@ -158,7 +182,7 @@ def pgp_key_b64(path: str) -> str:
         body = text.split("-----BEGIN PGP PUBLIC KEY BLOCK-----", 1)[1].split("-----END PGP PUBLIC KEY BLOCK", 1)[0]
         lines = [ln.strip() for ln in body.strip().splitlines()]
         if "" in lines:  # armor headers (Comment:, Version:) end with an empty line
-            lines = lines[lines.index("") + 1:]
+            lines = lines[lines.index("") + 1 :]
         data = "".join(ln for ln in lines if ln and not ln.startswith("="))
         try:
             base64.b64decode(data, validate=True)
@@ -176,22 +200,31 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
     state = "not initialised" if not st.get("initialized") else ("sealed" if st.get("sealed") else "unsealed")
     line = f"Vault at {target.address}: {state}"
     if st.get("initialized") and st.get("sealed"):
-        line += f" ({st.get('progress', 0)} of {st.get('t')} keys given, {st.get('t', 0) - st.get('progress', 0)} " \
-                "more needed)"
+        line += (
+            f" ({st.get('progress', 0)} of {st.get('t')} keys given, {st.get('t', 0) - st.get('progress', 0)} "
+            "more needed)"
+        )
     out.write(f"{line}; version {st.get('version', '?')}, {st.get('n', 0)} key shares, threshold {st.get('t', 0)}\n")
     return EXIT_OK
 
 
 def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     if not 1 <= args.threshold <= args.shares <= 255:
-        raise ToolError(f"--shares {args.shares} --threshold {args.threshold}: accepted: 1 <= threshold <= shares "
-                        "<= 255", EXIT_USAGE)
+        raise ToolError(
+            f"--shares {args.shares} --threshold {args.threshold}: accepted: 1 <= threshold <= shares <= 255",
+            EXIT_USAGE,
+        )
     if args.shares > 1 and args.threshold == 1:
-        raise ToolError("--threshold 1 with several shares lets any single holder unseal; accepted: threshold "
-                        ">= 2 when shares > 1", EXIT_USAGE)
+        raise ToolError(
+            "--threshold 1 with several shares lets any single holder unseal; accepted: threshold >= 2 when shares > 1",
+            EXIT_USAGE,
+        )
     if args.pgp_key and len(args.pgp_key) != args.shares:
-        raise ToolError(f"--pgp-key given {len(args.pgp_key)} time(s) for {args.shares} shares; accepted: exactly "
-                        "one PGP key per share", EXIT_USAGE)
+        raise ToolError(
+            f"--pgp-key given {len(args.pgp_key)} time(s) for {args.shares} shares; accepted: exactly "
+            "one PGP key per share",
+            EXIT_USAGE,
+        )
     pgp_keys = [pgp_key_b64(p) for p in args.pgp_key] or None
     root_pgp = pgp_key_b64(args.root_token_pgp_key) if args.root_token_pgp_key else None
     keys_path, token_path = Path(args.keys_file), Path(args.root_token_file)
@@ -199,8 +232,9 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
         raise ToolError("--keys-file and --root-token-file must be different files", EXIT_USAGE)
     for path in (keys_path, token_path):
         if path.exists():
-            raise ToolError(f"{path} already exists: refusing to overwrite it; move it away or pass another "
-                            "file name", EXIT_USAGE)
+            raise ToolError(
+                f"{path} already exists: refusing to overwrite it; move it away or pass another file name", EXIT_USAGE
+            )
     target = _target(args, need_token=False)
     if seal_status(target).get("initialized"):
         raise ToolError(f"Vault at {target.address} is already initialised; nothing done")
@@ -208,17 +242,23 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
     try:
         fds.append(_create_private(token_path))
         client = target.client(with_token=False)
-        result = client.sys.initialize(secret_shares=args.shares, secret_threshold=args.threshold,
-                                       pgp_keys=pgp_keys, root_token_pgp_key=root_pgp)
+        result = client.sys.initialize(
+            secret_shares=args.shares, secret_threshold=args.threshold, pgp_keys=pgp_keys, root_token_pgp_key=root_pgp
+        )
     except BaseException:
         for fd in fds:
             os.close(fd)
-        for path in (keys_path, token_path)[:len(fds)]:
+        for path in (keys_path, token_path)[: len(fds)]:
             with contextlib.suppress(OSError):
                 path.unlink()
         raise
-    keys_doc = {"unseal_keys_b64": result["keys_base64"], "shares": args.shares, "threshold": args.threshold,
-                "pgp_encrypted": bool(pgp_keys), "address": target.address}
+    keys_doc = {
+        "unseal_keys_b64": result["keys_base64"],
+        "shares": args.shares,
+        "threshold": args.threshold,
+        "pgp_encrypted": bool(pgp_keys),
+        "address": target.address,
+    }
     with os.fdopen(fds[0], "w") as fh:
         json.dump(keys_doc, fh, indent=2)
         fh.write("\n")
@@ -226,11 +266,13 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
         fh.write(result["root_token"] + "\n")
     keys_note = "PGP-encrypted to the given keys" if pgp_keys else "in clear: hand one share to each holder"
     token_note = "PGP-encrypted" if root_pgp else "in clear"
-    out.write(f"initialised Vault at {target.address}: {args.shares} key share(s), threshold {args.threshold}\n"
-              f"unseal keys ({keys_note}) written to {keys_path} (mode 0600)\n"
-              f"root token ({token_note}) written to {token_path} (mode 0600)\n"
-              f"next: python -m tools.vault unseal --key-file <share>; then reconcile; then revoke the root "
-              "token\n")
+    out.write(
+        f"initialised Vault at {target.address}: {args.shares} key share(s), threshold {args.threshold}\n"
+        f"unseal keys ({keys_note}) written to {keys_path} (mode 0600)\n"
+        f"root token ({token_note}) written to {token_path} (mode 0600)\n"
+        f"next: python -m tools.vault unseal --key-file <share>; then reconcile; then revoke the root "
+        "token\n"
+    )
     if args.print_secrets:
         for n, key in enumerate(result["keys_base64"], 1):
             out.write(f"unseal key {n}: {key}\n")
@@ -247,8 +289,11 @@ def _keys_from_file(path: str) -> list[str]:
         except ValueError:
             raise ToolError(f"--key-file {path}: not valid JSON", EXIT_USAGE) from None
         if doc.get("pgp_encrypted"):
-            raise ToolError(f"--key-file {path}: the keys are PGP-encrypted; decrypt your share (base64 -d | gpg "
-                            "-d) and pass it on standard input", EXIT_USAGE)
+            raise ToolError(
+                f"--key-file {path}: the keys are PGP-encrypted; decrypt your share (base64 -d | gpg "
+                "-d) and pass it on standard input",
+                EXIT_USAGE,
+            )
         keys = doc.get("unseal_keys_b64") or doc.get("keys_base64") or doc.get("keys")
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             raise ToolError(f"--key-file {path}: no 'unseal_keys_b64' list in it", EXIT_USAGE)
@@ -282,9 +327,11 @@ def cmd_unseal(args: argparse.Namespace, out: TextIO) -> int:
             err = explain(exc, target.address)
             after = seal_status(target)
             reason = str(err).split("refused the request: ")[-1]
-            raise ToolError(f"unseal key rejected by Vault at {target.address} ({reason}); progress is now "
-                            f"{after.get('progress', 0)} of {after.get('t', '?')}: start again with valid "
-                            "keys") from None
+            raise ToolError(
+                f"unseal key rejected by Vault at {target.address} ({reason}); progress is now "
+                f"{after.get('progress', 0)} of {after.get('t', '?')}: start again with valid "
+                "keys"
+            ) from None
 
     def progress(resp: dict[str, Any]) -> bool:
         if not resp.get("sealed"):
@@ -321,6 +368,7 @@ def cmd_reconcile(args: argparse.Namespace, out: TextIO) -> int:
     if args.dry_run:
         out.write("dry run: nothing applied\n")
         return EXIT_OK
+
     def report(line: str) -> None:
         out.write(f"  {line}\n")
 
@@ -339,8 +387,9 @@ def _mount_and_period(args: argparse.Namespace) -> tuple[str, str]:
     try:
         declarative.parse_duration(period)
     except ValueError:
-        raise ToolError(f"--rotation-period {period!r}: accepted: a duration such as 2160h or 90d",
-                        EXIT_USAGE) from None
+        raise ToolError(
+            f"--rotation-period {period!r}: accepted: a duration such as 2160h or 90d", EXIT_USAGE
+        ) from None
     return mount, period
 
 
@@ -348,8 +397,9 @@ def _require_kv2(client: Any, mount: str, address: str) -> None:
     mounts = client.sys.list_mounted_secrets_engines().get("data") or {}
     have = mounts.get(mount.strip("/") + "/")
     if have is None or have.get("type") != "kv" or str((have.get("options") or {}).get("version")) != "2":
-        raise ToolError(f"Vault at {address} has no KV version 2 mount at {mount}/: run `python -m tools.vault "
-                        "reconcile` first")
+        raise ToolError(
+            f"Vault at {address} has no KV version 2 mount at {mount}/: run `python -m tools.vault reconcile` first"
+        )
 
 
 def cmd_seed(args: argparse.Namespace, out: TextIO) -> int:
@@ -373,8 +423,14 @@ def cmd_rotation_report(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OVERDUE if report["overdue"] else EXIT_OK
 
 
-COMMANDS = {"status": cmd_status, "init": cmd_init, "unseal": cmd_unseal, "reconcile": cmd_reconcile,
-            "seed": cmd_seed, "rotation-report": cmd_rotation_report}
+COMMANDS = {
+    "status": cmd_status,
+    "init": cmd_init,
+    "unseal": cmd_unseal,
+    "reconcile": cmd_reconcile,
+    "seed": cmd_seed,
+    "rotation-report": cmd_rotation_report,
+}
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -39,25 +39,32 @@ class Target:
 
     def client(self, *, with_token: bool = True) -> hvac.Client:
         verify: bool | str = self.ca_cert if self.ca_cert else True
-        client = hvac.Client(url=self.address, token=self.token if with_token else None, verify=verify,
-                             timeout=self.timeout)
+        client = hvac.Client(
+            url=self.address, token=self.token if with_token else None, verify=verify, timeout=self.timeout
+        )
         if not with_token:
             client.token = None  # hvac would otherwise pick up VAULT_TOKEN / ~/.vault-token
         return client
 
 
-def resolve_target(address: str | None, ca_cert: str | None, token_file: str | None, *,
-                   need_token: bool, timeout: float = 10.0) -> Target:
+def resolve_target(
+    address: str | None, ca_cert: str | None, token_file: str | None, *, need_token: bool, timeout: float = 10.0
+) -> Target:
     addr = address or os.environ.get("VAULT_ADDR", "")
     if not addr:
-        raise ToolError("no Vault address: pass --address or set VAULT_ADDR (e.g. https://127.0.0.1:8200 "
-                        "through kubectl port-forward)", EXIT_USAGE)
+        raise ToolError(
+            "no Vault address: pass --address or set VAULT_ADDR (e.g. https://127.0.0.1:8200 "
+            "through kubectl port-forward)",
+            EXIT_USAGE,
+        )
     if not addr.startswith(("http://", "https://")):
         raise ToolError(f"--address {addr!r}: accepted: an http:// or https:// URL", EXIT_USAGE)
     ca = ca_cert or os.environ.get("VAULT_CACERT") or None
     if ca and not Path(ca).is_file():
-        raise ToolError(f"--ca-cert {ca}: no such file; accepted: the PEM file of the CA that signed "
-                        "Vault's certificate", EXIT_USAGE)
+        raise ToolError(
+            f"--ca-cert {ca}: no such file; accepted: the PEM file of the CA that signed Vault's certificate",
+            EXIT_USAGE,
+        )
     token: str | None = None
     if token_file:
         try:
@@ -69,8 +76,7 @@ def resolve_target(address: str | None, ca_cert: str | None, token_file: str | N
     elif os.environ.get("VAULT_TOKEN"):
         token = os.environ["VAULT_TOKEN"].strip()
     if need_token and not token:
-        raise ToolError("no token: set VAULT_TOKEN or pass --token-file (a file holding the token)",
-                        EXIT_USAGE)
+        raise ToolError("no token: set VAULT_TOKEN or pass --token-file (a file holding the token)", EXIT_USAGE)
     return Target(addr.rstrip("/"), ca, token, timeout)
 
 
@@ -84,8 +90,10 @@ def require_unsealed(target: Target) -> dict[str, Any]:
     if not status.get("initialized"):
         raise ToolError(f"Vault at {target.address} is not initialised: run `python -m tools.vault init` first")
     if status.get("sealed"):
-        raise ToolError(f"Vault at {target.address} is sealed ({status.get('progress', 0)} of "
-                        f"{status.get('t', '?')} unseal keys given): run `python -m tools.vault unseal` first")
+        raise ToolError(
+            f"Vault at {target.address} is sealed ({status.get('progress', 0)} of "
+            f"{status.get('t', '?')} unseal keys given): run `python -m tools.vault unseal` first"
+        )
     return status
 
 
@@ -96,8 +104,10 @@ def authenticated_client(target: Target) -> hvac.Client:
     try:
         client.auth.token.lookup_self()
     except (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized):
-        raise ToolError(f"Vault at {target.address} rejected the token (permission denied): it is wrong, "
-                        "expired or revoked; check VAULT_TOKEN or --token-file") from None
+        raise ToolError(
+            f"Vault at {target.address} rejected the token (permission denied): it is wrong, "
+            "expired or revoked; check VAULT_TOKEN or --token-file"
+        ) from None
     return client
 
 
@@ -116,25 +126,34 @@ def explain(exc: BaseException, address: str) -> ToolError:
         return exc
     if isinstance(exc, requests.exceptions.SSLError):
         reason = "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(exc) else "TLS handshake failed"
-        return ToolError(f"TLS error talking to {address}: {reason}; pass --ca-cert with the CA that signed "
-                         "Vault's certificate (or use the http:// scheme if the listener has no TLS)")
+        return ToolError(
+            f"TLS error talking to {address}: {reason}; pass --ca-cert with the CA that signed "
+            "Vault's certificate (or use the http:// scheme if the listener has no TLS)"
+        )
     if isinstance(exc, requests.exceptions.Timeout):
         return ToolError(f"Vault at {address} did not answer in time; check the address and the port-forward")
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = str(exc)
         if "wrong version number" in text or "SSL" in text:
-            return ToolError(f"TLS error talking to {address}: the server does not speak TLS there; "
-                             "use the http:// scheme")
-        return ToolError(f"cannot reach Vault at {address}: connection failed; check --address/VAULT_ADDR "
-                         "and that `kubectl port-forward` is running")
+            return ToolError(
+                f"TLS error talking to {address}: the server does not speak TLS there; use the http:// scheme"
+            )
+        return ToolError(
+            f"cannot reach Vault at {address}: connection failed; check --address/VAULT_ADDR "
+            "and that `kubectl port-forward` is running"
+        )
     if isinstance(exc, requests.exceptions.RequestException):
         return ToolError(f"request to Vault at {address} failed: {type(exc).__name__}")
     if isinstance(exc, hvac.exceptions.VaultDown):
-        return ToolError(f"Vault at {address} is sealed or unavailable: run `python -m tools.vault unseal` "
-                         "first (or `status` to see the seal state)")
+        return ToolError(
+            f"Vault at {address} is sealed or unavailable: run `python -m tools.vault unseal` "
+            "first (or `status` to see the seal state)"
+        )
     if isinstance(exc, (hvac.exceptions.Forbidden, hvac.exceptions.Unauthorized)):
-        return ToolError(f"Vault at {address} denied the request (permission denied): the token is wrong, "
-                         "expired, or its policies do not allow this operation")
+        return ToolError(
+            f"Vault at {address} denied the request (permission denied): the token is wrong, "
+            "expired, or its policies do not allow this operation"
+        )
     if isinstance(exc, hvac.exceptions.VaultNotInitialized):
         return ToolError(f"Vault at {address} is not initialised: run `python -m tools.vault init` first")
     if isinstance(exc, hvac.exceptions.VaultError):

@@ -89,8 +89,9 @@ def _diff(desired: Mapping[str, Any], current: Mapping[str, Any] | None) -> list
     for key, want in desired.items():
         have = current.get(key)
         if _norm(want) != _norm(have):
-            out.append(f"{key} {_show(have)} -> {_show(want)}" if have not in (None, "", []) else
-                       f"{key} -> {_show(want)}")
+            out.append(
+                f"{key} {_show(have)} -> {_show(want)}" if have not in (None, "", []) else f"{key} -> {_show(want)}"
+            )
     return out
 
 
@@ -144,8 +145,7 @@ def _normalise_claims(current: dict[str, Any] | None) -> dict[str, Any] | None:
     """Vault may read a single-valued claim back as a string: compare it as a one-item list."""
     if current and isinstance(current.get("bound_claims"), Mapping):
         current = dict(current)
-        current["bound_claims"] = {k: v if isinstance(v, list) else [v]
-                                   for k, v in current["bound_claims"].items()}
+        current["bound_claims"] = {k: v if isinstance(v, list) else [v] for k, v in current["bound_claims"].items()}
     return current
 
 
@@ -177,25 +177,37 @@ def _plan_audit(client: hvac.Client, devices: tuple[FileAudit, ...]) -> list[Cha
 
         def enable(dev: FileAudit = dev) -> None:
             try:
-                client.sys.enable_audit_device("file", description=dev.description,
-                                               options={"file_path": dev.file_path}, path=dev.path)
+                client.sys.enable_audit_device(
+                    "file", description=dev.description, options={"file_path": dev.file_path}, path=dev.path
+                )
             except hvac.exceptions.InvalidRequest as exc:
                 if "via API" in str(exc) or "declarative" in str(exc):
-                    raise ToolError(f"audit device {dev.path}: this server refuses to enable audit devices "
-                                    "through the API (OpenBao); declare it in the server configuration "
-                                    "(components.vault.server_config audit_devices) and restart") from None
+                    raise ToolError(
+                        f"audit device {dev.path}: this server refuses to enable audit devices "
+                        "through the API (OpenBao); declare it in the server configuration "
+                        "(components.vault.server_config audit_devices) and restart"
+                    ) from None
                 raise
 
         if have is None:
             out.append(Change("create", "audit device", key, f"file_path={dev.file_path}", enable))
         elif have.get("type") != "file" or (have.get("options") or {}).get("file_path") != dev.file_path:
+
             def replace(dev: FileAudit = dev, enable: Callable[[], None] = enable) -> None:
                 client.sys.disable_audit_device(dev.path)
                 enable()
-            out.append(Change("replace", "audit device", key,
-                              "; ".join(_diff({"type": "file", **want_opts},
-                                              {"type": have.get("type"), **(have.get("options") or {})})),
-                              replace))
+
+            out.append(
+                Change(
+                    "replace",
+                    "audit device",
+                    key,
+                    "; ".join(
+                        _diff({"type": "file", **want_opts}, {"type": have.get("type"), **(have.get("options") or {})})
+                    ),
+                    replace,
+                )
+            )
     return out
 
 
@@ -205,13 +217,13 @@ def _plan_kv(client: hvac.Client, cfg: VaultConfig) -> list[Change]:
     mounts = dict(client.sys.list_mounted_secrets_engines().get("data") or {})
     have = mounts.get(key)
     out: list[Change] = []
+
     def enable() -> None:
         client.sys.enable_secrets_engine("kv", path=kv.path, description=kv.description, options={"version": "2"})
         _read(client, f"{kv.path}/config")  # waits until the new mount has finished its upgrade
 
     def configure() -> None:
-        client.secrets.kv.v2.configure(max_versions=kv.max_versions, cas_required=kv.cas_required,
-                                       mount_point=kv.path)
+        client.secrets.kv.v2.configure(max_versions=kv.max_versions, cas_required=kv.cas_required, mount_point=kv.path)
 
     if have is None:
         out.append(Change("create", "secrets engine", key, "kv version 2", enable))
@@ -219,14 +231,15 @@ def _plan_kv(client: hvac.Client, cfg: VaultConfig) -> list[Change]:
     else:
         version = str((have.get("options") or {}).get("version", "1"))
         if have.get("type") != "kv" or version != "2":
-            raise ToolError(f"kv.path: the mount {key} exists as {have.get('type')} version {version}, not kv "
-                            "version 2; refusing to change it (migrate it by hand or choose another kv.path)")
+            raise ToolError(
+                f"kv.path: the mount {key} exists as {have.get('type')} version {version}, not kv "
+                "version 2; refusing to change it (migrate it by hand or choose another kv.path)"
+            )
         current_cfg = _read(client, f"{kv.path}/config")
     want = {"max_versions": kv.max_versions, "cas_required": kv.cas_required}
     diff = _diff(want, current_cfg)
     if diff:
-        out.append(Change("update" if have is not None else "create", "kv settings", key, "; ".join(diff),
-                          configure))
+        out.append(Change("update" if have is not None else "create", "kv settings", key, "; ".join(diff), configure))
     return out
 
 
@@ -234,6 +247,7 @@ def _plan_policies(client: hvac.Client, cfg: VaultConfig, prune: bool) -> list[C
     existing = set(client.sys.list_acl_policies().get("data", {}).get("keys", []))
     out: list[Change] = []
     for pol in cfg.policies:
+
         def write(name: str = pol.name, text: str = pol.hcl) -> None:
             client.sys.create_or_update_acl_policy(name=name, policy=text)
 
@@ -246,6 +260,7 @@ def _plan_policies(client: hvac.Client, cfg: VaultConfig, prune: bool) -> list[C
     if prune:
         wanted = {p.name for p in cfg.policies}
         for name in sorted(existing - wanted - PROTECTED_POLICIES):
+
             def delete(name: str = name) -> None:
                 client.sys.delete_acl_policy(name)
 
@@ -260,8 +275,10 @@ def _plan_auth(client: hvac.Client, cfg: VaultConfig, prune: bool) -> list[Chang
         key = a.path + "/"
         have = mounts.get(key)
         if have is not None and have.get("type") != a.type:
-            raise ToolError(f"auth path {key} is a {have.get('type')} method, the configuration wants {a.type}; "
-                            "refusing to replace it (disable it by hand or choose another path)")
+            raise ToolError(
+                f"auth path {key} is a {have.get('type')} method, the configuration wants {a.type}; "
+                "refusing to replace it (disable it by hand or choose another path)"
+            )
         want_cfg = kubernetes_config(a) if isinstance(a, KubernetesAuth) else jwt_config(a)
 
         def enable_auth(a: Any = a) -> None:
@@ -275,8 +292,11 @@ def _plan_auth(client: hvac.Client, cfg: VaultConfig, prune: bool) -> list[Chang
         current_cfg = _read(client, f"auth/{a.path}/config") if have is not None else None
         diff = _diff(want_cfg, current_cfg)
         if diff:
-            out.append(Change("update" if current_cfg else "create", f"{a.type} auth config", key, "; ".join(diff),
-                              write_config))
+            out.append(
+                Change(
+                    "update" if current_cfg else "create", f"{a.type} auth config", key, "; ".join(diff), write_config
+                )
+            )
         existing_roles: set[str] = set()
         if have is not None:
             try:
@@ -303,9 +323,11 @@ def _plan_auth(client: hvac.Client, cfg: VaultConfig, prune: bool) -> list[Chang
         if prune:
             wanted = {r.name for r in a.roles}
             for name in sorted(existing_roles - wanted):
+
                 def delete_role(a: Any = a, name: str = name) -> None:
                     client.delete(f"auth/{a.path}/role/{name}")
 
-                out.append(Change("delete", f"{a.type} role", f"{a.path}/{name}", "not in the configuration",
-                                  delete_role))
+                out.append(
+                    Change("delete", f"{a.type} role", f"{a.path}/{name}", "not in the configuration", delete_role)
+                )
     return out

@@ -55,8 +55,10 @@ def parse_seed(text: str, default_period: str) -> list[SeedEntry]:
         raise ToolError(f"seed document: not valid YAML/JSON{where}") from None
     problems: list[str] = []
     if not isinstance(doc, Mapping) or set(doc) != {"secrets"} or not isinstance(doc["secrets"], list):
-        raise ToolError("seed document: accepted: a mapping with one key, 'secrets', holding a list of "
-                        "{path, data, rotation_period?}")
+        raise ToolError(
+            "seed document: accepted: a mapping with one key, 'secrets', holding a list of "
+            "{path, data, rotation_period?}"
+        )
     entries: list[SeedEntry] = []
     seen: set[str] = set()
     for i, raw in enumerate(doc["secrets"]):
@@ -66,12 +68,15 @@ def parse_seed(text: str, default_period: str) -> list[SeedEntry]:
             continue
         unknown = set(raw) - {"path", "data", "rotation_period"}
         if unknown:
-            problems.append(f"{where}: unknown key(s) {sorted(map(str, unknown))}; accepted: path, data, "
-                            "rotation_period")
+            problems.append(
+                f"{where}: unknown key(s) {sorted(map(str, unknown))}; accepted: path, data, rotation_period"
+            )
         path = raw.get("path")
         if not isinstance(path, str) or not _PATH.match(path) or ".." in path.split("/"):
-            problems.append(f"{where}.path: {path!r}; accepted: a relative path such as apps/orders-api "
-                            "(letters, digits, . _ - and /)")
+            problems.append(
+                f"{where}.path: {path!r}; accepted: a relative path such as apps/orders-api "
+                "(letters, digits, . _ - and /)"
+            )
             continue
         where = f"secrets[{i}] ({path})"
         if path in seen:
@@ -86,8 +91,9 @@ def parse_seed(text: str, default_period: str) -> list[SeedEntry]:
             if not isinstance(key, str) or not _KEY.match(key):
                 problems.append(f"{where}.data: key {key!r}; accepted: letters, digits, . _ - (1-128 characters)")
             elif not isinstance(value, str) or not value:
-                problems.append(f"{where}.data.{key}: the value must be a non-empty string (quote numbers); "
-                                "value not shown")
+                problems.append(
+                    f"{where}.data.{key}: the value must be a non-empty string (quote numbers); value not shown"
+                )
             else:
                 clean[key] = value
         period = raw.get("rotation_period", default_period)
@@ -121,13 +127,19 @@ def seed(client: hvac.Client, mount: str, entries: list[SeedEntry], *, overwrite
         if not overwrite and _exists(client, mount, e.path):
             lines.append(f"kept {mount}/{e.path}: exists (use --overwrite to write a new version)")
             continue
-        resp = client.secrets.kv.v2.create_or_update_secret(path=e.path, secret=e.data, mount_point=mount,
-                                                            cas=None if overwrite else 0)
+        resp = client.secrets.kv.v2.create_or_update_secret(
+            path=e.path, secret=e.data, mount_point=mount, cas=None if overwrite else 0
+        )
         version = (resp.get("data") or {}).get("version", "?")
-        client.secrets.kv.v2.update_metadata(path=e.path, mount_point=mount, custom_metadata={
-            ROTATION_METADATA_KEY: e.rotation_period, "managed-by": MANAGED_BY})
-        lines.append(f"wrote {mount}/{e.path}: version {version}, keys {', '.join(sorted(e.data))}, "
-                     f"rotation_period {e.rotation_period}")
+        client.secrets.kv.v2.update_metadata(
+            path=e.path,
+            mount_point=mount,
+            custom_metadata={ROTATION_METADATA_KEY: e.rotation_period, "managed-by": MANAGED_BY},
+        )
+        lines.append(
+            f"wrote {mount}/{e.path}: version {version}, keys {', '.join(sorted(e.data))}, "
+            f"rotation_period {e.rotation_period}"
+        )
     return lines
 
 
@@ -158,8 +170,9 @@ def list_paths(client: hvac.Client, mount: str, prefix: str = "") -> list[str]:
     return sorted(out)
 
 
-def rotation_report(client: hvac.Client, mount: str, default_period: str, *, prefix: str = "",
-                    now: dt.datetime | None = None) -> dict[str, Any]:
+def rotation_report(
+    client: hvac.Client, mount: str, default_period: str, *, prefix: str = "", now: dt.datetime | None = None
+) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
     rows: list[dict[str, Any]] = []
     for path in list_paths(client, mount, prefix):
@@ -170,23 +183,35 @@ def rotation_report(client: hvac.Client, mount: str, default_period: str, *, pre
             continue  # nothing readable to rotate
         custom = meta.get("custom_metadata") or {}
         period_text = custom.get(ROTATION_METADATA_KEY) or default_period
-        row: dict[str, Any] = {"path": f"{mount}/{path}", "version": current,
-                               "rotation_period": period_text, "created_time": version.get("created_time")}
+        row: dict[str, Any] = {
+            "path": f"{mount}/{path}",
+            "version": current,
+            "rotation_period": period_text,
+            "created_time": version.get("created_time"),
+        }
         try:
             created = parse_time(str(version.get("created_time")))
             period = parse_duration(period_text)
         except ValueError:
-            row.update(age_seconds=None, overdue=True, due_time=None,
-                       problem=f"invalid rotation_period or timestamp ({period_text!r}); fix the metadata")
+            row.update(
+                age_seconds=None,
+                overdue=True,
+                due_time=None,
+                problem=f"invalid rotation_period or timestamp ({period_text!r}); fix the metadata",
+            )
             rows.append(row)
             continue
         age = (now - created).total_seconds()
         due = created + dt.timedelta(seconds=period)
         row.update(age_seconds=int(age), overdue=age > period, due_time=due.isoformat().replace("+00:00", "Z"))
         rows.append(row)
-    return {"mount": mount, "checked_at": now.isoformat().replace("+00:00", "Z"),
-            "default_rotation_period": default_period, "secrets": rows,
-            "overdue": sum(1 for r in rows if r["overdue"])}
+    return {
+        "mount": mount,
+        "checked_at": now.isoformat().replace("+00:00", "Z"),
+        "default_rotation_period": default_period,
+        "secrets": rows,
+        "overdue": sum(1 for r in rows if r["overdue"]),
+    }
 
 
 def _human(seconds: float) -> str:

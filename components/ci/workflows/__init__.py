@@ -68,7 +68,21 @@ def environment_secrets(opts: WorkflowOptions, secrets_present: frozenset[str] |
 
 
 __all__ = [
-    "ENVIRONMENT_BRANCH", "FILES", "GITHUB_ACTIONS_APP_ID", "PREVIEW", "PRODUCTION", "SECRET_NAMES", "STAGING",
-    "TARGET_SECRETS", "WORKFLOW_DIR", "WorkflowOptions", "WorkflowOptionsError", "build_workflows", "emit",
-    "environment_secrets", "render_workflows", "required_checks", "secret_names_in",
+    "ENVIRONMENT_BRANCH",
+    "FILES",
+    "GITHUB_ACTIONS_APP_ID",
+    "PREVIEW",
+    "PRODUCTION",
+    "SECRET_NAMES",
+    "STAGING",
+    "TARGET_SECRETS",
+    "WORKFLOW_DIR",
+    "WorkflowOptions",
+    "WorkflowOptionsError",
+    "build_workflows",
+    "emit",
+    "environment_secrets",
+    "render_workflows",
+    "required_checks",
+    "secret_names_in",
 ]

@@ -24,8 +24,10 @@ SEVERITY = "CRITICAL,HIGH"
 IMAGE_SARIF = "trivy-image.sarif"
 CONFIG_SARIF = "trivy-config.sarif"
 # SARIF uploads run when the scan step failed too, but not for fork PRs (their token cannot write).
-UPLOAD_IF = ("${{ !cancelled() && hashFiles('%s') != '' && (github.event_name == 'push' || "
-             "github.event.pull_request.head.repo.full_name == github.repository) }}")
+UPLOAD_IF = (
+    "${{ !cancelled() && hashFiles('%s') != '' && (github.event_name == 'push' || "
+    "github.event.pull_request.head.repo.full_name == github.repository) }}"
+)
 ON_PUSH = "github.event_name == 'push'"
 
 
@@ -35,19 +37,27 @@ def _install_dev() -> dict[str, Any]:
 
 def trivy(name: str, *, with_: dict[str, Any]) -> dict[str, Any]:
     """A Trivy step that fails the job on CRITICAL/HIGH and writes SARIF limited to those severities."""
-    return uses("aquasecurity/trivy-action", name=name, with_={
-        **with_,
-        "version": versions.TRIVY_VERSION,
-        "exit-code": "1",
-        "severity": SEVERITY,
-        "format": "sarif",
-        "limit-severities-for-sarif": True,
-    })
+    return uses(
+        "aquasecurity/trivy-action",
+        name=name,
+        with_={
+            **with_,
+            "version": versions.TRIVY_VERSION,
+            "exit-code": "1",
+            "severity": SEVERITY,
+            "format": "sarif",
+            "limit-severities-for-sarif": True,
+        },
+    )
 
 
 def upload_sarif(sarif: str, category: str) -> dict[str, Any]:
-    return uses("github/codeql-action/upload-sarif", name=f"Upload {category} results to code scanning",
-                if_=UPLOAD_IF % sarif, with_={"sarif_file": sarif, "category": category})
+    return uses(
+        "github/codeql-action/upload-sarif",
+        name=f"Upload {category} results to code scanning",
+        if_=UPLOAD_IF % sarif,
+        with_={"sarif_file": sarif, "category": category},
+    )
 
 
 def ci_cd(opts: WorkflowOptions) -> dict[str, Any]:
@@ -95,33 +105,50 @@ def ci_cd(opts: WorkflowOptions) -> dict[str, Any]:
         "steps": [
             checkout(),
             uses("docker/setup-buildx-action", name="Set up Buildx"),
-            uses("docker/build-push-action", name="Build the image (GitHub Actions layer cache)", with_={
-                **build_common,
-                "load": True,
-                "push": False,
-                # Only trusted pushes write the cache the publishing runs read.
-                "cache-to": f"${{{{ {ON_PUSH} && 'type=gha,mode=max,scope={cache_scope}' || '' }}}}",
-            }),
-            trivy("Scan the image (fails on CRITICAL/HIGH)", with_={
-                "scan-type": "image",
-                "image-ref": image_tag,
-                "output": IMAGE_SARIF,
-                "cache": False,
-            }),
+            uses(
+                "docker/build-push-action",
+                name="Build the image (GitHub Actions layer cache)",
+                with_={
+                    **build_common,
+                    "load": True,
+                    "push": False,
+                    # Only trusted pushes write the cache the publishing runs read.
+                    "cache-to": f"${{{{ {ON_PUSH} && 'type=gha,mode=max,scope={cache_scope}' || '' }}}}",
+                },
+            ),
+            trivy(
+                "Scan the image (fails on CRITICAL/HIGH)",
+                with_={
+                    "scan-type": "image",
+                    "image-ref": image_tag,
+                    "output": IMAGE_SARIF,
+                    "cache": False,
+                },
+            ),
             upload_sarif(IMAGE_SARIF, "trivy-image"),
-            uses("docker/login-action", name="Log in to ghcr.io", if_=ON_PUSH, with_={
-                "registry": "ghcr.io",
-                "username": "${{ github.actor }}",
-                "password": "${{ github.token }}",
-            }),
-            run("Push the scanned image (immutable commit-SHA tag)", """
+            uses(
+                "docker/login-action",
+                name="Log in to ghcr.io",
+                if_=ON_PUSH,
+                with_={
+                    "registry": "ghcr.io",
+                    "username": "${{ github.actor }}",
+                    "password": "${{ github.token }}",
+                },
+            ),
+            run(
+                "Push the scanned image (immutable commit-SHA tag)",
+                """
 set -euo pipefail
 if docker manifest inspect "$IMAGE" >/dev/null 2>&1; then
   echo "::notice::$IMAGE was pushed by an earlier run of this commit; tags are immutable, keeping it"
   exit 0
 fi
 docker push "$IMAGE"
-""", if_=ON_PUSH, env={"IMAGE": image_tag}),
+""",
+                if_=ON_PUSH,
+                env={"IMAGE": image_tag},
+            ),
         ],
     }
     config_scan = {
@@ -131,11 +158,14 @@ docker push "$IMAGE"
         "permissions": {"contents": "read", "security-events": "write"},
         "steps": [
             checkout(),
-            trivy("Scan the repository's configuration and IaC (fails on CRITICAL/HIGH)", with_={
-                "scan-type": "config",
-                "scan-ref": ".",
-                "output": CONFIG_SARIF,
-            }),
+            trivy(
+                "Scan the repository's configuration and IaC (fails on CRITICAL/HIGH)",
+                with_={
+                    "scan-type": "config",
+                    "scan-ref": ".",
+                    "output": CONFIG_SARIF,
+                },
+            ),
             upload_sarif(CONFIG_SARIF, "trivy-config"),
         ],
     }

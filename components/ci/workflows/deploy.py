@@ -104,8 +104,9 @@ flyctl deploy --config fly.toml --image "$IMAGE"
 """
 
 
-def _job(name: str, environment: str, needs: list[str], steps: list[dict[str, Any]],
-         timeout: int = 20, checkout: bool = True) -> dict[str, Any]:
+def _job(
+    name: str, environment: str, needs: list[str], steps: list[dict[str, Any]], timeout: int = 20, checkout: bool = True
+) -> dict[str, Any]:
     return {
         "name": name,
         "needs": needs,
@@ -117,58 +118,115 @@ def _job(name: str, environment: str, needs: list[str], steps: list[dict[str, An
     }
 
 
-def deploy_jobs(opts: WorkflowOptions, *, environment: str, stack: str, tag: str,
-                needs: list[str]) -> dict[str, dict[str, Any]]:
+def deploy_jobs(
+    opts: WorkflowOptions, *, environment: str, stack: str, tag: str, needs: list[str]
+) -> dict[str, dict[str, Any]]:
     """One job per enabled target. ``environment``/``stack``/``tag`` may be expressions."""
     image = f"{opts.image}:{tag}"
     jobs: dict[str, dict[str, Any]] = {}
     config_map = '{"appImage": {"value": "%s", "secret": false}}' % image  # noqa: UP031 - braces
-    kubernetes = _job("kubernetes", environment, needs, [
-        checkout(),
-        setup_python(),
-        install_program(),
-        write_kubeconfig(),
-        uses("pulumi/actions", name="pulumi up (policy pack on, appImage = the new tag)", with_={
-            "command": "up",
-            "stack-name": stack,
-            "pulumi-version": versions.PULUMI_CLI_VERSION,
-            "config-map": config_map,
-            "policyPacks": "policies",
-            "policyPackConfigs": f"policies/config/{stack}.json",
-        }, env={
-            "PULUMI_ACCESS_TOKEN": secret_ref("PULUMI_ACCESS_TOKEN"),
-            "KUBECONFIG": "${{ runner.temp }}/kubeconfig",
-        }),
-    ], timeout=45)
+    kubernetes = _job(
+        "kubernetes",
+        environment,
+        needs,
+        [
+            checkout(),
+            setup_python(),
+            install_program(),
+            write_kubeconfig(),
+            uses(
+                "pulumi/actions",
+                name="pulumi up (policy pack on, appImage = the new tag)",
+                with_={
+                    "command": "up",
+                    "stack-name": stack,
+                    "pulumi-version": versions.PULUMI_CLI_VERSION,
+                    "config-map": config_map,
+                    "policyPacks": "policies",
+                    "policyPackConfigs": f"policies/config/{stack}.json",
+                },
+                env={
+                    "PULUMI_ACCESS_TOKEN": secret_ref("PULUMI_ACCESS_TOKEN"),
+                    "KUBECONFIG": "${{ runner.temp }}/kubeconfig",
+                },
+            ),
+        ],
+        timeout=45,
+    )
     jobs["kubernetes"] = with_secrets(opts, kubernetes, environment, after=1)
     if opts.deploy_railway:
-        jobs["railway"] = with_secrets(opts, _job("railway", environment, needs, [
-            run("Deploy the image to Railway", _RAILWAY, env={
-                "RAILWAY_TOKEN": secret_ref("RAILWAY_TOKEN"),
-                "RAILWAY_SERVICE_ID": secret_ref("RAILWAY_SERVICE_ID"),
-                "RAILWAY_API": RAILWAY_API,
-                "IMAGE": image,
-            }),
-        ], checkout=False), environment)
+        jobs["railway"] = with_secrets(
+            opts,
+            _job(
+                "railway",
+                environment,
+                needs,
+                [
+                    run(
+                        "Deploy the image to Railway",
+                        _RAILWAY,
+                        env={
+                            "RAILWAY_TOKEN": secret_ref("RAILWAY_TOKEN"),
+                            "RAILWAY_SERVICE_ID": secret_ref("RAILWAY_SERVICE_ID"),
+                            "RAILWAY_API": RAILWAY_API,
+                            "IMAGE": image,
+                        },
+                    ),
+                ],
+                checkout=False,
+            ),
+            environment,
+        )
     if opts.deploy_render:
-        jobs["render"] = with_secrets(opts, _job("render", environment, needs, [
-            run("Deploy the image to Render", _RENDER, env={
-                "RENDER_API_KEY": secret_ref("RENDER_API_KEY"),
-                "RENDER_SERVICE_ID": secret_ref("RENDER_SERVICE_ID"),
-                "RENDER_API": RENDER_API,
-                "IMAGE": image,
-            }),
-        ], checkout=False), environment)
+        jobs["render"] = with_secrets(
+            opts,
+            _job(
+                "render",
+                environment,
+                needs,
+                [
+                    run(
+                        "Deploy the image to Render",
+                        _RENDER,
+                        env={
+                            "RENDER_API_KEY": secret_ref("RENDER_API_KEY"),
+                            "RENDER_SERVICE_ID": secret_ref("RENDER_SERVICE_ID"),
+                            "RENDER_API": RENDER_API,
+                            "IMAGE": image,
+                        },
+                    ),
+                ],
+                checkout=False,
+            ),
+            environment,
+        )
     if opts.deploy_fly:
-        jobs["fly"] = with_secrets(opts, _job("fly", environment, needs, [
-            checkout(),
-            uses("superfly/flyctl-actions/setup-flyctl", name="Install flyctl",
-                 with_={"version": versions.FLYCTL_VERSION}),
-            run("Deploy the image to Fly.io", _FLY, env={
-                "FLY_API_TOKEN": secret_ref("FLY_API_TOKEN"),
-                "IMAGE": image,
-            }),
-        ]), environment, after=1)
+        jobs["fly"] = with_secrets(
+            opts,
+            _job(
+                "fly",
+                environment,
+                needs,
+                [
+                    checkout(),
+                    uses(
+                        "superfly/flyctl-actions/setup-flyctl",
+                        name="Install flyctl",
+                        with_={"version": versions.FLYCTL_VERSION},
+                    ),
+                    run(
+                        "Deploy the image to Fly.io",
+                        _FLY,
+                        env={
+                            "FLY_API_TOKEN": secret_ref("FLY_API_TOKEN"),
+                            "IMAGE": image,
+                        },
+                    ),
+                ],
+            ),
+            environment,
+            after=1,
+        )
     return jobs
 
 
@@ -182,19 +240,29 @@ def deploy(opts: WorkflowOptions, environment: str) -> dict[str, Any]:
         "runs-on": RUNNER,
         "timeout-minutes": 40,
         "permissions": {"actions": "read"},
-        "steps": [run(f"Wait for {CI_WORKFLOW_FILE} on this commit", _WAIT_FOR_CI, env={
-            "GH_TOKEN": "${{ github.token }}",
-            "GH_REPO": "${{ github.repository }}",
-            "SHA": "${{ github.sha }}",
-        })],
+        "steps": [
+            run(
+                f"Wait for {CI_WORKFLOW_FILE} on this commit",
+                _WAIT_FOR_CI,
+                env={
+                    "GH_TOKEN": "${{ github.token }}",
+                    "GH_REPO": "${{ github.repository }}",
+                    "SHA": "${{ github.sha }}",
+                },
+            )
+        ],
     }
     return {
         "name": f"deploy-{environment}",
         "on": {"push": {"branches": [branch]}},
         "permissions": {},
         "concurrency": {"group": f"deploy-{environment}", "cancel-in-progress": False},
-        "jobs": {"ci": wait, **deploy_jobs(opts, environment=environment, stack=opts.stack_for(environment),
-                                           tag="${{ github.sha }}", needs=["ci"])},
+        "jobs": {
+            "ci": wait,
+            **deploy_jobs(
+                opts, environment=environment, stack=opts.stack_for(environment), tag="${{ github.sha }}", needs=["ci"]
+            ),
+        },
     }
 
 
@@ -239,40 +307,65 @@ def rollback(opts: WorkflowOptions) -> dict[str, Any]:
             "stack": "${{ steps.input.outputs.stack }}",
         },
         "steps": [
-            run("Validate the version and pick the environment from the branch", _VALIDATE, id="input", env={
-                "VERSION": "${{ inputs.version }}",
-                "REF": "${{ github.ref }}",
-                "PRODUCTION_STACK": opts.production_stack,
-                "STAGING_STACK": opts.staging_stack,
-            }),
-            uses("docker/login-action", name="Log in to ghcr.io (read)", with_={
-                "registry": "ghcr.io",
-                "username": "${{ github.actor }}",
-                "password": "${{ github.token }}",
-            }),
-            run("Check that the image exists", _IMAGE_EXISTS, env={
-                "IMAGE": opts.image,
-                "VERSION": "${{ steps.input.outputs.version }}",
-            }),
+            run(
+                "Validate the version and pick the environment from the branch",
+                _VALIDATE,
+                id="input",
+                env={
+                    "VERSION": "${{ inputs.version }}",
+                    "REF": "${{ github.ref }}",
+                    "PRODUCTION_STACK": opts.production_stack,
+                    "STAGING_STACK": opts.staging_stack,
+                },
+            ),
+            uses(
+                "docker/login-action",
+                name="Log in to ghcr.io (read)",
+                with_={
+                    "registry": "ghcr.io",
+                    "username": "${{ github.actor }}",
+                    "password": "${{ github.token }}",
+                },
+            ),
+            run(
+                "Check that the image exists",
+                _IMAGE_EXISTS,
+                env={
+                    "IMAGE": opts.image,
+                    "VERSION": "${{ steps.input.outputs.version }}",
+                },
+            ),
         ],
     }
     env = "${{ needs.validate.outputs.environment }}"
     return {
         "name": "rollback",
-        "on": {"workflow_dispatch": {"inputs": {"version": {
-            "description": "Commit SHA (40 hex characters) whose image to redeploy; run from main for "
-                           "production, from staging for staging",
-            "required": True,
-            "type": "string",
-        }}}},
+        "on": {
+            "workflow_dispatch": {
+                "inputs": {
+                    "version": {
+                        "description": "Commit SHA (40 hex characters) whose image to redeploy; run from main for "
+                        "production, from staging for staging",
+                        "required": True,
+                        "type": "string",
+                    }
+                }
+            }
+        },
         "permissions": {},
         "concurrency": {
             "group": f"deploy-${{{{ github.ref_name == '{ENVIRONMENT_BRANCH[STAGING]}' && '{STAGING}' || "
-                     f"'{PRODUCTION}' }}}}",
+            f"'{PRODUCTION}' }}}}",
             "cancel-in-progress": False,
         },
-        "jobs": {"validate": validate, **deploy_jobs(opts, environment=env,
-                                                     stack="${{ needs.validate.outputs.stack }}",
-                                                     tag="${{ needs.validate.outputs.version }}",
-                                                     needs=["validate"])},
+        "jobs": {
+            "validate": validate,
+            **deploy_jobs(
+                opts,
+                environment=env,
+                stack="${{ needs.validate.outputs.stack }}",
+                tag="${{ needs.validate.outputs.version }}",
+                needs=["validate"],
+            ),
+        },
     }

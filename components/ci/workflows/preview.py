@@ -106,12 +106,18 @@ def preview(opts: WorkflowOptions) -> dict[str, Any]:
         "runs-on": RUNNER,
         "timeout-minutes": 5,
         "permissions": {"pull-requests": "write"},
-        "steps": [run("Comment the cost diff on the pull request", _COMMENT, env={
-            "GH_TOKEN": "${{ github.token }}",
-            "GH_REPO": "${{ github.repository }}",
-            "PR": "${{ github.event.pull_request.number }}",
-            "COMMENT": "${{ needs.render.outputs.comment }}",
-        })],
+        "steps": [
+            run(
+                "Comment the cost diff on the pull request",
+                _COMMENT,
+                env={
+                    "GH_TOKEN": "${{ github.token }}",
+                    "GH_REPO": "${{ github.repository }}",
+                    "PR": "${{ github.event.pull_request.number }}",
+                    "COMMENT": "${{ needs.render.outputs.comment }}",
+                },
+            )
+        ],
     }
     pulumi_preview = {
         "name": "preview (${{ matrix.stack }})",
@@ -127,18 +133,23 @@ def preview(opts: WorkflowOptions) -> dict[str, Any]:
             setup_python(),
             install_program(),
             write_kubeconfig(),
-            uses("pulumi/actions", name="pulumi preview (policy pack on), commented on the PR", with_={
-                "command": "preview",
-                "stack-name": "${{ matrix.stack }}",
-                "pulumi-version": versions.PULUMI_CLI_VERSION,
-                "comment-on-pr": True,
-                "github-token": "${{ github.token }}",
-                "policyPacks": "policies",
-                "policyPackConfigs": "policies/config/${{ matrix.stack }}.json",
-            }, env={
-                "PULUMI_ACCESS_TOKEN": secret_ref("PULUMI_ACCESS_TOKEN"),
-                "KUBECONFIG": "${{ runner.temp }}/kubeconfig",
-            }),
+            uses(
+                "pulumi/actions",
+                name="pulumi preview (policy pack on), commented on the PR",
+                with_={
+                    "command": "preview",
+                    "stack-name": "${{ matrix.stack }}",
+                    "pulumi-version": versions.PULUMI_CLI_VERSION,
+                    "comment-on-pr": True,
+                    "github-token": "${{ github.token }}",
+                    "policyPacks": "policies",
+                    "policyPackConfigs": "policies/config/${{ matrix.stack }}.json",
+                },
+                env={
+                    "PULUMI_ACCESS_TOKEN": secret_ref("PULUMI_ACCESS_TOKEN"),
+                    "KUBECONFIG": "${{ runner.temp }}/kubeconfig",
+                },
+            ),
         ],
     }
     return {

@@ -19,15 +19,20 @@ from components.monitoring.specs import DashboardSpec
 __all__ = ["builtin_dashboards", "collect_promql", "for_prometheus"]
 
 
-def builtin_dashboards(*, error_ratio_objective: float = cv.ERROR_RATIO_OBJECTIVE,
-                       latency_objective_seconds: float = cv.P95_LATENCY_OBJECTIVE_SECONDS,
-                       logs_dashboard_uid: str = names.DASHBOARD_UID_LOGS,
-                       vault_job: str | None = "vault") -> list[DashboardSpec]:
+def builtin_dashboards(
+    *,
+    error_ratio_objective: float = cv.ERROR_RATIO_OBJECTIVE,
+    latency_objective_seconds: float = cv.P95_LATENCY_OBJECTIVE_SECONDS,
+    logs_dashboard_uid: str = names.DASHBOARD_UID_LOGS,
+    vault_job: str | None = "vault",
+) -> list[DashboardSpec]:
     """Application, infrastructure, alerts overview and (when Vault is deployed) Vault dashboards."""
     models = [
-        application_dashboard(error_ratio_objective=error_ratio_objective,
-                              latency_objective_seconds=latency_objective_seconds,
-                              logs_dashboard_uid=logs_dashboard_uid),
+        application_dashboard(
+            error_ratio_objective=error_ratio_objective,
+            latency_objective_seconds=latency_objective_seconds,
+            logs_dashboard_uid=logs_dashboard_uid,
+        ),
         infrastructure_dashboard(),
         alerts_dashboard(),
     ]

@@ -32,12 +32,21 @@ def to_dict(builder: Builder[Any]) -> dict[str, Any]:
 
 
 def new_dashboard(uid: str, title: str, description: str) -> db.Dashboard:
-    return (db.Dashboard(title).uid(uid).description(description).tags(TAGS).refresh("30s")
-            .time("now-3h", "now").timezone("browser").readonly())
+    return (
+        db.Dashboard(title)
+        .uid(uid)
+        .description(description)
+        .tags(TAGS)
+        .refresh("30s")
+        .time("now-3h", "now")
+        .timezone("browser")
+        .readonly()
+    )
 
 
-def query(expr: str, legend: str = "", ref: str = "A", instant: bool = False,
-          fmt: PromQueryFormat | None = None) -> prometheus.Dataquery:
+def query(
+    expr: str, legend: str = "", ref: str = "A", instant: bool = False, fmt: PromQueryFormat | None = None
+) -> prometheus.Dataquery:
     q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(PROMETHEUS)
     if legend:
         q = q.legend_format(legend)
@@ -53,14 +62,31 @@ def _queries(exprs: Sequence[tuple[str, str]]) -> list[Builder[Any]]:
 
 
 def thresholds(*steps: tuple[float | None, str]) -> db.ThresholdsConfig:
-    return db.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps(
-        [Threshold(value=v, color=c) for v, c in steps])
+    return db.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE).steps([Threshold(value=v, color=c) for v, c in steps])
 
 
-def graph(panel_id: int, title: str, exprs: Sequence[tuple[str, str]], unit: str, *, description: str = "",
-          span: int = 12, height: int = 8, minimum: float | None = 0) -> timeseries.Panel:
-    p = (timeseries.Panel().id(panel_id).title(title).datasource(PROMETHEUS).unit(unit)
-         .targets(_queries(exprs)).span(span).height(height).fill_opacity(10))
+def graph(
+    panel_id: int,
+    title: str,
+    exprs: Sequence[tuple[str, str]],
+    unit: str,
+    *,
+    description: str = "",
+    span: int = 12,
+    height: int = 8,
+    minimum: float | None = 0,
+) -> timeseries.Panel:
+    p = (
+        timeseries.Panel()
+        .id(panel_id)
+        .title(title)
+        .datasource(PROMETHEUS)
+        .unit(unit)
+        .targets(_queries(exprs))
+        .span(span)
+        .height(height)
+        .fill_opacity(10)
+    )
     if description:
         p = p.description(description)
     if minimum is not None:
@@ -68,21 +94,48 @@ def graph(panel_id: int, title: str, exprs: Sequence[tuple[str, str]], unit: str
     return p
 
 
-def single_stat(panel_id: int, title: str, expr: str, unit: str, steps: Sequence[tuple[float | None, str]], *,
-                description: str = "", span: int = 6, height: int = 4, legend: str = "") -> stat.Panel:
-    p = (stat.Panel().id(panel_id).title(title).datasource(PROMETHEUS).unit(unit)
-         .with_target(query(expr, legend, instant=True)).span(span).height(height)
-         .color_mode(BigValueColorMode.BACKGROUND).graph_mode(BigValueGraphMode.NONE)
-         .thresholds(thresholds(*steps)))
+def single_stat(
+    panel_id: int,
+    title: str,
+    expr: str,
+    unit: str,
+    steps: Sequence[tuple[float | None, str]],
+    *,
+    description: str = "",
+    span: int = 6,
+    height: int = 4,
+    legend: str = "",
+) -> stat.Panel:
+    p = (
+        stat.Panel()
+        .id(panel_id)
+        .title(title)
+        .datasource(PROMETHEUS)
+        .unit(unit)
+        .with_target(query(expr, legend, instant=True))
+        .span(span)
+        .height(height)
+        .color_mode(BigValueColorMode.BACKGROUND)
+        .graph_mode(BigValueGraphMode.NONE)
+        .thresholds(thresholds(*steps))
+    )
     if description:
         p = p.description(description)
     return p
 
 
-def instant_table(panel_id: int, title: str, expr: str, *, description: str = "", span: int = 24,
-                  height: int = 8) -> table.Panel:
-    p = (table.Panel().id(panel_id).title(title).datasource(PROMETHEUS)
-         .with_target(query(expr, instant=True, fmt=PromQueryFormat.TABLE)).span(span).height(height))
+def instant_table(
+    panel_id: int, title: str, expr: str, *, description: str = "", span: int = 24, height: int = 8
+) -> table.Panel:
+    p = (
+        table.Panel()
+        .id(panel_id)
+        .title(title)
+        .datasource(PROMETHEUS)
+        .with_target(query(expr, instant=True, fmt=PromQueryFormat.TABLE))
+        .span(span)
+        .height(height)
+    )
     if description:
         p = p.description(description)
     return p
@@ -90,9 +143,17 @@ def instant_table(panel_id: int, title: str, expr: str, *, description: str = ""
 
 def label_variable(name: str, label: str, metric_selector: str, *, multi: bool = True) -> db.QueryVariable:
     """A variable listing the values of ``label`` on ``metric_selector`` (``label_values(...)``)."""
-    return (db.QueryVariable(name).label(label).datasource(PROMETHEUS)
-            .query(f"label_values({metric_selector}, {name})").refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
-            .sort(VariableSort.ALPHABETICAL_ASC).multi(multi).include_all(True).all_value(".*"))
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .datasource(PROMETHEUS)
+        .query(f"label_values({metric_selector}, {name})")
+        .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(VariableSort.ALPHABETICAL_ASC)
+        .multi(multi)
+        .include_all(True)
+        .all_value(".*")
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,8 +203,14 @@ def collect_promql(dashboard_json: Mapping[str, Any]) -> list[str]:
     return out
 
 
-_GRAFANA_INTERVALS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
-                      "${__rate_interval}": "5m", "${__interval}": "1m", "${__range}": "1h"}
+_GRAFANA_INTERVALS = {
+    "$__rate_interval": "5m",
+    "$__interval": "1m",
+    "$__range": "1h",
+    "${__rate_interval}": "5m",
+    "${__interval}": "1m",
+    "${__range}": "1h",
+}
 _VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
 
 
