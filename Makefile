@@ -1,10 +1,14 @@
 # The two commands: `make render STACK=dev` (offline, no credentials) and `make test`.
-# Both bootstrap .venv from the pinned requirements on first use.
+# Both bootstrap .venv from the pinned requirements on first use: `make render` installs only what the
+# render needs (the program's requirements.txt and the policy pack's); `make test` adds the test tools.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt app/requirements.txt policies/requirements.txt | sha256sum | cut -c1-16)
+RENDER_REQS := requirements.txt policies/requirements.txt
+TEST_REQS   := $(RENDER_REQS) requirements-dev.txt app/requirements.txt
+RENDER_STAMP := $(VENV)/.render-$(shell cat $(RENDER_REQS) | sha256sum | cut -c1-16)
+STAMP        := $(VENV)/.test-$(shell cat $(TEST_REQS) | sha256sum | cut -c1-16)
 STACK  ?= dev
 # Debian packages the real-tool tests need (Prometheus 2.42, promtool, Alertmanager, amtool; gpg for
 # the PGP-encrypted Vault init test).
@@ -12,33 +16,46 @@ APT_PACKAGES := prometheus prometheus-alertmanager gnupg
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # mypy covers the program, the tools, the policy rules, the app and the tests.
 TYPED := __main__.py components tools policies/rules policies/registry.py app/orders_api tests bench
+# "==> step" then "    done in Ns": the long bootstrap steps say what they do and how long they took.
+STEP = @echo "==> $(1)"; started=$$(date +%s);
+DONE = echo "    done in $$(( $$(date +%s) - started ))s"
 
-.PHONY: render test lint typecheck system-deps venv clean config-schema bench bytecode
+.PHONY: render test lint typecheck system-deps venv render-venv clean config-schema bench bytecode vendor-check
 
 venv: $(STAMP)
+render-venv: $(RENDER_STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt app/requirements.txt policies/requirements.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	rm -f $(VENV)/.installed-*
-	touch $@
+$(RENDER_STAMP): $(RENDER_REQS)
+	$(call STEP,installing the render's Python packages into $(VENV) (first run only)) \
+	  { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } && \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check $(addprefix -r ,$(RENDER_REQS)) && \
+	  rm -f $(VENV)/.render-* && touch $@ && $(DONE)
+
+$(STAMP): $(TEST_REQS) $(RENDER_STAMP)
+	$(call STEP,installing the test tools into $(VENV) (first run only)) \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt && \
+	  rm -f $(VENV)/.test-* && touch $@ && $(DONE)
 
 # Byte-compile the program's own modules (pip does the same for site-packages): with
 # PYTHONDONTWRITEBYTECODE set, as on some CI machines, every render would otherwise compile ~60 modules
 # from source. Python checks each .pyc against its source, so a stale one is never used.
-bytecode: $(STAMP)
+bytecode: $(RENDER_STAMP)
 	$(BIN)/python -m compileall -q components tools policies
 
-render: $(STAMP) bytecode
+render: $(RENDER_STAMP) bytecode
 	$(BIN)/python -m tools.render --stack $(STACK)
+
+vendor-check: $(RENDER_STAMP)
+	$(BIN)/python -m tools.vendor check
 
 system-deps:
 	@missing=""; for p in promtool amtool prometheus prometheus-alertmanager gpg; do \
 	  command -v $$p >/dev/null 2>&1 || missing=1; done; \
 	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages: $(APT_PACKAGES)"; \
+	  echo "==> installing Debian packages: $(APT_PACKAGES)"; started=$$(date +%s); \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null && \
+	  $(DONE); \
 	fi
 
 lint: $(STAMP)
@@ -51,7 +68,7 @@ typecheck: $(STAMP)
 config-schema: $(STAMP)
 	$(BIN)/python -m tools.config_schema
 
-test: $(STAMP) system-deps lint typecheck
+test: $(STAMP) system-deps lint typecheck vendor-check
 	$(BIN)/python -m tools.config_schema --check
 	$(BIN)/python -m pytest
 

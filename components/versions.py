@@ -32,13 +32,17 @@ IMAGES: Final[dict[str, str]] = {
     "app-base": "docker.io/library/python:3.12.11-slim-bookworm",
 }
 
-# Release manifests applied with kubernetes.yaml.v2.ConfigFile ---------------------------------
+# Vendored upstream releases (vendor/<package>/<version>/, hash-checked; `python -m tools.vendor` upgrades)
+# Argo Rollouts: the release install manifest (CRDs + controller) applied with kubernetes.yaml.v2.ConfigFile.
 ARGO_ROLLOUTS_VERSION: Final = "v1.9.1"
-ARGO_ROLLOUTS_INSTALL_URL: Final = (
-    f"https://github.com/argoproj/argo-rollouts/releases/download/{ARGO_ROLLOUTS_VERSION}/install.yaml"
-)
+ARGO_ROLLOUTS_PACKAGE: Final = "argo-rollouts"
+ARGO_ROLLOUTS_INSTALL: Final = "install.yaml"
+# Score (score.dev/v1b1): the workload schema every services/<name>/score.yaml is validated against.
+SCORE_SPEC_VERSION: Final = "0.4.1"
+SCORE_SPEC_PACKAGE: Final = "score-spec"
+SCORE_SCHEMA: Final = "score-v1b1.json"
 
-# GitHub Actions: (full commit SHA, version tag). Verified SHAs: ../shared/design/action-pins.md.
+# GitHub Actions: (full commit SHA, version tag). Verified with git ls-remote (docs/PHASE5_GUIDE.md).
 ACTIONS: Final[dict[str, tuple[str, str]]] = {
     "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
     "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),

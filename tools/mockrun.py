@@ -244,6 +244,10 @@ def _run_in_context(
     saved_env = os.environ.pop("PULUMI_CONFIG", None)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    from components import upstream
+
+    installed: list[upstream.Installed] = []
+    upstream.RECORDER.set(installed)
     try:
         try:
             runpy.run_path(str(main), run_name="__main__")
@@ -264,9 +268,32 @@ def _run_in_context(
         for thread_loop in monitor.thread_loops | {loop}:
             if not thread_loop.is_running() and not thread_loop.is_closed():
                 thread_loop.close()
-    return Run(
-        project=project, stack=stack, resources=list(monitor.order), outputs=outputs, secret_outputs=secret_outputs
-    )
+    resources = list(monitor.order)
+    resources += expand_upstream(resources, installed, stack=stack, project=project, root=root)
+    return Run(project=project, stack=stack, resources=resources, outputs=outputs, secret_outputs=secret_outputs)
+
+
+def expand_upstream(
+    resources: list[Resource], installed: list[Any], *, stack: str, project: str, root: Path
+) -> list[Resource]:
+    """The children the Kubernetes provider creates for each upstream ConfigFile (``components.upstream``):
+    offline nothing expands them, so the mock run adds them as the engine would see them."""
+    from components import upstream
+
+    out: list[Resource] = []
+    for item in installed:
+        parent = next((r for r in resources if r.type in upstream_types() and r.name == item.name), None)
+        if parent is None:
+            continue
+        chain = parent.urn.split("::")[2]  # the parent's qualified type
+        for type_, name, props in upstream.expand(item, root):
+            urn = f"urn:pulumi:{stack}::{project}::{chain}${type_}::{name}"
+            out.append(Resource(urn, type_, name, parent.urn, True, _plain(props), parent.provider))
+    return out
+
+
+def upstream_types() -> tuple[str, ...]:
+    return ("kubernetes:yaml/v2:ConfigFile",)
 
 
 async def _collect_outputs() -> tuple[dict[str, Any], set[str]]:

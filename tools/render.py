@@ -135,23 +135,20 @@ def _is_k8s_object(res: Resource) -> bool:
 def render_run(run: Run) -> Rendered:
     out = Rendered(stack=run.stack)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    upstream: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    upstream: dict[str, list[dict[str, Any]]] = defaultdict(list)  # ConfigFile name -> its objects
     order: list[str] = []
     workflows = 0
-    providers = {r.urn: r for r in run.resources if r.type.startswith("pulumi:providers:")}
+    by_urn = {r.urn: r for r in run.resources}
     for res in run.resources:
         key = component_key(run, res)
-        if _is_k8s_object(res):
+        parent = by_urn.get(res.parent or "")
+        if _is_k8s_object(res) and parent is not None and parent.type in UPSTREAM_MANIFEST_TYPES:
+            # an upstream release manifest's objects (expanded like the provider does): their own folder
+            upstream[parent.name].append(manifest(res))
+        elif _is_k8s_object(res):
             if key not in order:
                 order.append(key)
             groups[key].append(manifest(res))
-        elif res.type in UPSTREAM_MANIFEST_TYPES:
-            # Objects without a namespace land in the provider's default namespace, as with `pulumi up`.
-            # a provider reference is "<provider urn>::<provider id>"
-            provider = next((p for urn, p in providers.items() if res.provider.startswith(urn + "::")), None)
-            item = dict(mask_secrets(res.inputs, MASK))
-            item["namespace"] = (provider.inputs.get("namespace") if provider else None) or ""
-            upstream[key].append(item)
         elif res.type == REPOSITORY_FILE_TYPE:
             inputs = mask_secrets(res.inputs, MASK)
             out.files[f"workflows/{inputs['file']}"] = str(inputs.get("content", ""))
@@ -167,19 +164,21 @@ def render_run(run: Run) -> Rendered:
         out.files[name] = yamltext.dump_all(docs)
         kustomize.append(name.removeprefix("k8s/"))
         if index == 0:
-            # Upstream release manifests (CRDs, controllers) right after the namespaces.
-            for up_key, items in upstream.items():
-                for item in items:
-                    sub = f"upstream-{up_key}"
-                    out.files[f"k8s/{sub}/kustomization.yaml"] = yamltext.dump(
-                        {
-                            "apiVersion": "kustomize.config.k8s.io/v1beta1",
-                            "kind": "Kustomization",
-                            **({"namespace": item["namespace"]} if item.get("namespace") else {}),
-                            "resources": [item["file"]] if item.get("file") else list(item.get("files") or []),
-                        }
-                    )
-                    kustomize.append(sub)
+            # Upstream release manifests (CRDs, controllers) right after the namespaces, each in a folder of
+            # its own so that it can be applied (and its CRDs established) first.
+            for up_name in sorted(upstream):
+                docs = sorted(upstream[up_name], key=_apply_order)
+                out.objects.extend(docs)
+                sub = f"upstream-{up_name}"
+                out.files[f"k8s/{sub}/manifest.yaml"] = yamltext.dump_all(docs)
+                out.files[f"k8s/{sub}/kustomization.yaml"] = yamltext.dump(
+                    {
+                        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+                        "kind": "Kustomization",
+                        "resources": ["manifest.yaml"],
+                    }
+                )
+                kustomize.append(sub)
     out.files["k8s/kustomization.yaml"] = yamltext.dump(
         {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": kustomize}
     )
@@ -284,12 +283,13 @@ def render(
 ) -> int:
     """Render ``stack``; returns the exit status (0, 1 or 2). Prints to ``stream`` (stdout)."""
     from components.config import ConfigError
+    from components.vendored import VendoredFileError
 
     stream = stream or sys.stdout
     started = time.perf_counter()
     out_dir = out_dir or ROOT / "dist" / stack
     pack = None
-    config_errors: tuple[type[BaseException], ...] = (ConfigError, StackFileError)
+    config_errors: tuple[type[BaseException], ...] = (ConfigError, StackFileError, VendoredFileError)
     if policy and _has_module("tools.policy_report"):
         policy_report = importlib.import_module("tools.policy_report")
         config_errors += (policy_report.PolicyConfigError,)

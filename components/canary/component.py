@@ -1,7 +1,8 @@
 """CanaryDelivery: the Argo Rollouts controller and the app as a Rollout with Prometheus analysis.
 
-- Controller: the pinned upstream release manifest (``versions.ARGO_ROLLOUTS_INSTALL_URL``) through
-  ``kubernetes.yaml.v2.ConfigFile`` and a dedicated provider whose default namespace is
+- Controller: the vendored, hash-checked upstream release manifest
+  (``vendor/argo-rollouts/<versions.ARGO_ROLLOUTS_VERSION>/install.yaml``) through
+  ``kubernetes.yaml.v2.ConfigFile`` (``components.upstream.install``) and a dedicated provider whose default namespace is
   ``argo-rollouts`` (the manifest's namespaced objects carry no namespace). A transform gives the
   controller Deployment requests/limits, a readiness probe and the pinned image.
 - App: ServiceAccount (Vault's Kubernetes auth role is bound to it), stable/canary (or active/preview)
@@ -23,9 +24,9 @@ import pulumi_kubernetes as k8s
 
 from components import conventions as cv
 from components import k8s as kb
+from components import upstream, versions
 from components.canary import specs, workload
 from components.config import Settings
-from components.versions import ARGO_ROLLOUTS_INSTALL_URL, image
 
 TYPE = "hardening:canary:CanaryDelivery"
 DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
@@ -92,14 +93,14 @@ class CanaryDelivery(pulumi.ComponentResource):
             namespace=cv.NS_ROLLOUTS,
             opts=child,
         )
-        controller = k8s.yaml.v2.ConfigFile(
+        controller = upstream.install(
             f"{name}-controller",
-            file=ARGO_ROLLOUTS_INSTALL_URL,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                providers={"kubernetes": rollouts_provider},
-                transforms=[controller_transform(image("argo-rollouts"), controller_replicas(s))],
-            ),
+            versions.ARGO_ROLLOUTS_PACKAGE,
+            versions.ARGO_ROLLOUTS_VERSION,
+            versions.ARGO_ROLLOUTS_INSTALL,
+            namespace=cv.NS_ROLLOUTS,
+            transforms=[controller_transform(versions.image("argo-rollouts"), controller_replicas(s))],
+            opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": rollouts_provider}),
         )
         ctl_lbls = kb.labels(specs.CONTROLLER, "rollouts-controller")
         k8s.networking.v1.NetworkPolicy(

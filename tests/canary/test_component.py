@@ -9,7 +9,7 @@ import pytest
 
 from components import conventions as cv
 from components.canary import component, specs
-from components.versions import ARGO_ROLLOUTS_INSTALL_URL
+from components import versions
 from policies.registry import check_stack
 from tests.support.crds import validate_custom_resource
 from tools.mockrun import Resource, Run, run_stack
@@ -24,8 +24,10 @@ def _doc(res: Resource) -> dict[str, Any]:
 
 
 def _ours(run: Run) -> list[Resource]:
+    """The component's own children (not the upstream manifest's objects, which the ConfigFile owns)."""
     comp = run.get(component.TYPE, "canary")
-    return [r for r in run.resources if r is not comp and run.component_of(r) is comp]
+    upstream = {r.urn for r in run.by_type(CONFIG_FILE)}
+    return [r for r in run.resources if r is not comp and run.component_of(r) is comp and r.parent not in upstream]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -46,7 +48,7 @@ def test_controller_comes_from_the_pinned_manifest_into_its_namespace(
 ) -> None:
     run = stack_run(stack)
     (config_file,) = run.by_type(CONFIG_FILE)
-    assert config_file.inputs["file"] == ARGO_ROLLOUTS_INSTALL_URL
+    assert config_file.inputs["file"] == f"vendor/argo-rollouts/{versions.ARGO_ROLLOUTS_VERSION}/install.yaml"
     providers = {r.urn: r for r in run.by_type("pulumi:providers:kubernetes")}
     provider_urn = config_file.provider.rsplit("::", 1)[0]
     provider = providers[provider_urn]

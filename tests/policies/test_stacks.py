@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
+from components import versions
 from policies import registry
-from tests.conftest import SHARED
 from tests.policies import engine as e
 from tools import policy_report as pr
 from tools.mockrun import Run
 
-ARGO_INSTALL = SHARED / "schemas" / "argo-rollouts-v1.9.1" / "install.yaml"
 
 
 def records(run: Run) -> list[dict[str, Any]]:
@@ -207,24 +206,20 @@ def test_vault_declarative_document_has_an_audit_device_and_no_literal_secret() 
     assert registry.check_resource("secrets-no-literal-values", cm["type"], cm["inputs"]) == []
 
 
-def _argo_controller() -> dict[str, Any]:
-    # Only parse the Deployment document: the CRDs make up most of the 18k-line manifest.
-    for text in ARGO_INSTALL.read_text().split("\n---\n"):
-        if "\nkind: Deployment\n" not in f"\n{text}\n":
-            continue
-        doc = yaml.safe_load(text)
-        if doc and doc.get("kind") == "Deployment":
-            doc["metadata"]["namespace"] = "argo-rollouts"
-            for c in doc["spec"]["template"]["spec"]["containers"]:
-                # The release asset pins the tag the source manifest leaves at latest.
-                c["image"] = c["image"].replace(":latest", ":v1.9.1")
-            return e.wrecord("Deployment", json.loads(json.dumps(doc), parse_int=float), name="argo-rollouts")
-    raise LookupError("no Deployment in install.yaml")
+def _argo_controller(stack: str) -> dict[str, Any]:
+    """The controller Deployment as ``pulumi up`` creates it: the vendored manifest, expanded like the provider
+    does (offline, by ``tools.mockrun``), with the component's transform applied."""
+    from tools.mockrun import run_stack
+
+    run = run_stack(stack)
+    (rec,) = [r.to_record() for r in run.by_type("kubernetes:apps/v1:Deployment") if r.name.endswith("/argo-rollouts")]
+    return json.loads(json.dumps(rec), parse_int=float)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(stack: str) -> None:
-    rec = _argo_controller()
+    rec = _argo_controller(stack)
+    assert "argo-rollouts:v1.9.1" in json.dumps(rec["inputs"])
     cfg = pr.reconcile(pr.registry_infos(), pr.load_policy_config(pr.default_config_path(stack)))
     failing = {}
     for r in registry.RULES:
@@ -239,7 +234,16 @@ def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(stac
         if msgs:
             failing[r.name] = msgs
     assert failing == {}
-    # Without the exemptions the same manifest does fail (the exemptions are what makes it pass).
+
+
+def test_the_vendored_controller_needs_the_transform() -> None:
+    """The manifest as vendored (no requests/limits) fails workload-resources: the transform is what fixes it."""
+    from components import upstream, vendored
+
+    path = vendored.verified(versions.ARGO_ROLLOUTS_PACKAGE, versions.ARGO_ROLLOUTS_VERSION, "install.yaml")
+    objs = upstream.expand(upstream.Installed("controller", path, "argo-rollouts", ()))
+    (dep,) = [props for type_, _name, props in objs if type_ == "kubernetes:apps/v1:Deployment"]
+    rec = e.wrecord("Deployment", json.loads(json.dumps(dep), parse_int=float), name="argo-rollouts")
     assert registry.check_resource("workload-resources", rec["type"], rec["inputs"]) != []
 
 

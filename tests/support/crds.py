@@ -1,4 +1,4 @@
-"""Validate custom resources against the upstream CRD schemas in ../shared/schemas/.
+"""Validate custom resources against the vendored, hash-checked upstream CRD schemas (vendor/argo-rollouts/).
 
 Objects are checked like a server with strict field validation: every object schema that lists
 ``properties`` (and does not preserve unknown fields) rejects properties it does not list.
@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import yaml
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-ROLLOUTS_SCHEMAS = SHARED / "schemas" / "argo-rollouts-v1.9.1"
+from components import vendored, versions
+
+CRD_FILES = (
+    "rollout-crd.yaml",
+    "analysis-template-crd.yaml",
+    "cluster-analysis-template-crd.yaml",
+    "analysis-run-crd.yaml",
+)
 
 
 def _strict(schema: Any) -> Any:
@@ -36,10 +41,11 @@ def _strict(schema: Any) -> Any:
 
 @cache
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> strict JSON schema, for every CRD file in the shared schema folders."""
+    """(apiVersion, kind) -> strict JSON schema, for every vendored CRD (each file's SHA-256 checked)."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in sorted(ROLLOUTS_SCHEMAS.glob("*-crd.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
+    for name in CRD_FILES:
+        text = vendored.read_verified(versions.ARGO_ROLLOUTS_PACKAGE, versions.ARGO_ROLLOUTS_VERSION, name)
+        for doc in yaml.safe_load_all(text):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             group = doc["spec"]["group"]
