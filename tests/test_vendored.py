@@ -134,9 +134,9 @@ def test_no_program_or_test_code_reads_outside_the_repository() -> None:
     for base in ("__main__.py", "components", "tools", "policies", "tests", "app", "bench", "Makefile", ".ci"):
         paths = [ROOT / base] if (ROOT / base).is_file() else sorted((ROOT / base).rglob("*"))
         for path in paths:
-            if path.is_file() and path.suffix in ("", ".py", ".sh", ".yaml", ".yml") and "venv" not in path.parts:
-                if parent_ref.search(path.read_text(errors="replace")):
-                    offenders.append(str(path.relative_to(ROOT)))
+            code = path.is_file() and path.suffix in ("", ".py", ".sh", ".yaml", ".yml") and "venv" not in path.parts
+            if code and parent_ref.search(path.read_text(errors="replace")):
+                offenders.append(str(path.relative_to(ROOT)))
     assert offenders == []
 
 

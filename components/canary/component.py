@@ -2,8 +2,8 @@
 
 - Controller: the vendored, hash-checked upstream release manifest
   (``vendor/argo-rollouts/<versions.ARGO_ROLLOUTS_VERSION>/install.yaml``) through
-  ``kubernetes.yaml.v2.ConfigFile`` (``components.upstream.install``) and a dedicated provider whose default namespace is
-  ``argo-rollouts`` (the manifest's namespaced objects carry no namespace). A transform gives the
+  ``kubernetes.yaml.v2.ConfigFile`` (``components.upstream.install``) and a dedicated provider whose
+  default namespace is ``argo-rollouts`` (the manifest's namespaced objects carry no namespace). A transform gives the
   controller Deployment requests/limits, a readiness probe and the pinned image.
 - App: ServiceAccount (Vault's Kubernetes auth role is bound to it), stable/canary (or active/preview)
   Services, an NGINX Ingress when ``appIngressHost`` is set, the AnalysisTemplate, the Rollout,

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from components import conventions as cv
-from components.canary import component, specs
 from components import versions
+from components.canary import component, specs
 from policies.registry import check_stack
 from tests.support.crds import validate_custom_resource
 from tools.mockrun import Resource, Run, run_stack

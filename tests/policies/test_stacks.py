@@ -23,7 +23,6 @@ from tools import policy_report as pr
 from tools.mockrun import Run
 
 
-
 def records(run: Run) -> list[dict[str, Any]]:
     return [copy.deepcopy(r.to_record()) for r in run.resources]
 
