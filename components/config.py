@@ -17,7 +17,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 try:  # pulumi is always installed for the program; keep the module importable without it for tools.
@@ -236,12 +236,14 @@ def _weights(v: Any) -> list[int]:
 
 
 # --------------------------------------------------------------------------------------------------
-# The key table: the one place a stack setting is declared.
+# The settings tree: each setting is declared ONCE, as field metadata of the dataclass that holds it
+# (key, Pulumi type, default, description, check). ``KEYS`` (what Pulumi.yaml documents) and the tree
+# itself are built from these declarations; nothing lists a setting a second time.
 # --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Key:
     name: str
-    type: str  # Pulumi config type: string | integer | boolean | array
+    type: str  # Pulumi config type: string | integer | boolean | array | object
     default: Any
     description: str
     check: Callable[[Any], Any]
@@ -254,312 +256,321 @@ class SecretKey:
     description: str
 
 
-_R = "requests/limits as " + _RESOURCES_ACCEPTED.split(",")[0].strip("'") + "."
+def setting(
+    key: str, type_: str, default: Any, description: str, check: Callable[[Any], Any], items: str | None = None
+) -> Any:
+    """A dataclass field bound to the stack key ``hardening:<key>``."""
+    return field(metadata={"key": Key(key, type_, default, description, check, items)})
 
-KEYS: tuple[Key, ...] = (
-    # --- stack and cluster -----------------------------------------------------------------------
-    Key(
-        "environment",
-        "string",
-        "dev",
-        "Environment of this stack: dev, staging or prod. prod turns on HA, longer retention and stricter policies.",
-        _choice(*ENVIRONMENTS),
-    ),
-    Key(
+
+_R = "requests/limits as " + _RESOURCES_ACCEPTED.split(",")[0].strip("'") + "."
+_LABEL = _regex(_DNS_LABEL, "a DNS-1123 label")
+
+
+def _services(v: Any) -> dict[str, dict[str, Any]]:
+    accepted = (
+        "a map of service name -> per-stack overrides (tag, replicas, maxReplicas, resources, host, canary), "
+        "each name a folder under services/"
+    )
+    if isinstance(v, str):
+        try:
+            v = json.loads(v)
+        except json.JSONDecodeError:
+            raise ValueError(accepted) from None
+    if not isinstance(v, Mapping) or not v:
+        raise ValueError(accepted)
+    out: dict[str, dict[str, Any]] = {}
+    for name, overrides in v.items():
+        if not isinstance(name, str) or not _DNS_LABEL.fullmatch(name):
+            raise ValueError(accepted + f"; {name!r} is not a DNS-1123 label")
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ValueError(accepted + f"; the overrides of {name!r} are not a map")
+        out[name] = dict(overrides or {})
+    return out
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    kube_context: str = setting(
         "kubeContext",
         "string",
         "",
         "kubeconfig context the explicit Kubernetes provider uses; empty = the current context.",
         _string,
-    ),
-    Key(
+    )
+    render_yaml_to_directory: str = setting(
         "renderYamlToDirectory",
         "string",
         "",
-        "When set, the Kubernetes provider writes manifests to this "
-        "directory instead of applying them (for users with the Pulumi CLI but no cluster).",
+        "When set, the Kubernetes provider writes manifests to this directory instead of applying them (for users "
+        "with the Pulumi CLI but no cluster).",
         _string,
-    ),
-    Key(
+    )
+    storage_class: str = setting(
         "storageClass",
         "string",
         "",
         "StorageClass for every PersistentVolumeClaim; empty = the cluster default.",
         _regex(_DNS_LABEL, "a DNS-1123 label or empty", allow_empty=True),
-    ),
-    Key(
-        "team",
-        "string",
-        "platform",
-        "Team that owns the platform namespaces (label 'team', used for cost allocation).",
-        _regex(_DNS_LABEL, "a DNS-1123 label"),
-    ),
-    Key(
-        "costCenter",
-        "string",
-        "cc-platform",
-        "Cost center of the platform namespaces (label 'cost-center').",
-        _regex(_DNS_LABEL, "a DNS-1123 label"),
-    ),
-    Key(
-        "runbookBaseUrl",
-        "string",
-        "https://github.com/example-org/hardening/blob/main/docs",
-        "Base URL of docs/ used in every alert's runbook_url.",
-        _regex(re.compile(r"^https://\S+[^/]$"), "an https URL without trailing slash"),
-    ),
-    # --- namespaces ------------------------------------------------------------------------------
-    Key(
-        "appNamespace",
-        "string",
-        "web",
-        "Namespace of the application workload.",
-        _regex(_DNS_LABEL, "a DNS-1123 label"),
-    ),
-    Key(
-        "appTeam",
-        "string",
-        "web",
-        "Team that owns the application namespace (label 'team').",
-        _regex(_DNS_LABEL, "a DNS-1123 label"),
-    ),
-    Key(
-        "appCostCenter",
-        "string",
-        "cc-web",
-        "Cost center of the application namespace.",
-        _regex(_DNS_LABEL, "a DNS-1123 label"),
-    ),
-    Key(
+    )
+
+
+@dataclass(frozen=True)
+class NamespaceSettings:
+    team: str = setting(
+        "team", "string", "platform", "Team that owns the platform namespaces (label 'team', cost allocation).", _LABEL
+    )
+    cost_center: str = setting(
+        "costCenter", "string", "cc-platform", "Cost center of the platform namespaces (label 'cost-center').", _LABEL
+    )
+    quota: Resources = setting(
         "namespaceQuota",
         "string",
         "cpu=4/8 memory=8Gi/16Gi",
-        "ResourceQuota of every platform namespace: "
-        "total requests/limits as 'cpu=<requests>/<limits> memory=<requests>/<limits>'.",
+        "ResourceQuota of every platform namespace: total requests/limits as "
+        "'cpu=<requests>/<limits> memory=<requests>/<limits>'. Service namespaces get a quota sized from their "
+        "services (HPA maximum plus a full canary ReplicaSet).",
         parse_resources,
-    ),
-    Key(
-        "appNamespaceQuota",
-        "string",
-        "cpu=2/4 memory=4Gi/8Gi",
-        "ResourceQuota of the application namespace, "
-        "sized for the HPA's maximum replicas plus a full canary ReplicaSet.",
-        parse_resources,
-    ),
-    Key("namespaceMaxPods", "integer", 30, "ResourceQuota pod count per namespace.", _integer(1, 10000)),
-    Key(
+    )
+    max_pods: int = setting(
+        "namespaceMaxPods", "integer", 30, "ResourceQuota pod count per platform namespace.", _integer(1, 10000)
+    )
+    container_defaults: Resources = setting(
         "containerDefaults",
         "string",
         "cpu=50m/200m memory=64Mi/256Mi",
         "LimitRange default requests/limits for containers that declare none.",
         parse_resources,
-    ),
-    # --- app -------------------------------------------------------------------------------------
-    Key(
-        "appName",
+    )
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    runbook_base_url: str = setting(
+        "runbookBaseUrl",
         "string",
-        "orders-api",
-        "Name of the application (Rollout, Services, Vault role).",
-        _regex(_DNS_LABEL, "a DNS-1123 label"),
-    ),
-    Key(
-        "appImage",
-        "string",
-        "ghcr.io/example-org/orders-api:1.0.0",
-        "Application image with an explicit, immutable tag (CI sets the commit SHA).",
-        _image,
-    ),
-    Key("appReplicas", "integer", 1, "Application replicas (prod: at least 2).", _integer(1, 100)),
-    Key("appResources", "string", "cpu=100m/500m memory=128Mi/256Mi", "Application " + _R, parse_resources),
-    Key(
-        "appIngressHost",
-        "string",
-        "",
-        "Public host name of the app; when set, an NGINX Ingress routes traffic "
-        "and the canary splits it by weight at the ingress.",
-        _regex(_HOST, "a DNS host name such as orders.example.com, or empty", allow_empty=True),
-    ),
-    Key(
-        "appMaxReplicas",
-        "integer",
-        0,
-        "HorizontalPodAutoscaler maximum replicas; 0 disables the HPA.",
-        _integer(0, 100),
-    ),
-    # --- monitoring ------------------------------------------------------------------------------
-    Key("prometheusRetention", "string", "2d", "Prometheus TSDB retention time.", _duration("1h", "5y")),
-    Key(
+        "https://github.com/example-org/hardening/blob/main/docs",
+        "Base URL of docs/ used in every alert's runbook_url.",
+        _regex(re.compile(r"^https://\S+[^/]$"), "an https URL without trailing slash"),
+    )
+    prometheus_retention: str = setting(
+        "prometheusRetention", "string", "2d", "Prometheus TSDB retention time.", _duration("1h", "5y")
+    )
+    prometheus_retention_size: str = setting(
         "prometheusRetentionSize",
         "string",
         "8GB",
         "Prometheus TSDB retention size cap (below the volume size).",
         _regex(_SIZE, "a size such as 40GB or 512MB"),
-    ),
-    Key("prometheusStorage", "string", "10Gi", "Prometheus volume size.", _regex(_STORAGE, "a size such as 50Gi")),
-    Key("prometheusReplicas", "integer", 1, "Prometheus replicas (each scrapes everything).", _integer(1, 5)),
-    Key("prometheusResources", "string", "cpu=200m/1 memory=512Mi/1Gi", "Prometheus " + _R, parse_resources),
-    Key("scrapeInterval", "string", "30s", "Prometheus scrape interval.", _duration("5s", "5m")),
-    Key("evaluationInterval", "string", "30s", "Prometheus rule evaluation interval.", _duration("5s", "5m")),
-    Key("alertmanagerReplicas", "integer", 1, "Alertmanager replicas (clustered when more than one).", _integer(1, 5)),
-    Key("grafanaReplicas", "integer", 1, "Grafana replicas.", _integer(1, 5)),
-    # --- logging ---------------------------------------------------------------------------------
-    Key(
+    )
+    prometheus_storage: str = setting(
+        "prometheusStorage", "string", "10Gi", "Prometheus volume size.", _regex(_STORAGE, "a size such as 50Gi")
+    )
+    prometheus_replicas: int = setting(
+        "prometheusReplicas", "integer", 1, "Prometheus replicas (each scrapes everything).", _integer(1, 5)
+    )
+    prometheus_resources: Resources = setting(
+        "prometheusResources", "string", "cpu=200m/1 memory=512Mi/1Gi", "Prometheus " + _R, parse_resources
+    )
+    scrape_interval: str = setting(
+        "scrapeInterval", "string", "30s", "Prometheus scrape interval.", _duration("5s", "5m")
+    )
+    evaluation_interval: str = setting(
+        "evaluationInterval", "string", "30s", "Prometheus rule evaluation interval.", _duration("5s", "5m")
+    )
+    alertmanager_replicas: int = setting(
+        "alertmanagerReplicas", "integer", 1, "Alertmanager replicas (clustered when more than one).", _integer(1, 5)
+    )
+    grafana_replicas: int = setting("grafanaReplicas", "integer", 1, "Grafana replicas.", _integer(1, 5))
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    retention: str = setting(
         "lokiRetention",
         "string",
         "7d",
         "Loki retention period (the compactor deletes older chunks).",
         _duration("24h", "5y"),
-    ),
-    Key("lokiStorage", "string", "10Gi", "Loki volume size.", _regex(_STORAGE, "a size such as 50Gi")),
-    Key("lokiResources", "string", "cpu=100m/1 memory=256Mi/1Gi", "Loki " + _R, parse_resources),
-    Key("lokiIngestionRateMb", "integer", 4, "Loki per-tenant ingestion rate limit in MB/s.", _integer(1, 1000)),
-    Key("lokiIngestionBurstMb", "integer", 8, "Loki per-tenant ingestion burst in MB.", _integer(1, 2000)),
-    # --- vault -----------------------------------------------------------------------------------
-    Key("vaultReplicas", "integer", 1, "Vault server replicas (Raft peers; prod: 3).", _integer(1, 7)),
-    Key("vaultStorage", "string", "5Gi", "Vault Raft volume size.", _regex(_STORAGE, "a size such as 10Gi")),
-    Key(
+    )
+    storage: str = setting(
+        "lokiStorage", "string", "10Gi", "Loki volume size.", _regex(_STORAGE, "a size such as 50Gi")
+    )
+    resources: Resources = setting(
+        "lokiResources", "string", "cpu=100m/1 memory=256Mi/1Gi", "Loki " + _R, parse_resources
+    )
+    ingestion_rate_mb: int = setting(
+        "lokiIngestionRateMb", "integer", 4, "Loki per-tenant ingestion rate limit in MB/s.", _integer(1, 1000)
+    )
+    ingestion_burst_mb: int = setting(
+        "lokiIngestionBurstMb", "integer", 8, "Loki per-tenant ingestion burst in MB.", _integer(1, 2000)
+    )
+
+
+@dataclass(frozen=True)
+class VaultSettings:
+    replicas: int = setting(
+        "vaultReplicas", "integer", 1, "Vault server replicas (Raft peers; prod: 3).", _integer(1, 7)
+    )
+    storage: str = setting(
+        "vaultStorage", "string", "5Gi", "Vault Raft volume size.", _regex(_STORAGE, "a size such as 10Gi")
+    )
+    tls_secret: str = setting(
         "vaultTlsSecret",
         "string",
         "",
-        "Name of a kubernetes.io/tls Secret in the vault namespace for the "
-        "listener; empty disables TLS (refused in prod).",
-        _regex(_DNS_LABEL, "a DNS-1123 Secret name or empty", allow_empty=True),
-    ),
-    Key(
+        "Name of a kubernetes.io/tls Secret in the vault namespace (tls.crt, tls.key, ca.crt) for Vault's listener; "
+        "empty = plain HTTP (dev only).",
+        _regex(_DNS_LABEL, "a DNS-1123 label or empty", allow_empty=True),
+    )
+    rotation_period: str = setting(
         "vaultRotationPeriod",
         "string",
         "90d",
-        "Rotation period recorded on every KV secret; the rotation report flags older versions.",
-        _duration("1h", "2y"),
-    ),
-    # --- progressive delivery --------------------------------------------------------------------
-    Key(
-        "deliveryStrategy",
-        "string",
-        "canary",
-        "How a new app version is rolled out: canary or blueGreen.",
-        _choice("canary", "blueGreen"),
-    ),
-    Key(
-        "canaryWeights",
-        "array",
-        [50],
-        "Canary traffic weights, strictly increasing within 1..99; each is followed by a pause.",
-        _weights,
-        items="integer",
-    ),
-    Key(
-        "canaryPause",
-        "string",
-        "30s",
-        "Pause after each canary weight (at least one analysis interval).",
-        _duration("10s", "1h"),
-    ),
-    Key("analysisInterval", "string", "30s", "Interval between two analysis measurements.", _duration("10s", "10m")),
-    Key(
-        "analysisFailureLimit",
-        "integer",
-        1,
-        "Failed measurements tolerated before the rollout aborts.",
-        _integer(0, 10),
-    ),
-    Key(
-        "errorRatioThreshold",
-        "string",
-        "0.05",
-        "Error ratio that fails the analysis and fires the alert.",
-        _decimal(0.0001, 0.5),
-    ),
-    Key(
-        "latencyP95ThresholdSeconds",
-        "string",
-        "0.5",
-        "P95 latency (seconds) that fails the analysis and fires the alert.",
-        _decimal(0.01, 60),
-    ),
-    # --- cost ------------------------------------------------------------------------------------
-    Key(
+        "How often every secret must be rotated (KV custom metadata; the rotation report flags older ones).",
+        _duration("1d", "1y"),
+    )
+
+
+@dataclass(frozen=True)
+class CostSettings:
+    cpu_hourly: float = setting(
         "costCpuHourly",
         "string",
         "0.031611",
         "Price of one vCPU-hour (USD), given to OpenCost and the estimate.",
         _decimal(0, 100),
-    ),
-    Key("costMemoryGibHourly", "string", "0.004237", "Price of one GiB-hour of memory (USD).", _decimal(0, 100)),
-    Key(
+    )
+    memory_gib_hourly: float = setting(
+        "costMemoryGibHourly", "string", "0.004237", "Price of one GiB-hour of memory (USD).", _decimal(0, 100)
+    )
+    storage_gb_monthly: float = setting(
         "costStorageGbMonthly", "string", "0.04", "Price of one GB-month of persistent storage (USD).", _decimal(0, 100)
-    ),
-    Key("costLoadBalancerHourly", "string", "0.025", "Price of one load balancer hour (USD).", _decimal(0, 100)),
-    Key("costNodeCount", "integer", 1, "Nodes a DaemonSet runs on, for the estimate.", _integer(1, 10000)),
-    Key(
+    )
+    load_balancer_hourly: float = setting(
+        "costLoadBalancerHourly", "string", "0.025", "Price of one load balancer hour (USD).", _decimal(0, 100)
+    )
+    node_count: int = setting(
+        "costNodeCount", "integer", 1, "Nodes a DaemonSet runs on, for the estimate.", _integer(1, 10000)
+    )
+    monthly_budget: float = setting(
         "costMonthlyBudget",
         "string",
         "150",
         "Monthly budget (USD) the policy pack holds the estimate to.",
         _decimal(0, 10_000_000),
-    ),
-    Key(
+    )
+    increase_threshold_percent: int = setting(
         "costIncreaseThresholdPercent",
         "integer",
         20,
         "A pull request that raises the estimate by more than this percent is flagged.",
         _integer(0, 1000),
-    ),
-    # --- CI/CD (GitHub) ----------------------------------------------------------------------------
-    Key(
+    )
+
+
+@dataclass(frozen=True)
+class CiSettings:
+    manage_github: bool = setting(
         "githubManage",
         "boolean",
         False,
-        "Manage the app repository's workflows, environments, secrets and "
-        "ruleset with pulumi-github (needs github:token).",
+        "Manage each service repository's workflows, environments, secrets and ruleset with pulumi-github (needs "
+        "github:token).",
         _boolean,
-    ),
-    Key(
-        "githubOwner",
-        "string",
-        "example-org",
-        "Owner (user or organization) of the app repository.",
-        _regex(_GH_NAME, "a GitHub user or organization name"),
-    ),
-    Key(
-        "githubRepository",
-        "string",
-        "orders-api",
-        "Name of the app repository the workflows are committed to.",
-        _regex(_GH_NAME, "a GitHub repository name"),
-    ),
-    Key("deployRailway", "boolean", False, "Deploy the app to Railway from the deploy workflows.", _boolean),
-    Key("deployRender", "boolean", False, "Deploy the app to Render from the deploy workflows.", _boolean),
-    Key("deployFly", "boolean", False, "Deploy the app to Fly.io from the deploy workflows.", _boolean),
-    Key(
+    )
+    deploy_railway: bool = setting(
+        "deployRailway", "boolean", False, "Deploy the services to Railway from the deploy workflows.", _boolean
+    )
+    deploy_render: bool = setting(
+        "deployRender", "boolean", False, "Deploy the services to Render from the deploy workflows.", _boolean
+    )
+    deploy_fly: bool = setting(
+        "deployFly", "boolean", False, "Deploy the services to Fly.io from the deploy workflows.", _boolean
+    )
+    vault_secrets: bool = setting(
         "ciVaultSecrets",
         "boolean",
         False,
         "Workflows read their deploy secrets from Vault through GitHub OIDC instead of GitHub environment secrets.",
         _boolean,
-    ),
-    Key(
+    )
+    vault_address: str = setting(
         "ciVaultAddress",
         "string",
         "",
-        "Vault address the workflows log in to through GitHub OIDC when "
-        "ciVaultSecrets is on (reachable from GitHub's runners).",
+        "Vault address the workflows log in to through GitHub OIDC when ciVaultSecrets is on (reachable from "
+        "GitHub's runners).",
         _regex(
             re.compile(r"^https://[^\s/]+(:\d+)?$"),
             "an https URL without path, e.g. https://vault.example.com, or empty",
             allow_empty=True,
         ),
-    ),
-    Key(
+    )
+    production_reviewers: tuple[int, ...] = setting(
         "productionReviewers",
         "array",
         [],
-        "Numeric GitHub user ids (gh api users/<login> --jq .id) whose approval "
-        "the production environment requires (at most 6).",
+        "Numeric GitHub user ids (gh api users/<login> --jq .id) whose approval the production environment requires "
+        "(at most 6).",
         _array_of(_integer(1, 2**53), "a list of at most 6 numeric GitHub user ids, e.g. [1234567]"),
         items="integer",
-    ),
-)
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    cluster: ClusterSettings
+    namespaces: NamespaceSettings
+    monitoring: MonitoringSettings
+    logging: LoggingSettings
+    vault: VaultSettings
+    cost: CostSettings
+    ci: CiSettings
+    environment: str = setting(
+        "environment",
+        "string",
+        "dev",
+        "Environment of this stack: dev, staging or prod. prod turns on HA, longer retention and stricter policies.",
+        _choice(*ENVIRONMENTS),
+    )
+    services: Mapping[str, Mapping[str, Any]] = setting(
+        "services",
+        "object",
+        {"orders-api": {}},
+        "The services this stack runs: service name (a folder under services/, docs/SERVICES.md) -> per-stack "
+        "overrides: tag (image tag), replicas, maxReplicas (0: no HPA), resources ('cpu=<req>/<lim> "
+        "memory=<req>/<lim>'), host (public host name), canary ({weights: [...], pause: 1m}).",
+        _services,
+    )
+    project: str = NAMESPACE
+    stack: str = "dev"
+    secrets_present: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+
+def _declared(cls: type) -> list[tuple[str, Key | type]]:
+    """``(field name, Key)`` for settings and ``(field name, section class)`` for nested sections, in order."""
+    out: list[tuple[str, Key | type]] = []
+    for f in fields(cls):
+        if "key" in f.metadata:
+            out.append((f.name, f.metadata["key"]))
+        elif isinstance(f.type, str) and f.type.endswith("Settings") and f.type in globals():
+            out.append((f.name, globals()[f.type]))
+    return out
+
+
+def _all_keys(cls: type) -> list[Key]:
+    keys: list[Key] = []
+    for _name, decl in _declared(cls):
+        keys.extend([decl] if isinstance(decl, Key) else _all_keys(decl))
+    return keys
+
+
+KEYS: tuple[Key, ...] = tuple(_all_keys(Settings))
 
 SECRET_KEYS: tuple[SecretKey, ...] = (
     SecretKey("alertWebhookUrl", "Generic webhook URL Alertmanager posts every alert to."),
@@ -578,124 +589,15 @@ KEYS_BY_NAME = {k.name: k for k in KEYS}
 SECRET_KEY_NAMES = frozenset(s.name for s in SECRET_KEYS)
 
 
-# --------------------------------------------------------------------------------------------------
-# The settings tree.
-# --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ClusterSettings:
-    kube_context: str
-    render_yaml_to_directory: str
-    storage_class: str
-
-
-@dataclass(frozen=True)
-class NamespaceSettings:
-    app: str
-    app_team: str
-    app_cost_center: str
-    team: str
-    cost_center: str
-    quota: Resources
-    max_pods: int
-    container_defaults: Resources
-    app_quota: Resources
-
-
-@dataclass(frozen=True)
-class AppSettings:
-    name: str
-    image: str
-    replicas: int
-    resources: Resources
-    ingress_host: str
-    max_replicas: int
-
-
-@dataclass(frozen=True)
-class MonitoringSettings:
-    prometheus_retention: str
-    prometheus_retention_size: str
-    prometheus_storage: str
-    prometheus_replicas: int
-    prometheus_resources: Resources
-    scrape_interval: str
-    evaluation_interval: str
-    alertmanager_replicas: int
-    grafana_replicas: int
-    runbook_base_url: str
-
-
-@dataclass(frozen=True)
-class LoggingSettings:
-    retention: str
-    storage: str
-    resources: Resources
-    ingestion_rate_mb: int
-    ingestion_burst_mb: int
-
-
-@dataclass(frozen=True)
-class VaultSettings:
-    replicas: int
-    storage: str
-    tls_secret: str
-    rotation_period: str
-
-
-@dataclass(frozen=True)
-class DeliverySettings:
-    strategy: str
-    canary_weights: tuple[int, ...]
-    canary_pause: str
-    analysis_interval: str
-    analysis_failure_limit: int
-    error_ratio_threshold: float
-    latency_p95_threshold_seconds: float
-
-
-@dataclass(frozen=True)
-class CostSettings:
-    cpu_hourly: float
-    memory_gib_hourly: float
-    storage_gb_monthly: float
-    load_balancer_hourly: float
-    node_count: int
-    monthly_budget: float
-    increase_threshold_percent: int
-
-
-@dataclass(frozen=True)
-class CiSettings:
-    manage_github: bool
-    owner: str
-    repository: str
-    deploy_railway: bool
-    deploy_render: bool
-    deploy_fly: bool
-    vault_secrets: bool
-    production_reviewers: tuple[int, ...]
-    vault_address: str = ""
-
-
-@dataclass(frozen=True)
-class Settings:
-    project: str
-    stack: str
-    environment: str
-    cluster: ClusterSettings
-    namespaces: NamespaceSettings
-    app: AppSettings
-    monitoring: MonitoringSettings
-    logging: LoggingSettings
-    vault: VaultSettings
-    delivery: DeliverySettings
-    cost: CostSettings
-    ci: CiSettings
-    secrets_present: frozenset[str] = field(default_factory=frozenset)
-
-    @property
-    def is_prod(self) -> bool:
-        return self.environment == "prod"
+def _build(cls: type, values: Mapping[str, Any]) -> Any:
+    kwargs: dict[str, Any] = {}
+    for name, decl in _declared(cls):
+        if isinstance(decl, Key):
+            value = values[decl.name]
+            kwargs[name] = tuple(value) if isinstance(value, list) else value
+        else:
+            kwargs[name] = _build(decl, values)
+    return cls(**kwargs)
 
 
 def _cross_checks(v: Mapping[str, Any], problems: list[str]) -> None:
@@ -704,8 +606,6 @@ def _cross_checks(v: Mapping[str, Any], problems: list[str]) -> None:
     def has(*names: str) -> bool:
         return all(n in v for n in names)
 
-    if has("environment", "appReplicas") and v["environment"] == "prod" and v["appReplicas"] < 2:
-        problems.append(f"{NAMESPACE}:appReplicas: {v['appReplicas']} is too few for prod; accepted: 2 or more")
     if has("environment", "vaultTlsSecret") and v["environment"] == "prod" and not v["vaultTlsSecret"]:
         problems.append(
             f"{NAMESPACE}:vaultTlsSecret: empty in prod; accepted: the name of a kubernetes.io/tls "
@@ -716,24 +616,12 @@ def _cross_checks(v: Mapping[str, Any], problems: list[str]) -> None:
             f"{NAMESPACE}:vaultReplicas: {v['vaultReplicas']} gives Raft no majority advantage; "
             "accepted: an odd number (1, 3, 5, 7)"
         )
-    if has("canaryPause", "analysisInterval") and (
-        duration_seconds(v["canaryPause"]) < duration_seconds(v["analysisInterval"])
-    ):
-        problems.append(
-            f"{NAMESPACE}:canaryPause: {v['canaryPause']!r} is shorter than analysisInterval "
-            f"{v['analysisInterval']!r}; accepted: a pause of at least one analysis interval"
-        )
     if has("evaluationInterval", "scrapeInterval") and (
         duration_seconds(v["evaluationInterval"]) < duration_seconds(v["scrapeInterval"])
     ):
         problems.append(
             f"{NAMESPACE}:evaluationInterval: {v['evaluationInterval']!r} is shorter than "
             f"scrapeInterval {v['scrapeInterval']!r}; accepted: at least the scrape interval"
-        )
-    if has("appMaxReplicas", "appReplicas") and 0 < v["appMaxReplicas"] < v["appReplicas"]:
-        problems.append(
-            f"{NAMESPACE}:appMaxReplicas: {v['appMaxReplicas']} is below appReplicas "
-            f"{v['appReplicas']}; accepted: 0 (no HPA) or at least appReplicas"
         )
     if has("lokiIngestionBurstMb", "lokiIngestionRateMb") and v["lokiIngestionBurstMb"] < v["lokiIngestionRateMb"]:
         problems.append(
@@ -755,6 +643,13 @@ def _cross_checks(v: Mapping[str, Any], problems: list[str]) -> None:
             f"{NAMESPACE}:productionReviewers: {len(v['productionReviewers'])} reviewers; accepted: at "
             "most 6 (GitHub's limit per environment)"
         )
+    if has("environment", "services") and v["environment"] == "prod":
+        for name, o in v["services"].items():
+            if isinstance(o.get("replicas", 1), int) and o.get("replicas", 1) < 2:
+                problems.append(
+                    f"{NAMESPACE}:services.{name}.replicas: {o.get('replicas', 1)} is too few for prod; "
+                    "accepted: 2 or more"
+                )
 
 
 def _show(value: Any) -> str:
@@ -798,75 +693,11 @@ def load_settings(
     _cross_checks(values, problems)
     if problems:
         raise ConfigError(problems)
-    v = values
-    return Settings(
+    built: Settings = _build(Settings, values)
+    return replace(
+        built,
         project=project,
         stack=stack,
-        environment=v["environment"],
-        cluster=ClusterSettings(v["kubeContext"], v["renderYamlToDirectory"], v["storageClass"]),
-        namespaces=NamespaceSettings(
-            v["appNamespace"],
-            v["appTeam"],
-            v["appCostCenter"],
-            v["team"],
-            v["costCenter"],
-            v["namespaceQuota"],
-            v["namespaceMaxPods"],
-            v["containerDefaults"],
-            v["appNamespaceQuota"],
-        ),
-        app=AppSettings(
-            v["appName"], v["appImage"], v["appReplicas"], v["appResources"], v["appIngressHost"], v["appMaxReplicas"]
-        ),
-        monitoring=MonitoringSettings(
-            v["prometheusRetention"],
-            v["prometheusRetentionSize"],
-            v["prometheusStorage"],
-            v["prometheusReplicas"],
-            v["prometheusResources"],
-            v["scrapeInterval"],
-            v["evaluationInterval"],
-            v["alertmanagerReplicas"],
-            v["grafanaReplicas"],
-            v["runbookBaseUrl"],
-        ),
-        logging=LoggingSettings(
-            v["lokiRetention"],
-            v["lokiStorage"],
-            v["lokiResources"],
-            v["lokiIngestionRateMb"],
-            v["lokiIngestionBurstMb"],
-        ),
-        vault=VaultSettings(v["vaultReplicas"], v["vaultStorage"], v["vaultTlsSecret"], v["vaultRotationPeriod"]),
-        delivery=DeliverySettings(
-            v["deliveryStrategy"],
-            tuple(v["canaryWeights"]),
-            v["canaryPause"],
-            v["analysisInterval"],
-            v["analysisFailureLimit"],
-            v["errorRatioThreshold"],
-            v["latencyP95ThresholdSeconds"],
-        ),
-        cost=CostSettings(
-            v["costCpuHourly"],
-            v["costMemoryGibHourly"],
-            v["costStorageGbMonthly"],
-            v["costLoadBalancerHourly"],
-            v["costNodeCount"],
-            v["costMonthlyBudget"],
-            v["costIncreaseThresholdPercent"],
-        ),
-        ci=CiSettings(
-            v["githubManage"],
-            v["githubOwner"],
-            v["githubRepository"],
-            v["deployRailway"],
-            v["deployRender"],
-            v["deployFly"],
-            v["ciVaultSecrets"],
-            tuple(v["productionReviewers"]),
-            v["ciVaultAddress"],
-        ),
         secrets_present=frozenset(n for n in raw if n in SECRET_KEY_NAMES and n in secret_names),
     )
 
@@ -892,11 +723,11 @@ def raw_config_from_runtime() -> tuple[dict[str, Any], set[str]]:
     from pulumi.runtime import config as rc
 
     merged: dict[str, Any] = {**rc.get_config_env(), **rc.CONFIG.get()}
-    secret_full = set(rc._SECRET_KEYS.get()) | set(rc.get_config_secret_keys_env())
     prefix = NAMESPACE + ":"
     raw = {k[len(prefix) :]: _decode(v) for k, v in merged.items() if k.startswith(prefix)}
-    # Typed defaults arrive as text ("1", "true"); checks accept both forms.
-    secrets = {k[len(prefix) :] for k in secret_full if k.startswith(prefix)}
+    # Typed defaults arrive as text ("1", "true"); checks accept both forms. Which keys are secret: the SDK's
+    # public is_config_secret, per key.
+    secrets = {k[len(prefix) :] for k in merged if k.startswith(prefix) and rc.is_config_secret(k)}
     return raw, secrets
 
 

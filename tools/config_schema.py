@@ -29,6 +29,10 @@ def _scalar(value: object) -> str:
 def config_section() -> str:
     lines = [MARKER, "config:"]
     for key in KEYS:
+        if key.type == "object":
+            # Pulumi's project config types are scalars and arrays: a map is documented here, not declared.
+            lines.append(f"  # {key.name} (a map, set in each stack file): {key.description}")
+            continue
         lines.append(f"  {key.name}:")
         lines.append(f"    type: {key.type}")
         if key.items:

@@ -286,7 +286,7 @@ def expand_upstream(
         if parent is None:
             continue
         chain = parent.urn.split("::")[2]  # the parent's qualified type
-        for type_, name, props in upstream.expand(item, root):
+        for type_, name, props in upstream.expand(item):
             urn = f"urn:pulumi:{stack}::{project}::{chain}${type_}::{name}"
             out.append(Resource(urn, type_, name, parent.urn, True, _plain(props), parent.provider))
     return out

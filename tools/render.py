@@ -151,7 +151,8 @@ def render_run(run: Run) -> Rendered:
             groups[key].append(manifest(res))
         elif res.type == REPOSITORY_FILE_TYPE:
             inputs = mask_secrets(res.inputs, MASK)
-            out.files[f"workflows/{inputs['file']}"] = str(inputs.get("content", ""))
+            # one folder per repository: every service's repository gets the same workflow paths
+            out.files[f"workflows/{inputs['repository']}/{inputs['file']}"] = str(inputs.get("content", ""))
             workflows += 1
     # Registration order under the mocks is asynchronous: order files by name (namespaces first) so that
     # file names are stable from run to run.
@@ -280,6 +281,7 @@ def render(
     policy: bool = True,
     cost: bool = True,
     stream: Any = None,
+    root: Path | None = None,
 ) -> int:
     """Render ``stack``; returns the exit status (0, 1 or 2). Prints to ``stream`` (stdout)."""
     from components.config import ConfigError
@@ -297,7 +299,7 @@ def render(
         # as the engine's gRPC round trips (tests hold both equal), without a second interpreter.
         pack = policy_report.InProcessPack(stack=stack)
     try:
-        run = run_stack(stack, overrides=overrides)
+        run = run_stack(stack, overrides=overrides, root=root or ROOT)
         out = render_run(run)
         if pack is not None:
             _policy_step(run, out, pack)

@@ -185,10 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in PACKAGES:
-        p = sub.add_parser(name, help=f"vendor a {name} release")
-        p.add_argument("--version", required=True)
-        p.add_argument("--from", dest="source", required=True, metavar="DIR_OR_URL")
-        p.add_argument("--license", dest="license_from", metavar="FILE_OR_URL")
+        one = sub.add_parser(name, help=f"vendor a {name} release")
+        one.add_argument("--version", required=True)
+        one.add_argument("--from", dest="source", required=True, metavar="DIR_OR_URL")
+        one.add_argument("--license", dest="license_from", metavar="FILE_OR_URL")
     sub.add_parser("check", help="verify every vendored file against its SHA256SUMS")
     args = parser.parse_args(argv)
     root = vendored.ROOT

@@ -1,16 +1,12 @@
-"""CanaryDelivery: the Argo Rollouts controller and the app as a Rollout with Prometheus analysis.
+"""CanaryDelivery: the Argo Rollouts controller, platform-wide (each service's Rollout is in its own
+``hardening:service:Service`` component, components/service).
 
-- Controller: the vendored, hash-checked upstream release manifest
-  (``vendor/argo-rollouts/<versions.ARGO_ROLLOUTS_VERSION>/install.yaml``) through
-  ``kubernetes.yaml.v2.ConfigFile`` (``components.upstream.install``) and a dedicated provider whose
-  default namespace is ``argo-rollouts`` (the manifest's namespaced objects carry no namespace). A transform gives the
-  controller Deployment requests/limits, a readiness probe and the pinned image.
-- App: ServiceAccount (Vault's Kubernetes auth role is bound to it), stable/canary (or active/preview)
-  Services, an NGINX Ingress when ``appIngressHost`` is set, the AnalysisTemplate, the Rollout,
-  a PodDisruptionBudget, an optional HorizontalPodAutoscaler and NetworkPolicies.
-
-Everything is built by the pure functions of ``specs`` and ``workload``; bad strategy settings raise
-``specs.StrategyError`` before any child resource is registered.
+The controller comes from the vendored, hash-checked upstream release manifest
+(``vendor/argo-rollouts/<versions.ARGO_ROLLOUTS_VERSION>/install.yaml``) through
+``kubernetes.yaml.v2.ConfigFile`` (``components.upstream.install``) and a dedicated provider whose default
+namespace is ``argo-rollouts`` (the manifest's namespaced objects carry no namespace). A transform gives the
+controller Deployment requests/limits, a readiness probe, the pinned image and its replica count; a
+NetworkPolicy lets it reach the Kubernetes API and Prometheus.
 """
 
 from __future__ import annotations
@@ -26,7 +22,6 @@ from components import conventions as cv
 from components import k8s as kb
 from components import upstream, versions
 from components.canary import specs, workload
-from components.config import Settings
 
 TYPE = "hardening:canary:CanaryDelivery"
 DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
@@ -34,7 +29,9 @@ DEPLOYMENT_TYPE = "kubernetes:apps/v1:Deployment"
 
 @dataclass
 class CanaryDeliveryArgs:
-    settings: Settings
+    controller_replicas: int = 1
+    kube_context: str = ""
+    render_yaml_to_directory: str = ""
 
 
 def raw(obj: Mapping[str, Any]) -> Any:
@@ -42,9 +39,9 @@ def raw(obj: Mapping[str, Any]) -> Any:
     return obj
 
 
-def controller_replicas(settings: Settings) -> int:
+def controller_replicas(is_prod: bool) -> int:
     """Two controllers in prod (leader election: one active, one hot standby), one elsewhere."""
-    return 2 if settings.is_prod else 1
+    return 2 if is_prod else 1
 
 
 def controller_transform(
@@ -65,41 +62,28 @@ def controller_transform(
 
 
 class CanaryDelivery(pulumi.ComponentResource):
-    """Argo Rollouts controller + the app as a canary (or blue/green) Rollout with automated analysis."""
+    """The Argo Rollouts controller (CRDs, RBAC, Deployment) and its NetworkPolicy."""
 
-    rollout_name: pulumi.Output[str]
-    namespace: pulumi.Output[str]
-    stable_service: pulumi.Output[str]
-    canary_service: pulumi.Output[str]
+    controller: pulumi.Resource
 
     def __init__(self, name: str, args: CanaryDeliveryArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
-        s = args.settings
-        inp = specs.delivery_input(s)
-        # Build every document first: a bad strategy stops here, before any child is registered.
-        template_doc = specs.analysis_template(inp)
-        pod = specs.camel(workload.pod_template(s))
-        lbls = workload.app_labels(s)
-        rollout_doc = specs.rollout(inp, pod, replicas=s.app.replicas, labels=lbls)
-        ns, app = inp.namespace, inp.app
         child = pulumi.ResourceOptions(parent=self)
-
-        # --- controller ---------------------------------------------------------------------------
         rollouts_provider = k8s.Provider(
             f"{name}-argo-rollouts",
-            context=s.cluster.kube_context or None,
-            render_yaml_to_directory=s.cluster.render_yaml_to_directory or None,
+            context=args.kube_context or None,
+            render_yaml_to_directory=args.render_yaml_to_directory or None,
             enable_server_side_apply=True,
             namespace=cv.NS_ROLLOUTS,
             opts=child,
         )
-        controller = upstream.install(
+        self.controller = upstream.install(
             f"{name}-controller",
             versions.ARGO_ROLLOUTS_PACKAGE,
             versions.ARGO_ROLLOUTS_VERSION,
             versions.ARGO_ROLLOUTS_INSTALL,
             namespace=cv.NS_ROLLOUTS,
-            transforms=[controller_transform(versions.image("argo-rollouts"), controller_replicas(s))],
+            transforms=[controller_transform(versions.image("argo-rollouts"), args.controller_replicas)],
             opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": rollouts_provider}),
         )
         ctl_lbls = kb.labels(specs.CONTROLLER, "rollouts-controller")
@@ -109,81 +93,4 @@ class CanaryDelivery(pulumi.ComponentResource):
             spec=raw(workload.controller_network_policy_spec()),
             opts=child,
         )
-
-        # --- app ------------------------------------------------------------------------------------
-        sa = k8s.core.v1.ServiceAccount(
-            f"{name}-sa", metadata=raw(kb.meta(app, ns, lbls)), automount_service_account_token=False, opts=child
-        )
-        svc_lbls = {k: v for k, v in lbls.items() if k != cv.LABEL_APP}
-        service_names = [inp.stable, inp.preview_service if inp.strategy == "blueGreen" else inp.canary]
-        # not awaited: the app is ready only once Vault is unsealed and seeded (docs/SECURITY_GUIDE.md)
-        services = [
-            k8s.core.v1.Service(
-                f"{name}-svc-{svc}",
-                metadata=raw(kb.meta(svc, ns, svc_lbls, kb.SKIP_AWAIT)),
-                spec=raw(workload.service_spec(s)),
-                opts=child,
-            )
-            for svc in service_names
-        ]
-        after_crds = pulumi.ResourceOptions(parent=self, depends_on=[controller])
-        ingress: list[pulumi.Resource] = []
-        if inp.ingress:
-            ingress.append(
-                k8s.networking.v1.Ingress(
-                    f"{name}-ingress",
-                    metadata=raw(kb.meta(inp.ingress, ns, svc_lbls)),
-                    spec=raw(workload.ingress_spec(s, inp.stable)),
-                    opts=child,
-                )
-            )
-        template = k8s.apiextensions.CustomResource(
-            f"{name}-analysis",
-            api_version=specs.API_VERSION,
-            kind="AnalysisTemplate",
-            metadata=template_doc["metadata"],
-            spec=template_doc["spec"],
-            opts=after_crds,
-        )
-        rollout = k8s.apiextensions.CustomResource(
-            f"{name}-rollout",
-            api_version=specs.API_VERSION,
-            kind="Rollout",
-            metadata=rollout_doc["metadata"],
-            spec=rollout_doc["spec"],
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[controller, template, sa, *services, *ingress],
-                # the HPA owns the replica count once it exists
-                ignore_changes=["spec.replicas"] if s.app.max_replicas > 0 else None,
-            ),
-        )
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb", metadata=raw(kb.meta(app, ns, svc_lbls)), spec=raw(workload.pdb_spec(s)), opts=child
-        )
-        if s.app.max_replicas > 0:
-            k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-hpa",
-                metadata=raw(kb.meta(app, ns, svc_lbls)),
-                spec=raw(workload.hpa_spec(s)),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[rollout]),
-            )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-app-allow",
-            metadata=raw(kb.meta(f"allow-{app}", ns, svc_lbls)),
-            spec=raw(workload.app_network_policy_spec(s)),
-            opts=child,
-        )
-
-        self.rollout_name = pulumi.Output.from_input(app)
-        self.namespace = pulumi.Output.from_input(ns)
-        self.stable_service = pulumi.Output.from_input(service_names[0])
-        self.canary_service = pulumi.Output.from_input(service_names[1])
-        self.register_outputs(
-            {
-                "rollout_name": self.rollout_name,
-                "namespace": self.namespace,
-                "stable_service": self.stable_service,
-                "canary_service": self.canary_service,
-            }
-        )
+        self.register_outputs({"controller": self.controller})

@@ -11,6 +11,7 @@ Every alert's runbook is a heading of docs/PROGRESSIVE_DEPLOYMENT_GUIDE.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from grafana_foundation_sdk.builders import dashboard as db
@@ -22,6 +23,7 @@ from components.config import Settings
 from components.monitoring.dashboards.common import graph, instant_table, new_dashboard, single_stat, to_dict
 from components.monitoring.rules import validate_rule_group
 from components.monitoring.specs import DashboardSpec, ScrapeTarget
+from components.service.spec import ServiceSpec
 
 GUIDE = "PROGRESSIVE_DEPLOYMENT_GUIDE.md"
 SCRAPE_JOB = "argo-rollouts"
@@ -102,13 +104,13 @@ def rule_group(
     return group
 
 
-def rollout_dashboard(settings: Settings) -> dict[str, Any]:
+def rollout_dashboard(services: Sequence[ServiceSpec]) -> dict[str, Any]:
     """Phase, canary weight (replicas and observed traffic), analysis results and the canary's SLIs."""
-    ns, app = settings.namespaces.app, settings.app.name
+    ns, app = services[0].namespace, services[0].name
     ro = f'namespace="{ns}", name="{app}"'
     sli = f'namespace="{ns}", {cv.LABEL_APP}="{app}"'
     hash_label = cv.ROLLOUTS_HASH_SERIES_LABEL
-    d = settings.delivery
+    d = services[0].thresholds
     d_board = (
         new_dashboard(
             DASHBOARD_UID,
@@ -217,7 +219,7 @@ def rollout_dashboard(settings: Settings) -> dict[str, Any]:
                 "Canary vs stable error ratio",
                 [(f"max by ({hash_label}) ({cv.SLI_ERROR_RATIO_BY_HASH}{{{sli}}})", f"{{{{{hash_label}}}}}")],
                 "percentunit",
-                description=f"The analysis fails a measurement at {d.error_ratio_threshold:.2%}.",
+                description=f"The analysis fails a measurement at {d.error_ratio:.2%}.",
             )
         )
         .with_panel(
@@ -226,16 +228,16 @@ def rollout_dashboard(settings: Settings) -> dict[str, Any]:
                 "Canary vs stable P95 latency",
                 [(f"max by ({hash_label}) ({cv.SLI_P95_BY_HASH}{{{sli}}})", f"{{{{{hash_label}}}}}")],
                 "s",
-                description=f"The analysis fails a measurement at {d.latency_p95_threshold_seconds} s.",
+                description=f"The analysis fails a measurement at {d.latency_p95_seconds} s.",
             )
         )
     )
     return to_dict(d_board)
 
 
-def monitoring_addons(settings: Settings) -> MonitoringAddOns:
+def monitoring_addons(settings: Settings, services: Sequence[ServiceSpec]) -> MonitoringAddOns:
     return MonitoringAddOns(
         scrape_targets=(controller_scrape_target(),),
         rule_groups=(rule_group(settings.monitoring.runbook_base_url),),
-        dashboards=(DashboardSpec(DASHBOARD_UID, DASHBOARD_TITLE, rollout_dashboard(settings)),),
+        dashboards=(DashboardSpec(DASHBOARD_UID, DASHBOARD_TITLE, rollout_dashboard(services)),),
     )

@@ -3,8 +3,9 @@
 Pure functions, no Pulumi: the CanaryDelivery component wires their output into resources and the tests
 check it on its own (CRD schemas, a real Prometheus, ``analysis_eval``).
 
-- ``DeliveryInput`` (``delivery_input(settings)``) is everything a strategy depends on; ``validate``
-  rejects bad strategy configuration with one message per problem, naming the field and its stack key.
+- ``DeliveryInput`` (``components.service.delivery.delivery_input(spec)``) is everything a strategy
+  depends on; ``validate`` rejects bad strategy configuration with one message per problem, naming the
+  field and where it is set.
 - ``analysis_template`` / ``rollout_strategy`` / ``rollout`` return the custom resources in API form
   (camelCase), because ``apiextensions.CustomResource`` passes its spec through untranslated.
 - ``harden_controller_deployment`` patches the upstream controller Deployment (requests/limits,
@@ -28,8 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import conventions as cv
-from components.config import NAMESPACE as CONFIG_NS
-from components.config import Resources, Settings, duration_seconds
+from components.config import Resources, duration_seconds
 from components.monitoring import names as mon
 
 API_VERSION = "argoproj.io/v1alpha1"
@@ -70,16 +70,16 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 # Which stack key each input field comes from (error messages name both).
 STACK_KEYS = {
-    "strategy": "deliveryStrategy",
-    "weights": "canaryWeights",
-    "pause": "canaryPause",
-    "analysis_interval": "analysisInterval",
-    "failure_limit": "analysisFailureLimit",
-    "error_ratio_threshold": "errorRatioThreshold",
-    "latency_p95_threshold_seconds": "latencyP95ThresholdSeconds",
-    "app": "appName",
-    "namespace": "appNamespace",
-    "ingress_host": "appIngressHost",
+    "strategy": "platform.yaml delivery.strategy",
+    "weights": "services.<name>.canary.weights / platform.yaml delivery.weights",
+    "pause": "services.<name>.canary.pause / platform.yaml delivery.pause",
+    "analysis_interval": "platform.yaml delivery.analysisInterval",
+    "failure_limit": "platform.yaml delivery.failureLimit",
+    "error_ratio_threshold": "platform.yaml thresholds.errorRatio",
+    "latency_p95_threshold_seconds": "platform.yaml thresholds.latencyP95Seconds",
+    "app": "score.yaml metadata.name",
+    "namespace": "platform.yaml namespace",
+    "ingress_host": "services.<name>.host",
 }
 
 
@@ -137,31 +137,9 @@ class DeliveryInput:
         return duration_seconds(self.analysis_interval)
 
 
-def delivery_input(settings: Settings) -> DeliveryInput:
-    """The stack's delivery input: Services named after the app, NGINX routing when a host is set."""
-    d, app = settings.delivery, settings.app.name
-    blue_green = d.strategy == "blueGreen"
-    return DeliveryInput(
-        app=app,
-        namespace=settings.namespaces.app,
-        strategy=d.strategy,
-        weights=d.canary_weights,
-        pause=d.canary_pause,
-        analysis_interval=d.analysis_interval,
-        failure_limit=d.analysis_failure_limit,
-        error_ratio_threshold=d.error_ratio_threshold,
-        latency_p95_threshold_seconds=d.latency_p95_threshold_seconds,
-        stable_service=app,
-        canary_service=f"{app}-canary",
-        preview_service=f"{app}-preview" if blue_green else "",
-        ingress=app if settings.app.ingress_host else "",
-        ingress_host=settings.app.ingress_host,
-    )
-
-
 def _where(fld: str) -> str:
     key = STACK_KEYS.get(fld)
-    return f"{fld} ({CONFIG_NS}:{key})" if key else fld
+    return f"{fld} ({key})" if key else fld
 
 
 def _duration_or_problem(value: Any, fld: str, problems: list[str]) -> float | None:
@@ -212,7 +190,7 @@ def validate(inp: DeliveryInput) -> None:
         if not inp.preview_service:
             problems.append(
                 "preview_service is empty; accepted: the name of the preview Service (a blueGreen "
-                f"strategy ({CONFIG_NS}:deliveryStrategy) needs a preview Service for the new version "
+                "strategy (platform.yaml delivery.strategy) needs a preview Service for the new version "
                 "and its pre-promotion analysis)"
             )
         elif inp.preview_service == inp.stable:
@@ -316,16 +294,6 @@ def abort_budget(
     e = duration_seconds(evaluation_interval)
     i = duration_seconds(analysis_interval)
     return AbortBudget(s, s, e, i, failure_limit * i, controller_reaction_seconds)
-
-
-def settings_abort_budget(settings: Settings) -> AbortBudget:
-    m, d = settings.monitoring, settings.delivery
-    return abort_budget(
-        scrape_interval=m.scrape_interval,
-        evaluation_interval=m.evaluation_interval,
-        analysis_interval=d.analysis_interval,
-        failure_limit=d.analysis_failure_limit,
-    )
 
 
 # --------------------------------------------------------------------------------------------------

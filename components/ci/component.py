@@ -55,6 +55,19 @@ class CiPipelinesArgs:
     github_token: pulumi.Input[str] | None = None
 
     @classmethod
+    def for_service(cls, spec: Any, settings: Any) -> CiPipelinesArgs:
+        """The CI of one service's repository (``spec``: a ServiceSpec) with the stack's CI settings."""
+        token = pulumi.Config("github").get_secret("token")
+        return cls(
+            manage=settings.ci.manage_github,
+            workflows=WorkflowOptions.for_service(spec, settings.ci),
+            production_reviewers=tuple(settings.ci.production_reviewers),
+            secrets_present=frozenset(settings.secrets_present),
+            stack=settings.stack,
+            github_token=token,
+        )
+
+    @classmethod
     def from_settings(cls, settings: Any) -> CiPipelinesArgs:
         token = pulumi.Config("github").get_secret("token")
         return cls(

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from grafana_foundation_sdk.builders import dashboard as db
@@ -24,6 +25,7 @@ from components.cost import opencost as oc
 from components.monitoring import names
 from components.monitoring.dashboards.common import graph, instant_table, new_dashboard, single_stat, to_dict
 from components.monitoring.specs import DashboardSpec, ScrapeTarget
+from components.service.spec import ServiceSpec
 
 JOB: Final = oc.NAME
 KSM_JOB: Final = names.KUBE_STATE_METRICS
@@ -120,8 +122,8 @@ def cost_per_thousand_requests_expr(namespace: str, app: str) -> str:
     return f'sum({RECORD_NAMESPACE_HOURLY}{{namespace="{namespace}"}}) / ({requests} * 3600 / 1000 > 0)'
 
 
-def cost_dashboard(settings: Settings) -> dict[str, Any]:
-    ns, app = settings.namespaces.app, settings.app.name
+def cost_dashboard(settings: Settings, services: Sequence[ServiceSpec]) -> dict[str, Any]:
+    ns, app = services[0].namespace, services[0].name
     total = f"sum({RECORD_NAMESPACE_HOURLY})"
     money = [(None, "green")]
     d = (
@@ -230,8 +232,8 @@ def cost_dashboard(settings: Settings) -> dict[str, Any]:
     return to_dict(d)
 
 
-def monitoring_addons(settings: Settings) -> MonitoringAddOns:
-    model = cost_dashboard(settings)
+def monitoring_addons(settings: Settings, services: Sequence[ServiceSpec]) -> MonitoringAddOns:
+    model = cost_dashboard(settings, services)
     return MonitoringAddOns(
         scrape_targets=(scrape_target(),),
         rule_groups=(rule_group(settings),),

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from components import conventions as cv
-from components.config import Settings
 from components.logging import names
 
 # Stream labels every log line carries, and the label extracted from the app's JSON logs.
@@ -211,13 +210,11 @@ def alloy_config(inp: AlloyConfigInput) -> str:
     return "\n".join(lines) + "\n"
 
 
-def from_settings(settings: Settings) -> AlloyConfigInput:
-    """The Alloy configuration input of a stack: push to the rendered Loki Service, parse the app's JSON."""
-    return AlloyConfigInput(
-        loki_push_url=names.loki_push_url(names.NAMESPACE),
-        json_apps=((settings.namespaces.app, settings.app.name),),
-    )
+def from_services(services: Sequence[tuple[str, str]]) -> AlloyConfigInput:
+    """The Alloy configuration input of a stack: push to the rendered Loki Service, parse the JSON logs of the
+    services given as ``(namespace, name)``."""
+    return AlloyConfigInput(loki_push_url=names.loki_push_url(names.NAMESPACE), json_apps=tuple(services))
 
 
-def render_for(settings: Settings) -> str:
-    return alloy_config(from_settings(settings))
+def render_for(services: Sequence[tuple[str, str]]) -> str:
+    return alloy_config(from_services(services))

@@ -51,6 +51,8 @@ def _res(cls: Callable[..., R], name: str, *, opts: pulumi.ResourceOptions, **pr
 @dataclass
 class LoggingArgs:
     settings: Settings
+    # (namespace, service name) of every service whose JSON logs Alloy parses into labels
+    json_services: tuple[tuple[str, str], ...] = ()
 
 
 def _labels(name: str, component: str) -> dict[str, str]:
@@ -117,7 +119,7 @@ class Logging(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         # Build (and validate) both configurations before registering anything.
         self.loki_yaml = loki_builder.render(loki_builder.loki_config(loki_builder.from_settings(s)))
-        self.alloy_river = alloy_builder.alloy_config(alloy_builder.from_settings(s))
+        self.alloy_river = alloy_builder.alloy_config(alloy_builder.from_services(args.json_services))
         self._loki(s)
         self._alloy(s)
         self.push_url = pulumi.Output.from_input(names.loki_push_url(NS))

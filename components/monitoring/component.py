@@ -40,6 +40,9 @@ class MonitoringArgs:
     addons: MonitoringAddOns = field(default_factory=MonitoringAddOns)
     # Alertmanager receiver secrets present in stack config: secret key name -> secret Output.
     receiver_secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    # The services' threshold alerts (the strictest of the services' Thresholds).
+    error_ratio_threshold: float = cv.ERROR_RATIO_OBJECTIVE
+    latency_p95_threshold_seconds: float = cv.P95_LATENCY_OBJECTIVE_SECONDS
 
 
 def _labels(name: str, component: str) -> dict[str, str]:
@@ -73,10 +76,11 @@ class Monitoring(pulumi.ComponentResource):
         super().__init__("hardening:monitoring:Monitoring", name, None, opts)
         s = args.settings
         self._child = pulumi.ResourceOptions(parent=self)
+        self._thresholds = (args.error_ratio_threshold, args.latency_p95_threshold_seconds)
         self.rule_files = rules_builder.rule_files(
             runbook_base_url=s.monitoring.runbook_base_url,
-            error_ratio_threshold=s.delivery.error_ratio_threshold,
-            latency_p95_threshold_seconds=s.delivery.latency_p95_threshold_seconds,
+            error_ratio_threshold=args.error_ratio_threshold,
+            latency_p95_threshold_seconds=args.latency_p95_threshold_seconds,
             extra_groups=args.addons.rule_groups,
             # Vault/Loki alerts only when their scrape jobs exist (LokiDown uses absent()).
             scrape_targets=args.addons.scrape_targets,
@@ -446,8 +450,8 @@ class Monitoring(pulumi.ComponentResource):
         )
         dashboards = [
             *dash.builtin_dashboards(
-                error_ratio_objective=s.delivery.error_ratio_threshold,
-                latency_objective_seconds=s.delivery.latency_p95_threshold_seconds,
+                error_ratio_objective=self._thresholds[0],
+                latency_objective_seconds=self._thresholds[1],
             ),
             *addons.dashboards,
         ]

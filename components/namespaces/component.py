@@ -73,7 +73,7 @@ class PlatformNamespaces(pulumi.ComponentResource):
                         "requests.memory": quota.memory_request,
                         "limits.cpu": quota.cpu_limit,
                         "limits.memory": quota.memory_limit,
-                        "pods": str(args.max_pods),
+                        "pods": str(spec.max_pods or args.max_pods),
                     }
                 },
                 opts=child,

@@ -8,6 +8,7 @@ come from the builders in this folder; the configuration is rendered into a Conf
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +19,8 @@ from components import k8s as kb
 from components.addons import MonitoringAddOns
 from components.config import Resources, Settings
 from components.monitoring.specs import ScrapeTarget
+from components.service.spec import ServiceSpec
+from components.service.workload import VaultAccess
 from components.vault import declarative
 from components.vault import server_config as sc
 from components.versions import image
@@ -34,6 +37,7 @@ VAULT_RESOURCES = {"dev": Resources("100m", "256Mi", "500m", "512Mi"), "prod": R
 @dataclass
 class SecretsVaultArgs:
     settings: Settings
+    services: Sequence[ServiceSpec]
 
 
 def server_input(settings: Settings) -> sc.ServerConfigInput:
@@ -48,13 +52,16 @@ def server_input(settings: Settings) -> sc.ServerConfigInput:
     )
 
 
-def vault_configuration(settings: Settings) -> declarative.VaultConfig:
-    """The declarative Vault configuration of this stack (validated)."""
+def vault_configuration(settings: Settings, services: Sequence[ServiceSpec]) -> declarative.VaultConfig:
+    """The declarative Vault configuration of this stack (validated): one Kubernetes-auth role and policy per
+    service, bound to its ServiceAccount in its namespace."""
+    first, rest = services[0], services[1:]
     return declarative.platform_config(
-        app=settings.app.name,
-        app_namespace=settings.namespaces.app,
-        app_service_account=settings.app.name,
-        github_repository=f"{settings.ci.owner}/{settings.ci.repository}",
+        app=first.name,
+        app_namespace=first.namespace,
+        app_service_account=first.name,
+        extra_workloads=[(s.name, s.namespace) for s in rest],
+        github_repository=first.repository.full_name,
         ci_ref=None if settings.is_prod else "refs/heads/main",
         ci_environment="production" if settings.is_prod else None,
         rotation_period=settings.vault.rotation_period,
@@ -63,6 +70,20 @@ def vault_configuration(settings: Settings) -> declarative.VaultConfig:
 
 def vault_address(settings: Settings) -> str:
     return sc.api_address(server_input(settings))
+
+
+def vault_access(settings: Settings) -> VaultAccess:
+    """What a service's pods need to reach Vault: address, auth and KV mounts, TLS."""
+    return VaultAccess(
+        address=vault_address(settings),
+        auth_mount="kubernetes",
+        kv_mount="secret",
+        apps_prefix=declarative.APPS_PREFIX,
+        tls=bool(settings.vault.tls_secret),
+        namespace=NS,
+        server_label=NAME,
+        port=sc.API_PORT,
+    )
 
 
 def monitoring_addons(settings: Settings) -> MonitoringAddOns:
@@ -94,7 +115,7 @@ class SecretsVault(pulumi.ComponentResource):
         s = args.settings
         child = pulumi.ResourceOptions(parent=self)
         cfg = server_input(s)
-        desired = vault_configuration(s)
+        desired = vault_configuration(s, args.services)
         lbls = kb.labels(NAME, "secrets", instance=f"{NAME}-{NS}")
 
         sa = k8s.core.v1.ServiceAccount(

@@ -13,13 +13,14 @@ import pytest
 import yaml
 
 from components import conventions as cv
-from components.canary import component, specs, workload
+from components import vendored, versions
+from components.canary import component, specs
 from components.canary import monitoring as canary_monitoring
-from components.config import ConfigError
+from components.service import workload
 from components.versions import image
 from policies.registry import check_resource
-from tests.canary.support import stack_settings
-from tests.support.crds import ROLLOUTS_SCHEMAS, validate_custom_resource
+from tests.canary.support import stack_delivery, stack_service, stack_settings
+from tests.support.crds import validate_custom_resource
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "PROGRESSIVE_DEPLOYMENT_GUIDE.md"
@@ -27,36 +28,38 @@ BASE = specs.DeliveryInput(app="orders-api", namespace="web")
 
 
 def upstream_controller_deployment() -> dict[str, Any]:
-    docs = yaml.safe_load_all((ROLLOUTS_SCHEMAS / "install.yaml").read_text())
+    text = vendored.read_verified(versions.ARGO_ROLLOUTS_PACKAGE, versions.ARGO_ROLLOUTS_VERSION, "install.yaml")
+    docs = yaml.safe_load_all(text)
     return next(d for d in docs if d and d["kind"] == "Deployment" and d["metadata"]["name"] == specs.CONTROLLER)
 
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "dev": {},
     "prod": {},
-    "prod-blue-green": {"deliveryStrategy": "blueGreen"},
-    "dev-ingress": {"appIngressHost": "orders.dev.example.com"},
-    "dev-single-weight-no-tls": {"canaryWeights": [10], "canaryPause": "10s", "analysisInterval": "10s"},
+    "prod-blue-green": {"strategy": "blueGreen"},
+    "dev-ingress": {"host": "orders.dev.example.com"},
+    "dev-single-weight-no-tls": {"weights": (10,), "pause": "10s", "analysis_interval": "10s"},
 }
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_documents_validate_against_the_v1_9_1_crds(variant: str) -> None:
-    settings = stack_settings(variant.split("-")[0], VARIANTS[variant])
-    inp = specs.delivery_input(settings)
+    service = stack_service(variant.split("-")[0], **VARIANTS[variant])
+    inp = stack_delivery(variant.split("-")[0], **VARIANTS[variant])
     template = specs.analysis_template(inp)
+    vault = workload.VaultAccess("https://vault.vault.svc:8200", tls=True)
     rollout = specs.rollout(
         inp,
-        specs.camel(workload.pod_template(settings)),
-        replicas=settings.app.replicas,
-        labels=workload.app_labels(settings),
+        specs.camel(workload.pod_template(service, vault)),
+        replicas=service.replicas,
+        labels=workload.service_labels(service),
     )
     validate_custom_resource(template)
     validate_custom_resource(rollout)
 
 
 def test_prod_canary_strategy_is_20_50_80_with_one_minute_pauses_nginx_and_background_analysis() -> None:
-    strategy = specs.rollout_strategy(specs.delivery_input(stack_settings("prod")))["canary"]
+    strategy = specs.rollout_strategy(stack_delivery("prod"))["canary"]
     assert strategy["steps"] == [
         {"setWeight": 20},
         {"pause": {"duration": "1m"}},
@@ -74,13 +77,13 @@ def test_prod_canary_strategy_is_20_50_80_with_one_minute_pauses_nginx_and_backg
 
 
 def test_without_ingress_host_the_canary_is_replica_weighted() -> None:
-    strategy = specs.rollout_strategy(specs.delivery_input(stack_settings("dev")))["canary"]
+    strategy = specs.rollout_strategy(stack_delivery("dev"))["canary"]
     assert "trafficRouting" not in strategy
     assert strategy["steps"] == [{"setWeight": 50}, {"pause": {"duration": "30s"}}]
 
 
 def test_blue_green_has_active_preview_and_pre_promotion_analysis() -> None:
-    inp = specs.delivery_input(stack_settings("prod", {"deliveryStrategy": "blueGreen"}))
+    inp = stack_delivery("prod", strategy="blueGreen")
     bg = specs.rollout_strategy(inp)["blueGreen"]
     assert bg["activeService"] == "orders-api" and bg["previewService"] == "orders-api-preview"
     assert bg["prePromotionAnalysis"]["templates"] == [{"templateName": "orders-api-slo"}]
@@ -90,16 +93,8 @@ def test_blue_green_has_active_preview_and_pre_promotion_analysis() -> None:
 
 
 def test_analysis_template_reads_the_sli_rules_with_settings_thresholds() -> None:
-    settings = stack_settings(
-        "prod",
-        {
-            "errorRatioThreshold": "0.02",
-            "latencyP95ThresholdSeconds": "0.3",
-            "analysisFailureLimit": 2,
-            "analysisInterval": "20s",
-        },
-    )
-    spec = specs.analysis_template(specs.delivery_input(settings))["spec"]
+    inp = stack_delivery("prod", error_ratio=0.02, latency_p95_seconds=0.3, failure_limit=2, analysis_interval="20s")
+    spec = specs.analysis_template(inp)["spec"]
     by_name = {m["name"]: m for m in spec["metrics"]}
     err, lat = by_name[specs.METRIC_ERROR_RATIO], by_name[specs.METRIC_LATENCY_P95]
     assert cv.SLI_ERROR_RATIO_BY_HASH in err["provider"]["prometheus"]["query"]
@@ -124,30 +119,32 @@ def test_analysis_template_reads_the_sli_rules_with_settings_thresholds() -> Non
     [
         (
             {"weights": (50, 20)},
-            r"weights \(hardening:canaryWeights\) = \[50, 20\] is invalid; accepted: .*strictly "
+            r"weights \(services.<name>.canary.weights / platform.yaml delivery.weights\) = \[50, 20\] is "
+            r"invalid; accepted: .*strictly "
             r"increasing",
         ),
         ({"weights": (20, 20)}, r"strictly increasing"),
-        ({"weights": ()}, r"canaryWeights.*non-empty"),
+        ({"weights": ()}, r"canary.weights.*non-empty"),
         ({"weights": (0, 100)}, r"within 1\.\.99"),
         (
             {"pause": "20s", "analysis_interval": "30s"},
-            r"pause \(hardening:canaryPause\) = '20s' is shorter than "
-            r"analysis_interval \(hardening:analysisInterval\) = '30s'",
+            r"pause \(services.<name>.canary.pause / platform.yaml delivery.pause\) = '20s' is shorter than "
+            r"analysis_interval \(platform.yaml delivery.analysisInterval\) = '30s'",
         ),
         ({"strategy": "blueGreen"}, r"preview_service is empty; accepted: the name of the preview Service"),
         ({"strategy": "blueGreen", "preview_service": "orders-api"}, r"preview_service = 'orders-api' is the active"),
         (
             {"strategy": "linear"},
-            r"strategy \(hardening:deliveryStrategy\) = 'linear' is invalid; accepted: canary, "
+            r"strategy \(platform.yaml delivery.strategy\) = 'linear' is invalid; accepted: canary, "
             r"blueGreen",
         ),
         (
             {"strategy": "blueGreen", "preview_service": "p", "pause": "30s", "failure_limit": 2},
-            r"failure_limit \(hardening:analysisFailureLimit\) = 2 can never be exceeded by the 2 measurement",
+            r"failure_limit \(platform.yaml delivery.failureLimit\) = 2 can never be exceeded by the 2 "
+            r"measurement",
         ),
-        ({"error_ratio_threshold": 1.5}, r"errorRatioThreshold.*above 0 and below 1"),
-        ({"analysis_interval": "soon"}, r"analysisInterval\) = 'soon' is invalid"),
+        ({"error_ratio_threshold": 1.5}, r"thresholds.errorRatio.*above 0 and below 1"),
+        ({"analysis_interval": "soon"}, r"delivery.analysisInterval\) = 'soon' is invalid"),
         ({"canary_service": "orders-api"}, r"canary_service = 'orders-api' is the stable Service"),
     ],
 )
@@ -169,17 +166,25 @@ def test_every_problem_is_reported_at_once() -> None:
 @pytest.mark.parametrize(
     ("overrides", "key"),
     [
-        ({"canaryWeights": [50, 20]}, "hardening:canaryWeights"),
-        ({"canaryPause": "10s", "analysisInterval": "30s"}, "hardening:canaryPause"),
+        ({"canary": {"weights": [50, 20]}}, "hardening:services.orders-api.canary.weights"),
+        ({"canary": {"pause": "soon"}}, "hardening:services.orders-api.canary.pause"),
     ],
 )
 def test_stack_config_rejects_the_same_mistakes_first(overrides: dict[str, Any], key: str) -> None:
-    with pytest.raises(ConfigError, match=re.escape(key)):
-        stack_settings("dev", overrides)
+    from components.service.load import ServiceError, load_services
+
+    with pytest.raises(ServiceError, match=re.escape(key)):
+        load_services({"orders-api": overrides})
 
 
 def test_prod_worst_case_abort_is_within_three_minutes() -> None:
-    budget = specs.settings_abort_budget(stack_settings("prod"))
+    settings, service = stack_settings("prod"), stack_service("prod")
+    budget = specs.abort_budget(
+        scrape_interval=settings.monitoring.scrape_interval,
+        evaluation_interval=settings.monitoring.evaluation_interval,
+        analysis_interval=service.delivery.analysis_interval,
+        failure_limit=service.delivery.failure_limit,
+    )
     # 15 s scrapes, 15 s rule evaluation, 30 s analysis interval, failureLimit 1, 10 s for the controllers
     assert budget.as_dict() == {
         "first_scrape": 15,
@@ -196,7 +201,7 @@ def test_prod_worst_case_abort_is_within_three_minutes() -> None:
 
 
 def test_canary_analysis_count_outlasts_every_step() -> None:
-    inp = specs.delivery_input(stack_settings("prod"))
+    inp = stack_delivery("prod")
     count = specs.analysis_count(inp)
     span = len(inp.weights) * (inp.pause_seconds + inp.progress_deadline_seconds)
     assert (count - 1) * inp.interval_seconds >= span
@@ -213,34 +218,6 @@ def test_camel_case_conversion_keeps_label_keys() -> None:
         "metadata": {"labels": {"a_b": "c"}, "annotations": {"x_y": "z"}},
         "spec": {"serviceAccountName": "s", "from": [{"podSelector": {"matchLabels": {"k_k": "v"}}}]},
     }
-
-
-def test_pod_template_is_hardened_scraped_and_wired_to_vault() -> None:
-    settings = stack_settings("prod")
-    tmpl = specs.camel(workload.pod_template(settings))
-    meta, pod = tmpl["metadata"], tmpl["spec"]
-    assert meta["labels"][cv.LABEL_APP] == "orders-api" and meta["labels"][cv.LABEL_COMPONENT] == "app"
-    assert meta["annotations"][cv.ANNOTATION_SCRAPE] == "true"
-    assert meta["annotations"][cv.ANNOTATION_PORT] == str(specs.APP_PORT)
-    assert pod["serviceAccountName"] == "orders-api" and pod["automountServiceAccountToken"] is True
-    (c,) = pod["containers"]
-    assert c["image"] == settings.app.image
-    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    env = {e["name"]: e["value"] for e in c["env"]}
-    assert env["VAULT_ADDR"] == "https://vault.vault.svc:8200"
-    assert env["VAULT_ROLE"] == "orders-api" and env["VAULT_AUTH_METHOD"] == "kubernetes"
-    assert env["VAULT_SECRET_PATH"] == "apps/orders-api" and env["VAULT_CACERT"] == "/etc/vault-ca/ca.crt"
-    assert env["APP_PORT"] == "8080" and env["APP_VERSION"] == "1.0.0"
-    dev_env = {
-        e["name"]: e["value"]
-        for e in specs.camel(workload.pod_template(stack_settings("dev")))["spec"]["containers"][0]["env"]
-    }
-    assert dev_env["VAULT_ADDR"] == "http://vault.vault.svc:8200" and "VAULT_CACERT" not in dev_env
-    # every variable is one the app knows (a typo would be refused at start-up)
-    from app.orders_api.settings import KNOWN_VARIABLES
-
-    assert set(env) <= KNOWN_VARIABLES
 
 
 def _findings(resource_type: str, props: dict[str, Any]) -> list[str]:
@@ -296,7 +273,7 @@ def test_controller_transform_refuses_an_unexpected_manifest() -> None:
 
 def test_monitoring_addons_scrape_alert_and_dashboard() -> None:
     settings = stack_settings("prod")
-    addons = canary_monitoring.monitoring_addons(settings)
+    addons = canary_monitoring.monitoring_addons(settings, [stack_service("prod")])
     (target,) = addons.scrape_targets
     assert (target.namespace, target.port, dict(target.selector)) == (
         cv.NS_ROLLOUTS,

@@ -137,6 +137,33 @@ class WorkflowOptions:
             extra_problems=problems,
         )
 
+    @classmethod
+    def for_service(cls, spec: Any, ci: Any) -> WorkflowOptions:
+        """Options for one service (``components.service.spec.ServiceSpec``) and the stack's ``CiSettings``; a
+        service whose image is not on ghcr.io (the workflows push with GITHUB_TOKEN) is a ServiceError naming
+        its score.yaml."""
+        from components.service.load import ServiceError
+
+        repo = spec.image.split("@", 1)[0].rsplit(":", 1)[0]
+        if not _GHCR.fullmatch(repo):
+            raise ServiceError(
+                [
+                    f"{spec.source}/score.yaml: containers.*.image: {spec.image!r} is not on ghcr.io; accepted: "
+                    "ghcr.io/<owner>/<name>[:tag] (the service's workflows push the image to GitHub's registry)"
+                ]
+            )
+        return cls(
+            owner=spec.repository.owner,
+            repository=spec.repository.name,
+            image=repo,
+            deploy_railway=ci.deploy_railway,
+            deploy_render=ci.deploy_render,
+            deploy_fly=ci.deploy_fly,
+            vault_secrets=ci.vault_secrets,
+            vault_address=ci.vault_address,
+            app_dir=spec.repository.context,
+        )
+
     @property
     def full_repository(self) -> str:
         return f"{self.owner}/{self.repository}"

@@ -1,0 +1,143 @@
+"""Service: everything the platform gives one onboarded service, composed from what each area contributes.
+
+- Delivery (components/canary): the Rollout (canary or blue/green) with its AnalysisTemplate on the
+  service's own SLIs and thresholds, stable/canary (or active/preview) Services, an NGINX Ingress when the
+  stack gives it a host, a PodDisruptionBudget and, when ``maxReplicas`` is set, an HPA.
+- Secrets (components/vault): its ServiceAccount, which the Kubernetes-auth role ``<name>`` is bound to;
+  the role and its least-privilege policy are in the SecretsVault component's declarative document.
+- Network: a NetworkPolicy letting the ingress controller and its own namespace in, and the pods out to Vault.
+- CI/CD (components/ci): the workflows of its source repository (managed on GitHub when ``githubManage``).
+
+Monitoring (its scrape relabeling, SLI rules, SLO and threshold alerts, dashboards) and cost allocation are
+platform-wide components fed with every service's spec; the Namespace comes from PlatformNamespaces (a team
+namespace may hold several services). Everything is built by pure builders first: a bad definition stops
+before any child is registered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import k8s as kb
+from components.canary import specs
+from components.service import delivery, workload
+from components.service.spec import ServiceSpec
+
+TYPE = "hardening:service:Service"
+
+
+@dataclass
+class ServiceArgs:
+    spec: ServiceSpec
+    vault: workload.VaultAccess
+    # The Argo Rollouts CRDs (the controller's ConfigFile): the Rollout and AnalysisTemplate wait for them.
+    rollout_crds: pulumi.Resource | None = None
+    ci: Any = None  # CiPipelinesArgs for the service's repository (None: no CI component)
+    extra_outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def raw(obj: Any) -> Any:
+    """A plain dict from the builders as a resource input (the SDK's TypedDicts have the same shape)."""
+    return obj
+
+
+class Service(pulumi.ComponentResource):
+    """One service's Rollout, Services, Ingress, HPA, PDB, NetworkPolicy, ServiceAccount and CI."""
+
+    rollout_name: pulumi.Output[str]
+    namespace: pulumi.Output[str]
+    stable_service: pulumi.Output[str]
+    canary_service: pulumi.Output[str]
+    outputs: dict[str, Any]
+
+    def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(TYPE, name, None, opts)
+        s = args.spec
+        inp = delivery.delivery_input(s)
+        template_doc = specs.analysis_template(inp)
+        pod = specs.camel(workload.pod_template(s, args.vault))
+        rollout_doc = specs.rollout(inp, pod, replicas=s.replicas, labels=workload.service_labels(s))
+        ns = s.namespace
+        child = pulumi.ResourceOptions(parent=self)
+        obj_labels = workload.object_labels(s)
+
+        sa = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=raw(kb.meta(s.name, ns, obj_labels)),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        service_names = [inp.stable, inp.preview_service if inp.strategy == "blueGreen" else inp.canary]
+        # not awaited: a service is ready only once Vault is unsealed and holds its secrets (docs/SECURITY_GUIDE.md)
+        services = [
+            k8s.core.v1.Service(
+                f"{name}-svc-{svc}",
+                metadata=raw(kb.meta(svc, ns, obj_labels, kb.SKIP_AWAIT)),
+                spec=raw(workload.service_spec(s)),
+                opts=child,
+            )
+            for svc in service_names
+        ]
+        if inp.ingress:
+            # Not awaited, and nothing depends on it: on clusters whose ingress controller publishes no address
+            # (bare metal, kind, NodePort) waiting for .status.loadBalancer would block the Rollout forever.
+            k8s.networking.v1.Ingress(
+                f"{name}-ingress",
+                metadata=raw(kb.meta(inp.ingress, ns, obj_labels, kb.SKIP_AWAIT)),
+                spec=raw(workload.ingress_spec(s, inp.stable)),
+                opts=child,
+            )
+        crds = [args.rollout_crds] if args.rollout_crds is not None else []
+        template = k8s.apiextensions.CustomResource(
+            f"{name}-analysis",
+            api_version=specs.API_VERSION,
+            kind="AnalysisTemplate",
+            metadata=template_doc["metadata"],
+            spec=template_doc["spec"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=crds),
+        )
+        rollout = k8s.apiextensions.CustomResource(
+            f"{name}-rollout",
+            api_version=specs.API_VERSION,
+            kind="Rollout",
+            metadata=rollout_doc["metadata"],
+            spec=rollout_doc["spec"],
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*crds, template, sa, *services],
+                # the HPA owns the replica count once it exists
+                ignore_changes=["spec.replicas"] if s.max_replicas > 0 else None,
+            ),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb", metadata=raw(kb.meta(s.name, ns, obj_labels)), spec=raw(workload.pdb_spec(s)), opts=child
+        )
+        if s.max_replicas > 0:
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                metadata=raw(kb.meta(s.name, ns, obj_labels)),
+                spec=raw(workload.hpa_spec(s, specs.API_VERSION)),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[rollout]),
+            )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-allow",
+            metadata=raw(kb.meta(f"allow-{s.name}", ns, obj_labels)),
+            spec=raw(workload.network_policy_spec(s, args.vault)),
+            opts=child,
+        )
+        self.ci = None
+        if args.ci is not None:
+            from components.ci import CiPipelines
+
+            self.ci = CiPipelines(f"{name}-ci", args.ci, opts=child)
+
+        self.rollout_name = pulumi.Output.from_input(s.name)
+        self.namespace = pulumi.Output.from_input(ns)
+        self.stable_service = pulumi.Output.from_input(service_names[0])
+        self.canary_service = pulumi.Output.from_input(service_names[1])
+        self.outputs = delivery.service_output(s, inp, ci=self.ci, **args.extra_outputs)
+        self.register_outputs({"service": self.outputs})
