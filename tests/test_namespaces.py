@@ -5,12 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import yaml
 
 from components import conventions as cv
+from components.config import parse_resources
+from tests.conftest import ROOT
 from tools.mockrun import Run
 
 NS = "kubernetes:core/v1:Namespace"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+SERVICE_NAMESPACES = {"dev": {"web"}, "prod": {"web", "demo"}}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -24,7 +30,7 @@ def test_namespaces_are_labelled_and_guarded(stack_run: Callable[[str], Run], st
         cv.NS_VAULT,
         cv.NS_COST,
         cv.NS_ROLLOUTS,
-        "web",
+        *SERVICE_NAMESPACES[stack],
     }
     for name, lbls in namespaces.items():
         assert lbls[cv.LABEL_TEAM] and lbls[cv.LABEL_COST_CENTER]
@@ -40,10 +46,14 @@ def test_namespaces_are_labelled_and_guarded(stack_run: Callable[[str], Run], st
         (dns,) = deny["egress"]
         assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
     assert namespaces["web"][cv.LABEL_TEAM] == "web"
+    if stack == "prod":
+        assert namespaces["demo"][cv.LABEL_TEAM] == "demo"
 
 
-def test_quota_follows_stack_config(stack_run: Callable[[str], Run]) -> None:
-    dev = stack_run("dev").get("kubernetes:core/v1:ResourceQuota", "monitoring-quota").inputs["spec"]["hard"]
-    prod = stack_run("prod").get("kubernetes:core/v1:ResourceQuota", "monitoring-quota").inputs["spec"]["hard"]
-    assert dev["requests.cpu"] == "2" and prod["requests.cpu"] == "8"
-    assert prod["pods"] == "50"
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_platform_quota_follows_the_stack_file(stack_run: Callable[[str], Run], stack: str) -> None:
+    cfg = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    want = parse_resources(cfg["hardening:namespaceQuota"])
+    hard = stack_run(stack).get("kubernetes:core/v1:ResourceQuota", "monitoring-quota").inputs["spec"]["hard"]
+    assert (hard["requests.cpu"], hard["limits.memory"]) == (want.cpu_request, want.memory_limit)
+    assert hard["pods"] == str(cfg["hardening:namespaceMaxPods"])

@@ -65,16 +65,13 @@ def test_preview_runs_the_policy_pack_and_up_is_behind_environments() -> None:
     assert wf["jobs"]["up-prod"]["needs"] == ["up-dev"]
 
 
-def test_up_jobs_keep_the_live_app_image_of_the_right_rollout() -> None:
-    """A platform deploy must not roll the app back: it reads the live image of the stack's Rollout."""
+def test_up_jobs_take_the_deployed_tags_from_the_stack_files() -> None:
+    """A platform deploy must not roll a service back: the deployed tags live in the stack files
+    (hardening:services.<name>.tag), so `pulumi up` applies them and no run-time config overrides them."""
     wf = yaml.safe_load((ROOT / ".github/workflows/platform.yml").read_text())
     for job, stack in (("up-dev", "dev"), ("up-prod", "prod")):
         cfg = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-        steps = wf["jobs"][job]["steps"]
-        live = next(s for s in steps if s.get("id") == "live")
-        assert live["env"]["APP"] == cfg["hardening:appName"]
-        assert live["env"]["APP_NAMESPACE"] == cfg["hardening:appNamespace"]
-        up = next(s for s in steps if s.get("uses", "").startswith("pulumi/actions@"))
-        assert up["with"]["config-map"] == "${{ steps.live.outputs.config-map }}"
-        assert steps.index(live) < steps.index(up)
+        assert all("tag" in o for o in cfg["hardening:services"].values()), stack
+        up = next(s for s in wf["jobs"][job]["steps"] if s.get("uses", "").startswith("pulumi/actions@"))
+        assert "config-map" not in up["with"]
     assert wf["jobs"]["up-prod"]["concurrency"]["group"] == "deploy-production"

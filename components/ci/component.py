@@ -67,18 +67,6 @@ class CiPipelinesArgs:
             github_token=token,
         )
 
-    @classmethod
-    def from_settings(cls, settings: Any) -> CiPipelinesArgs:
-        token = pulumi.Config("github").get_secret("token")
-        return cls(
-            manage=settings.ci.manage_github,
-            workflows=WorkflowOptions.from_settings(settings),
-            production_reviewers=tuple(settings.ci.production_reviewers),
-            secrets_present=frozenset(settings.secrets_present),
-            stack=settings.stack,
-            github_token=token,
-        )
-
 
 class CiPipelines(pulumi.ComponentResource):
     """The app repository's CI/CD on GitHub (see the module docstring)."""

@@ -28,7 +28,7 @@ from components.canary import specs
 from components.monitoring.dashboards.common import collect_promql
 from components.monitoring.rules import sli_recording_rules
 from tests.app.appserver import AppProcess
-from tests.canary.support import stack_settings
+from tests.canary.support import stack_delivery, stack_service, stack_settings
 from tests.monitoring.promsupport import PROMTOOL, Prometheus, promql_errors, run_tool, write_rules
 from tests.support.procs import wait_until
 
@@ -213,9 +213,9 @@ def test_rendered_queries_and_rules_are_valid_promql(tmp_path: Path) -> None:
     Prometheus, and promtool accepts the rule group."""
     for stack_name in ("dev", "prod"):
         settings = stack_settings(stack_name)
-        inp = specs.delivery_input(settings)
+        inp = stack_delivery(stack_name)
         metrics = ae.prepare_metrics(specs.analysis_template(inp), {specs.ARG_CANARY_HASH: "abc123"})
-        addons = canary_monitoring.monitoring_addons(settings)
+        addons = canary_monitoring.monitoring_addons(settings, [stack_service(stack_name)])
         exprs = [m["provider"]["prometheus"]["query"] for m in metrics]
         exprs += [r["expr"] for g in addons.rule_groups for r in g["rules"]]
         for dash in addons.dashboards:

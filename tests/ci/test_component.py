@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from components.ci.workflows import WorkflowOptions, render_workflows
-from tools.mockrun import Run, is_secret_value, run_stack
+from tools.mockrun import Resource, Run, is_secret_value, run_stack
 from tools.render import render_run
 
 COMPONENT = "hardening:ci:CiPipelines"
@@ -29,6 +29,12 @@ SECRETS = {
 }
 
 
+def of(run: Run, type_: str, service: str = "orders-api") -> list[Resource]:
+    """Resources of ``type_`` in the CI component of one service (each service's repository has its own)."""
+    comp = run.get(COMPONENT, f"{service}-ci")
+    return [r for r in run.by_type(type_) if r.parent == comp.urn]
+
+
 def github_resources(run: Run) -> list[str]:
     return [r.type for r in run.resources if r.type.startswith(("github:", PROVIDER))]
 
@@ -37,7 +43,7 @@ def test_dev_manages_nothing_on_github_but_builds_the_workflows(stack_run: Calla
     run = stack_run("dev")
     assert len(run.by_type(COMPONENT)) == 1
     assert github_resources(run) == []
-    assert run.outputs["ciRequiredChecks"] == ["lint", "test", "image", "config-scan"]
+    assert run.outputs["services"]["orders-api"]["ciRequiredChecks"] == ["lint", "test", "image", "config-scan"]
 
 
 def test_prod_commits_every_workflow_to_main(stack_run: Callable[[str], Run]) -> None:
@@ -55,43 +61,43 @@ def test_prod_commits_every_workflow_to_main(stack_run: Callable[[str], Run]) ->
             vault_address="https://vault.example.com",
         )
     )
-    files = {r.inputs["file"]: r for r in run.by_type(FILE)}
+    files = {r.inputs["file"]: r for r in of(run, FILE)}
     assert set(files) == {f".github/workflows/{name}" for name in expected}
     for name, text in expected.items():
         inputs = files[f".github/workflows/{name}"].inputs
         assert inputs["content"] == text
         assert inputs["branch"] == "main" and inputs["overwriteOnCreate"] is True
         assert inputs["repository"] == "orders-api"
-    (provider,) = run.by_type(PROVIDER)
+    (provider,) = [p for p in run.by_type(PROVIDER) if p.name == "orders-api-ci-github"]
     assert provider.inputs["owner"] == "example-org"
     for res in run.resources:
-        if res.type.startswith("github:"):
-            assert "pulumi:providers:github::ci-github::" in res.provider, res.name
+        if res.type.startswith("github:") and res.inputs.get("repository") == "orders-api":
+            assert "pulumi:providers:github::orders-api-ci-github::" in res.provider, res.name
 
 
 def test_environments_reviewers_and_branch_policies(stack_run: Callable[[str], Run]) -> None:
     run = stack_run("prod")
-    envs = {r.inputs["environment"]: r.inputs for r in run.by_type(ENVIRONMENT)}
+    envs = {r.inputs["environment"]: r.inputs for r in of(run, ENVIRONMENT)}
     assert set(envs) == {"production", "staging", "preview"}
     prod = envs["production"]
     assert prod["reviewers"] == [{"users": [1000001]}]
     assert prod["preventSelfReview"] is True and prod["canAdminsBypass"] is False
     assert prod["deploymentBranchPolicy"] == {"customBranchPolicies": True, "protectedBranches": False}
     assert "reviewers" not in envs["staging"]
-    policies = {(r.inputs["environment"], r.inputs["branchPattern"]) for r in run.by_type(POLICY)}
+    policies = {(r.inputs["environment"], r.inputs["branchPattern"]) for r in of(run, POLICY)}
     assert policies == {("production", "main"), ("staging", "staging")}
 
 
 def test_ruleset_requires_the_real_check_names_of_the_committed_ci_workflow(stack_run: Callable[[str], Run]) -> None:
     run = stack_run("prod")
-    (ruleset,) = run.by_type(RULESET)
+    (ruleset,) = of(run, RULESET)
     inputs = ruleset.inputs
     assert inputs["target"] == "branch" and inputs["enforcement"] == "active"
     assert inputs["conditions"]["refName"]["includes"] == ["refs/heads/main"]
     checks = inputs["rules"]["requiredStatusChecks"]["requiredChecks"]
     assert {c["integrationId"] for c in checks} == {15368}  # from GitHub Actions only
     # Job names of the ci-cd.yml this same run commits (the check-run names GitHub reports).
-    ci_file = next(r for r in run.by_type(FILE) if r.inputs["file"].endswith("/ci-cd.yml"))
+    ci_file = next(r for r in of(run, FILE) if r.inputs["file"].endswith("/ci-cd.yml"))
     jobs = yaml.safe_load(ci_file.inputs["content"])["jobs"]
     job_names = {job.get("name", job_id) for job_id, job in jobs.items()}
     required = {c["context"] for c in checks}
@@ -150,7 +156,7 @@ def test_environment_secrets_only_for_set_keys_and_enabled_targets(
 ) -> None:
     run = run_stack("prod", overrides=overrides, secrets={k: SECRETS[k] for k in present})
     got: dict[str, set[str]] = {}
-    for res in run.by_type(SECRET):
+    for res in of(run, SECRET):
         got.setdefault(res.inputs["environment"], set()).add(res.inputs["secretName"])
         assert is_secret_value(res.inputs["value"]), res.name  # secret in state
         assert "plaintextValue" not in res.inputs
@@ -159,10 +165,10 @@ def test_environment_secrets_only_for_set_keys_and_enabled_targets(
 
 def test_no_secret_value_reaches_plan_or_workflows() -> None:
     run = run_stack("prod", overrides={"ciVaultSecrets": False}, secrets=SECRETS)
-    assert len(run.by_type(SECRET)) == 9
+    assert len(of(run, SECRET)) == 9 and len(run.by_type(SECRET)) == 18  # two service repositories
     out = render_run(run)
     workflows = {k: v for k, v in out.files.items() if k.startswith("workflows/")}
-    assert len(workflows) == 5
+    assert len(workflows) == 10
     for path in ["plan.json", *workflows]:
         text = out.files[path]
         for key, value in SECRETS.items():
@@ -170,7 +176,7 @@ def test_no_secret_value_reaches_plan_or_workflows() -> None:
                 if len(fragment) >= 12:
                     assert fragment not in text, f"{key} leaked into {path}"
     # The workflows refer to the secrets by name only.
-    assert "${{ secrets.RAILWAY_TOKEN }}" in workflows["workflows/.github/workflows/deploy-production.yml"]
+    assert "${{ secrets.RAILWAY_TOKEN }}" in workflows["workflows/orders-api/.github/workflows/deploy-production.yml"]
 
 
 def test_reviewers_and_vault_address_are_validated_before_anything_registers() -> None:

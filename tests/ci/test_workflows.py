@@ -320,18 +320,25 @@ def test_bad_options_name_the_field(changes: dict, fragment: str) -> None:
     assert fragment in str(info.value)
 
 
-def test_from_settings_rejects_an_image_outside_ghcr() -> None:
-    from components.config import load_settings
+def test_for_service_rejects_an_image_outside_ghcr() -> None:
+    import dataclasses
 
-    settings = load_settings({"appImage": "docker.io/example/orders-api:1.0.0"})
+    from components.config import load_settings
+    from components.service.load import ServiceError, load_services
+
+    ci = load_settings({}).ci
+    (spec,) = load_services({"orders-api": {}})
+    elsewhere = dataclasses.replace(
+        spec, container=dataclasses.replace(spec.container, image="docker.io/example/orders-api:1.0.0")
+    )
     with pytest.raises(
-        WorkflowOptionsError,
-        match=r"hardening:appImage: 'docker.io/example/orders-api:1.0.0' is "
+        ServiceError,
+        match=r"services/orders-api/score\.yaml: containers\.\*\.image: 'docker.io/example/orders-api:1.0.0' is "
         r"not on ghcr.io",
     ):
-        common.WorkflowOptions.from_settings(settings)
-    ok = common.WorkflowOptions.from_settings(load_settings({"appImage": "ghcr.io/example-org/orders-api:2.0.0"}))
-    assert ok.image == "ghcr.io/example-org/orders-api"
+        common.WorkflowOptions.for_service(elsewhere, ci)
+    ok = common.WorkflowOptions.for_service(spec, ci)
+    assert ok.image == "ghcr.io/example-org/orders-api" and ok.app_dir == "app"
 
 
 def test_check_names_follow_job_names() -> None:

@@ -20,3 +20,10 @@ def stack_values(stack: str) -> dict[str, Any]:
 
 def settings_for(stack: str, **overrides: Any) -> Settings:
     return load_settings({**stack_values(stack), **overrides}, stack=stack)
+
+
+def json_services(stack: str) -> tuple[tuple[str, str], ...]:
+    """(namespace, name) of every service the stack runs, as __main__ hands them to Logging."""
+    from components.service.load import load_services
+
+    return tuple((s.namespace, s.name) for s in load_services(settings_for(stack).services, ROOT))

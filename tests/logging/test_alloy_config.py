@@ -9,13 +9,13 @@ import pytest
 from components.logging import alloy_config as ac
 from components.logging import names
 from tests.logging.river import BinOp, Block, Call, Ref, RiverError, parse, tokenize
-from tests.logging.support import settings_for
+from tests.logging.support import json_services
 
 STACKS = ("dev", "prod")
 
 
 def _tree(stack: str) -> Block:
-    return parse(ac.render_for(settings_for(stack)))
+    return parse(ac.render_for(json_services(stack)))
 
 
 # --- the checker itself: it must reject what Alloy would reject -------------------------------------
@@ -60,7 +60,7 @@ def test_checker_reads_literals_escapes_and_expressions() -> None:
 # --- the rendered configuration ------------------------------------------------------------------
 @pytest.mark.parametrize("stack", STACKS)
 def test_config_is_well_formed_with_exactly_the_pipeline_components(stack: str) -> None:
-    text = ac.render_for(settings_for(stack))
+    text = ac.render_for(json_services(stack))
     tree = parse(text)  # raises on unbalanced braces/brackets, bad strings, stray tokens
     assert text.count("{") == text.count("}") and text.count("[") == text.count("]")
     assert [(b.name, b.label) for b in tree.blocks] == [
@@ -117,11 +117,12 @@ def test_pipeline_wiring_from_source_to_loki_service(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_app_json_logs_get_a_level_label(stack: str) -> None:
-    s = settings_for(stack)
-    match = _tree(stack).one("loki.process", "pods").one("stage.match")
-    assert match.attrs == {"selector": f'{{namespace="{s.namespaces.app}", app="{s.app.name}"}}'}
-    assert match.one("stage.json").attrs == {"expressions": {"level": ""}}
-    assert match.one("stage.labels").attrs == {"values": {"level": ""}}
+    matches = _tree(stack).one("loki.process", "pods").find("stage.match")
+    expected = [{"selector": f'{{namespace="{ns}", app="{name}"}}'} for ns, name in json_services(stack)]
+    assert [m.attrs for m in matches] == expected and len(expected) == {"dev": 1, "prod": 2}[stack]
+    for match in matches:
+        assert match.one("stage.json").attrs == {"expressions": {"level": ""}}
+        assert match.one("stage.labels").attrs == {"values": {"level": ""}}
 
 
 def test_quote_escapes_what_would_break_the_syntax() -> None:
@@ -147,6 +148,5 @@ def test_bad_input_is_rejected_naming_the_field(change: dict[str, object], field
 
 
 def test_json_stage_follows_the_app_settings() -> None:
-    s = settings_for("dev", appNamespace="shop", appName="cart")
-    match = parse(ac.render_for(s)).one("loki.process", "pods").one("stage.match")
+    match = parse(ac.render_for((("shop", "cart"),))).one("loki.process", "pods").one("stage.match")
     assert match.attrs["selector"] == '{namespace="shop", app="cart"}'

@@ -112,32 +112,6 @@ class WorkflowOptions:
             raise WorkflowOptionsError("invalid workflow options:\n" + "\n".join(f"  - {p}" for p in problems))
 
     @classmethod
-    def from_settings(cls, settings: Any) -> WorkflowOptions:
-        """Options for ``components.config.Settings``; the image repository is appImage without its tag."""
-        repo = settings.app.image.split("@", 1)[0]
-        if ":" in repo.rsplit("/", 1)[-1]:
-            repo = repo.rsplit(":", 1)[0]
-        problems: tuple[str, ...] = ()
-        if not _GHCR.match(repo):
-            problems = (
-                f"hardening:appImage: {settings.app.image!r} is not on ghcr.io; accepted: "
-                "ghcr.io/<owner>/<name>:<tag> (the workflows push the image to GitHub's registry)",
-            )
-            repo = "ghcr.io/invalid/invalid"
-        ci = settings.ci
-        return cls(
-            owner=ci.owner,
-            repository=ci.repository,
-            image=repo,
-            deploy_railway=ci.deploy_railway,
-            deploy_render=ci.deploy_render,
-            deploy_fly=ci.deploy_fly,
-            vault_secrets=ci.vault_secrets,
-            vault_address=ci.vault_address,
-            extra_problems=problems,
-        )
-
-    @classmethod
     def for_service(cls, spec: Any, ci: Any) -> WorkflowOptions:
         """Options for one service (``components.service.spec.ServiceSpec``) and the stack's ``CiSettings``; a
         service whose image is not on ghcr.io (the workflows push with GITHUB_TOKEN) is a ServiceError naming
