@@ -107,9 +107,19 @@ class AgentPodParts:
 # --------------------------------------------------------------------------------------------------
 # From a service spec
 # --------------------------------------------------------------------------------------------------
+def needs_agent(spec: ServiceSpec) -> bool:
+    """Whether the service gets the sidecar: agent delivery and at least one ``vault-secret`` resource."""
+    return spec.secrets_delivery.mode == "agent" and bool(spec.secrets)
+
+
 def agent_input(spec: ServiceSpec, *, vault_address: str, ca_file: str, auth_mount: str, kv_mount: str) -> AgentInput:
     """The sidecar's input for ``spec``; a ``ServiceError`` (exit 2) names the file and field of each
-    definition the sidecar cannot deliver."""
+    definition the sidecar cannot deliver. Call it only when ``needs_agent(spec)``."""
+    if not needs_agent(spec):
+        raise ValueError(
+            f"{spec.name}: no Vault Agent for secrets delivery {spec.secrets_delivery.mode!r} "
+            f"with {len(spec.secrets)} vault-secret resource(s); check needs_agent() first"
+        )
     inp = AgentInput(
         service=spec.name,
         role=spec.name,
@@ -133,6 +143,8 @@ def agent_input(spec: ServiceSpec, *, vault_address: str, ca_file: str, auth_mou
 def check(inp: AgentInput, where: str = "") -> list[str]:
     """Every problem with ``inp`` as a message naming the field, the value and what is accepted."""
     out: list[str] = []
+    if not inp.secrets:
+        out.append(f"{where}resources: no vault-secret resource; the Vault Agent has nothing to deliver")
     for res in inp.secrets:
         if res.name in RESERVED_RESOURCE_NAMES:
             out.append(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import hvac
+import jsonschema
 import pytest
 import yaml
 
@@ -32,6 +33,7 @@ from components.vault.declarative import KubernetesRole
 from policies import registry
 from tests.policies import engine as e
 from tests.service import support as s
+from tests.support.crds import validate_custom_resource
 from tests.support.openbao import OpenBao, openbao
 from tests.support.procs import wait_until
 from tests.vault.support import rsa_key, write_tls_files
@@ -286,6 +288,19 @@ def test_check_names_every_problem() -> None:
     assert va.check(hostile_input()) == [] and va.check(demo_input()) == []
 
 
+def test_only_agent_delivery_with_secrets_gets_the_sidecar() -> None:
+    spec = demo_spec()
+    assert va.needs_agent(spec)
+    native = replace(spec, secrets_delivery=replace(spec.secrets_delivery, mode="native"))
+    (orders,) = load_services({"orders-api": {}})
+    for other in (native, replace(spec, secrets=())):
+        assert not va.needs_agent(other)
+        with pytest.raises(ValueError, match="needs_agent"):
+            va.agent_input(other, vault_address=VAULT, ca_file="", auth_mount="kubernetes", kv_mount="secret")
+    assert va.needs_agent(orders) == (orders.secrets_delivery.mode == "agent" and bool(orders.secrets))
+    assert "no vault-secret resource" in "\n".join(va.check(hostile_input(secrets=(), variables={}, files=())))
+
+
 def test_agent_input_refusal_is_a_config_error_naming_the_file() -> None:
     spec = demo_spec()
     bad = replace(spec, secrets=(SecretResource("files", ("password", "username")),))
@@ -362,6 +377,24 @@ def test_a_broken_sidecar_is_caught_by_the_pack() -> None:
         if r.kind == "resource" and registry.check_resource(r.name, e.WORKLOAD_TOKENS["Deployment"], deployment)
     }
     assert {"workload-probes", "workload-no-privilege-escalation"} <= found
+
+
+def test_rollout_carrying_the_sidecar_validates_against_the_rollout_crd() -> None:
+    """Services run as Argo Rollouts: the vendored CRD's strict schema keeps restartPolicy (a pruned one
+    would turn the sidecar into an init container that never ends)."""
+    deployment, _ = _deployment(demo_input())
+    rollout = e.workload(
+        "Rollout",
+        name="go-deployment-demo",
+        namespace=NAMESPACE,
+        spec=deployment["spec"]["template"]["spec"],
+        extra_spec={"strategy": {"canary": {"steps": [{"setWeight": 20.0}, {"pause": {"duration": "1m"}}]}}},
+    )
+    validate_custom_resource(rollout)
+    car = dict(rollout["spec"]["template"]["spec"]["initContainers"][0], unknownField=True)
+    rollout["spec"]["template"]["spec"]["initContainers"] = [car]
+    with pytest.raises(jsonschema.ValidationError):  # the schema is strict: the check can fail
+        validate_custom_resource(rollout)
 
 
 @pytest.mark.tools
