@@ -67,6 +67,7 @@ STARTUP_FAILURE_THRESHOLD = 120  # two minutes for the first login and render be
 _DURATION = re.compile(r"[1-9][0-9]*(s|m|h)")
 _MODE = re.compile(r"0?[0-7]{3}")
 _KEY = re.compile(r"[a-z_][a-z0-9_]*")  # a Go template field name: consul-template fails on a missing one
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"\$\$|\$\{([^}]*)\}")  # Score: $$ is a literal $, ${...} a placeholder
 
@@ -143,6 +144,11 @@ def agent_input(spec: ServiceSpec, *, vault_address: str, ca_file: str, auth_mou
 def check(inp: AgentInput, where: str = "") -> list[str]:
     """Every problem with ``inp`` as a message naming the field, the value and what is accepted."""
     out: list[str] = []
+    if not _DNS_LABEL.fullmatch(inp.service) or len(inp.service) > 63 - len("-vault-agent"):
+        out.append(
+            f"service: {inp.service!r}; accepted: a DNS-1123 label of at most {63 - len('-vault-agent')} characters "
+            "(the ConfigMap is <service>-vault-agent)"
+        )
     if not inp.secrets:
         out.append(f"{where}resources: no vault-secret resource; the Vault Agent has nothing to deliver")
     for res in inp.secrets:
@@ -174,8 +180,8 @@ def check(inp: AgentInput, where: str = "") -> list[str]:
         out += _ref_problems(f.content, fwhere, declared)
         if not _MODE.fullmatch(f.mode):
             out.append(f"{fwhere}.mode: {f.mode!r}; accepted: an octal file mode such as 0400 or 0440")
-        if not f.path.startswith("/") or ".." in f.path.split("/") or f.path.rstrip("/") != f.path:
-            out.append(f"{fwhere}: accepted: an absolute file path without .. components")
+        if not f.path.startswith("/") or posixpath.normpath(f.path) != f.path or ".." in f.path.split("/"):
+            out.append(f"{fwhere}: accepted: a normalised absolute file path (no .., //, or trailing /)")
         for other in paths:
             if other != f.path and other.startswith(f.path + "/"):
                 out.append(f"{fwhere}: is a file, but {other} is declared inside it; accepted: distinct paths")
@@ -197,6 +203,8 @@ def check(inp: AgentInput, where: str = "") -> list[str]:
             out.append(f"{name}: {value!r}: {_hcl_problem(value)}")
     if not inp.vault_address.startswith(("http://", "https://")):
         out.append(f"vault_address: {inp.vault_address!r}; accepted: an http:// or https:// URL")
+    elif inp.ca_file and not inp.vault_address.startswith("https://"):
+        out.append(f"ca_file: {inp.ca_file!r} is set but vault_address {inp.vault_address!r} is not https://")
     if not posixpath.isabs(inp.token_path) or posixpath.dirname(inp.token_path) in ("/", SECRETS_DIR, CONFIG_DIR):
         out.append(
             f"token_path: {inp.token_path!r}; accepted: an absolute path in a directory of its own "

@@ -263,7 +263,7 @@ def test_check_names_every_problem() -> None:
     bad = hostile_input(
         secrets=(SecretResource("env", ("x",)), SecretResource("db", ("1pass", "username", "password"))),
         variables={"A": "${resources.db.nope}", "B": "${resources.db.username}", "B_FILE": "x"},
-        files=(ContainerFile("/etc/a", "x", "rw"), ContainerFile("/etc/a/b", "y")),
+        files=(ContainerFile("/etc/a", "x", "rw"), ContainerFile("/etc/a/b", "y"), ContainerFile("/etc//c", "z")),
         format="yaml",
         render_interval="soon",
         vault_address="vault:8200",
@@ -281,11 +281,17 @@ def test_check_names_every_problem() -> None:
         "secrets.renderInterval: 'soon'",
         "vault_address: 'vault:8200'; accepted: an http:// or https:// URL",
         "role: 'r\"\\n': contains a control character",
+        "files./etc//c: accepted: a normalised absolute file path",
     ):
         assert needle in problems, (needle, problems)
     with pytest.raises(ValueError, match="invalid Vault Agent input"):
         va.pod_parts(bad)
     assert va.check(hostile_input()) == [] and va.check(demo_input()) == []
+    (bad_service,) = va.check(hostile_input(service="Shop\n"))
+    assert bad_service.startswith("service: 'Shop\\n'; accepted: a DNS-1123 label of at most 51 characters")
+    assert va.check(hostile_input(vault_address="http://vault:8200", ca_file=CA)) == [
+        f"ca_file: {CA!r} is set but vault_address 'http://vault:8200' is not https://"
+    ]
 
 
 def test_only_agent_delivery_with_secrets_gets_the_sidecar() -> None:
