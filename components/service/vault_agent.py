@@ -40,7 +40,7 @@ from typing import Any
 
 from components import k8s, versions
 from components.config import Resources
-from components.service.load import PLACEHOLDER, SCORE_FILE, ServiceError
+from components.service.load import PLACEHOLDER, PLATFORM_FILE, SCORE_FILE, SERVICES_DIR, ServiceError
 from components.service.spec import AGENT_FORMATS, ContainerFile, SecretResource, ServiceSpec
 
 Obj = dict[str, Any]
@@ -135,14 +135,16 @@ def agent_input(spec: ServiceSpec, *, vault_address: str, ca_file: str, auth_mou
         render_interval=spec.secrets_delivery.render_interval,
         image=versions.image("vault"),
     )
-    problems = check(inp, where=f"{spec.source or 'services/' + spec.name}/{SCORE_FILE}: ")
+    folder = spec.source or f"{SERVICES_DIR}/{spec.name}"
+    problems = check(inp, where=f"{folder}/{SCORE_FILE}: ", platform_where=f"{folder}/{PLATFORM_FILE}: ")
     if problems:
         raise ServiceError(problems)
     return inp
 
 
-def check(inp: AgentInput, where: str = "") -> list[str]:
-    """Every problem with ``inp`` as a message naming the field, the value and what is accepted."""
+def check(inp: AgentInput, where: str = "", platform_where: str = "") -> list[str]:
+    """Every problem with ``inp`` as a message naming the field, the value and what is accepted;
+    ``where``/``platform_where`` prefix the Score and platform fields (their files)."""
     out: list[str] = []
     if not _DNS_LABEL.fullmatch(inp.service) or len(inp.service) > 63 - len("-vault-agent"):
         out.append(
@@ -165,7 +167,7 @@ def check(inp: AgentInput, where: str = "") -> list[str]:
                 )
     declared = {r.name: set(r.keys) for r in inp.secrets}
     for var, value in inp.variables.items():
-        vwhere = f"{where}containers.{inp.service}.variables.{var}"
+        vwhere = f"{where}containers.*.variables.{var}"
         if not _VAR.fullmatch(var):
             out.append(f"{vwhere}: accepted: an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
         out += _ref_problems(value, vwhere, declared)
@@ -176,7 +178,7 @@ def check(inp: AgentInput, where: str = "") -> list[str]:
             )
     paths = [f.path for f in inp.files]
     for f in inp.files:
-        fwhere = f"{where}containers.{inp.service}.files.{f.path}"
+        fwhere = f"{where}containers.*.files.{f.path}"
         out += _ref_problems(f.content, fwhere, declared)
         if not _MODE.fullmatch(f.mode):
             out.append(f"{fwhere}.mode: {f.mode!r}; accepted: an octal file mode such as 0400 or 0440")
@@ -186,9 +188,12 @@ def check(inp: AgentInput, where: str = "") -> list[str]:
             if other != f.path and other.startswith(f.path + "/"):
                 out.append(f"{fwhere}: is a file, but {other} is declared inside it; accepted: distinct paths")
     if inp.format not in AGENT_FORMATS:
-        out.append(f"secrets.agentFormat: {inp.format!r}; accepted: {', '.join(AGENT_FORMATS)}")
+        out.append(f"{platform_where}secrets.agentFormat: {inp.format!r}; accepted: {', '.join(AGENT_FORMATS)}")
     if not _DURATION.fullmatch(inp.render_interval):
-        out.append(f"secrets.renderInterval: {inp.render_interval!r}; accepted: a duration such as 30s, 5m or 1h")
+        out.append(
+            f"{platform_where}secrets.renderInterval: {inp.render_interval!r}; accepted: a duration such as 30s, "
+            "5m or 1h"
+        )
     for name, value in (
         ("vault_address", inp.vault_address),
         ("role", inp.role),

@@ -309,11 +309,22 @@ def test_only_agent_delivery_with_secrets_gets_the_sidecar() -> None:
 
 def test_agent_input_refusal_is_a_config_error_naming_the_file() -> None:
     spec = demo_spec()
-    bad = replace(spec, secrets=(SecretResource("files", ("password", "username")),))
+    bad = replace(
+        spec,
+        secrets=(SecretResource("files", ("password", "username")),),
+        secrets_delivery=replace(spec.secrets_delivery, render_interval="0s"),
+    )
     with pytest.raises(ServiceError) as info:
         va.agent_input(bad, vault_address=VAULT, ca_file="", auth_mount="kubernetes", kv_mount="secret")
     assert isinstance(info.value, ConfigError)  # the render prints it and exits 2
-    assert "services/go-deployment-demo/score.yaml: resources.files: the name 'files'" in str(info.value)
+    assert info.value.problems[0].startswith("services/go-deployment-demo/score.yaml: resources.files: the name")
+    assert (
+        "services/go-deployment-demo/score.yaml: containers.*.variables.DB_PASSWORD: ${resources.db.password}"
+        in (info.value.problems[1])
+    )
+    assert info.value.problems[-1].startswith(
+        "services/go-deployment-demo/platform.yaml: secrets.renderInterval: '0s'; accepted: a duration"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
