@@ -70,7 +70,7 @@ class TokenReviewApi:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                code, answer = api.review(self.path, body)
+                code, answer = api.review(self.path, body, self.headers.get("Authorization", ""))
                 out = json.dumps(answer).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
@@ -90,9 +90,20 @@ class TokenReviewApi:
         self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def review(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def review(self, path: str, body: dict[str, Any], authorization: str) -> tuple[int, dict[str, Any]]:
         if path != "/apis/authentication.k8s.io/v1/tokenreviews":
             return 404, {"kind": "Status", "status": "Failure", "code": 404}
+        # The API server authenticates the caller first (the reviewer JWT; without one configured, OpenBao
+        # sends the client's own token, which must itself be valid).
+        try:
+            pyjwt.decode(
+                authorization.removeprefix("Bearer "),
+                self.public_key,
+                algorithms=["RS256"],
+                options={"verify_aud": False},
+            )
+        except pyjwt.PyJWTError:
+            return 401, {"kind": "Status", "status": "Failure", "reason": "Unauthorized", "code": 401}
         spec = body.get("spec") or {}
         audiences = list(spec.get("audiences") or [])
         self.reviews.append({"audiences": audiences})

@@ -575,6 +575,25 @@ def test_real_agent_env_file_and_files_keep_hostile_values(cluster: Cluster, tmp
 
 
 @pytest.mark.server
+def test_rotation_follows_the_configured_interval_not_something_else(cluster: Cluster, tmp_path: Path) -> None:
+    """The control for the rotation test: with a 1 h interval a new version does not show within 6 s
+    (three 2 s intervals), so it is the configured interval that brings rotation there."""
+    inp = demo_input(role="demo-slow")
+    _onboard(cluster, inp, {"db": {"username": "demo", "password": "slow-1"}})
+    test_inp, config, secrets_dir = _start(cluster, inp, tmp_path, interval="1h")
+    with s.bao_agent(config, tmp_path / "agent.log") as agent:
+        agent.wait_ready(lambda: s.probe_passes(test_inp, secrets_dir), timeout=60, what="every template rendered")
+        password = s.local_path("/vault/secrets/db/password", secrets_dir)
+        assert password.read_text() == "slow-1"
+        cluster.root.secrets.kv.v2.create_or_update_secret(
+            path="apps/go-deployment-demo/db", secret={"username": "demo", "password": "slow-2"}
+        )
+        with pytest.raises(TimeoutError):
+            wait_until(lambda: password.read_text() == "slow-2", 6, what="no re-render before the interval")
+        assert agent.running()
+
+
+@pytest.mark.server
 def test_real_agent_fails_loudly_on_a_missing_key(cluster: Cluster, tmp_path: Path) -> None:
     inp = hostile_input(service="shop-missing", role="shop-missing")
     _onboard(cluster, inp, {"db": {"username": "u"}, "api": {"token": "t"}})  # no password in Vault
