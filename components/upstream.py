@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from components import vendored
+from components import vendored, yamltext
 
 Transform = Callable[[Any], Any]  # pulumi.ResourceTransformArgs -> pulumi.ResourceTransformResult | None
 
@@ -90,7 +88,7 @@ def expand(installed: Installed, root: Path | None = None) -> list[tuple[str, st
     base = root or vendored.ROOT
     text = (base / installed.file).read_text()
     out: list[tuple[str, str, dict[str, Any]]] = []
-    for doc in yaml.safe_load_all(text):
+    for doc in yamltext.load_all(text):
         if not doc:
             continue
         kind = str(doc.get("kind"))

@@ -51,6 +51,11 @@ def dump_all(docs: Any, *, width: int = 120) -> str:
     )
 
 
+def load_all(text: str) -> list[Any]:
+    """Parse every document of a multi-document stream (safe; libyaml when available)."""
+    return list(yaml.load_all(text, Loader=_BaseLoader))
+
+
 def load(text: str) -> Any:
     """Parse one YAML document (safe: plain data only)."""
     return yaml.load(text, Loader=_BaseLoader)  # noqa: S506 - a SafeLoader (C or Python)

@@ -88,6 +88,8 @@ def component_key(run: Run, res: Resource) -> str:
     comp = run.component_of(res)
     if comp is None:
         return "platform"
+    if comp.type == "hardening:service:Service":
+        return f"service-{comp.name}"  # one file per onboarded service
     return comp.type.split(":")[1]
 
 

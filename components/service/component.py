@@ -24,7 +24,7 @@ import pulumi_kubernetes as k8s
 
 from components import k8s as kb
 from components.canary import specs
-from components.service import delivery, workload
+from components.service import delivery, vault_agent, workload
 from components.service.spec import ServiceSpec
 
 TYPE = "hardening:service:Service"
@@ -59,7 +59,17 @@ class Service(pulumi.ComponentResource):
         s = args.spec
         inp = delivery.delivery_input(s)
         template_doc = specs.analysis_template(inp)
-        pod = specs.camel(workload.pod_template(s, args.vault))
+        agent = self._agent_parts(s, args.vault)
+        pod = specs.camel(
+            workload.pod_template(
+                s,
+                args.vault,
+                sidecars=[agent.sidecar] if agent else None,
+                extra_volumes=agent.volumes if agent else None,
+                extra_mounts=agent.app_mounts if agent else None,
+                extra_env=agent.app_env if agent else None,
+            )
+        )
         rollout_doc = specs.rollout(inp, pod, replicas=s.replicas, labels=workload.service_labels(s))
         ns = s.namespace
         child = pulumi.ResourceOptions(parent=self)
@@ -71,6 +81,13 @@ class Service(pulumi.ComponentResource):
             automount_service_account_token=False,
             opts=child,
         )
+        if agent is not None:
+            k8s.core.v1.ConfigMap(
+                f"{name}-vault-agent",
+                metadata=raw(kb.meta(agent.config_map_name, ns, obj_labels)),
+                data=agent.config_map_data,
+                opts=child,
+            )
         service_names = [inp.stable, inp.preview_service if inp.strategy == "blueGreen" else inp.canary]
         # not awaited: a service is ready only once Vault is unsealed and holds its secrets (docs/SECURITY_GUIDE.md)
         services = [
@@ -141,3 +158,22 @@ class Service(pulumi.ComponentResource):
         self.canary_service = pulumi.Output.from_input(service_names[1])
         self.outputs = delivery.service_output(s, inp, ci=self.ci, **args.extra_outputs)
         self.register_outputs({"service": self.outputs})
+
+    @staticmethod
+    def _agent_parts(s: ServiceSpec, vault: workload.VaultAccess) -> vault_agent.AgentPodParts | None:
+        """The Vault Agent sidecar's parts when the service takes its secrets through it (with Vault's CA mounted
+        into the sidecar when Vault's listener uses TLS)."""
+        if not vault_agent.needs_agent(s):
+            return None
+        inp = vault_agent.agent_input(
+            s, vault_address=vault.address, ca_file=vault.ca_file, auth_mount=vault.auth_mount, kv_mount=vault.kv_mount
+        )
+        parts = vault_agent.pod_parts(inp)
+        if vault.tls:
+            parts.sidecar.setdefault("volume_mounts", []).append(
+                kb.mount("vault-ca", workload.VAULT_CA_DIR, read_only=True)
+            )
+            parts.volumes.append(
+                kb.config_volume("vault-ca", workload.VAULT_CA_CONFIG_MAP, items=[("ca.crt", "ca.crt")])
+            )
+        return parts

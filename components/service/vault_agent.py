@@ -72,6 +72,9 @@ _VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TOKEN = re.compile(r"\$\$|\$\{([^}]*)\}")  # Score: $$ is a literal $, ${...} a placeholder
 
 
+TOKEN_AUDIENCE = "vault"  # noqa: S105 - the audience of the projected ServiceAccount token, not a secret
+
+
 @dataclass(frozen=True, kw_only=True)
 class AgentInput:
     """What the sidecar needs for one service (narrow: the lead's component builds it from a ServiceSpec)."""
@@ -90,7 +93,7 @@ class AgentInput:
     render_interval: str = "5m"
     image: str  # the pinned Vault image: versions.image("vault")
     token_path: str = "/var/run/secrets/vault/token"  # noqa: S105 - a path
-    token_audience: str = "vault"  # noqa: S105 - an audience
+    token_audience: str = TOKEN_AUDIENCE
 
 
 @dataclass(frozen=True)

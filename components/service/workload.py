@@ -87,9 +87,11 @@ def native_vault_env(spec: ServiceSpec, vault: VaultAccess) -> list[Obj]:
 
 
 def plain_env(spec: ServiceSpec) -> list[Obj]:
-    """The Score variables without secret placeholders, and the image tag as APP_VERSION."""
+    """The Score variables without secret placeholders, and the image tag as APP_VERSION. Score's ``$${`` is a
+    literal ``${``; every ``$`` is then doubled, because Kubernetes expands ``$(VAR)`` in env values and turns
+    ``$$`` back into ``$``: the process sees the Score value verbatim."""
     env = [
-        kb.env_var(name, value)
+        kb.env_var(name, value.replace("$${", "${").replace("$", "$$"))
         for name, value in sorted(spec.container.variables.items())
         if "${resources." not in value.replace("$${", "")
     ]

@@ -8,6 +8,7 @@ come from the builders in this folder; the configuration is rendered into a Conf
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from components import k8s as kb
 from components.addons import MonitoringAddOns
 from components.config import Resources, Settings
 from components.monitoring.specs import ScrapeTarget
+from components.service import vault_agent
 from components.service.spec import ServiceSpec
 from components.service.workload import VaultAccess
 from components.vault import declarative
@@ -56,7 +58,7 @@ def vault_configuration(settings: Settings, services: Sequence[ServiceSpec]) -> 
     """The declarative Vault configuration of this stack (validated): one Kubernetes-auth role and policy per
     service, bound to its ServiceAccount in its namespace."""
     first, rest = services[0], services[1:]
-    return declarative.platform_config(
+    cfg = declarative.platform_config(
         app=first.name,
         app_namespace=first.namespace,
         app_service_account=first.name,
@@ -66,6 +68,21 @@ def vault_configuration(settings: Settings, services: Sequence[ServiceSpec]) -> 
         ci_environment="production" if settings.is_prod else None,
         rotation_period=settings.vault.rotation_period,
     )
+    # The Vault Agent sidecar logs in with a projected token whose audience is "vault": its role must ask
+    # the TokenReview for that audience.
+    agent = {s.name for s in services if vault_agent.needs_agent(s)}
+    auth = tuple(
+        dataclasses.replace(
+            a,
+            roles=tuple(
+                dataclasses.replace(r, audience=vault_agent.TOKEN_AUDIENCE) if r.name in agent else r for r in a.roles
+            ),
+        )
+        if isinstance(a, declarative.KubernetesAuth)
+        else a
+        for a in cfg.auth
+    )
+    return dataclasses.replace(cfg, auth=auth)
 
 
 def vault_address(settings: Settings) -> str:

@@ -54,8 +54,10 @@ def test_prod_objects_around_each_rollout(stack_run: Callable[[str], Run]) -> No
         kinds = sorted(
             (r.inputs.get("kind"), r.inputs["metadata"]["name"]) for r in _of(run, name) if r.type.startswith("kube")
         )
+        agent = [("ConfigMap", f"{name}-vault-agent")] if name == "go-deployment-demo" else []
         assert kinds == sorted(
             [
+                *agent,
                 ("AnalysisTemplate", f"{name}-slo"),
                 ("HorizontalPodAutoscaler", name),
                 ("Ingress", name),
@@ -79,6 +81,22 @@ def test_prod_objects_around_each_rollout(stack_run: Callable[[str], Run]) -> No
     assert out["namespace"] == "demo" and out["url"] == "http://go-deployment-demo.demo.svc"
     assert out["publicUrl"] == "https://demo.example.com" and out["vaultRole"] == "go-deployment-demo"
     assert out["canaryServiceName"] == "go-deployment-demo-canary"
+
+
+def test_the_agent_service_gets_the_sidecar_and_its_role_the_token_audience(stack_run: Callable[[str], Run]) -> None:
+    run = stack_run("prod")
+    pod = run.get(ROLLOUT, "go-deployment-demo").inputs["spec"]["template"]["spec"]
+    (sidecar,) = pod["initContainers"]
+    assert sidecar["name"] == "vault-agent" and sidecar["restartPolicy"] == "Always"
+    assert any(m["mountPath"] == "/etc/vault-ca" for m in sidecar["volumeMounts"])  # prod: Vault over TLS
+    assert pod["automountServiceAccountToken"] is False
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    assert env["DB_PASSWORD_FILE"].startswith("/vault/secrets/") and "DB_PASSWORD" not in env
+    doc = json.loads(
+        run.get("kubernetes:core/v1:ConfigMap", "vault-declarative-config").inputs["data"]["vault-config.json"]
+    )
+    roles = {r["name"]: r for a in doc["auth"] if a["type"] == "kubernetes" for r in a["roles"]}
+    assert roles["go-deployment-demo"]["audience"] == "vault" and "audience" not in roles["orders-api"]
 
 
 def test_dev_has_no_ingress_and_no_hpa(stack_run: Callable[[str], Run]) -> None:
