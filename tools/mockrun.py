@@ -66,6 +66,7 @@ class Run:
     resources: list[Resource]
     outputs: dict[str, Any]
     secret_outputs: set[str] = field(default_factory=set)
+    _by_urn: dict[str, Resource] = field(default_factory=dict, repr=False, compare=False)
 
     def by_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
@@ -84,7 +85,9 @@ class Run:
 
     def component_of(self, res: Resource) -> Resource | None:
         """The outermost ``hardening:*`` component that (transitively) parents ``res``."""
-        by_urn = {r.urn: r for r in self.resources}
+        if len(self._by_urn) != len(self.resources):  # built once per run (the render asks for every resource)
+            self._by_urn = {r.urn: r for r in self.resources}
+        by_urn = self._by_urn
         found: Resource | None = None
         cur: Resource | None = res
         while cur is not None:
