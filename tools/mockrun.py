@@ -113,8 +113,8 @@ def load_stack_config(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise StackFileError(f"no stack file {stack_file.name}; known stacks: {', '.join(known) or 'none'}")
     try:
-        project_doc = yamltext.load(project_file.read_text()) or {}
-        stack_doc = yamltext.load(stack_file.read_text()) or {}
+        project_doc = yamltext.load_config(project_file.read_text()) or {}
+        stack_doc = yamltext.load_config(stack_file.read_text()) or {}
     except yaml.YAMLError as exc:
         raise StackFileError(f"cannot parse YAML: {exc}") from None
     project = str(project_doc.get("name", ""))

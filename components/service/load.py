@@ -27,7 +27,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from components import vendored, versions
+from components import vendored, versions, yamltext
 from components.config import NAMESPACE, ConfigError, Resources, parse_resources
 from components.service import spec as sp
 
@@ -176,29 +176,12 @@ def _schema_problems(doc: Any, schema: Mapping[str, Any], file: str) -> list[str
     return out
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML with duplicate keys refused (the last one would silently win)."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return dict(loader.construct_mapping(node, deep=deep))
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)  # type: ignore[arg-type]
-
-
 def _read_yaml(path: Path, rel: str, problems: list[str]) -> Any:
     if not path.is_file():
         problems.append(f"{rel}: missing")
         return None
     try:
-        return yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yamltext.load_config(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
