@@ -27,7 +27,10 @@ def _validator() -> str:
 
 
 def manifest_files(out: Path) -> list[Path]:
-    return [p for p in sorted((out / "k8s").glob("*.yaml")) if p.name != "kustomization.yaml"]
+    """Every manifest the render wrote, the upstream release manifests' folders included."""
+    files = [p for p in sorted((out / "k8s").rglob("*.yaml")) if p.name != "kustomization.yaml"]
+    assert any(p.parent.name.startswith("upstream-") for p in files), "the vendored Argo Rollouts manifest"
+    return files
 
 
 @pytest.mark.tools
