@@ -1,0 +1,146 @@
+"""The stacks' rendered AnalysisTemplates and Rollout steps in simulated time (issue #23).
+
+Raw series of each scenario's canary pod are backfilled with promtool into a real Prometheus; the
+template is evaluated measurement by measurement at its simulated instant with Argo's rules
+(``analysis_eval``), against the step timeline of the rendered Rollout. Each scenario asserts abort,
+pause (a human decides) or promotion, and when.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from components.canary import specs
+from tests.canary import simulation as sim
+from tests.canary.support import stack_settings
+
+pytestmark = pytest.mark.server
+
+STACKS = ("dev", "prod")
+WITH_CANARY_LIMIT_SECONDS = 90  # prod: a canary broken from its start is aborted within 90 s
+
+
+def _scenarios(stack: str, steps: int) -> list[sim.Scenario]:
+    out = [
+        sim.Scenario("errors-10pct-from-start", error_ratio=0.10),
+        sim.Scenario("p95-800ms", latency_seconds=0.8),
+        sim.Scenario("no-traffic", traffic=False),
+        sim.Scenario("unscraped", error_ratio=0.10, scraped=False),
+        sim.Scenario("errors-4pct", error_ratio=0.04),
+        sim.Scenario("healthy"),  # next to a stable version erroring at 10 % (see the fixture)
+    ]
+    out += [sim.Scenario(f"errors-10pct-from-step-{k}", error_ratio=0.10, errors_from_step=k) for k in range(1, steps)]
+    return out
+
+
+class World:
+    def __init__(self) -> None:
+        self.templates: dict[str, dict[str, Any]] = {}
+        self.plans: dict[str, sim.Plan] = {}
+        self.timings: dict[str, specs.Timing] = {}
+        self.hash: dict[tuple[str, str], str] = {}
+        self.scenarios: dict[str, list[sim.Scenario]] = {}
+        self.url = ""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    w = World()
+    backfill = sim.Backfill(tmp_path_factory.mktemp("canary-sim"))
+    names = sim.hashes("5c9d")
+    for stack in STACKS:
+        inp = specs.delivery_input(stack_settings(stack))
+        w.templates[stack] = specs.analysis_template(inp)
+        w.plans[stack] = p = sim.plan(specs.rollout_strategy(inp))
+        w.timings[stack] = specs.timing(inp)
+        w.scenarios[stack] = _scenarios(stack, len(p.steps))
+        # the stable version, erroring at 10 % all along: the canary's queries must not see it
+        stable = sim.Scenario("stable", error_ratio=0.10, stable=True)
+        for sc in [*w.scenarios[stack], stable]:
+            h = w.hash[(stack, sc.name)] = next(names)
+            backfill.add(
+                sim.series(
+                    sc,
+                    p,
+                    canary_hash=h,
+                    namespace=inp.namespace,
+                    app=inp.app,
+                    scrape=inp.scrape_seconds,
+                    until=p.promotion + 60,
+                )
+            )
+    with backfill:
+        w.url = backfill.url
+        yield w
+
+
+def run(w: World, stack: str, name: str) -> sim.Result:
+    result = sim.simulate(w.templates[stack], w.plans[stack], url=w.url, canary_hash=w.hash[(stack, name)])
+    print(f"{stack}/{name}: {result.outcome} at {result.at}\n{result.summary}")
+    return result
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("name", ["errors-10pct-from-start", "p95-800ms"])
+def test_a_canary_broken_from_its_start_is_aborted_before_promotion(world: World, stack: str, name: str) -> None:
+    r = run(world, stack, name)
+    assert r.outcome == sim.ABORTED, r.summary
+    assert r.at is not None and r.at < r.promotion, r.summary
+    assert r.at <= world.timings[stack].worst_case_abort, (r.at, world.timings[stack].as_dict())
+    if stack == "prod":
+        assert r.at <= WITH_CANARY_LIMIT_SECONDS, r.summary
+
+
+def test_prod_canary_breaking_at_any_later_step_is_aborted_within_that_step(world: World) -> None:
+    p = world.plans["prod"]
+    later = [sc for sc in world.scenarios["prod"] if sc.errors_from_step > 0]
+    assert len(later) == len(p.steps) - 1 >= 2  # including the last step
+    for sc in later:
+        r = run(world, "prod", sc.name)
+        _, start, end = p.steps[sc.errors_from_step]
+        assert r.outcome == sim.ABORTED, r.summary
+        assert r.at is not None and r.at < r.promotion, r.summary
+        # within one step: the deciding measurement falls within the step in which it broke (the
+        # controllers then need up to CONTROLLER_REACTION_SECONDS), and never after the last pause
+        assert r.decided_at is not None and r.decided_at <= end, (sc.name, start, end, r.summary)
+        # and no later than one configured step (60 s) after it broke: the window fits the steps
+        assert r.decided_at - start <= world.timings["prod"].configured_pauses[sc.errors_from_step], r.summary
+        assert r.at - start <= world.timings["prod"].late_abort, r.summary
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("name", ["no-traffic", "unscraped"])
+def test_a_blind_or_idle_canary_pauses_for_a_human(world: World, stack: str, name: str) -> None:
+    r = run(world, stack, name)
+    assert r.outcome == sim.PAUSED, r.summary
+    assert r.at is not None and r.at < r.promotion
+    # decided at the first measurement past the warm-up: nothing is promoted on missing data
+    t = world.timings[stack]
+    assert r.decided_at == t.warmup, r.summary
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("name", ["healthy", "errors-4pct"])
+def test_healthy_and_4pct_canaries_are_promoted(world: World, stack: str, name: str) -> None:
+    r = run(world, stack, name)
+    assert r.outcome == sim.PROMOTED, r.summary
+    assert r.at == world.timings[stack].promotion_after
+    measured = [line for line in r.summary.splitlines() if "value=" in line]
+    assert measured and all("Successful" in line for line in measured), r.summary
+
+
+def test_dev_plan_is_held_long_enough_to_abort(world: World) -> None:
+    t = world.timings["dev"]
+    assert t.configured_pauses == (30,)  # the stack asks for one 30 s pause
+    assert t.pauses[-1] >= t.worst_case_abort  # the builder holds it: an abort is possible
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_template_judges_only_the_hash_it_is_given(world: World, stack: str) -> None:
+    # the same template pointed at the erroring stable version aborts: the healthy canary's promotion
+    # above is not a template that sees nothing
+    r = run(world, stack, "stable")
+    assert r.outcome == sim.ABORTED, r.summary
