@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import conventions as cv
+from components import k8s as kb
 from components.config import NAMESPACE as CONFIG_NS
 from components.config import Resources, Settings, duration_seconds
 from components.monitoring import names as mon
@@ -61,6 +62,8 @@ ARG_MEASUREMENTS = "measurements"  # count of every metric: background, pre- and
 METRIC_TRAFFIC = "canary-traffic"
 METRIC_ERROR_RATIO = "error-ratio"
 METRIC_LATENCY_P95 = "latency-p95"
+METRIC_SYNTHETIC = "synthetic-traffic"
+SYNTHETIC_CONTAINER = "synthetic-traffic"
 # Argo's default, written out so the timing below does not depend on a default changing.
 CONSECUTIVE_ERROR_LIMIT = 4
 PROGRESS_DEADLINE_SECONDS = 300
@@ -112,6 +115,45 @@ class CanarySli:
     buckets: str = f"{cv.METRIC_DURATION}_bucket"
 
 
+# The synthetic-traffic Job's program (python3 -c): GET TARGET_URL at RPS for DURATION seconds. It only
+# makes traffic; the SLI metrics judge it. Exit 1 when no request got an HTTP answer (canary unreachable).
+SYNTHETIC_SCRIPT = """\
+import os, sys, time, urllib.error, urllib.request
+url = os.environ["TARGET_URL"]
+rps = float(os.environ["RPS"])
+end = time.monotonic() + float(os.environ["DURATION"])
+answered = unreachable = 0
+next_at = time.monotonic()
+while time.monotonic() < end:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            resp.read()
+        answered += 1
+    except urllib.error.HTTPError:
+        answered += 1
+    except OSError:
+        unreachable += 1
+    next_at += 1 / rps
+    time.sleep(max(0.0, next_at - time.monotonic()))
+print(f"synthetic traffic: {answered} answered, {unreachable} unreachable")
+sys.exit(0 if answered else 1)
+"""
+
+
+@dataclass(frozen=True)
+class SyntheticTraffic:
+    """Requests the analysis sends to the canary (or preview) Service itself, for services with too little
+    traffic to reach ``min_requests`` per window and for blue/green previews (no user traffic at all).
+
+    ``image`` must have ``python3`` (the app's own image does); ``path`` a read-only endpoint the SLIs count.
+    """
+
+    image: str
+    path: str = "/orders?limit=1"
+    requests_per_second: float = 2.0
+    service_port: int = 80
+
+
 @dataclass(frozen=True)
 class DeliveryInput:
     """What the Rollout strategy and the AnalysisTemplate are built from (durations as '30s', '1m')."""
@@ -143,6 +185,7 @@ class DeliveryInput:
     # canary cannot be promoted before the analysis could fail. False: validate refuses such a plan.
     hold_last_step: bool = True
     sli: CanarySli = field(default_factory=CanarySli)
+    synthetic_traffic: SyntheticTraffic | None = None  # None: only real traffic reaches the canary
 
     @property
     def stable(self) -> str:
@@ -277,6 +320,7 @@ def validate(inp: DeliveryInput) -> None:
         problems.append(
             f"progress_deadline_seconds = {inp.progress_deadline_seconds!r} is invalid; accepted: an integer >= 30"
         )
+    _check_synthetic(inp, problems)
     if not problems and pauses_ok and scrape is not None:
         _check_timing(inp, problems)
     if problems:
@@ -309,8 +353,49 @@ def _check_pauses(inp: DeliveryInput, interval: float | None, weights_ok: bool, 
     return ok
 
 
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
+
+
+def _check_synthetic(inp: DeliveryInput, problems: list[str]) -> None:
+    syn = inp.synthetic_traffic
+    if syn is None:
+        return
+    if not isinstance(syn.image, str) or not re.match(
+        r"^[a-z0-9][\w.:/@-]*:[\w.-]+(@sha256:[0-9a-f]{64})?$", syn.image
+    ):
+        problems.append(
+            f"synthetic_traffic.image = {syn.image!r} is invalid; accepted: an image with an explicit tag "
+            "(and python3), e.g. the app's own image"
+        )
+    if not isinstance(syn.path, str) or not _PATH.match(syn.path):
+        problems.append(
+            f"synthetic_traffic.path = {syn.path!r} is invalid; accepted: an absolute URL path such as "
+            "/orders?limit=1 (no spaces, quotes or fragments)"
+        )
+    rps = syn.requests_per_second
+    if isinstance(rps, bool) or not isinstance(rps, int | float) or not 0 < rps <= 100:
+        problems.append(
+            f"synthetic_traffic.requests_per_second = {rps!r} is invalid; accepted: a number above 0 and at most 100"
+        )
+    if isinstance(inp.app, str) and len(synthetic_name(inp)) > 63:
+        problems.append(
+            f"{_where('app')} = {inp.app!r} is too long for synthetic traffic; accepted: at most "
+            f"{63 - len(SYNTHETIC_CONTAINER) - 1} characters (the Job's pods are named <app>-{SYNTHETIC_CONTAINER})"
+        )
+    port = syn.service_port
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        problems.append(f"synthetic_traffic.service_port = {port!r} is invalid; accepted: an integer in 1..65535")
+
+
 def _check_timing(inp: DeliveryInput, problems: list[str]) -> None:
     t = timing(inp)
+    syn = inp.synthetic_traffic
+    if syn is not None and syn.requests_per_second * t.window < inp.min_requests:
+        problems.append(
+            f"synthetic_traffic.requests_per_second = {syn.requests_per_second!r} sends "
+            f"{syn.requests_per_second * t.window:g} requests per {_fmt(t.window)} window, fewer than min_requests "
+            f"({inp.min_requests}); accepted: at least {inp.min_requests / t.window:g} per second"
+        )
     if inp.strategy == "canary" and len(t.configured_pauses) > 1 and min(t.configured_pauses[:-1]) < t.min_window:
         problems.append(
             f"{_where('pause')} = {_fmt(min(t.configured_pauses[:-1]))} is shorter than the shortest analysis "
@@ -644,6 +729,8 @@ def analysis_template(inp: DeliveryInput) -> dict[str, Any]:
                 "provider": {"prometheus": {"address": inp.prometheus_address, "query": queries[name], "timeout": 10}},
             }
         )
+    if inp.synthetic_traffic is not None:
+        metrics.insert(0, synthetic_traffic_metric(inp, t))
     return {
         "apiVersion": API_VERSION,
         "kind": "AnalysisTemplate",
@@ -656,6 +743,84 @@ def analysis_template(inp: DeliveryInput) -> dict[str, Any]:
                 {"name": ARG_MEASUREMENTS, "value": str(t.background_count)},
             ],
             "metrics": metrics,
+        },
+    }
+
+
+def synthetic_name(inp: DeliveryInput) -> str:
+    """app.kubernetes.io/name of the synthetic-traffic pods: not the app's, so no app selector (Rollout,
+    PodDisruptionBudget, app NetworkPolicy) ever counts them."""
+    return f"{inp.app}-{SYNTHETIC_CONTAINER}"
+
+
+def synthetic_traffic_network_policy_spec(inp: DeliveryInput) -> dict[str, Any]:
+    """``allow-<app>-synthetic-traffic`` (snake_case, for pulumi_kubernetes): the Job's pods may reach the
+    app's pods on the HTTP port (the namespace denies egress by default; the app's own policy already
+    admits the app namespace). Create it beside the AnalysisTemplate when the option is on."""
+    app_pods = [kb.peer_namespace(inp.namespace, {cv.LABEL_NAME: inp.app})]
+    return kb.network_policy_spec(kb.selector(synthetic_name(inp)), egress=[(app_pods, [APP_PORT])])
+
+
+def synthetic_target(inp: DeliveryInput) -> str:
+    """The URL the synthetic traffic calls: the canary (blue/green: preview) Service, in-cluster."""
+    assert inp.synthetic_traffic is not None
+    service = inp.preview_service if inp.strategy == "blueGreen" else inp.canary
+    port = inp.synthetic_traffic.service_port
+    return f"http://{service}.{inp.namespace}.svc:{port}{inp.synthetic_traffic.path}"
+
+
+def synthetic_traffic_metric(inp: DeliveryInput, t: Timing) -> dict[str, Any]:
+    """An Argo Job metric: back-to-back Jobs (1 s apart) that each call the canary Service for one
+    analysis interval. A Job fails only when no request got an answer (a measurement failure)."""
+    syn = inp.synthetic_traffic
+    assert syn is not None
+    duration = int(t.interval)
+    container = {
+        "name": SYNTHETIC_CONTAINER,
+        "image": syn.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-c", SYNTHETIC_SCRIPT],
+        "env": [
+            {"name": "TARGET_URL", "value": synthetic_target(inp)},
+            {"name": "RPS", "value": _num(syn.requests_per_second)},
+            {"name": "DURATION", "value": str(duration)},
+        ],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi"},
+            "limits": {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "16Mi"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": APP_RUN_AS_USER,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    return {
+        "name": METRIC_SYNTHETIC,
+        "interval": "1s",
+        "count": _arg(ARG_MEASUREMENTS),
+        "failureLimit": inp.failure_limit,
+        "consecutiveErrorLimit": inp.consecutive_error_limit,
+        "provider": {
+            "job": {
+                "metadata": {"labels": _labels(synthetic_name(inp), SYNTHETIC_CONTAINER)},
+                "spec": {
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": duration + 30,
+                    "ttlSecondsAfterFinished": 600,
+                    "template": {
+                        "metadata": {"labels": _labels(synthetic_name(inp), SYNTHETIC_CONTAINER)},
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "automountServiceAccountToken": False,
+                            "containers": [container],
+                        },
+                    },
+                },
+            }
         },
     }
 
