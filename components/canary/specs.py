@@ -34,6 +34,7 @@ from components import k8s as kb
 from components.config import NAMESPACE as CONFIG_NS
 from components.config import Resources, Settings, duration_seconds
 from components.monitoring import names as mon
+from components.service.spec import Delivery, SliContract, Thresholds
 
 API_VERSION = "argoproj.io/v1alpha1"
 CONTROLLER = "argo-rollouts"  # Deployment, ServiceAccount and app.kubernetes.io/name of the controller
@@ -232,6 +233,50 @@ def delivery_input(settings: Settings) -> DeliveryInput:
         ingress=app if settings.app.ingress_host else "",
         ingress_host=settings.app.ingress_host,
         scrape_interval=settings.monitoring.scrape_interval,
+    )
+
+
+def sli_from_contract(contract: SliContract) -> CanarySli:
+    """The series a service's SliContract names, as the analysis reads them."""
+    return CanarySli(
+        requests=contract.requests,
+        status_label=contract.status_label,
+        error_status_regex=contract.error_status_regex,
+        buckets=contract.buckets,
+    )
+
+
+def service_delivery_input(
+    app: str,
+    namespace: str,
+    delivery: Delivery,
+    thresholds: Thresholds,
+    sli: SliContract,
+    *,
+    scrape_interval: str,
+    ingress_host: str = "",
+) -> DeliveryInput:
+    """The delivery input of one service (ServiceSpec's ``Delivery``, ``Thresholds`` and ``SliContract``):
+    Services named after the app, NGINX routing when it has an ingress host."""
+    blue_green = delivery.strategy == "blueGreen"
+    return DeliveryInput(
+        app=app,
+        namespace=namespace,
+        strategy=delivery.strategy,
+        weights=tuple(delivery.weights),
+        pause=delivery.pause,
+        analysis_interval=delivery.analysis_interval,
+        failure_limit=delivery.failure_limit,
+        error_ratio_threshold=thresholds.error_ratio,
+        latency_p95_threshold_seconds=thresholds.latency_p95_seconds,
+        min_requests=thresholds.canary_min_requests,
+        stable_service=app,
+        canary_service=f"{app}-canary",
+        preview_service=f"{app}-preview" if blue_green else "",
+        ingress=app if ingress_host else "",
+        ingress_host=ingress_host,
+        scrape_interval=scrape_interval,
+        sli=sli_from_contract(sli),
     )
 
 

@@ -205,16 +205,23 @@ def simulate(
     canary_hash: str,
     measurements: int | None = None,
     reaction: float = specs.CONTROLLER_REACTION_SECONDS,
+    start: float = 0.0,
+    stop_at_promotion: bool = True,
 ) -> Result:
-    """The analysis against the plan: measurements at their simulated instants, until decided or promoted."""
-    now = [0.0]
+    """The analysis against the plan: measurements at their simulated instants, until decided or promoted.
+
+    ``start``: when the run begins (a post-promotion run starts at the switch); times in the result are
+    absolute. ``stop_at_promotion=False``: the run is not cut short by the plan (blue/green waits for its
+    pre-promotion run; a post-promotion run always completes).
+    """
+    now = [start]
 
     def clock() -> float:
         return now[0]
 
     def sleep(seconds: float) -> None:
         now[0] += seconds
-        if now[0] >= p.promotion:  # the last pause ended: Argo promotes and terminates the run
+        if stop_at_promotion and now[0] >= p.promotion:  # the last pause ended: Argo promotes, ends the run
             raise _Promoted
 
     def query(address: str, expr: str) -> Any:
@@ -231,14 +238,16 @@ def simulate(
     except _Promoted:
         lines = "\n".join(f"  t={m.at:6.1f}s {m.metric:<14} {m.phase:<12} value={m.value!r}" for m in taken)
         return Result(PROMOTED, p.promotion, None, p.promotion, f"promoted at {p.promotion:g}s\n{lines}")
+    decided = None if outcome.decided_at is None else start + outcome.decided_at
     if outcome.would_abort:
-        assert outcome.decided_at is not None
-        return Result(ABORTED, outcome.decided_at + reaction, outcome.decided_at, p.promotion, outcome.summary())
+        assert decided is not None
+        return Result(ABORTED, decided + reaction, decided, p.promotion, outcome.summary())
     if outcome.would_pause:
-        assert outcome.decided_at is not None
-        return Result(PAUSED, outcome.decided_at + reaction, outcome.decided_at, p.promotion, outcome.summary())
-    # a successful run that ended before the last pause: background analysis done, promotion follows
-    return Result(PROMOTED, p.promotion, outcome.decided_at, p.promotion, outcome.summary())
+        assert decided is not None
+        return Result(PAUSED, decided + reaction, decided, p.promotion, outcome.summary())
+    # a successful run: promotion follows at the end of the plan, or when the run ends if later
+    promoted = max(p.promotion, decided or 0.0) if not stop_at_promotion else p.promotion
+    return Result(PROMOTED, promoted, decided, p.promotion, outcome.summary())
 
 
 def hashes(prefix: str) -> Iterator[str]:

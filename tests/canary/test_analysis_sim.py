@@ -36,6 +36,23 @@ def _scenarios(stack: str, steps: int) -> list[sim.Scenario]:
     return out
 
 
+BLUE_GREEN = "prod-blue-green"
+PREVIEW_SHARE = 10  # the preview's own traffic before the switch (smoke tests, synthetic): 2 of 20 req/s
+
+
+def _blue_green_scenarios() -> list[sim.Scenario]:
+    return [
+        sim.Scenario("bg-idle-preview", traffic=False),
+        sim.Scenario("bg-healthy"),
+        sim.Scenario("bg-errors-from-start", error_ratio=0.10),
+        sim.Scenario("bg-breaks-after-the-switch", error_ratio=0.10, errors_from_step=1),
+    ]
+
+
+def _measurements(ref: dict[str, Any]) -> int:
+    return int(next(a["value"] for a in ref["args"] if a["name"] == specs.ARG_MEASUREMENTS))
+
+
 class World:
     def __init__(self) -> None:
         self.templates: dict[str, dict[str, Any]] = {}
@@ -43,6 +60,7 @@ class World:
         self.timings: dict[str, specs.Timing] = {}
         self.hash: dict[tuple[str, str], str] = {}
         self.scenarios: dict[str, list[sim.Scenario]] = {}
+        self.bg: dict[str, Any] = {}
         self.url = ""
 
 
@@ -72,6 +90,24 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                     until=p.promotion + 60,
                 )
             )
+    # blue/green: the preview gets PREVIEW_SHARE until the switch, all traffic after it. The switch comes
+    # when autoPromotionSeconds have passed and the pre-promotion run has completed, whichever is later.
+    inp = specs.delivery_input(stack_settings("prod", {"deliveryStrategy": "blueGreen"}))
+    bg = specs.rollout_strategy(inp)["blueGreen"]
+    t = w.timings[BLUE_GREEN] = specs.timing(inp)
+    w.templates[BLUE_GREEN] = specs.analysis_template(inp)
+    w.bg = bg
+    pre_end = t.warmup + (_measurements(bg["prePromotionAnalysis"]) - 1) * t.interval
+    switch = max(float(bg["autoPromotionSeconds"]), pre_end)
+    w.plans[BLUE_GREEN] = data_plan = sim.Plan(((PREVIEW_SHARE, 0.0, switch), (100, switch, switch + 900)))
+    w.scenarios[BLUE_GREEN] = _blue_green_scenarios()
+    for sc in w.scenarios[BLUE_GREEN]:
+        h = w.hash[(BLUE_GREEN, sc.name)] = next(names)
+        backfill.add(
+            sim.series(
+                sc, data_plan, canary_hash=h, namespace=inp.namespace, app=inp.app, scrape=15, until=switch + 900
+            )
+        )
     with backfill:
         w.url = backfill.url
         yield w
@@ -144,3 +180,66 @@ def test_the_template_judges_only_the_hash_it_is_given(world: World, stack: str)
     # above is not a template that sees nothing
     r = run(world, stack, "stable")
     assert r.outcome == sim.ABORTED, r.summary
+
+
+def _blue_green(w: World, name: str) -> tuple[sim.Result, sim.Result | None]:
+    """(pre-promotion run, post-promotion run if the switch happened)."""
+    data_plan, template, h = w.plans[BLUE_GREEN], w.templates[BLUE_GREEN], w.hash[(BLUE_GREEN, name)]
+    switch = data_plan.step_start(1)
+    pre_plan = sim.Plan(((100, 0.0, float(w.bg["autoPromotionSeconds"])),))
+    pre = sim.simulate(
+        template,
+        pre_plan,
+        url=w.url,
+        canary_hash=h,
+        measurements=_measurements(w.bg["prePromotionAnalysis"]),
+        stop_at_promotion=False,
+    )
+    print(f"{BLUE_GREEN}/{name} pre: {pre.outcome} at {pre.at}\n{pre.summary}")
+    if pre.outcome != sim.PROMOTED:
+        return pre, None
+    assert pre.at == switch
+    post = sim.simulate(
+        template,
+        sim.Plan(((100, switch, switch + 900),)),
+        url=w.url,
+        canary_hash=h,
+        measurements=_measurements(w.bg["postPromotionAnalysis"]),
+        start=switch,
+        stop_at_promotion=False,
+    )
+    print(f"{BLUE_GREEN}/{name} post: {post.outcome} at {post.at}\n{post.summary}")
+    return pre, post
+
+
+def test_blue_green_idle_preview_waits_for_a_human(world: World) -> None:
+    pre, post = _blue_green(world, "bg-idle-preview")
+    assert pre.outcome == sim.PAUSED and post is None, pre.summary
+
+
+def test_blue_green_healthy_preview_is_switched_and_stays(world: World) -> None:
+    pre, post = _blue_green(world, "bg-healthy")
+    assert pre.outcome == sim.PROMOTED and post is not None and post.outcome == sim.PROMOTED, pre.summary
+    # the same definition, measured before (preview) and after (active) the switch
+    assert post.decided_at is not None and post.decided_at > world.plans[BLUE_GREEN].step_start(1)
+
+
+def test_blue_green_bad_preview_is_aborted_before_the_switch(world: World) -> None:
+    pre, post = _blue_green(world, "bg-errors-from-start")
+    assert pre.outcome == sim.ABORTED and post is None, pre.summary
+    assert pre.at is not None and pre.at <= WITH_CANARY_LIMIT_SECONDS
+    assert pre.at < world.bg["autoPromotionSeconds"]
+
+
+def test_blue_green_breakage_right_after_the_switch_is_rolled_back_while_the_old_version_is_up(
+    world: World,
+) -> None:
+    pre, post = _blue_green(world, "bg-breaks-after-the-switch")
+    switch = world.plans[BLUE_GREEN].step_start(1)
+    assert pre.outcome == sim.PROMOTED, pre.summary
+    assert post is not None, pre.summary
+    assert post.outcome == sim.ABORTED, post.summary
+    assert post.at is not None
+    # the previous ReplicaSet is still scaled up: the active Service switches straight back
+    assert post.at - switch <= world.bg["scaleDownDelaySeconds"]
+    assert post.at - switch <= world.timings[BLUE_GREEN].worst_case_abort

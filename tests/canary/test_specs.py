@@ -458,3 +458,88 @@ def test_every_stack_can_abort_and_shows_its_worst_case() -> None:
         held = dataclasses.replace(inp, pauses=tuple(specs._go_duration(p) for p in t.pauses), hold_last_step=False)
         specs.validate(held)
         assert specs.canary_steps(held) == specs.canary_steps(inp)
+
+
+def test_service_specs_build_the_same_delivery_input() -> None:
+    """The lead's per-service component builds DeliveryInput from a ServiceSpec; the orders API's spec
+    gives what the stack keys give today, and every service's template and Rollout are CRD-valid."""
+    from components.service.load import load_services
+
+    services = {s.name: s for s in load_services({"orders-api": {}, "go-deployment-demo": {}})}
+    for svc in services.values():
+        inp = specs.service_delivery_input(
+            svc.name,
+            svc.namespace,
+            svc.delivery,
+            svc.thresholds,
+            svc.sli,
+            scrape_interval="15s",
+            ingress_host=svc.host,
+        )
+        assert inp.min_requests == svc.thresholds.canary_min_requests
+        validate_custom_resource(specs.analysis_template(inp))
+        pod = {"metadata": {}, "spec": {"containers": [{"name": "app", "image": svc.image}]}}
+        validate_custom_resource(specs.rollout(inp, pod, replicas=1, labels={}))
+        queries = specs.analysis_queries(inp)
+        assert f"{svc.sli.requests}{{" in queries[specs.METRIC_TRAFFIC]
+        assert f'{svc.sli.status_label}=~"{svc.sli.error_status_regex}"' in queries[specs.METRIC_ERROR_RATIO]
+        assert f"{svc.sli.buckets}{{" in queries[specs.METRIC_LATENCY_P95]
+    orders = services["orders-api"]
+    from_service = specs.service_delivery_input(
+        "orders-api", "web", orders.delivery, orders.thresholds, orders.sli, scrape_interval="15s"
+    )
+    from_stack = specs.delivery_input(stack_settings("prod", {"appIngressHost": ""}))
+    assert specs.analysis_template(from_service) == specs.analysis_template(from_stack)
+
+
+def _grid() -> list[specs.DeliveryInput]:
+    out = []
+    for scrape in ("5s", "15s", "30s", "1m"):
+        for interval in ("10s", "30s", "1m"):
+            for limit in (0, 1, 3):
+                for weights, pauses in (
+                    ((50,), ("30s",)),
+                    ((20, 50, 80), ("1m", "1m", "1m")),
+                    ((10, 25, 50, 75), ("2m", "1m", "5m", "30s")),
+                    ((5, 95), ("10m", "1m")),
+                ):
+                    out.append(
+                        dataclasses.replace(
+                            BASE,
+                            weights=weights,
+                            pauses=pauses,
+                            scrape_interval=scrape,
+                            analysis_interval=interval,
+                            failure_limit=limit,
+                        )
+                    )
+    return out
+
+
+def test_timing_properties_over_a_grid_of_plans() -> None:
+    """Every plan the builder accepts can abort in time, judges each weight on its own window, and is
+    accepted as rendered by the strict check; every plan it refuses names a pause."""
+    accepted = refused = 0
+    for inp in _grid():
+        try:
+            specs.validate(inp)
+        except specs.StrategyError as exc:
+            refused += 1
+            assert any("pause" in p for p in exc.problems), exc.problems
+            continue
+        accepted += 1
+        t = specs.timing(inp)
+        non_last = t.configured_pauses[:-1]
+        assert 2 * inp.scrape_seconds <= t.window <= max(inp.interval_seconds, 3 * inp.scrape_seconds)
+        if non_last:
+            assert t.window <= min(non_last)
+        assert t.pauses[:-1] == non_last  # only the last pause is ever held
+        assert t.pauses[-1] >= max(t.configured_pauses[-1], t.late_abort)
+        assert t.promotion_after >= t.worst_case_abort
+        assert t.pauses[-1] - max(t.configured_pauses[-1], t.late_abort, t.worst_case_abort - sum(non_last)) < (
+            inp.interval_seconds
+        )
+        assert (t.background_count - 1) * inp.interval_seconds >= t.promotion_after
+        strict = dataclasses.replace(inp, pauses=tuple(specs._go_duration(p) for p in t.pauses), hold_last_step=False)
+        specs.validate(strict)
+    assert accepted > 50 and refused > 5, (accepted, refused)
