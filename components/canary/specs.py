@@ -16,8 +16,9 @@ The analysis fails closed. Every metric reads the canary ReplicaSet's own raw co
 (``rollouts_pod_template_hash`` = the hash Argo passes as ``canary-hash``) over a window the builder
 derives from the steps, so a late breakage is not averaged away by the canary's healthy past. Past the
 warm-up (``initialDelay``) a measurement without at least ``min_requests`` requests in its window, or
-without data at all (the canary is idle, unscraped, or lost its hash label), is Inconclusive: the
-Rollout pauses for a human instead of promoting a canary nobody has measured.
+without data at all (the canary is idle, unscraped, or lost its hash label), is Inconclusive; past
+``inconclusive_limit`` of them (one, for pods still starting) the Rollout pauses for a human instead of
+promoting a canary nobody has measured.
 """
 
 from __future__ import annotations
@@ -185,6 +186,9 @@ class DeliveryInput:
     # True (safe default): the last pause is lengthened to the time a breakage needs to be aborted, so a
     # canary cannot be promoted before the analysis could fail. False: validate refuses such a plan.
     hold_last_step: bool = True
+    # Inconclusive measurements tolerated per metric before the Rollout pauses: the first measurement
+    # after the warm-up may come before the canary's pods are ready and serving (one interval of slack).
+    inconclusive_limit: int = 1
     sli: CanarySli = field(default_factory=CanarySli)
     synthetic_traffic: SyntheticTraffic | None = None  # None: only real traffic reaches the canary
 
@@ -352,6 +356,12 @@ def validate(inp: DeliveryInput) -> None:
             problems.append(f"{fld} = {value!r} is invalid; accepted: a DNS-1123 label")
     if isinstance(inp.failure_limit, bool) or not isinstance(inp.failure_limit, int) or inp.failure_limit < 0:
         problems.append(f"{_where('failure_limit')} = {inp.failure_limit!r} is invalid; accepted: an integer >= 0")
+    limit = inp.inconclusive_limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 3:
+        problems.append(
+            f"inconclusive_limit = {limit!r} is invalid; accepted: an integer in 0..3 (each tolerated "
+            "inconclusive measurement delays the pause of a blind canary by one analysis interval)"
+        )
     if isinstance(inp.min_requests, bool) or not isinstance(inp.min_requests, int) or inp.min_requests < 1:
         problems.append(
             f"min_requests (Thresholds.canary_min_requests) = {inp.min_requests!r} is invalid; accepted: an "
@@ -523,6 +533,10 @@ class Timing:
     @property
     def worst_case_abort(self) -> float:
         return self.warmup + self.measurements_to_fail + self.window + self.reaction
+
+    def blind_pause(self, inconclusive_limit: int) -> float:
+        """When a canary without data pauses: the warm-up, then inconclusive_limit + 1 inconclusive measurements."""
+        return self.warmup + self.interval * inconclusive_limit + self.reaction
 
     @property
     def late_abort(self) -> float:
@@ -767,7 +781,7 @@ def analysis_template(inp: DeliveryInput) -> dict[str, Any]:
                 "interval": inp.analysis_interval,
                 "count": _arg(ARG_MEASUREMENTS),
                 "failureLimit": inp.failure_limit,
-                "inconclusiveLimit": 0,
+                "inconclusiveLimit": inp.inconclusive_limit,
                 "consecutiveErrorLimit": inp.consecutive_error_limit,
                 "successCondition": success,
                 "failureCondition": failure,

@@ -153,9 +153,10 @@ def test_a_blind_or_idle_canary_pauses_for_a_human(world: World, stack: str, nam
     r = run(world, stack, name)
     assert r.outcome == sim.PAUSED, r.summary
     assert r.at is not None and r.at < r.promotion
-    # decided at the first measurement past the warm-up: nothing is promoted on missing data
+    # decided past the warm-up and one tolerated measurement (pods starting): never promoted on no data
     t = world.timings[stack]
-    assert r.decided_at == t.warmup, r.summary
+    assert r.decided_at == t.warmup + t.interval, r.summary
+    assert r.at == t.blind_pause(1)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -131,7 +131,7 @@ def test_analysis_template_reads_the_canary_raw_series_with_settings_thresholds(
     )
     assert traffic["successCondition"].endswith("result[0] >= 10") and traffic["failureCondition"] == "false"
     for m in (err, lat, traffic):
-        assert m["initialDelay"] == "30s" and m["inconclusiveLimit"] == 0
+        assert m["initialDelay"] == "30s" and m["inconclusiveLimit"] == 1
         assert m["provider"]["prometheus"]["query"].count("[45s]") >= 1
         assert "and on() (sum(increase(" in m["provider"]["prometheus"]["query"] or m is traffic
     for m in (err, lat):
@@ -437,6 +437,7 @@ def test_a_plan_that_cannot_abort_is_refused_when_not_held() -> None:
             r"min_requests \(Thresholds.canary_min_requests\) = 0 is invalid; accepted: an integer >= 1",
         ),
         ({"scrape_interval": "0s"}, r"scrape_interval \(hardening:scrapeInterval\) = '0s' is invalid"),
+        ({"inconclusive_limit": 5}, r"inconclusive_limit = 5 is invalid; accepted: an integer in 0..3"),
         (
             {"pauses": ("30s", "30s", "1m"), "scrape_interval": "20s"},
             r"pause \(hardening:canaryPause\) = 30s is shorter than the shortest analysis window \(40s",
