@@ -97,6 +97,7 @@ service_components = {
             vault=vault_component.vault_access(settings),
             rollout_crds=canary.controller,
             ci=CiPipelinesArgs.for_service(spec, settings),
+            scrape_interval=settings.monitoring.scrape_interval,
         ),
         opts=ns_ready,
     )

@@ -1,22 +1,24 @@
 """Progressive delivery as plain data: strategy, Rollout, AnalysisTemplate, controller hardening, timing.
 
 Pure functions, no Pulumi: the CanaryDelivery component wires their output into resources and the tests
-check it on its own (CRD schemas, a real Prometheus, ``analysis_eval``).
+check it on its own (CRD schemas, promtool-built data in simulated time, a real Prometheus).
 
-- ``DeliveryInput`` (``components.service.delivery.delivery_input(spec)``) is everything a strategy
-  depends on; ``validate`` rejects bad strategy configuration with one message per problem, naming the
-  field and where it is set.
+- ``DeliveryInput`` (``delivery_input(settings)``) is everything a strategy depends on; ``validate``
+  rejects bad strategy configuration with one message per problem, naming the field and its stack key.
 - ``analysis_template`` / ``rollout_strategy`` / ``rollout`` return the custom resources in API form
   (camelCase), because ``apiextensions.CustomResource`` passes its spec through untranslated.
 - ``harden_controller_deployment`` patches the upstream controller Deployment (requests/limits,
   readiness probe, pinned image); ``component.py`` applies it as a Pulumi transform.
-- ``abort_budget`` is the worst-case time from a bad canary's first request to the abort.
+- Timing (``timing(inp)``): the warm-up, the analysis window, the effective step pauses and the
+  worst-case abort time ``initialDelay + interval x (failureLimit + 1) + window + controller reaction``.
 
-Canary analysis runs in the background from step 0, queries the SLI recording rules of
-``components.conventions`` for the canary ReplicaSet only (``rollouts_pod_template_hash`` = the hash Argo
-passes as ``canary-hash``), and has ``failureLimit`` failed measurements of slack. No data (no request
-has reached the canary yet) counts as success: a canary that never gets ready is aborted by
-``progressDeadlineAbort`` instead, and a canary that serves errors produces data within seconds.
+The analysis fails closed. Every metric reads the canary ReplicaSet's own raw counters
+(``rollouts_pod_template_hash`` = the hash Argo passes as ``canary-hash``) over a window the builder
+derives from the steps, so a late breakage is not averaged away by the canary's healthy past. Past the
+warm-up (``initialDelay``) a measurement without at least ``min_requests`` requests in its window, or
+without data at all (the canary is idle, unscraped, or lost its hash label), is Inconclusive; past
+``inconclusive_limit`` of them (one, for pods still starting) the Rollout pauses for a human instead of
+promoting a canary nobody has measured.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from components import conventions as cv
+from components import k8s as kb
 from components.config import Resources, duration_seconds
 from components.monitoring import names as mon
+from components.service.spec import Delivery, SliContract, Thresholds
 
 API_VERSION = "argoproj.io/v1alpha1"
 CONTROLLER = "argo-rollouts"  # Deployment, ServiceAccount and app.kubernetes.io/name of the controller
@@ -55,8 +59,12 @@ INGRESS_NGINX_NAMESPACE = "ingress-nginx"
 ARG_NAMESPACE = "namespace"
 ARG_APP = "app"
 ARG_CANARY_HASH = "canary-hash"
+ARG_MEASUREMENTS = "measurements"  # count of every metric: background, pre- and post-promotion runs differ
+METRIC_TRAFFIC = "canary-traffic"
 METRIC_ERROR_RATIO = "error-ratio"
 METRIC_LATENCY_P95 = "latency-p95"
+METRIC_SYNTHETIC = "synthetic-traffic"
+SYNTHETIC_CONTAINER = "synthetic-traffic"
 # Argo's default, written out so the timing below does not depend on a default changing.
 CONSECUTIVE_ERROR_LIMIT = 4
 PROGRESS_DEADLINE_SECONDS = 300
@@ -64,6 +72,10 @@ PROGRESS_DEADLINE_SECONDS = 300
 # reconciled right after the measurement and the Rollout on the AnalysisRun's update (informers).
 CONTROLLER_REACTION_SECONDS = 10
 ABORT_BUDGET_SECONDS = 180  # prod objective: a bad canary is aborted within 3 minutes of its first traffic
+MIN_REQUESTS = 10  # Thresholds.canary_min_requests' default: the least traffic a measurement counts on
+WARMUP_SCRAPES = 2  # increase() needs two samples of the canary's new series
+WINDOW_SCRAPES = 3  # the analysis window spans at least three scrapes, so one missed scrape is not "no data"
+MIN_STABLE_HOLD_SECONDS = 30  # Argo's default scaleDownDelaySeconds
 
 STRATEGIES = ("canary", "blueGreen")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -77,6 +89,7 @@ STACK_KEYS = {
     "failure_limit": "platform.yaml delivery.failureLimit",
     "error_ratio_threshold": "platform.yaml thresholds.errorRatio",
     "latency_p95_threshold_seconds": "platform.yaml thresholds.latencyP95Seconds",
+    "scrape_interval": "hardening:scrapeInterval",
     "app": "score.yaml metadata.name",
     "namespace": "platform.yaml namespace",
     "ingress_host": "services.<name>.host",
@@ -90,6 +103,56 @@ class StrategyError(ValueError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {p}" for p in self.problems)
         super().__init__(f"invalid delivery strategy ({len(self.problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class CanarySli:
+    """The raw series the analysis reads (a service's SliContract maps onto it): a request counter with
+    a status label, and a duration histogram's buckets. Defaults: what the orders API exports."""
+
+    requests: str = cv.METRIC_REQUESTS
+    status_label: str = "status"
+    error_status_regex: str = "5.."
+    buckets: str = f"{cv.METRIC_DURATION}_bucket"
+
+
+# The synthetic-traffic Job's program (python3 -c): GET TARGET_URL at RPS for DURATION seconds. It only
+# makes traffic; the SLI metrics judge it. Exit 1 when no request got an HTTP answer (canary unreachable).
+SYNTHETIC_SCRIPT = """\
+import os, sys, time, urllib.error, urllib.request
+url = os.environ["TARGET_URL"]
+rps = float(os.environ["RPS"])
+end = time.monotonic() + float(os.environ["DURATION"])
+answered = unreachable = 0
+next_at = time.monotonic()
+while time.monotonic() < end:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            resp.read()
+        answered += 1
+    except urllib.error.HTTPError:
+        answered += 1
+    except OSError:
+        unreachable += 1
+    next_at += 1 / rps
+    time.sleep(max(0.0, next_at - time.monotonic()))
+print(f"synthetic traffic: {answered} answered, {unreachable} unreachable")
+sys.exit(0 if answered else 1)
+"""
+
+
+@dataclass(frozen=True)
+class SyntheticTraffic:
+    """Requests the analysis sends to the canary (or preview) Service itself, for services with too little
+    traffic to reach ``min_requests`` per window and for blue/green previews (no user traffic at all).
+
+    ``image`` must have ``python3`` (the app's own image does); ``path`` a read-only endpoint the SLIs count.
+    """
+
+    image: str
+    path: str = "/orders?limit=1"
+    requests_per_second: float = 2.0
+    service_port: int = 80
 
 
 @dataclass(frozen=True)
@@ -115,6 +178,18 @@ class DeliveryInput:
     prometheus_address: str = PROMETHEUS_ADDRESS
     template_name: str = ""  # AnalysisTemplate name (default: <app>-slo)
     extra_args: Mapping[str, str] = field(default_factory=dict)
+    # --- fail-closed analysis and timing (issue #23) -----------------------------------------------
+    min_requests: int = MIN_REQUESTS  # Thresholds.canary_min_requests: fewer in a window = inconclusive
+    pauses: tuple[str, ...] = ()  # per-step pauses (one per weight); empty: ``pause`` after every weight
+    scrape_interval: str = "15s"  # how often Prometheus scrapes the app's pods (warm-up and window)
+    # True (safe default): the last pause is lengthened to the time a breakage needs to be aborted, so a
+    # canary cannot be promoted before the analysis could fail. False: validate refuses such a plan.
+    hold_last_step: bool = True
+    # Inconclusive measurements tolerated per metric before the Rollout pauses: the first measurement
+    # after the warm-up may come before the canary's pods are ready and serving (one interval of slack).
+    inconclusive_limit: int = 1
+    sli: CanarySli = field(default_factory=CanarySli)
+    synthetic_traffic: SyntheticTraffic | None = None  # None: only real traffic reaches the canary
 
     @property
     def stable(self) -> str:
@@ -135,6 +210,54 @@ class DeliveryInput:
     @property
     def interval_seconds(self) -> float:
         return duration_seconds(self.analysis_interval)
+
+    @property
+    def scrape_seconds(self) -> float:
+        return duration_seconds(self.scrape_interval)
+
+
+def sli_from_contract(contract: SliContract) -> CanarySli:
+    """The series a service's SliContract names, as the analysis reads them."""
+    return CanarySli(
+        requests=contract.requests,
+        status_label=contract.status_label,
+        error_status_regex=contract.error_status_regex,
+        buckets=contract.buckets,
+    )
+
+
+def service_delivery_input(
+    app: str,
+    namespace: str,
+    delivery: Delivery,
+    thresholds: Thresholds,
+    sli: SliContract,
+    *,
+    scrape_interval: str,
+    ingress_host: str = "",
+) -> DeliveryInput:
+    """The delivery input of one service (ServiceSpec's ``Delivery``, ``Thresholds`` and ``SliContract``):
+    Services named after the app, NGINX routing when it has an ingress host."""
+    blue_green = delivery.strategy == "blueGreen"
+    return DeliveryInput(
+        app=app,
+        namespace=namespace,
+        strategy=delivery.strategy,
+        weights=tuple(delivery.weights),
+        pause=delivery.pause,
+        analysis_interval=delivery.analysis_interval,
+        failure_limit=delivery.failure_limit,
+        error_ratio_threshold=thresholds.error_ratio,
+        latency_p95_threshold_seconds=thresholds.latency_p95_seconds,
+        min_requests=thresholds.canary_min_requests,
+        stable_service=app,
+        canary_service=f"{app}-canary",
+        preview_service=f"{app}-preview" if blue_green else "",
+        ingress=app if ingress_host else "",
+        ingress_host=ingress_host,
+        scrape_interval=scrape_interval,
+        sli=sli_from_contract(sli),
+    )
 
 
 def _where(fld: str) -> str:
@@ -167,12 +290,14 @@ def validate(inp: DeliveryInput) -> None:
         problems.append(f"{_where('strategy')} = {inp.strategy!r} is invalid; accepted: {', '.join(STRATEGIES)}")
     pause = _duration_or_problem(inp.pause, "pause", problems)
     interval = _duration_or_problem(inp.analysis_interval, "analysis_interval", problems)
+    scrape = _duration_or_problem(inp.scrape_interval, "scrape_interval", problems)
     if pause is not None and interval is not None and pause < interval:
         problems.append(
             f"{_where('pause')} = {inp.pause!r} is shorter than {_where('analysis_interval')} = "
             f"{inp.analysis_interval!r}; accepted: a pause of at least one analysis interval (each "
             "step must be measured at least once before the next weight)"
         )
+    weights_ok = True
     if inp.strategy == "canary":
         weights = list(inp.weights)
         if (
@@ -180,12 +305,14 @@ def validate(inp: DeliveryInput) -> None:
             or any(isinstance(w, bool) or not isinstance(w, int) or not 1 <= w <= 99 for w in weights)
             or any(b <= a for a, b in itertools.pairwise(weights))
         ):
+            weights_ok = False
             problems.append(
                 f"{_where('weights')} = {weights!r} is invalid; accepted: a non-empty list of integer "
                 "weights strictly increasing within 1..99, e.g. [20, 50, 80]"
             )
         if inp.canary == inp.stable:
             problems.append(f"canary_service = {inp.canary!r} is the stable Service; accepted: a distinct name")
+    pauses_ok = _check_pauses(inp, interval, weights_ok, problems)
     if inp.strategy == "blueGreen":
         if not inp.preview_service:
             problems.append(
@@ -205,72 +332,311 @@ def validate(inp: DeliveryInput) -> None:
             problems.append(f"{fld} = {value!r} is invalid; accepted: a DNS-1123 label")
     if isinstance(inp.failure_limit, bool) or not isinstance(inp.failure_limit, int) or inp.failure_limit < 0:
         problems.append(f"{_where('failure_limit')} = {inp.failure_limit!r} is invalid; accepted: an integer >= 0")
+    limit = inp.inconclusive_limit
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 3:
+        problems.append(
+            f"inconclusive_limit = {limit!r} is invalid; accepted: an integer in 0..3 (each tolerated "
+            "inconclusive measurement delays the pause of a blind canary by one analysis interval)"
+        )
+    if isinstance(inp.min_requests, bool) or not isinstance(inp.min_requests, int) or inp.min_requests < 1:
+        problems.append(
+            f"min_requests (Thresholds.canary_min_requests) = {inp.min_requests!r} is invalid; accepted: an "
+            "integer >= 1 (a measurement over fewer requests is inconclusive, never a pass)"
+        )
     for fld, top in (("error_ratio_threshold", 1.0), ("latency_p95_threshold_seconds", 3600.0)):
         value = getattr(inp, fld)
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < top:
             problems.append(f"{_where(fld)} = {value!r} is invalid; accepted: a number above 0 and below {top:g}")
-    if not problems and inp.failure_limit >= analysis_count(inp):
-        problems.append(
-            f"{_where('failure_limit')} = {inp.failure_limit} can never be exceeded by the "
-            f"{analysis_count(inp)} measurement(s) of the analysis; accepted: at most "
-            f"{analysis_count(inp) - 1} (lengthen {_where('pause')} or shorten "
-            f"{_where('analysis_interval')})"
-        )
     if not isinstance(inp.progress_deadline_seconds, int) or inp.progress_deadline_seconds < 30:
         problems.append(
             f"progress_deadline_seconds = {inp.progress_deadline_seconds!r} is invalid; accepted: an integer >= 30"
         )
+    _check_synthetic(inp, problems)
+    if not problems and pauses_ok and scrape is not None:
+        _check_timing(inp, problems)
     if problems:
         raise StrategyError(problems)
+
+
+def _check_pauses(inp: DeliveryInput, interval: float | None, weights_ok: bool, problems: list[str]) -> bool:
+    if not inp.pauses:
+        return True
+    if inp.strategy == "canary" and weights_ok and len(inp.pauses) != len(inp.weights):
+        problems.append(
+            f"pauses = {list(inp.pauses)!r} has {len(inp.pauses)} entries for {len(inp.weights)} weight(s); "
+            "accepted: one pause per weight, or none (canaryPause after every weight)"
+        )
+        return False
+    if inp.strategy == "blueGreen" and len(inp.pauses) != 1:
+        problems.append(f"pauses = {list(inp.pauses)!r} is invalid for blueGreen; accepted: one pause or none")
+        return False
+    ok = True
+    for i, p in enumerate(inp.pauses):
+        seconds = _duration_or_problem(p, f"pauses[{i}]", problems)
+        if seconds is None:
+            ok = False
+        elif interval is not None and seconds < interval:
+            ok = False
+            problems.append(
+                f"pauses[{i}] = {p!r} is shorter than {_where('analysis_interval')} = {inp.analysis_interval!r}; "
+                "accepted: a pause of at least one analysis interval"
+            )
+    return ok
+
+
+_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$")
+
+
+def _check_synthetic(inp: DeliveryInput, problems: list[str]) -> None:
+    syn = inp.synthetic_traffic
+    if syn is None:
+        return
+    if not isinstance(syn.image, str) or not re.match(
+        r"^[a-z0-9][\w.:/@-]*:[\w.-]+(@sha256:[0-9a-f]{64})?$", syn.image
+    ):
+        problems.append(
+            f"synthetic_traffic.image = {syn.image!r} is invalid; accepted: an image with an explicit tag "
+            "(and python3), e.g. the app's own image"
+        )
+    if not isinstance(syn.path, str) or not _PATH.match(syn.path):
+        problems.append(
+            f"synthetic_traffic.path = {syn.path!r} is invalid; accepted: an absolute URL path such as "
+            "/orders?limit=1 (no spaces, quotes or fragments)"
+        )
+    rps = syn.requests_per_second
+    if isinstance(rps, bool) or not isinstance(rps, int | float) or not 0 < rps <= 100:
+        problems.append(
+            f"synthetic_traffic.requests_per_second = {rps!r} is invalid; accepted: a number above 0 and at most 100"
+        )
+    if isinstance(inp.app, str) and len(synthetic_name(inp)) > 63:
+        problems.append(
+            f"{_where('app')} = {inp.app!r} is too long for synthetic traffic; accepted: at most "
+            f"{63 - len(SYNTHETIC_CONTAINER) - 1} characters (the Job's pods are named <app>-{SYNTHETIC_CONTAINER})"
+        )
+    port = syn.service_port
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        problems.append(f"synthetic_traffic.service_port = {port!r} is invalid; accepted: an integer in 1..65535")
+
+
+def _check_timing(inp: DeliveryInput, problems: list[str]) -> None:
+    t = timing(inp)
+    syn = inp.synthetic_traffic
+    if syn is not None and syn.requests_per_second * t.window < inp.min_requests:
+        problems.append(
+            f"synthetic_traffic.requests_per_second = {syn.requests_per_second!r} sends "
+            f"{syn.requests_per_second * t.window:g} requests per {_fmt(t.window)} window, fewer than min_requests "
+            f"({inp.min_requests}); accepted: at least {inp.min_requests / t.window:g} per second"
+        )
+    if inp.strategy == "canary" and len(t.configured_pauses) > 1 and min(t.configured_pauses[:-1]) < t.min_window:
+        problems.append(
+            f"{_where('pause')} = {_fmt(min(t.configured_pauses[:-1]))} is shorter than the shortest analysis "
+            f"window ({_fmt(t.min_window)} = {WARMUP_SCRAPES} x {_where('scrape_interval')} "
+            f"{inp.scrape_interval}); accepted: every pause at least {_fmt(t.min_window)}, so each weight "
+            "is measured on its own data"
+        )
+    if inp.failure_limit >= t.background_count:
+        problems.append(
+            f"{_where('failure_limit')} = {inp.failure_limit} can never be exceeded by the "
+            f"{t.background_count} measurement(s) of the analysis; accepted: at most "
+            f"{t.background_count - 1} (lengthen {_where('pause')} or shorten {_where('analysis_interval')})"
+        )
+    if inp.hold_last_step:
+        return
+    if sum(t.configured_pauses) < t.worst_case_abort:
+        problems.append(
+            f"{_where('pause')}: the step plan pauses {_fmt(sum(t.configured_pauses))} in total, shorter than the "
+            f"worst-case time to abort ({_fmt(t.worst_case_abort)} = {t.formula}); accepted: pauses adding up "
+            f"to at least {_fmt(t.worst_case_abort)}, or hold_last_step (the canary would otherwise be promoted "
+            "before its analysis can fail)"
+        )
+    elif t.configured_pauses[-1] < t.late_abort:
+        problems.append(
+            f"{_where('pause')}: the last pause {_fmt(t.configured_pauses[-1])} is shorter than the time to abort "
+            f"a breakage starting at the last weight ({_fmt(t.late_abort)}); accepted: a last pause of at least "
+            f"{_fmt(t.late_abort)}, or hold_last_step"
+        )
+
+
+def _fmt(seconds: float) -> str:
+    return f"{seconds:g}s"
 
 
 # --------------------------------------------------------------------------------------------------
 # Timing
 # --------------------------------------------------------------------------------------------------
+def _ceil_to(seconds: float, step: float) -> float:
+    return math.ceil(seconds / step - 1e-9) * step
+
+
+def _go_duration(seconds: float) -> str:
+    whole = math.ceil(seconds)
+    return f"{whole // 60}m" if whole % 60 == 0 and whole >= 60 else f"{whole}s"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Every duration the strategy and the analysis are built from (seconds), derived from the steps.
+
+    - ``warmup`` (the metrics' ``initialDelay``): two scrapes of the canary's new series.
+    - ``window``: the analysis range ``max(interval, 3 scrapes)``, never longer than the shortest pause
+      (each weight is judged on its own data) and never shorter than two scrapes. It cannot reach before
+      the canary started: its series are new (its own pod-template hash).
+    - ``late_abort``: a breakage starting at a step is aborted within ``window`` (the window fills with
+      bad data) ``+ interval x (failureLimit + 1)`` (one interval to the next measurement, failureLimit
+      more failures) ``+ controller reaction``.
+    - ``worst_case_abort``: ``initialDelay + interval x (failureLimit + 1) + window + reaction``.
+    - ``pauses``: the configured pauses, the last one lengthened (``hold_last_step``) to at least
+      ``late_abort`` and to whatever the plan's total lacks of ``worst_case_abort``, rounded up to whole
+      analysis intervals.
+    """
+
+    scrape: float
+    interval: float
+    failure_limit: int
+    warmup: float
+    window: float
+    min_window: float
+    reaction: float
+    configured_pauses: tuple[float, ...]
+    pauses: tuple[float, ...]
+    background_count: int
+    progress_deadline: float
+
+    @property
+    def measurements_to_fail(self) -> float:
+        return self.interval * (self.failure_limit + 1)
+
+    @property
+    def worst_case_abort(self) -> float:
+        return self.warmup + self.measurements_to_fail + self.window + self.reaction
+
+    def blind_pause(self, inconclusive_limit: int) -> float:
+        """When a canary without data pauses: the warm-up, then inconclusive_limit + 1 inconclusive measurements."""
+        return self.warmup + self.interval * inconclusive_limit + self.reaction
+
+    @property
+    def late_abort(self) -> float:
+        return self.window + self.measurements_to_fail + self.reaction
+
+    @property
+    def promotion_after(self) -> float:
+        """Seconds from the first weight to full promotion (pods ready at once)."""
+        return sum(self.pauses)
+
+    @property
+    def formula(self) -> str:
+        return (
+            f"initialDelay {_fmt(self.warmup)} + interval {_fmt(self.interval)} x (failureLimit "
+            f"{self.failure_limit} + 1) + window {_fmt(self.window)} + reaction {_fmt(self.reaction)}"
+        )
+
+    @property
+    def stable_hold(self) -> float:
+        """scaleDownDelaySeconds: the previous ReplicaSet stays up this long after promotion, so a failure
+        found right after it (post-promotion analysis, or a human) rolls back without a cold start."""
+        return max(float(MIN_STABLE_HOLD_SECONDS), _ceil_to(self.worst_case_abort, 30))
+
+    @property
+    def post_promotion_count(self) -> int:
+        """Measurements of a post-promotion run: enough for the window to fill and failureLimit + 1 failures."""
+        return math.ceil(self.window / self.interval) + self.failure_limit + 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "warmup_seconds": self.warmup,
+            "window_seconds": self.window,
+            "interval_seconds": self.interval,
+            "failure_limit": self.failure_limit,
+            "controller_reaction_seconds": self.reaction,
+            "worst_case_abort_seconds": self.worst_case_abort,
+            "late_abort_seconds": self.late_abort,
+            "configured_pauses_seconds": list(self.configured_pauses),
+            "pauses_seconds": list(self.pauses),
+            "promotion_after_seconds": self.promotion_after,
+            "stable_hold_seconds": self.stable_hold,
+        }
+
+
+def configured_pauses(inp: DeliveryInput) -> tuple[float, ...]:
+    if inp.pauses:
+        return tuple(duration_seconds(p) for p in inp.pauses)
+    steps = len(inp.weights) if inp.strategy == "canary" else 1
+    return (inp.pause_seconds,) * max(steps, 1)
+
+
+def timing(inp: DeliveryInput) -> Timing:
+    """The derived durations of ``inp`` (see ``Timing``); inputs are assumed valid (``validate``)."""
+    scrape, interval, limit = inp.scrape_seconds, inp.interval_seconds, inp.failure_limit
+    reaction = float(CONTROLLER_REACTION_SECONDS)
+    given = configured_pauses(inp)
+    warmup = WARMUP_SCRAPES * scrape
+    min_window = WARMUP_SCRAPES * scrape
+    wanted = max(interval, WINDOW_SCRAPES * scrape)
+    # the last pause may be held longer; the others bound the window so each weight has its own data
+    bound = min(given[:-1]) if len(given) > 1 else max(given[-1], wanted)
+    window = max(min(wanted, bound), min_window)
+    to_fail = interval * (limit + 1)
+    late = window + to_fail + reaction
+    worst = warmup + to_fail + window + reaction
+    pauses = given
+    if inp.hold_last_step:
+        last = max(given[-1], late, worst - sum(given[:-1]))
+        pauses = (*given[:-1], _ceil_to(last, interval))
+    if inp.strategy == "blueGreen":
+        background = int(pauses[0] // interval) + 1
+    else:
+        span = sum(pauses) + len(pauses) * inp.progress_deadline_seconds
+        background = math.ceil(span / interval) + 1
+    return Timing(
+        scrape=scrape,
+        interval=interval,
+        failure_limit=limit,
+        warmup=warmup,
+        window=window,
+        min_window=min_window,
+        reaction=reaction,
+        configured_pauses=given,
+        pauses=pauses,
+        background_count=background,
+        progress_deadline=float(inp.progress_deadline_seconds),
+    )
+
+
+def worst_case_abort_seconds(inp: DeliveryInput) -> float:
+    """For the render summary: initialDelay + interval x (failureLimit + 1) + window + controller reaction."""
+    validate(inp)
+    return timing(inp).worst_case_abort
+
+
 def analysis_count(inp: DeliveryInput) -> int:
-    """Measurements per AnalysisRun.
+    """Measurements per AnalysisRun (the template's default ``measurements``).
 
     Canary (background analysis): enough to cover every step even when each weight waits the whole
     progress deadline for its pods, so analysis never ends before the last pause; Argo terminates the
     run as soon as the Rollout is fully promoted. Blue/green (pre-promotion): one measurement at the
-    start and one per interval of the pause, so promotion waits for the whole pause to be measured.
+    start and one per interval of the (held) pause, so promotion waits for the whole pause to be measured.
     """
-    interval = inp.interval_seconds
-    if inp.strategy == "blueGreen":
-        return int(inp.pause_seconds // interval) + 1
-    span = len(inp.weights) * (inp.pause_seconds + inp.progress_deadline_seconds)
-    return math.ceil(span / interval) + 1
+    return timing(inp).background_count
 
 
 @dataclass(frozen=True)
 class AbortBudget:
     """Worst-case seconds from a bad canary's first request to the Rollout's abort, term by term."""
 
-    first_scrape: float  # the canary's first request counter is scraped at most one scrape interval later
-    second_scrape: float  # rate() needs two samples
-    recording_rule: float  # the SLI rule is evaluated at most one evaluation interval later
-    first_failed_measurement: float  # the next measurement comes at most one analysis interval later
-    further_failed_measurements: float  # failureLimit more failed measurements, one interval apart
+    warmup: float  # initialDelay: two scrapes of the canary's new series before the first measurement
+    measurements: float  # interval x (failureLimit + 1): the next measurement, then failureLimit more failures
+    window_lag: float  # the analysis window fills with the bad version's data
     controller_reaction: float
 
     @property
     def total(self) -> float:
-        return (
-            self.first_scrape
-            + self.second_scrape
-            + self.recording_rule
-            + self.first_failed_measurement
-            + self.further_failed_measurements
-            + self.controller_reaction
-        )
+        return self.warmup + self.measurements + self.window_lag + self.controller_reaction
 
     def as_dict(self) -> dict[str, float]:
         return {
-            "first_scrape": self.first_scrape,
-            "second_scrape": self.second_scrape,
-            "recording_rule": self.recording_rule,
-            "first_failed_measurement": self.first_failed_measurement,
-            "further_failed_measurements": self.further_failed_measurements,
+            "warmup": self.warmup,
+            "measurements": self.measurements,
+            "window_lag": self.window_lag,
             "controller_reaction": self.controller_reaction,
             "total": self.total,
         }
@@ -279,26 +645,24 @@ class AbortBudget:
 def abort_budget(
     *,
     scrape_interval: str,
-    evaluation_interval: str,
+    evaluation_interval: str = "",
     analysis_interval: str,
     failure_limit: int,
     controller_reaction_seconds: float = CONTROLLER_REACTION_SECONDS,
+    window: str = "",
 ) -> AbortBudget:
     """The worst case for an error ratio clearly above the threshold (e.g. 10 % against 5 %).
 
-    Data: <= 2 scrapes + 1 rule evaluation after the first request (the canary's series are new, so its
-    ratio is not diluted by older samples). Decision: the analysis fails after failureLimit + 1 failed
-    measurements, the first at most one interval after the data exists.
+    ``evaluation_interval`` is accepted for compatibility and no longer a term: the analysis reads raw
+    counters, not recording rules. ``window`` defaults to ``max(interval, 3 scrapes)`` (``timing``).
     """
+    del evaluation_interval
     s = duration_seconds(scrape_interval)
-    e = duration_seconds(evaluation_interval)
     i = duration_seconds(analysis_interval)
-    return AbortBudget(s, s, e, i, failure_limit * i, controller_reaction_seconds)
+    w = duration_seconds(window) if window else max(i, WINDOW_SCRAPES * s)
+    return AbortBudget(WARMUP_SCRAPES * s, i * (failure_limit + 1), w, controller_reaction_seconds)
 
 
-# --------------------------------------------------------------------------------------------------
-# AnalysisTemplate
-# --------------------------------------------------------------------------------------------------
 def _num(x: float) -> str:
     text = f"{x:.6f}".rstrip("0").rstrip(".")
     return text or "0"
@@ -316,51 +680,84 @@ def canary_selector() -> str:
     )
 
 
-def analysis_queries() -> dict[str, str]:
-    """PromQL of each metric (before argument substitution): the SLI recording rules, canary only."""
+def _promql_string(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def sli_queries(sli: CanarySli, window: str, min_requests: int) -> dict[str, str]:
+    """PromQL of each metric (before argument substitution) on the canary's raw series over ``window``.
+
+    The one place that names the series: switching to per-service recording rules is this function.
+    Error ratio and P95 are gated on ``min_requests`` requests in the window (empty result otherwise),
+    and 0/0 stays NaN: both read as "no evidence", which the conditions turn into Inconclusive.
+    """
     sel = canary_selector()
+    errors_sel = f'{sel}, {sli.status_label}=~"{_promql_string(sli.error_status_regex)}"'
+    total = f"sum(increase({sli.requests}{{{sel}}}[{window}]))"
+    errors = f"(sum(increase({sli.requests}{{{errors_sel}}}[{window}])) or vector(0))"
+    enough = f"on() ({total} >= {min_requests})"
     return {
-        METRIC_ERROR_RATIO: f"max({cv.SLI_ERROR_RATIO_BY_HASH}{{{sel}}})",
-        METRIC_LATENCY_P95: f"max({cv.SLI_P95_BY_HASH}{{{sel}}})",
+        METRIC_TRAFFIC: total,
+        METRIC_ERROR_RATIO: f"({errors} / {total}) and {enough}",
+        METRIC_LATENCY_P95: (
+            f"histogram_quantile(0.95, sum by (le) (increase({sli.buckets}{{{sel}}}[{window}]))) and {enough}"
+        ),
     }
 
 
-def conditions(threshold: float) -> tuple[str, str]:
-    """(successCondition, failureCondition) on Argo's vector result.
+def analysis_queries(inp: DeliveryInput | None = None) -> dict[str, str]:
+    """PromQL of each metric of ``inp``'s template (default input: the builder's defaults)."""
+    inp = inp or DeliveryInput(app="app", namespace="default")
+    return sli_queries(inp.sli, _go_duration(timing(inp).window), inp.min_requests)
 
-    An empty vector (no request has reached the canary yet) and NaN (no request in the window) are
-    success: there is no evidence against the canary. Otherwise the value must stay below the threshold.
+
+def conditions(threshold: float) -> tuple[str, str]:
+    """(successCondition, failureCondition) on Argo's vector result, failing closed.
+
+    A value below the threshold passes, at or above it fails; an empty vector (no data: idle, unscraped,
+    fewer than min_requests) or NaN (0/0) satisfies neither, so the measurement is Inconclusive and
+    the Rollout pauses for a human.
     """
     t = _num(threshold)
     return (
-        f"len(result) == 0 || isNaN(result[0]) || result[0] < {t}",
+        f"len(result) > 0 && !isNaN(result[0]) && result[0] < {t}",
         f"len(result) > 0 && !isNaN(result[0]) && result[0] >= {t}",
     )
 
 
+def traffic_conditions(min_requests: int) -> tuple[str, str]:
+    """The canary served at least ``min_requests`` in the window; never a failure, Inconclusive otherwise."""
+    return (f"len(result) > 0 && !isNaN(result[0]) && result[0] >= {min_requests}", "false")
+
+
 def analysis_template(inp: DeliveryInput) -> dict[str, Any]:
-    """The AnalysisTemplate (API form): error ratio and P95 latency of the canary ReplicaSet."""
+    """The AnalysisTemplate (API form): traffic, error ratio and P95 latency of the canary ReplicaSet."""
     validate(inp)
-    count = analysis_count(inp)
-    queries = analysis_queries()
+    t = timing(inp)
+    queries = sli_queries(inp.sli, _go_duration(t.window), inp.min_requests)
+    checks = (
+        (METRIC_TRAFFIC, traffic_conditions(inp.min_requests)),
+        (METRIC_ERROR_RATIO, conditions(inp.error_ratio_threshold)),
+        (METRIC_LATENCY_P95, conditions(inp.latency_p95_threshold_seconds)),
+    )
     metrics = []
-    for name, threshold in (
-        (METRIC_ERROR_RATIO, inp.error_ratio_threshold),
-        (METRIC_LATENCY_P95, inp.latency_p95_threshold_seconds),
-    ):
-        success, failure = conditions(threshold)
+    for name, (success, failure) in checks:
         metrics.append(
             {
                 "name": name,
+                "initialDelay": _go_duration(t.warmup),
                 "interval": inp.analysis_interval,
-                "count": count,
+                "count": _arg(ARG_MEASUREMENTS),
                 "failureLimit": inp.failure_limit,
+                "inconclusiveLimit": inp.inconclusive_limit,
                 "consecutiveErrorLimit": inp.consecutive_error_limit,
                 "successCondition": success,
                 "failureCondition": failure,
                 "provider": {"prometheus": {"address": inp.prometheus_address, "query": queries[name], "timeout": 10}},
             }
         )
+    if inp.synthetic_traffic is not None:
+        metrics.insert(0, synthetic_traffic_metric(inp, t))
     return {
         "apiVersion": API_VERSION,
         "kind": "AnalysisTemplate",
@@ -370,8 +767,87 @@ def analysis_template(inp: DeliveryInput) -> dict[str, Any]:
                 {"name": ARG_NAMESPACE, "value": inp.namespace},
                 {"name": ARG_APP, "value": inp.app},
                 {"name": ARG_CANARY_HASH},
+                {"name": ARG_MEASUREMENTS, "value": str(t.background_count)},
             ],
             "metrics": metrics,
+        },
+    }
+
+
+def synthetic_name(inp: DeliveryInput) -> str:
+    """app.kubernetes.io/name of the synthetic-traffic pods: not the app's, so no app selector (Rollout,
+    PodDisruptionBudget, app NetworkPolicy) ever counts them."""
+    return f"{inp.app}-{SYNTHETIC_CONTAINER}"
+
+
+def synthetic_traffic_network_policy_spec(inp: DeliveryInput) -> dict[str, Any]:
+    """``allow-<app>-synthetic-traffic`` (snake_case, for pulumi_kubernetes): the Job's pods may reach the
+    app's pods on the HTTP port (the namespace denies egress by default; the app's own policy already
+    admits the app namespace). Create it beside the AnalysisTemplate when the option is on."""
+    app_pods = [kb.peer_namespace(inp.namespace, {cv.LABEL_NAME: inp.app})]
+    return kb.network_policy_spec(kb.selector(synthetic_name(inp)), egress=[(app_pods, [APP_PORT])])
+
+
+def synthetic_target(inp: DeliveryInput) -> str:
+    """The URL the synthetic traffic calls: the canary (blue/green: preview) Service, in-cluster."""
+    assert inp.synthetic_traffic is not None
+    service = inp.preview_service if inp.strategy == "blueGreen" else inp.canary
+    port = inp.synthetic_traffic.service_port
+    return f"http://{service}.{inp.namespace}.svc:{port}{inp.synthetic_traffic.path}"
+
+
+def synthetic_traffic_metric(inp: DeliveryInput, t: Timing) -> dict[str, Any]:
+    """An Argo Job metric: back-to-back Jobs (1 s apart) that each call the canary Service for one
+    analysis interval. A Job fails only when no request got an answer (a measurement failure)."""
+    syn = inp.synthetic_traffic
+    assert syn is not None
+    duration = int(t.interval)
+    container = {
+        "name": SYNTHETIC_CONTAINER,
+        "image": syn.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-c", SYNTHETIC_SCRIPT],
+        "env": [
+            {"name": "TARGET_URL", "value": synthetic_target(inp)},
+            {"name": "RPS", "value": _num(syn.requests_per_second)},
+            {"name": "DURATION", "value": str(duration)},
+        ],
+        "resources": {
+            "requests": {"cpu": "10m", "memory": "32Mi"},
+            "limits": {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "16Mi"},
+        },
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": APP_RUN_AS_USER,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    return {
+        "name": METRIC_SYNTHETIC,
+        "interval": "1s",
+        "count": _arg(ARG_MEASUREMENTS),
+        "failureLimit": inp.failure_limit,
+        "consecutiveErrorLimit": inp.consecutive_error_limit,
+        "provider": {
+            "job": {
+                "metadata": {"labels": _labels(synthetic_name(inp), SYNTHETIC_CONTAINER)},
+                "spec": {
+                    "backoffLimit": 0,
+                    "activeDeadlineSeconds": duration + 30,
+                    "ttlSecondsAfterFinished": 600,
+                    "template": {
+                        "metadata": {"labels": _labels(synthetic_name(inp), SYNTHETIC_CONTAINER)},
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "automountServiceAccountToken": False,
+                            "containers": [container],
+                        },
+                    },
+                },
+            }
         },
     }
 
@@ -385,41 +861,47 @@ def _labels(app: str, component: str) -> dict[str, str]:
     }
 
 
-def _analysis_ref(inp: DeliveryInput, hash_source: str) -> dict[str, Any]:
-    return {
-        "templates": [{"templateName": inp.template}],
-        "args": [
-            {"name": ARG_CANARY_HASH, "valueFrom": {"podTemplateHashValue": hash_source}},
-            *({"name": k, "value": v} for k, v in sorted(inp.extra_args.items())),
-        ],
-    }
+def _analysis_ref(inp: DeliveryInput, hash_source: str, measurements: int | None = None) -> dict[str, Any]:
+    args: list[dict[str, Any]] = [{"name": ARG_CANARY_HASH, "valueFrom": {"podTemplateHashValue": hash_source}}]
+    if measurements is not None:
+        args.append({"name": ARG_MEASUREMENTS, "value": str(measurements)})
+    args += [{"name": k, "value": v} for k, v in sorted(inp.extra_args.items())]
+    return {"templates": [{"templateName": inp.template}], "args": args}
 
 
 # --------------------------------------------------------------------------------------------------
 # Rollout
 # --------------------------------------------------------------------------------------------------
 def canary_steps(inp: DeliveryInput) -> list[dict[str, Any]]:
-    """setWeight then pause for each weight; the last pause is followed by full promotion."""
+    """setWeight then pause for each weight (the last pause held, see ``Timing``); then full promotion."""
     steps: list[dict[str, Any]] = []
-    for weight in inp.weights:
+    given = configured_pauses(inp)
+    for i, (weight, seconds) in enumerate(zip(inp.weights, timing(inp).pauses, strict=True)):
         steps.append({"setWeight": weight})
-        steps.append({"pause": {"duration": inp.pause}})
+        text = (inp.pauses[i] if inp.pauses else inp.pause) if seconds == given[i] else _go_duration(seconds)
+        steps.append({"pause": {"duration": text}})
     return steps
 
 
 def rollout_strategy(inp: DeliveryInput) -> dict[str, Any]:
     """``spec.strategy`` of the Rollout (API form)."""
     validate(inp)
+    t = timing(inp)
     if inp.strategy == "blueGreen":
         return {
             "blueGreen": {
                 "activeService": inp.stable,
                 "previewService": inp.preview_service,
                 "autoPromotionEnabled": True,
-                # promoted after the pause only if the pre-promotion analysis (count covers the pause) passed
-                "autoPromotionSeconds": int(inp.pause_seconds),
-                "prePromotionAnalysis": _analysis_ref(inp, "Latest"),
-                "scaleDownDelaySeconds": 30,
+                # promoted after the (held) pause only if the pre-promotion analysis (count covers it) passed
+                "autoPromotionSeconds": int(t.pauses[0]),
+                "prePromotionAnalysis": _analysis_ref(inp, "Latest", t.background_count),
+                # the same definition on the new active version under full traffic; the previous
+                # ReplicaSet stays up until it is done, so a failure switches straight back
+                "postPromotionAnalysis": _analysis_ref(inp, "Latest", t.post_promotion_count),
+                "scaleDownDelaySeconds": int(
+                    max(t.stable_hold, t.warmup + t.post_promotion_count * t.interval + t.reaction + 30)
+                ),
                 "abortScaleDownDelaySeconds": 30,
             }
         }
@@ -434,6 +916,8 @@ def rollout_strategy(inp: DeliveryInput) -> dict[str, Any]:
     }
     if inp.ingress:
         canary["trafficRouting"] = {"nginx": {"stableIngress": inp.ingress}}
+        # the previous stable ReplicaSet stays scaled up after promotion: an undo is instant
+        canary["scaleDownDelaySeconds"] = int(t.stable_hold)
     return {"canary": canary}
 
 

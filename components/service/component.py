@@ -37,6 +37,7 @@ class ServiceArgs:
     # The Argo Rollouts CRDs (the controller's ConfigFile): the Rollout and AnalysisTemplate wait for them.
     rollout_crds: pulumi.Resource | None = None
     ci: Any = None  # CiPipelinesArgs for the service's repository (None: no CI component)
+    scrape_interval: str = "15s"  # the stack's: the canary analysis windows are fitted to it
     extra_outputs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -57,7 +58,7 @@ class Service(pulumi.ComponentResource):
     def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(TYPE, name, None, opts)
         s = args.spec
-        inp = delivery.delivery_input(s)
+        inp = delivery.delivery_input(s, args.scrape_interval)
         template_doc = specs.analysis_template(inp)
         agent = self._agent_parts(s, args.vault)
         pod = specs.camel(

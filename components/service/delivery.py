@@ -8,25 +8,17 @@ from components.canary import specs
 from components.service.spec import ServiceSpec
 
 
-def delivery_input(spec: ServiceSpec) -> specs.DeliveryInput:
-    """The service's delivery input: Services named after it, NGINX routing when the stack gives it a host,
-    the analysis held to the service's own thresholds (the same numbers its threshold alerts use)."""
-    d = spec.delivery
-    blue_green = d.strategy == "blueGreen"
-    return specs.DeliveryInput(
-        app=spec.name,
-        namespace=spec.namespace,
-        strategy=d.strategy,
-        weights=d.weights,
-        pause=d.pause,
-        analysis_interval=d.analysis_interval,
-        failure_limit=d.failure_limit,
-        error_ratio_threshold=spec.thresholds.error_ratio,
-        latency_p95_threshold_seconds=spec.thresholds.latency_p95_seconds,
-        stable_service=spec.name,
-        canary_service=f"{spec.name}-canary",
-        preview_service=f"{spec.name}-preview" if blue_green else "",
-        ingress=spec.name if spec.host else "",
+def delivery_input(spec: ServiceSpec, scrape_interval: str = "15s") -> specs.DeliveryInput:
+    """The service's delivery input: Services named after it, NGINX routing when the stack gives it a host, the
+    analysis held to the service's own thresholds (the same numbers its threshold alerts use) on its own SLI
+    series, its windows fitted to the stack's scrape interval."""
+    return specs.service_delivery_input(
+        spec.name,
+        spec.namespace,
+        spec.delivery,
+        spec.thresholds,
+        spec.sli,
+        scrape_interval=scrape_interval,
         ingress_host=spec.host,
     )
 

@@ -39,4 +39,4 @@ def stack_service(stack: str, name: str = "orders-api", **delivery: Any) -> Serv
 
 
 def stack_delivery(stack: str, name: str = "orders-api", **delivery: Any) -> specs.DeliveryInput:
-    return delivery_input(stack_service(stack, name, **delivery))
+    return delivery_input(stack_service(stack, name, **delivery), stack_settings(stack).monitoring.scrape_interval)

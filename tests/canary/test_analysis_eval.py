@@ -1,4 +1,4 @@
-"""Argo's analysis semantics in components/canary/analysis_eval.py, on given query results.
+"""Argo's analysis semantics in tests/canary/analysis_eval.py, on given query results.
 
 The real-data counterpart (real Prometheus, real app) is test_analysis_real.py.
 """
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from components.canary import analysis_eval as ae
 from components.canary import specs
+from tests.canary import analysis_eval as ae
 
 SUCCESS, FAILURE = specs.conditions(0.05)
 
@@ -20,17 +20,45 @@ SUCCESS, FAILURE = specs.conditions(0.05)
 @pytest.mark.parametrize(
     ("result", "phase"),
     [
-        ([], ae.SUCCESSFUL),  # nothing reached the canary yet: no evidence against it
+        ([], ae.INCONCLUSIVE),  # no data (idle, unscraped, under min_requests): fail closed, a human decides
         ([0.0], ae.SUCCESSFUL),
         ([0.049], ae.SUCCESSFUL),
         ([0.05], ae.FAILED),
         ([0.1], ae.FAILED),
         ([0.2, 0.0], ae.FAILED),  # result[0] is what counts
-        ([math.nan], ae.SUCCESSFUL),  # no request in the window
+        ([math.nan], ae.INCONCLUSIVE),  # 0/0: no request in the window
     ],
 )
 def test_builder_conditions_on_a_vector(result: list[float], phase: str) -> None:
     assert ae.evaluate_result(result, SUCCESS, FAILURE) == (phase, "")
+
+
+@pytest.mark.parametrize(
+    ("result", "phase"),
+    [([], ae.INCONCLUSIVE), ([math.nan], ae.INCONCLUSIVE), ([9.0], ae.INCONCLUSIVE), ([10.0], ae.SUCCESSFUL)],
+)
+def test_traffic_conditions_never_pass_below_min_requests(result: list[float], phase: str) -> None:
+    assert ae.evaluate_result(result, *specs.traffic_conditions(10)) == (phase, "")
+
+
+def test_initial_delay_postpones_the_first_measurement_and_count_may_be_an_argument() -> None:
+    script = Script([[0.0]] * 3)
+    sleeps: list[float] = []
+    template = {
+        "spec": {
+            "args": [{"name": "canary-hash"}, {"name": "measurements", "value": "9"}],
+            "metrics": [_metric(initialDelay="1m", count="{{args.measurements}}")],
+        }
+    }
+    outcome = ae.run_analysis(
+        template,
+        {"canary-hash": "abc", "measurements": "3"},
+        query=script,
+        sleep=sleeps.append,
+        clock=lambda: sum(sleeps),
+    )
+    assert outcome.phase == ae.SUCCESSFUL
+    assert [m.at for m in outcome.metrics["error-ratio"]] == [60.0, 90.0, 120.0]
 
 
 def test_argo_outcome_rules_for_condition_combinations() -> None:

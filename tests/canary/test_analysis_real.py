@@ -1,9 +1,12 @@
 """The canary analysis against real data: Debian's Prometheus scrapes the real orders-api under load and
-records the monitoring SLI rules (components/monitoring/rules.py); the AnalysisTemplate the stacks
-render is evaluated there exactly as written (after argument substitution) with Argo's semantics
-(components/canary/analysis_eval.py). Intervals are shortened through the same builder parameters.
+records the monitoring SLI rules (components/monitoring/rules.py, for the dashboards; the analysis reads
+the raw counters over its own window); the AnalysisTemplate the stacks render is evaluated there
+exactly as written (after argument substitution) with Argo's semantics
+(tests/canary/analysis_eval.py). Intervals are shortened through the same builder parameters.
 
 - 0 % injected errors: every measurement succeeds, with real data (not an empty vector).
+- No request yet: past the warm-up (initialDelay) the canary must have served min_requests in the
+  window; the faulty canary's load starts with the analysis, like a canary step.
 - FAULT_ERROR_RATIO=0.1: measurements fail, failureLimit is exceeded, the Rollout would abort; the time
   from the canary's first request to that decision stays within ``specs.abort_budget``.
 """
@@ -22,12 +25,12 @@ from typing import Any
 import pytest
 
 from components import conventions as cv
-from components.canary import analysis_eval as ae
 from components.canary import monitoring as canary_monitoring
 from components.canary import specs
 from components.monitoring.dashboards.common import collect_promql
 from components.monitoring.rules import sli_recording_rules
 from tests.app.appserver import AppProcess
+from tests.canary import analysis_eval as ae
 from tests.canary.support import stack_delivery, stack_service, stack_settings
 from tests.monitoring.promsupport import PROMTOOL, Prometheus, promql_errors, run_tool, write_rules
 from tests.support.procs import wait_until
@@ -55,6 +58,7 @@ def delivery(strategy: str = "canary") -> specs.DeliveryInput:
         failure_limit=FAILURE_LIMIT,
         preview_service=f"{APP}-preview" if strategy == "blueGreen" else "",
         progress_deadline_seconds=30,
+        scrape_interval=SCRAPE,
     )
 
 
@@ -148,8 +152,9 @@ def _sli(prom: Prometheus, canary_hash: str) -> list[dict[str, Any]]:
 
 def test_healthy_canary_every_measurement_succeeds(tmp_path: Path) -> None:
     canary_hash = "6d4f8b7c9a"
-    template = specs.analysis_template(delivery("blueGreen"))  # count = pause / interval + 1 = 6
-    count = template["spec"]["metrics"][0]["count"]
+    inp = delivery("blueGreen")
+    template = specs.analysis_template(inp)  # count = (held) pause / interval + 1
+    count = specs.analysis_count(inp)
     with stack(tmp_path, error_ratio=0.0, canary_hash=canary_hash) as (prom, app), Load(app.port) as load:
         wait_until(lambda: bool(_sli(prom, canary_hash)), timeout=60, what="the canary's SLI series")
         outcome = ae.run_analysis(template, {ae_arg(): canary_hash}, address=prom.url)

@@ -28,7 +28,9 @@ BASE = specs.DeliveryInput(app="orders-api", namespace="web")
 
 
 def upstream_controller_deployment() -> dict[str, Any]:
-    text = vendored.read_verified(versions.ARGO_ROLLOUTS_PACKAGE, versions.ARGO_ROLLOUTS_VERSION, "install.yaml")
+    text = vendored.read_verified(
+        versions.ARGO_ROLLOUTS_PACKAGE, versions.ARGO_ROLLOUTS_VERSION, versions.ARGO_ROLLOUTS_INSTALL
+    )
     docs = yaml.safe_load_all(text)
     return next(d for d in docs if d and d["kind"] == "Deployment" and d["metadata"]["name"] == specs.CONTROLLER)
 
@@ -66,9 +68,12 @@ def test_prod_canary_strategy_is_20_50_80_with_one_minute_pauses_nginx_and_backg
         {"setWeight": 50},
         {"pause": {"duration": "1m"}},
         {"setWeight": 80},
-        {"pause": {"duration": "1m"}},
+        # held: a breakage starting at 80 % must be able to fail the analysis before promotion
+        {"pause": {"duration": "2m"}},
     ]
     assert strategy["trafficRouting"] == {"nginx": {"stableIngress": "orders-api"}}
+    # the previous stable ReplicaSet stays up for the worst-case abort time after promotion
+    assert strategy["scaleDownDelaySeconds"] == 150
     assert strategy["stableService"] == "orders-api" and strategy["canaryService"] == "orders-api-canary"
     analysis = strategy["analysis"]
     assert analysis["startingStep"] == 0
@@ -78,27 +83,50 @@ def test_prod_canary_strategy_is_20_50_80_with_one_minute_pauses_nginx_and_backg
 
 def test_without_ingress_host_the_canary_is_replica_weighted() -> None:
     strategy = specs.rollout_strategy(stack_delivery("dev"))["canary"]
-    assert "trafficRouting" not in strategy
-    assert strategy["steps"] == [{"setWeight": 50}, {"pause": {"duration": "30s"}}]
+    assert "trafficRouting" not in strategy and "scaleDownDelaySeconds" not in strategy  # needs routing
+    # dev asks for one 30 s pause; held to the worst-case abort time (220 s) in whole intervals
+    assert strategy["steps"] == [{"setWeight": 50}, {"pause": {"duration": "4m"}}]
 
 
 def test_blue_green_has_active_preview_and_pre_promotion_analysis() -> None:
     inp = stack_delivery("prod", strategy="blueGreen")
     bg = specs.rollout_strategy(inp)["blueGreen"]
     assert bg["activeService"] == "orders-api" and bg["previewService"] == "orders-api-preview"
-    assert bg["prePromotionAnalysis"]["templates"] == [{"templateName": "orders-api-slo"}]
-    assert bg["autoPromotionSeconds"] == 60
-    # the pre-promotion analysis measures the whole pause: 60 s / 30 s + 1
-    assert {m["count"] for m in specs.analysis_template(inp)["spec"]["metrics"]} == {3}
+    pre, post = bg["prePromotionAnalysis"], bg["postPromotionAnalysis"]
+    # the same definition before and after the switch, only the number of measurements differs
+    assert pre["templates"] == post["templates"] == [{"templateName": "orders-api-slo"}]
+    t = specs.timing(inp)
+    assert bg["autoPromotionSeconds"] == 150 == t.pauses[0]  # 1m held to the worst case (145 s)
+    assert {"name": specs.ARG_MEASUREMENTS, "value": "6"} in pre["args"]  # 150 s / 30 s + 1
+    assert {"name": specs.ARG_MEASUREMENTS, "value": str(t.post_promotion_count)} in post["args"]
+    assert t.post_promotion_count == 4  # window 45 s -> 2 intervals, then failureLimit + 1 failures
+    # the previous active ReplicaSet outlives the post-promotion run, so a failure switches straight back
+    assert bg["scaleDownDelaySeconds"] >= t.warmup + t.post_promotion_count * t.interval + t.reaction
+    spec = specs.analysis_template(inp)["spec"]
+    assert {m["count"] for m in spec["metrics"]} == {"{{args.measurements}}"}
+    assert {"name": specs.ARG_MEASUREMENTS, "value": "6"} in spec["args"]
 
 
-def test_analysis_template_reads_the_sli_rules_with_settings_thresholds() -> None:
+def test_analysis_template_reads_the_canary_raw_series_with_settings_thresholds() -> None:
     inp = stack_delivery("prod", error_ratio=0.02, latency_p95_seconds=0.3, failure_limit=2, analysis_interval="20s")
     spec = specs.analysis_template(inp)["spec"]
     by_name = {m["name"]: m for m in spec["metrics"]}
     err, lat = by_name[specs.METRIC_ERROR_RATIO], by_name[specs.METRIC_LATENCY_P95]
-    assert cv.SLI_ERROR_RATIO_BY_HASH in err["provider"]["prometheus"]["query"]
-    assert cv.SLI_P95_BY_HASH in lat["provider"]["prometheus"]["query"]
+    traffic = by_name[specs.METRIC_TRAFFIC]
+    # window: max(interval 20 s, 3 scrapes of 15 s) = 45 s; gated on min_requests (10)
+    assert err["provider"]["prometheus"]["query"].startswith(
+        f'((sum(increase({cv.METRIC_REQUESTS}{{{specs.canary_selector()}, status=~"5.."}}[45s])) or vector(0))'
+    )
+    assert "> -1" not in err["provider"]["prometheus"]["query"]
+    assert f"{cv.METRIC_DURATION}_bucket" in lat["provider"]["prometheus"]["query"]
+    assert traffic["provider"]["prometheus"]["query"] == (
+        f"sum(increase({cv.METRIC_REQUESTS}{{{specs.canary_selector()}}}[45s]))"
+    )
+    assert traffic["successCondition"].endswith("result[0] >= 10") and traffic["failureCondition"] == "false"
+    for m in (err, lat, traffic):
+        assert m["initialDelay"] == "30s" and m["inconclusiveLimit"] == 1
+        assert m["provider"]["prometheus"]["query"].count("[45s]") >= 1
+        assert "and on() (sum(increase(" in m["provider"]["prometheus"]["query"] or m is traffic
     for m in (err, lat):
         q = m["provider"]["prometheus"]["query"]
         assert f'{cv.ROLLOUTS_HASH_SERIES_LABEL}="{{{{args.{specs.ARG_CANARY_HASH}}}}}"' in q
@@ -111,6 +139,7 @@ def test_analysis_template_reads_the_sli_rules_with_settings_thresholds() -> Non
         "namespace": "web",
         "app": "orders-api",
         specs.ARG_CANARY_HASH: None,
+        specs.ARG_MEASUREMENTS: str(specs.analysis_count(inp)),
     }
 
 
@@ -119,9 +148,8 @@ def test_analysis_template_reads_the_sli_rules_with_settings_thresholds() -> Non
     [
         (
             {"weights": (50, 20)},
-            r"weights \(services.<name>.canary.weights / platform.yaml delivery.weights\) = \[50, 20\] is "
-            r"invalid; accepted: .*strictly "
-            r"increasing",
+            r"weights \(services.<name>.canary.weights / platform.yaml delivery.weights\) = \[50, 20\] is invalid; "
+            r"accepted: .*strictly increasing",
         ),
         ({"weights": (20, 20)}, r"strictly increasing"),
         ({"weights": ()}, r"canary.weights.*non-empty"),
@@ -139,9 +167,14 @@ def test_analysis_template_reads_the_sli_rules_with_settings_thresholds() -> Non
             r"blueGreen",
         ),
         (
-            {"strategy": "blueGreen", "preview_service": "p", "pause": "30s", "failure_limit": 2},
-            r"failure_limit \(platform.yaml delivery.failureLimit\) = 2 can never be exceeded by the 2 "
-            r"measurement",
+            {
+                "strategy": "blueGreen",
+                "preview_service": "p",
+                "pause": "30s",
+                "failure_limit": 2,
+                "hold_last_step": False,
+            },
+            r"failure_limit \(platform.yaml delivery.failureLimit\) = 2 can never be exceeded by the 2 measurement",
         ),
         ({"error_ratio_threshold": 1.5}, r"thresholds.errorRatio.*above 0 and below 1"),
         ({"analysis_interval": "soon"}, r"delivery.analysisInterval\) = 'soon' is invalid"),
@@ -181,23 +214,22 @@ def test_prod_worst_case_abort_is_within_three_minutes() -> None:
     settings, service = stack_settings("prod"), stack_service("prod")
     budget = specs.abort_budget(
         scrape_interval=settings.monitoring.scrape_interval,
-        evaluation_interval=settings.monitoring.evaluation_interval,
         analysis_interval=service.delivery.analysis_interval,
         failure_limit=service.delivery.failure_limit,
     )
-    # 15 s scrapes, 15 s rule evaluation, 30 s analysis interval, failureLimit 1, 10 s for the controllers
+    # initialDelay 2 x 15 s scrapes + 30 s interval x (failureLimit 1 + 1) + 45 s window + 10 s controllers
     assert budget.as_dict() == {
-        "first_scrape": 15,
-        "second_scrape": 15,
-        "recording_rule": 15,
-        "first_failed_measurement": 30,
-        "further_failed_measurements": 30,
+        "warmup": 30,
+        "measurements": 60,
+        "window_lag": 45,
         "controller_reaction": 10,
-        "total": 115,
+        "total": 145,
     }
     assert budget.total <= specs.ABORT_BUDGET_SECONDS
+    assert specs.worst_case_abort_seconds(stack_delivery("prod")) == 145
+    assert specs.abort_budget(scrape_interval="15s", analysis_interval="30s", failure_limit=1).total == 145
     guide = GUIDE.read_text()
-    assert "115 s" in guide and "1 min 55 s" in guide
+    assert "145 s" in guide and "2 min 25 s" in guide and "220 s" in guide
 
 
 def test_canary_analysis_count_outlasts_every_step() -> None:
@@ -312,3 +344,176 @@ def test_guide_documents_promotion_abort_and_rollback() -> None:
         "appImage",
     ):
         assert needle in guide, needle
+
+
+# --------------------------------------------------------------------------------------------------
+# Timing: windows from the steps, the held last step, plans that cannot abort
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("changes", "window", "pauses", "worst"),
+    [
+        # prod: window max(30 s, 3 x 15 s) = 45 s <= the 60 s steps; last held to late abort 115 s -> 120 s
+        ({}, 45, (60, 60, 120), 145),
+        # dev: 30 s scrapes -> 60 s warm-up, 90 s window; the single pause held to 220 s -> 240 s
+        ({"weights": (50,), "pause": "30s", "scrape_interval": "30s"}, 90, (240,), 220),
+        # a short middle step bounds the window (each weight is judged on its own data)
+        ({"pauses": ("40s", "30s", "5m")}, 30, (40, 30, 300), 130),
+        # a long last pause is kept as configured
+        ({"weights": (10, 90), "pause": "10m"}, 45, (600, 600), 145),
+        # failureLimit 0 and 10 s measurements
+        ({"analysis_interval": "10s", "failure_limit": 0, "scrape_interval": "5s"}, 15, (60, 60, 60), 45),
+    ],
+)
+def test_windows_and_pauses_come_from_the_steps(
+    changes: dict[str, Any], window: float, pauses: tuple[float, ...], worst: float
+) -> None:
+    inp = dataclasses.replace(BASE, **changes)
+    t = specs.timing(inp)
+    assert (t.window, t.pauses, t.worst_case_abort) == (window, pauses, worst)
+    # the window never exceeds a step the canary must be judged in, and sees at least two scrapes
+    assert t.window <= min(t.configured_pauses[:-1] or t.pauses) and t.window >= 2 * inp.scrape_seconds
+    assert t.worst_case_abort == t.warmup + t.interval * (inp.failure_limit + 1) + t.window + t.reaction
+    # the held plan can always abort: in total, and for a breakage starting at the last weight
+    assert sum(t.pauses) >= t.worst_case_abort and t.pauses[-1] >= t.late_abort
+    assert all(p % t.interval == 0 for p in t.pauses[-1:])
+    query = specs.analysis_template(inp)["spec"]["metrics"][0]["provider"]["prometheus"]["query"]
+    assert query.endswith(f"[{specs._go_duration(window)}]))")
+
+
+def test_a_plan_that_cannot_abort_is_refused_when_not_held() -> None:
+    dev = dataclasses.replace(BASE, weights=(50,), pause="30s", scrape_interval="30s", hold_last_step=False)
+    with pytest.raises(
+        specs.StrategyError,
+        match=r"delivery.pause\): the step plan pauses 30s in total, shorter than the worst-case time to abort "
+        r"\(220s = initialDelay 60s \+ interval 30s x \(failureLimit 1 \+ 1\) \+ window 90s \+ reaction 10s\)",
+    ):
+        specs.validate(dev)
+    # long enough in total but the last step is too short for a breakage at the last weight
+    late = dataclasses.replace(BASE, pauses=("3m", "1m", "1m"), hold_last_step=False)
+    with pytest.raises(specs.StrategyError, match=r"the last pause 60s is shorter than .* \(115s\)"):
+        specs.validate(late)
+    specs.validate(dataclasses.replace(late, pauses=("1m", "1m", "2m")))  # accepted as configured
+    assert specs.rollout_strategy(dataclasses.replace(late, pauses=("1m", "1m", "2m")))["canary"]["steps"][-1] == {
+        "pause": {"duration": "2m"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"pauses": ("1m",)}, r"pauses = \['1m'\] has 1 entries for 3 weight\(s\)"),
+        ({"pauses": ("1m", "10s", "1m")}, r"pauses\[1\] = '10s' is shorter than analysis_interval"),
+        ({"pauses": ("1m", "soon", "1m")}, r"pauses\[1\] = 'soon' is invalid"),
+        (
+            {"min_requests": 0},
+            r"min_requests \(Thresholds.canary_min_requests\) = 0 is invalid; accepted: an integer >= 1",
+        ),
+        ({"scrape_interval": "0s"}, r"scrape_interval \(hardening:scrapeInterval\) = '0s' is invalid"),
+        ({"inconclusive_limit": 5}, r"inconclusive_limit = 5 is invalid; accepted: an integer in 0..3"),
+        (
+            {"pauses": ("30s", "30s", "1m"), "scrape_interval": "20s"},
+            r"pause \(services.<name>.canary.pause / platform.yaml delivery.pause\) = 30s is shorter than the "
+            r"shortest analysis window \(40s",
+        ),
+    ],
+)
+def test_invalid_timing_inputs_are_rejected_naming_the_field(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(specs.StrategyError, match=message):
+        specs.validate(dataclasses.replace(BASE, **changes))
+
+
+def test_every_stack_can_abort_and_shows_its_worst_case() -> None:
+    for stack in ("dev", "prod"):
+        inp = stack_delivery(stack)
+        t = specs.timing(inp)
+        assert t.promotion_after >= t.worst_case_abort, (stack, t.as_dict())
+        assert specs.worst_case_abort_seconds(inp) == t.worst_case_abort
+        # the strict check accepts what the builder renders
+        held = dataclasses.replace(inp, pauses=tuple(specs._go_duration(p) for p in t.pauses), hold_last_step=False)
+        specs.validate(held)
+        assert specs.canary_steps(held) == specs.canary_steps(inp)
+
+
+def test_service_specs_build_the_same_delivery_input() -> None:
+    """The lead's per-service component builds DeliveryInput from a ServiceSpec; the orders API's spec
+    gives what the stack keys give today, and every service's template and Rollout are CRD-valid."""
+    from components.service.load import load_services
+
+    services = {s.name: s for s in load_services({"orders-api": {}, "go-deployment-demo": {}})}
+    for svc in services.values():
+        inp = specs.service_delivery_input(
+            svc.name,
+            svc.namespace,
+            svc.delivery,
+            svc.thresholds,
+            svc.sli,
+            scrape_interval="15s",
+            ingress_host=svc.host,
+        )
+        assert inp.min_requests == svc.thresholds.canary_min_requests
+        validate_custom_resource(specs.analysis_template(inp))
+        pod = {"metadata": {}, "spec": {"containers": [{"name": "app", "image": svc.image}]}}
+        validate_custom_resource(specs.rollout(inp, pod, replicas=1, labels={}))
+        queries = specs.analysis_queries(inp)
+        assert f"{svc.sli.requests}{{" in queries[specs.METRIC_TRAFFIC]
+        assert f'{svc.sli.status_label}=~"{svc.sli.error_status_regex}"' in queries[specs.METRIC_ERROR_RATIO]
+        assert f"{svc.sli.buckets}{{" in queries[specs.METRIC_LATENCY_P95]
+    orders = services["orders-api"]
+    from_service = specs.service_delivery_input(
+        "orders-api", "web", orders.delivery, orders.thresholds, orders.sli, scrape_interval="15s"
+    )
+    from_component = stack_delivery("prod", host="")
+    assert specs.analysis_template(from_service) == specs.analysis_template(from_component)
+
+
+def _grid() -> list[specs.DeliveryInput]:
+    out = []
+    for scrape in ("5s", "15s", "30s", "1m"):
+        for interval in ("10s", "30s", "1m"):
+            for limit in (0, 1, 3):
+                for weights, pauses in (
+                    ((50,), ("30s",)),
+                    ((20, 50, 80), ("1m", "1m", "1m")),
+                    ((10, 25, 50, 75), ("2m", "1m", "5m", "30s")),
+                    ((5, 95), ("10m", "1m")),
+                ):
+                    out.append(
+                        dataclasses.replace(
+                            BASE,
+                            weights=weights,
+                            pauses=pauses,
+                            scrape_interval=scrape,
+                            analysis_interval=interval,
+                            failure_limit=limit,
+                        )
+                    )
+    return out
+
+
+def test_timing_properties_over_a_grid_of_plans() -> None:
+    """Every plan the builder accepts can abort in time, judges each weight on its own window, and is
+    accepted as rendered by the strict check; every plan it refuses names a pause."""
+    accepted = refused = 0
+    for inp in _grid():
+        try:
+            specs.validate(inp)
+        except specs.StrategyError as exc:
+            refused += 1
+            assert any("pause" in p for p in exc.problems), exc.problems
+            continue
+        accepted += 1
+        t = specs.timing(inp)
+        non_last = t.configured_pauses[:-1]
+        assert 2 * inp.scrape_seconds <= t.window <= max(inp.interval_seconds, 3 * inp.scrape_seconds)
+        if non_last:
+            assert t.window <= min(non_last)
+        assert t.pauses[:-1] == non_last  # only the last pause is ever held
+        assert t.pauses[-1] >= max(t.configured_pauses[-1], t.late_abort)
+        assert t.promotion_after >= t.worst_case_abort
+        assert t.pauses[-1] - max(t.configured_pauses[-1], t.late_abort, t.worst_case_abort - sum(non_last)) < (
+            inp.interval_seconds
+        )
+        assert (t.background_count - 1) * inp.interval_seconds >= t.promotion_after
+        strict = dataclasses.replace(inp, pauses=tuple(specs._go_duration(p) for p in t.pauses), hold_last_step=False)
+        specs.validate(strict)
+    assert accepted > 50 and refused > 5, (accepted, refused)

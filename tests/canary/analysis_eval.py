@@ -12,6 +12,9 @@ What it reproduces (argo-rollouts v1.9.1: metricproviders/prometheus, utils/eval
   comparisons, ``&&``/``||``/``!`` and ``and``/``or``/``not``, arithmetic): both set: failure wins, neither
   true is Inconclusive; only success: not success is Failed; only failure: not failure is Successful;
   none: Successful.
+- ``initialDelay``: the first measurement is taken that long after the run starts.
+- ``count``, ``failureLimit`` and friends may be arguments (``"{{args.measurements}}"``): they are
+  substituted like the query, then read as integers.
 - Assessment per metric: Failed when failed > failureLimit, Inconclusive when inconclusive >
   inconclusiveLimit, Error when consecutive errors > consecutiveErrorLimit (default 4), Successful when
   ``count`` measurements are taken (errors do not count). The run stops at the first metric that
@@ -234,10 +237,12 @@ def evaluate_result(result: Any, success: str | None, failure: str | None) -> tu
 # --------------------------------------------------------------------------------------------------
 # Prometheus
 # --------------------------------------------------------------------------------------------------
-def query_prometheus(address: str, query: str, timeout: float = 30.0) -> Any:
+def query_prometheus(address: str, query: str, timeout: float = 30.0, at: float | None = None) -> Any:
     """``result`` as Argo's Prometheus provider builds it: list of values (vector/matrix) or a float
-    (scalar). Raises ConditionError (a measurement Error) on any failure."""
-    url = f"{address.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+    (scalar). ``at``: evaluate at that Unix time (simulated time) instead of now. Raises ConditionError
+    (a measurement Error) on any failure."""
+    params = {"query": query} if at is None else {"query": query, "time": f"{at:.3f}"}
+    url = f"{address.rstrip('/')}/api/v1/query?{urllib.parse.urlencode(params)}"
     if not url.startswith(("http://", "https://")):
         raise ConditionError(f"prometheus address is not an http(s) URL: {address!r}")
     try:
@@ -422,6 +427,10 @@ def run_analysis(
     started = clock()
     decided_at: float | None = None
     rounds = 0
+    # initialDelay: Argo takes a metric's first measurement only after it (the template's metrics share one)
+    initial_delay = max(go_duration_seconds(m.get("initialDelay") or "0s") for m in metrics)
+    if initial_delay:
+        sleep(initial_delay)
     while True:
         active = [s for s in states if s.phase == RUNNING]
         if not active or any(s.phase in (FAILED, ERROR, INCONCLUSIVE) for s in states):
