@@ -14,7 +14,7 @@ from typing import Any
 from components.conventions import LABEL_COST_CENTER, LABEL_TEAM
 from components.cost import estimate as shared
 
-from .common import NAMESPACE, UNKNOWN, Finding, Resource, exempt, labels, number, ref
+from .common import UNKNOWN, Finding, Resource, labels, number, ref
 
 REQUIRED_LABELS_DEFAULT = [LABEL_TEAM, LABEL_COST_CENTER]
 
@@ -35,8 +35,6 @@ PRICE_KEYS = tuple(PRICE_DEFAULTS)
 
 def namespace_labels(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """Every Namespace carries the cost-allocation labels (``team``, ``cost-center``)."""
-    if res.type != NAMESPACE or exempt(res, config):
-        return []
     required = [k for k in config.get("requiredLabels") or REQUIRED_LABELS_DEFAULT if isinstance(k, str)]
     have = labels(res.props)
     missing = [k for k in required if not (k in have and (not isinstance(have[k], str) or have[k].strip()))]

@@ -19,8 +19,6 @@ from typing import Any
 
 from . import ci
 from .common import (
-    ACTIONS_ENV_SECRET,
-    ACTIONS_SECRET,
     CONFIGMAP,
     REPOSITORY_FILE,
     SECRET,
@@ -29,7 +27,6 @@ from .common import (
     as_map,
     container_label,
     containers,
-    exempt,
     pod_spec,
     ref,
 )
@@ -166,8 +163,6 @@ def _workflow_literals(content: str) -> list[str]:
 def no_literal_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """No secret-looking literal values in container env, ConfigMaps or files committed to repositories
     (workflows fully; other files for unambiguous credential formats such as private keys and tokens)."""
-    if exempt(res, config):
-        return []
     if res.type == CONFIGMAP:
         return [f"{ref(res)}: {m}" for m in _configmap_literals(res)]
     wf = ci.workflow_of(res)
@@ -193,8 +188,6 @@ def _bad_value(value: Any, placeholders: set[str], min_length: int) -> str | Non
 
 def from_pulumi_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """Kubernetes Secrets and GitHub Actions secrets carry real secret values, not literals."""
-    if res.type not in (SECRET, ACTIONS_SECRET, ACTIONS_ENV_SECRET) or exempt(res, config):
-        return []
     placeholders = {p.lower() for p in config.get("placeholders", PLACEHOLDERS_DEFAULT) if isinstance(p, str)}
     min_length = int(config.get("minLength", 12))
     msgs = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import yaml
 
 from components import versions
 from policies import registry
+from policies.pack_config import stack_config
 from tests.policies import engine as e
 from tools import policy_report as pr
 from tools.mockrun import Run
@@ -44,10 +45,8 @@ def containers_of(rec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def prod_pack() -> Iterator[pr.PolicyPackProcess]:
-    pack = pr.PolicyPackProcess("prod").start()
-    yield pack
-    pack.stop()
+def prod_pack() -> pr.InProcessPack:
+    return pr.InProcessPack("prod")
 
 
 def mandatory(report: pr.Report) -> set[str]:
@@ -111,7 +110,6 @@ def break_rollout_analysis(recs: list[dict[str, Any]]) -> None:
     )
 
 
-@pytest.mark.server
 @pytest.mark.parametrize(
     ("breaker", "rule", "says"),
     [
@@ -123,23 +121,22 @@ def break_rollout_analysis(recs: list[dict[str, Any]]) -> None:
 )
 def test_broken_prod_variants_fail_with_the_rule_named(
     stack_run: Callable[[str], Run],
-    prod_pack: pr.PolicyPackProcess,
+    prod_pack: pr.InProcessPack,
     breaker: Callable[[list[dict[str, Any]]], None],
     rule: str,
     says: str,
 ) -> None:
-    baseline = prod_pack.analyze(records(stack_run("prod")))
+    baseline = prod_pack.finish(records(stack_run("prod")))
     assert not any(says in v.message for v in baseline.violations)
     recs = records(stack_run("prod"))
     breaker(recs)
-    report = prod_pack.analyze(recs)
+    report = prod_pack.finish(recs)
     hits = [v for v in report.violations if v.policy == rule and says in v.message]
     assert hits and all(v.level == "mandatory" for v in hits), report.format_text()
     assert report.mandatory_failures > baseline.mandatory_failures
     assert f"MANDATORY {rule}" in report.format_text()
 
 
-@pytest.mark.server
 def test_render_exits_1_and_names_the_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from components import versions
     from tools.render import render
@@ -153,31 +150,11 @@ def test_render_exits_1_and_names_the_rule(monkeypatch: pytest.MonkeyPatch, tmp_
     assert report["summary"]["byPolicy"]["images-no-latest-tag"] >= 1
 
 
-@pytest.mark.server
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_real_stacks_have_no_mandatory_violation(stack_run: Callable[[str], Run], stack: str) -> None:
-    report = pr.run_pack(records(stack_run(stack)), stack)
+    report = pr.InProcessPack(stack).finish(records(stack_run(stack)))
     assert report.mandatory_failures == 0, report.format_text()
     assert report.resources == len(stack_run(stack).resources)
-
-
-@pytest.mark.server
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_in_process_pack_reports_what_the_engine_way_reports(stack_run: Callable[[str], Run], stack: str) -> None:
-    """The render's in-process analyzer (pulumi_policy's servicer called directly) and the pack as the engine
-    runs it (a subprocess over gRPC) give the same report, on the real stack and on a broken variant."""
-    recs = records(stack_run(stack))
-    broken = copy.deepcopy(recs)
-    break_latest_image(broken)
-    for variant in (recs, broken):
-        engine_way = pr.run_pack(variant, stack)
-        pack = pr.InProcessPack(stack)
-        try:
-            in_process = pack.analyze(variant)
-        finally:
-            pack.stop()
-        assert in_process.to_dict() == engine_way.to_dict()
-    assert "images-no-latest-tag" in mandatory(in_process)
 
 
 # --- real builder and upstream output ---------------------------------------------------------------
@@ -219,7 +196,7 @@ def _argo_controller(stack: str) -> dict[str, Any]:
 def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(stack: str) -> None:
     rec = _argo_controller(stack)
     assert "argo-rollouts:v1.9.1" in json.dumps(rec["inputs"])
-    cfg = pr.reconcile(pr.registry_infos(), pr.load_policy_config(pr.default_config_path(stack)))
+    cfg = stack_config(stack)
     failing = {}
     for r in registry.RULES:
         if cfg[r.name].level != "mandatory":
