@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .rules import ci, cost, delivery, images, observability, secrets, vault, workloads
+from .rules import ci, cost, delivery, images, observability, podsecurity, rbac, secrets, vault, workloads
 from .rules.common import (
     ACTIONS_ENV_SECRET,
     ACTIONS_SECRET,
@@ -254,6 +254,55 @@ RULES: list[Rule] = [
         "truly needs the host gets its app.kubernetes.io/name added to allowedNames.",
     ),
     Rule(
+        name="workload-pod-security-baseline",
+        area="workloads",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=podsecurity.baseline,
+        applies_to=_WORKLOADS,
+        description="Pod Security baseline, the checks without a rule of their own: no Windows HostProcess, "
+        "only safe sysctls, procMount Default, no AppArmor Unconfined, no SELinux type/user/role override; "
+        "at pod and container level, for init and ephemeral containers too.",
+        remediation="Remove windowsOptions.hostProcess, unsafe securityContext.sysctls (set them on the node), "
+        "procMount: Unmasked, appArmorProfile Unconfined (and the AppArmor annotation) and seLinuxOptions "
+        "user/role or a custom type; a container-level setting must not undo the pod's.",
+    ),
+    Rule(
+        name="workload-volume-types",
+        area="workloads",
+        severity="medium",
+        kind="resource",
+        default_level="mandatory",
+        check=podsecurity.volume_types,
+        applies_to=_WORKLOADS,
+        description="Pod Security restricted volume types: only configMap, csi, downwardAPI, emptyDir, "
+        "ephemeral, persistentVolumeClaim, projected and secret (hostPath: workload-host-access).",
+        remediation="Replace the volume (nfs, iscsi, cephfs, gitRepo...) with a PersistentVolumeClaim on a "
+        "StorageClass, or a projected/configMap/secret volume.",
+    ),
+    Rule(
+        name="namespace-pod-security-level",
+        area="workloads",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=podsecurity.namespace_level,
+        applies_to=frozenset({NAMESPACE}),
+        config={
+            "minimumLevel": {
+                "type": "string",
+                "enum": ["baseline", "restricted"],
+                "default": "restricted",
+                "description": "Weakest pod-security.kubernetes.io/enforce level a Namespace may carry.",
+            }
+        },
+        description="Every Namespace enforces at least the stack's minimum Pod Security level "
+        "(pod-security.kubernetes.io/enforce; none means privileged).",
+        remediation="Label the Namespace pod-security.kubernetes.io/enforce: restricted (components/k8s.py "
+        "namespace builder); a namespace whose agents need the host is exempted by name with the reason.",
+    ),
+    Rule(
         name="workload-min-replicas",
         area="workloads",
         severity="medium",
@@ -345,6 +394,57 @@ RULES: list[Rule] = [
         remediation="Use the pull_request trigger for anything that runs PR code; keep pull_request_target "
         "for labelling/commenting without checking out the head.",
     ),
+    Rule(
+        name="ci-no-untrusted-input-in-run",
+        area="ci",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.no_untrusted_input_in_run,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="No `run:` script (or github-script `script`) expands text from outside the repository: "
+        "`${{ github.event.* }}` (titles, bodies, branch names, commit messages), `github.head_ref`, string inputs.",
+        remediation="Pass the value through `env:` (`env: {TITLE: ${{ github.event.pull_request.title }}}`) and "
+        'use "$TITLE" in the script; numbers, ids and SHAs of the event and boolean/choice inputs are fine.',
+    ),
+    Rule(
+        name="ci-security-gates-can-fail",
+        area="ci",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.security_gates_can_fail,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="A security scan step (Trivy, CodeQL, zizmor, Grype, gitleaks, Semgrep, Checkov...) can fail "
+        "its job: no continue-on-error, no `|| true`/`set +e`, no exit-code 0 or soft_fail.",
+        remediation="Remove continue-on-error and `|| true` from the scan; give trivy-action exit-code: '1' "
+        "(anchore fail-build: true); to keep SARIF on failure, upload it in a later step with if: always().",
+    ),
+    Rule(
+        name="ci-no-secrets-inherit-unpinned",
+        area="ci",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.no_secrets_inherit_unpinned,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="`secrets: inherit` goes only to reusable workflows in this repository or pinned by commit SHA.",
+        remediation="Pin the reusable workflow (owner/repo/.github/workflows/x.yml@<40-hex SHA>) or pass only "
+        "the secrets it needs (`secrets: {TOKEN: ${{ secrets.TOKEN }}}`).",
+    ),
+    Rule(
+        name="ci-no-self-hosted-on-forks",
+        area="ci",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.no_self_hosted_on_forks,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="No job of a pull_request(_target) workflow runs on a self-hosted runner unless it is "
+        "guarded against pull requests from forks.",
+        remediation="Run pull-request jobs on GitHub-hosted runners, or add "
+        "`if: github.event.pull_request.head.repo.full_name == github.repository` to the job.",
+    ),
     # secrets ----------------------------------------------------------------------------------------------
     Rule(
         name="secrets-no-literal-values",
@@ -354,8 +454,8 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=secrets.no_literal_secrets,
         applies_to=_WORKLOADS | {CONFIGMAP, REPOSITORY_FILE},
-        description="No secret-looking literal values in container env, ConfigMaps, workflow files or other "
-        "files committed to repositories (private keys, tokens).",
+        description="No secret-looking literal values in container env, command and args, ConfigMaps, "
+        "workflow files or other files committed to repositories (private keys, tokens).",
         remediation="Move the value to Vault (the app reads it at start) or to a Pulumi secret "
         "(`pulumi config set --secret`) delivered as a Kubernetes Secret / GitHub secret; "
         "reference it with valueFrom.secretKeyRef or ${{ secrets.NAME }}.",
@@ -386,6 +486,62 @@ RULES: list[Rule] = [
         "secret config or a generator), never placeholders or short literals.",
         remediation="Set the value with `pulumi config set --secret <key>` (or generate it with "
         "random.RandomPassword) and pass the Output through; never write it in code.",
+    ),
+    # rbac --------------------------------------------------------------------------------------------
+    Rule(
+        name="rbac-no-wildcards",
+        area="rbac",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=rbac.no_wildcards,
+        applies_to=rbac.ROLE_TYPES,
+        description="Roles and ClusterRoles name their verbs, resources and apiGroups: no `*`.",
+        remediation="List the verbs and resources the workload uses (kubectl auth can-i --list as its "
+        "ServiceAccount shows what it has); never `*`.",
+    ),
+    Rule(
+        name="rbac-no-escalation-verbs",
+        area="rbac",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=rbac.no_escalation,
+        applies_to=rbac.ROLE_TYPES,
+        description="No role grants `escalate`, `bind`, `impersonate` or create on serviceaccounts/token.",
+        remediation="Remove the verb; a controller that must create RoleBindings gets `bind` with resourceNames "
+        "limited to the exact roles, under an exemption with the reason.",
+    ),
+    Rule(
+        name="rbac-no-cluster-secrets-read",
+        area="rbac",
+        severity="critical",
+        kind="stack",
+        default_level="mandatory",
+        check=rbac.no_cluster_secrets_read,
+        description="No ClusterRoleBinding grants get/list/watch on Secrets in every namespace.",
+        remediation="Grant Secrets with a Role and RoleBinding in the namespace that holds them, with "
+        "resourceNames where possible; list/watch returns every Secret's data.",
+    ),
+    Rule(
+        name="rbac-workload-privileges",
+        area="rbac",
+        severity="critical",
+        kind="stack",
+        default_level="mandatory",
+        check=rbac.workload_privileges,
+        config={
+            "forbiddenRoles": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": rbac.FORBIDDEN_ROLES_DEFAULT,
+                "description": "ClusterRoles no ServiceAccount may be bound to.",
+            }
+        },
+        description="No ServiceAccount is bound to cluster-admin or admin, or to a role granting pods/exec or "
+        "pods/attach.",
+        remediation="Bind the ServiceAccount to a role with the verbs it uses; exec into pods is for people "
+        "(through the API server's audit log), never for workloads.",
     ),
     # observability ---------------------------------------------------------------------------------------
     Rule(

@@ -125,6 +125,9 @@ def _read_only_root(res: Resource, spec: Mapping[str, Any], config: Mapping[str,
 
 def _seccomp(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     msgs = []
+    pod_kind = as_map(as_map(spec.get("securityContext")).get("seccompProfile")).get("type")
+    if isinstance(pod_kind, str) and pod_kind not in ("RuntimeDefault", "Localhost"):
+        msgs.append(f"pod seccompProfile.type is {pod_kind} (want RuntimeDefault)")
     for fld, c in containers(spec):
         profile = as_map(_effective(spec, c, "seccompProfile"))
         kind = profile.get("type")

@@ -110,10 +110,35 @@ def break_rollout_analysis(recs: list[dict[str, Any]]) -> None:
     )
 
 
+def break_app_service_account(recs: list[dict[str, Any]]) -> None:
+    """Bind the app's ServiceAccount to cluster-admin."""
+    rollout = first(recs, "kubernetes:argoproj.io/v1alpha1:Rollout")
+    ns = rollout["inputs"]["metadata"]["namespace"]
+    recs.append(e.binding("app-admin", "ClusterRole", "cluster-admin", [e.sa("orders-api", ns)]))
+
+
+def break_workflow_injection(recs: list[dict[str, Any]]) -> None:
+    """Echo the pull request title in a step of the program's CI workflow."""
+    wf = first(recs, "github:index/repositoryFile:RepositoryFile", lambda r: "pull_request" in r["inputs"]["content"])
+    doc = yaml.safe_load(wf["inputs"]["content"])
+    job = next(iter(doc["jobs"].values()))
+    job["steps"].append({"name": "Greet", "run": "echo ${{ github.event.pull_request.title }}"})
+    wf["inputs"]["content"] = yaml.safe_dump(doc)
+
+
+def break_rollout_sysctl(recs: list[dict[str, Any]]) -> None:
+    """Give the app's pods an unsafe sysctl."""
+    spec = first(recs, "kubernetes:argoproj.io/v1alpha1:Rollout")["inputs"]["spec"]["template"]["spec"]
+    spec["securityContext"]["sysctls"] = [{"name": "kernel.core_pattern", "value": "|/bin/sh"}]
+
+
 @pytest.mark.parametrize(
     ("breaker", "rule", "says"),
     [
         (break_latest_image, "images-no-latest-tag", ":latest"),
+        (break_app_service_account, "rbac-workload-privileges", "to ClusterRole cluster-admin"),
+        (break_workflow_injection, "ci-no-untrusted-input-in-run", "github.event.pull_request.title"),
+        (break_rollout_sysctl, "workload-pod-security-baseline", "unsafe sysctl kernel.core_pattern"),
         (break_workflow_scan, "ci-image-scan", "runs no Trivy scan"),
         (break_rollout_analysis, "delivery-app-rollout", "runs no analysis"),
         (break_namespace_labels, "cost-namespace-labels", "missing label(s) cost-center"),
@@ -182,19 +207,18 @@ def test_vault_declarative_document_has_an_audit_device_and_no_literal_secret() 
     assert registry.check_resource("secrets-no-literal-values", cm["type"], cm["inputs"]) == []
 
 
-def _argo_controller(stack: str) -> dict[str, Any]:
+def _argo_controller(run: Run) -> dict[str, Any]:
     """The controller Deployment as ``pulumi up`` creates it: the vendored manifest, expanded like the provider
     does (offline, by ``tools.mockrun``), with the component's transform applied."""
-    from tools.mockrun import run_stack
-
-    run = run_stack(stack)
     (rec,) = [r.to_record() for r in run.by_type("kubernetes:apps/v1:Deployment") if r.name.endswith("/argo-rollouts")]
     return json.loads(json.dumps(rec), parse_int=float)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(stack: str) -> None:
-    rec = _argo_controller(stack)
+def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(
+    stack_run: Callable[[str], Run], stack: str
+) -> None:
+    rec = _argo_controller(stack_run(stack))
     assert "argo-rollouts:v1.9.1" in json.dumps(rec["inputs"])
     cfg = stack_config(stack)
     failing = {}
@@ -296,3 +320,27 @@ def test_real_loki_config_builder_against_the_prod_retention(retention: str, ok:
     cm = e.configmap("loki-config", {"loki.yaml": text}, {"app.kubernetes.io/name": "loki"}, namespace="logging")
     msgs = registry.check_resource("observability-loki-retention", "kubernetes:core/v1:ConfigMap", cm, {"minDays": 30})
     assert (msgs == []) is ok, msgs
+
+
+UPSTREAM_EXEMPTIONS = [
+    ("rbac-no-cluster-secrets-read", "ClusterRoleBinding/argo-rollouts"),
+    ("rbac-no-cluster-secrets-read", "ClusterRoleBinding/hardening-kube-state-metrics"),
+    ("namespace-pod-security-level", "Namespace/node-exporter"),
+    ("namespace-pod-security-level", "Namespace/vault"),
+]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize(("rule", "exemption"), UPSTREAM_EXEMPTIONS)
+def test_each_named_exemption_is_needed(stack_run: Callable[[str], Run], stack: str, rule: str, exemption: str) -> None:
+    """The exemptions in policies/config are narrow: without one, exactly its object fails the rule."""
+    recs = records(stack_run(stack))
+    cfg = stack_config(stack)[rule]
+    assert cfg.level == "mandatory" and exemption in cfg.properties["exemptions"]
+    without = {**cfg.properties, "exemptions": [x for x in cfg.properties["exemptions"] if x != exemption]}
+    r = registry.rule(rule)
+    if r.kind == "stack":
+        msgs = [f.message for f in registry.check_stack(rule, recs, without)]
+    else:
+        msgs = [m for x in recs for m in registry.check_resource(rule, x["type"], x["inputs"], without, x["name"])]
+    assert msgs and all(m.startswith(exemption + " ") or m.startswith(exemption + ":") for m in msgs), msgs
