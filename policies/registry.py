@@ -652,61 +652,11 @@ RULES: list[Rule] = [
         kind="stack",
         default_level="advisory",
         check=cost.monthly_budget,
-        config={
-            "monthlyBudget": {
-                "type": "number",
-                "minimum": 0,
-                "default": 1000,
-                "description": "Budget for the stack's estimated monthly cost (in `currency`).",
-            },
-            "cpuCoreHourly": {
-                "type": "number",
-                "minimum": 0,
-                "default": cost.PRICE_DEFAULTS["cpuCoreHourly"],
-                "description": "Price of one requested vCPU for one hour.",
-            },
-            "memoryGibHourly": {
-                "type": "number",
-                "minimum": 0,
-                "default": cost.PRICE_DEFAULTS["memoryGibHourly"],
-                "description": "Price of one requested GiB of memory for one hour.",
-            },
-            "storageGibMonthly": {
-                "type": "number",
-                "minimum": 0,
-                "default": cost.PRICE_DEFAULTS["storageGibMonthly"],
-                "description": "Price of one GiB of persistent volume for one month.",
-            },
-            "loadBalancerHourly": {
-                "type": "number",
-                "minimum": 0,
-                "default": cost.PRICE_DEFAULTS["loadBalancerHourly"],
-                "description": "Price of one LoadBalancer Service for one hour.",
-            },
-            "daemonSetNodes": {
-                "type": "integer",
-                "minimum": 1,
-                "default": cost.PRICE_DEFAULTS["daemonSetNodes"],
-                "description": "Nodes a DaemonSet runs on (its replica count in the estimate).",
-            },
-            "hoursPerMonth": {
-                "type": "number",
-                "minimum": 1,
-                "maximum": 744,
-                "default": cost.PRICE_DEFAULTS["hoursPerMonth"],
-                "description": "Hours in a billing month.",
-            },
-            "currency": {
-                "type": "string",
-                "default": cost.PRICE_DEFAULTS["currency"],
-                "description": "ISO 4217 code of the prices and the budget.",
-            },
-        },
         description="The stack's estimated monthly cost (the shared estimator: requests x replicas, volumes, "
-        "load balancers) stays under the configured budget.",
-        remediation="Lower requests or replicas in Pulumi.<stack>.yaml, or raise monthlyBudget in "
-        "policies/config/<stack>.json (and costMonthlyBudget in the stack) after the budget owner "
-        "agrees.",
+        "load balancers) stays under the stack's costMonthlyBudget, priced with its own cost* settings (read "
+        "from the hardening/cost-model annotation of OpenCost's pricing ConfigMap).",
+        remediation="Lower requests or replicas in Pulumi.<stack>.yaml, or raise hardening:costMonthlyBudget "
+        "there after the budget owner agrees.",
     ),
     # vault -----------------------------------------------------------------------------------------------
     Rule(

@@ -7,6 +7,7 @@ failing case here fails ``test_every_rule_has_a_passing_and_a_failing_case``.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,8 +68,32 @@ def wf_variant(edit: Any) -> dict[str, Any]:
     return wf_record(doc)
 
 
-def cm(name: str, data: dict[str, str], labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return e.record("kubernetes:core/v1:ConfigMap", e.configmap(name, data, labels))
+def cm(
+    name: str, data: dict[str, str], labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    props = e.configmap(name, data, labels)
+    if annotations:
+        props["metadata"]["annotations"] = annotations
+    return e.record("kubernetes:core/v1:ConfigMap", props)
+
+
+def pricing(budget: float, cpu: float = 0.031611, nodes: int = 1) -> dict[str, Any]:
+    """OpenCost's pricing ConfigMap as the CostVisibility component's builders make it from stack settings."""
+    from components.config import CostSettings
+    from components.cost import opencost
+
+    settings = CostSettings(
+        cpu_hourly=cpu,
+        memory_gib_hourly=0.004237,
+        storage_gb_monthly=0.04,
+        load_balancer_hourly=0.025,
+        node_count=nodes,
+        monthly_budget=budget,
+        increase_threshold_percent=20,
+    )
+    props = e.configmap(opencost.PRICING_CONFIGMAP, opencost.pricing_config(settings), namespace="opencost")
+    props["metadata"]["annotations"] = opencost.pricing_annotations(settings)
+    return e.record("kubernetes:core/v1:ConfigMap", props)
 
 
 def k8s_secret(**fields: Any) -> dict[str, Any]:
@@ -817,7 +842,7 @@ CASES: list[Case] = [
         True,
         says="team",
     ),
-    Case("under-budget", "cost-monthly-budget", [W("Deployment")], False, {"monthlyBudget": 100}),
+    Case("under-budget", "cost-monthly-budget", [W("Deployment"), pricing(budget=100)], False),
     Case(
         "over-budget",
         "cost-monthly-budget",
@@ -828,11 +853,26 @@ CASES: list[Case] = [
                 spec=e.pod_spec(
                     [e.container(resources={"requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"memory": "16Gi"}})]
                 ),
-            )
+            ),
+            pricing(budget=100),
         ],
         True,
-        {"monthlyBudget": 100},
-        says="exceeds the budget of",
+        says="exceeds the stack's budget (costMonthlyBudget) of $100.00",
+    ),
+    Case(
+        "price-from-the-stack",
+        "cost-monthly-budget",
+        [W("Deployment"), pricing(budget=100, cpu=10.0)],
+        True,
+        says="exceeds the stack's budget",
+    ),
+    Case("no-cost-model", "cost-monthly-budget", [W("Deployment")], True, says="no ConfigMap carries the"),
+    Case(
+        "broken-cost-model",
+        "cost-monthly-budget",
+        [W("Deployment"), cm("custom-pricing-model", {}, annotations={"hardening/cost-model": '{"cpuCoreHourly": 1}'})],
+        True,
+        says="is not a cost model",
     ),
     # vault -----------------------------------------------------------------------------------------------
     Case("server", "vault-no-dev-mode", [vault_container()], False),
@@ -1387,9 +1427,8 @@ def test_secret_values_never_appear_in_messages() -> None:
     assert msgs and not any("changeme" in m for m in msgs)
 
 
-def test_budget_rule_prices_with_the_shared_estimator() -> None:
+def test_budget_rule_prices_with_the_shared_estimator_and_the_stacks_prices() -> None:
     from components.cost import estimate as shared
-    from policies.rules import cost
 
     dep = W(
         "Deployment",
@@ -1411,10 +1450,6 @@ def test_budget_rule_prices_with_the_shared_estimator() -> None:
             ]
         },
     )
-    config = {**registry.rule("cost-monthly-budget").defaults(), "daemonSetNodes": 3.0}
-    prices = cost.prices(config)
-    assert (prices.cpu_core_hourly, prices.load_balancer_hourly, prices.daemonset_nodes) == (0.031611, 0.025, 3)
-    direct = shared.estimate_resources([dep, svc, sts], prices)
     # Deployment 3 x (500m, 2Gi), one load balancer, StatefulSet 2 x (100m, 128Mi) + 2 x 50 GiB volumes.
     expected = (
         3 * 730 * (0.5 * 0.031611 + 2 * 0.004237)
@@ -1422,21 +1457,23 @@ def test_budget_rule_prices_with_the_shared_estimator() -> None:
         + 2 * 730 * (0.1 * 0.031611 + 0.125 * 0.004237)
         + 2 * 50 * 0.04
     )
-    assert direct.monthly == pytest.approx(expected, rel=1e-9)
-    just_under = {**config, "monthlyBudget": expected + 0.01}
-    assert registry.check_stack("cost-monthly-budget", [dep, svc, sts], just_under) == []
-    over = registry.check_stack("cost-monthly-budget", [dep, svc, sts], {**config, "monthlyBudget": expected - 0.01})
+    priced = pricing(budget=1.0, nodes=3)
+    prices = shared.Prices.from_dict(json.loads(priced["inputs"]["metadata"]["annotations"]["hardening/cost-model"]))
+    assert shared.estimate_resources([dep, svc, sts], prices).monthly == pytest.approx(expected, rel=1e-9)
+    under = registry.check_stack("cost-monthly-budget", [dep, svc, sts, pricing(budget=expected + 0.01, nodes=3)])
+    assert under == []
+    over = registry.check_stack("cost-monthly-budget", [dep, svc, sts, pricing(budget=expected - 0.01, nodes=3)])
     assert len(over) == 1 and "Deployment/apps/web" in over[0].message
 
 
 def test_budget_rule_skips_values_unknown_during_preview() -> None:
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
     unknown_cpu = W(
-        "Deployment",
-        spec=e.pod_spec(
-            [e.container(resources={"requests": {"cpu": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "memory": "1Gi"}})]
-        ),
+        "Deployment", spec=e.pod_spec([e.container(resources={"requests": {"cpu": unknown, "memory": "1Gi"}})])
     )
-    assert registry.check_stack("cost-monthly-budget", [unknown_cpu], {"monthlyBudget": 1}) == []
+    assert registry.check_stack("cost-monthly-budget", [unknown_cpu, pricing(budget=1)]) == []
+    unknown_model = cm("custom-pricing-model", {}, annotations={"hardening/cost-model": unknown})
+    assert registry.check_stack("cost-monthly-budget", [W("Deployment"), unknown_model]) == []
     bad_cpu = W("Deployment", spec=e.pod_spec([e.container(resources={"requests": {"cpu": "lots"}})]))
-    (finding,) = registry.check_stack("cost-monthly-budget", [bad_cpu], {"monthlyBudget": 1})
+    (finding,) = registry.check_stack("cost-monthly-budget", [bad_cpu, pricing(budget=1)])
     assert "cannot estimate" in finding.message

@@ -23,6 +23,8 @@ from tests.policies import engine as e
 from tools import policy_report as pr
 from tools.mockrun import Run
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def records(run: Run) -> list[dict[str, Any]]:
     return [copy.deepcopy(r.to_record()) for r in run.resources]
@@ -227,8 +229,8 @@ def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(
             continue
         if r.kind == "resource":
             msgs = registry.check_resource(r.name, rec["type"], rec["inputs"], cfg[r.name].properties)
-        elif r.name == "delivery-app-rollout":
-            continue  # about the app, not the controller
+        elif r.name in ("delivery-app-rollout", "cost-monthly-budget"):
+            continue  # about the app and the whole stack's cost, not the controller
         else:
             msgs = [f.message for f in registry.check_stack(r.name, [rec], cfg[r.name].properties)]
         if msgs:
@@ -344,3 +346,45 @@ def test_each_named_exemption_is_needed(stack_run: Callable[[str], Run], stack: 
     else:
         msgs = [m for x in recs for m in registry.check_resource(rule, x["type"], x["inputs"], without, x["name"])]
     assert msgs and all(m.startswith(exemption + " ") or m.startswith(exemption + ":") for m in msgs), msgs
+
+
+def test_budget_uses_the_stacks_own_prices(tmp_path: Path) -> None:
+    """One source for every number: raising a price in the stack settings alone fails prod's mandatory budget,
+    and the pack's figure is the render's cost estimate."""
+    from tools.render import render
+
+    buf = io.StringIO()
+    assert render("prod", tmp_path / "ok", stream=buf) == 0
+    assert "cost-monthly-budget" not in json.loads((tmp_path / "ok" / "policy.json").read_text())["summary"]["byPolicy"]
+    buf = io.StringIO()
+    assert render("prod", tmp_path / "prod", overrides={"costCpuHourly": "10"}, stream=buf) == 1
+    report = json.loads((tmp_path / "prod" / "policy.json").read_text())
+    (v,) = [v for v in report["violations"] if v["policy"] == "cost-monthly-budget"]
+    assert v["level"] == "mandatory"
+    cost = json.loads((tmp_path / "prod" / "cost.json").read_text())
+    from components.cost.estimate import money
+
+    assert f"estimated monthly cost {money(cost['monthly'], 'USD')} exceeds" in v["message"]
+    assert "$600.00" in v["message"] and "MANDATORY cost-monthly-budget" in buf.getvalue()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_pricing_configmap_carries_the_cost_model_output(stack_run: Callable[[str], Run], stack: str) -> None:
+    from components.cost import opencost
+    from components.cost.estimate import Prices
+
+    run = stack_run(stack)
+    (cm,) = [
+        r
+        for r in run.by_type("kubernetes:core/v1:ConfigMap")
+        if r.inputs["metadata"]["name"] == opencost.PRICING_CONFIGMAP
+    ]
+    model = json.loads(cm.inputs["metadata"]["annotations"][opencost.COST_MODEL_ANNOTATION])
+    assert model == run.outputs["costModel"]
+    settings = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert model["monthlyBudget"] == float(settings["hardening:costMonthlyBudget"])
+    assert model["cpuCoreHourly"] == float(settings["hardening:costCpuHourly"])
+    # OpenCost's own view of the prices (its ConfigMap data) agrees with the annotation.
+    ours, theirs = Prices.from_dict(model), opencost.prices_from_pricing_config(cm.inputs["data"])
+    assert theirs.cpu_core_hourly == ours.cpu_core_hourly and theirs.memory_gib_hourly == ours.memory_gib_hourly
+    assert theirs.storage_gib_monthly == pytest.approx(ours.storage_gib_monthly, rel=1e-9)
