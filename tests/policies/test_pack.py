@@ -131,10 +131,13 @@ def test_invalid_config_names_the_key_and_value(data: Any, says: str) -> None:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_stack_configs_are_valid_and_name_every_rule(stack: str) -> None:
+def test_stack_configs_are_valid(stack: str) -> None:
+    """A rule a stack file does not name runs at its registry default: adding a policy needs no config edit."""
     raw = json.loads(default_config_path(stack).read_text())
-    assert set(raw) == {r.name for r in registry.RULES}, "each stack config sets every rule's level explicitly"
+    assert set(raw) <= {r.name for r in registry.RULES}
     assert all(c.level in ("advisory", "mandatory", "disabled") for c in stack_config(stack).values())
+    for name, value in raw.items():  # only levels and exemptions (and Vault's per-name capability allowance)
+        assert isinstance(value, str) or set(value) <= {"enforcementLevel", "exemptions", "allowedAddByName"}, name
 
 
 def test_prod_is_at_least_as_strict_as_dev() -> None:
@@ -281,3 +284,34 @@ def test_cli_refuses_a_plan_of_another_stack_unless_forced(tmp_path: Path, capsy
     bare = plan_file(tmp_path, [e.record("kubernetes:core/v1:Namespace", e.namespace(), stack="prod")], stack=None)
     assert pr.main(["--stack", "dev", "--plan", str(bare)]) == 2
     assert "rendered for stack 'prod'" in capsys.readouterr().err
+
+
+def test_a_new_rule_needs_only_its_function_and_registry_entry(tmp_path: Path) -> None:
+    """The recipe of docs/POLICIES.md: one function, one Rule entry; the stacks run it at its default level,
+    with exemptions, without touching a config file or the runner."""
+
+    def no_web(res: Resource, config: Any) -> list[str]:
+        return [f"{res.props['metadata']['name']} is called web"] if res.props["metadata"]["name"] == "web" else []
+
+    new = registry.Rule(
+        name="test-no-web",
+        area="test",
+        description="Nothing is called web.",
+        severity="low",
+        remediation="Rename it.",
+        kind="resource",
+        default_level="mandatory",
+        check=no_web,
+        applies_to=frozenset({LATEST["type"]}),
+    )
+    registry.RULES.append(new)
+    try:
+        for stack in ("dev", "prod"):
+            report = pr.InProcessPack(stack).finish([LATEST, NO_PROBES])
+            assert [(v.name, v.level) for v in report.violations if v.policy == "test-no-web"] == [("web", "mandatory")]
+        config = write_config(tmp_path, {"test-no-web": {"exemptions": ["Deployment/apps/web"]}})
+        exempted = pr.InProcessPack("dev", config).finish([LATEST])
+        assert exempted.levels["test-no-web"] == "mandatory"
+        assert not [v for v in exempted.violations if v.policy == "test-no-web"]
+    finally:
+        registry.RULES.remove(new)
