@@ -244,14 +244,14 @@ RULES: list[Rule] = [
             "allowedNames": {
                 "type": "array",
                 "items": {"type": "string"},
-                "default": ["node-exporter", "alloy"],
-                "description": "app.kubernetes.io/name values allowed host namespaces, hostPath and hostPort.",
+                "default": [],
+                "description": "app.kubernetes.io/name values allowed host namespaces, hostPath and hostPort. "
+                "Prefer exemptions: a label is chosen by whoever writes the workload, a Kind/namespace/name is not.",
             },
         },
-        description="No host network/PID/IPC, hostPath or hostPort except for allow-listed agents "
-        "(node-exporter, the log collector).",
-        remediation="Remove hostNetwork/hostPID/hostIPC, hostPath volumes and hostPorts; an agent that "
-        "truly needs the host gets its app.kubernetes.io/name added to allowedNames.",
+        description="No host network/PID/IPC, hostPath or hostPort except for exempted node agents (node-exporter).",
+        remediation="Remove hostNetwork/hostPID/hostIPC, hostPath volumes and hostPorts; an agent that truly "
+        "needs the host is exempted by Kind/namespace/name in policies/config/<stack>.json.",
     ),
     Rule(
         name="workload-pod-security-baseline",

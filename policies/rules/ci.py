@@ -259,7 +259,7 @@ _EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 # Contexts whose text someone outside the repository can choose: any field of the triggering event
 # (titles, bodies, branch names, commit messages, labels...), the head branch, and inputs.
 _UNTRUSTED = re.compile(
-    r"\bgithub\s*\.\s*(?:event\b[\w.\-\[\]'\"*]*|head_ref\b)|\b(?:github\s*\.\s*event\s*\.\s*)?inputs\s*\.\s*([\w\-]+)"
+    r"\b(?:github\s*\.\s*event\s*\.\s*)?inputs\s*\.\s*([\w\-]+)|\bgithub\s*\.\s*(?:event\b[\w.\-\[\]'\"*]*|head_ref\b)"
 )
 # Event fields that are numbers, ids or SHAs: not text an attacker can shape into a command.
 _SAFE_EVENT_FIELD = re.compile(

@@ -325,6 +325,7 @@ def test_real_loki_config_builder_against_the_prod_retention(retention: str, ok:
 
 
 UPSTREAM_EXEMPTIONS = [
+    ("workload-host-access", "DaemonSet/node-exporter/node-exporter"),
     ("rbac-no-cluster-secrets-read", "ClusterRoleBinding/argo-rollouts"),
     ("rbac-no-cluster-secrets-read", "ClusterRoleBinding/hardening-kube-state-metrics"),
     ("namespace-pod-security-level", "Namespace/node-exporter"),
