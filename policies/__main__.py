@@ -1,8 +1,9 @@
 """CrossGuard entry point: builds the PolicyPack from the rule list in ``policies/registry.py``.
 
-The Pulumi CLI (and ``tools/policy_report.py``) runs this file with the pack directory as the working
-directory; the repository root goes on ``sys.path`` so ``policies.*`` and ``components.conventions``
-import the same way as in tests. ``PolicyPack`` serves gRPC and blocks until the process is stopped.
+The Pulumi CLI (and ``tests/policies/grpc_engine.py``, the engine-equivalence test) runs this file with
+the pack directory as the working directory; the repository root goes on ``sys.path`` so ``policies.*``
+and ``components.conventions`` import the same way as in tests. ``PolicyPack`` serves gRPC and blocks
+until the process is stopped.
 """
 
 import sys

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .rules import ci, cost, delivery, images, observability, secrets, vault, workloads
+from .rules import ci, cost, delivery, images, observability, podsecurity, rbac, secrets, vault, workloads
 from .rules.common import (
     ACTIONS_ENV_SECRET,
     ACTIONS_SECRET,
@@ -28,6 +28,7 @@ from .rules.common import (
     WORKLOAD_TYPES,
     Finding,
     Resource,
+    exempt,
     plain,
 )
 
@@ -40,6 +41,11 @@ Kind = Literal["resource", "stack"]
 
 @dataclass(frozen=True)
 class Rule:
+    """One policy. ``check`` is a plain function: ``(Resource, config) -> [message]`` for a resource rule,
+    ``([Resource], config) -> [Finding]`` for a stack rule. It never re-tests the resource type or the
+    exemptions: :func:`run_resource_rule` and :func:`run_stack_rule` apply ``applies_to`` and ``exemptions``
+    once, for every rule, in the pack and in tests alike."""
+
     name: str
     area: str
     description: str
@@ -49,15 +55,15 @@ class Rule:
     default_level: str
     check: Callable[..., Any]
     applies_to: frozenset[str] = frozenset()  # resource types a resource rule looks at (empty: stack rule)
-    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON schema per property
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON schema per own property
     required: tuple[str, ...] = ()
 
+    def schema(self) -> dict[str, dict[str, Any]]:
+        """JSON schema of every configuration property: the rule's own plus ``exemptions`` (every rule)."""
+        return {**{k: dict(v) for k, v in self.config.items()}, "exemptions": dict(EXEMPTIONS_SCHEMA)}
+
     def defaults(self) -> dict[str, Any]:
-        return {k: v["default"] for k, v in self.config.items() if "default" in v}
-
-
-def _exemptions() -> dict[str, Mapping[str, Any]]:
-    return {"exemptions": EXEMPTIONS_SCHEMA}
+        return {k: v["default"] for k, v in self.schema().items() if "default" in v}
 
 
 _WORKLOADS = frozenset(WORKLOAD_TYPES)
@@ -72,7 +78,6 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=images.no_latest_tag,
         applies_to=_WORKLOADS,
-        config=_exemptions(),
         description="Container images carry an explicit tag: never `latest`, never untagged.",
         remediation="Pin the image to a released tag in components/versions.py (IMAGES) and reference it "
         "with versions.image(name); for the app image use the immutable build tag (git SHA).",
@@ -85,7 +90,6 @@ RULES: list[Rule] = [
         default_level="advisory",
         check=images.pinned_by_digest,
         applies_to=_WORKLOADS,
-        config=_exemptions(),
         description="Container images are pinned by digest (@sha256:...), so a re-pushed tag cannot change them.",
         remediation="Append the digest to the pinned tag (`repo:tag@sha256:<digest>`, from "
         "`crane digest repo:tag` or the registry UI). Make the rule mandatory in "
@@ -107,7 +111,6 @@ RULES: list[Rule] = [
                 "(`docker.io`, `ghcr.io/acme`). Short names resolve to docker.io/library.",
                 "default": ["quay.io", "registry.k8s.io", "docker.io", "ghcr.io"],
             },
-            **_exemptions(),
         },
         description="Images come only from the registries allowed for the stack.",
         remediation="Use an image from an allowed registry (mirror it there if needed) or, if the registry "
@@ -128,7 +131,6 @@ RULES: list[Rule] = [
                 "default": False,
                 "description": "Also require limits.cpu (off: CPU limits throttle).",
             },
-            **_exemptions(),
         },
         description="Every container requests CPU and memory and has a memory limit.",
         remediation="Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on "
@@ -142,7 +144,6 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=workloads.probes,
         applies_to=LONG_RUNNING_TYPES,
-        config=_exemptions(),
         description="Long-running containers have liveness and readiness probes (Jobs and CronJobs excluded).",
         remediation="Add livenessProbe and readinessProbe (httpGet on the health endpoint, or tcpSocket/exec) "
         "to every container of Deployments, StatefulSets, DaemonSets, Rollouts and Pods.",
@@ -155,7 +156,6 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=workloads.run_as_non_root,
         applies_to=_WORKLOADS,
-        config=_exemptions(),
         description="Containers run as a non-root user (runAsNonRoot: true, never runAsUser: 0).",
         remediation="Set securityContext.runAsNonRoot: true (pod or container level) and a non-zero "
         "runAsUser when the image has no numeric USER.",
@@ -168,7 +168,6 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=workloads.no_privileged,
         applies_to=_WORKLOADS,
-        config=_exemptions(),
         description="No container runs privileged.",
         remediation="Remove securityContext.privileged: true; grant the one capability needed instead.",
     ),
@@ -180,7 +179,6 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=workloads.no_privilege_escalation,
         applies_to=_WORKLOADS,
-        config=_exemptions(),
         description="Containers set allowPrivilegeEscalation: false.",
         remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
     ),
@@ -206,7 +204,6 @@ RULES: list[Rule] = [
                 "description": 'Extra capabilities per app.kubernetes.io/name, e.g. {"vault": ["IPC_LOCK"]} '
                 "(the Vault image sets cap_ipc_lock on its binary).",
             },
-            **_exemptions(),
         },
         description="Containers drop ALL Linux capabilities and add back only allowed ones.",
         remediation="Set securityContext.capabilities.drop: [ALL]; add back only what allowedAdd (or "
@@ -220,7 +217,6 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=workloads.read_only_root_filesystem,
         applies_to=_WORKLOADS,
-        config=_exemptions(),
         description="Containers mount their root filesystem read-only.",
         remediation="Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the "
         "process must write (/tmp, caches, data directories).",
@@ -233,7 +229,6 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=workloads.seccomp_runtime_default,
         applies_to=_WORKLOADS,
-        config=_exemptions(),
         description="Containers run with the RuntimeDefault (or a Localhost) seccomp profile.",
         remediation="Set securityContext.seccompProfile.type: RuntimeDefault at pod level.",
     ),
@@ -249,15 +244,63 @@ RULES: list[Rule] = [
             "allowedNames": {
                 "type": "array",
                 "items": {"type": "string"},
-                "default": ["node-exporter", "alloy"],
-                "description": "app.kubernetes.io/name values allowed host namespaces, hostPath and hostPort.",
+                "default": [],
+                "description": "app.kubernetes.io/name values allowed host namespaces, hostPath and hostPort. "
+                "Prefer exemptions: a label is chosen by whoever writes the workload, a Kind/namespace/name is not.",
             },
-            **_exemptions(),
         },
-        description="No host network/PID/IPC, hostPath or hostPort except for allow-listed agents "
-        "(node-exporter, the log collector).",
-        remediation="Remove hostNetwork/hostPID/hostIPC, hostPath volumes and hostPorts; an agent that "
-        "truly needs the host gets its app.kubernetes.io/name added to allowedNames.",
+        description="No host network/PID/IPC, hostPath or hostPort except for exempted node agents (node-exporter).",
+        remediation="Remove hostNetwork/hostPID/hostIPC, hostPath volumes and hostPorts; an agent that truly "
+        "needs the host is exempted by Kind/namespace/name in policies/config/<stack>.json.",
+    ),
+    Rule(
+        name="workload-pod-security-baseline",
+        area="workloads",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=podsecurity.baseline,
+        applies_to=_WORKLOADS,
+        description="Pod Security baseline, the checks without a rule of their own: no Windows HostProcess, "
+        "only safe sysctls, procMount Default, no AppArmor Unconfined, no SELinux type/user/role override; "
+        "at pod and container level, for init and ephemeral containers too.",
+        remediation="Remove windowsOptions.hostProcess, unsafe securityContext.sysctls (set them on the node), "
+        "procMount: Unmasked, appArmorProfile Unconfined (and the AppArmor annotation) and seLinuxOptions "
+        "user/role or a custom type; a container-level setting must not undo the pod's.",
+    ),
+    Rule(
+        name="workload-volume-types",
+        area="workloads",
+        severity="medium",
+        kind="resource",
+        default_level="mandatory",
+        check=podsecurity.volume_types,
+        applies_to=_WORKLOADS,
+        description="Pod Security restricted volume types: only configMap, csi, downwardAPI, emptyDir, "
+        "ephemeral, persistentVolumeClaim, projected and secret (hostPath: workload-host-access).",
+        remediation="Replace the volume (nfs, iscsi, cephfs, gitRepo...) with a PersistentVolumeClaim on a "
+        "StorageClass, or a projected/configMap/secret volume.",
+    ),
+    Rule(
+        name="namespace-pod-security-level",
+        area="workloads",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=podsecurity.namespace_level,
+        applies_to=frozenset({NAMESPACE}),
+        config={
+            "minimumLevel": {
+                "type": "string",
+                "enum": ["baseline", "restricted"],
+                "default": "restricted",
+                "description": "Weakest pod-security.kubernetes.io/enforce level a Namespace may carry.",
+            }
+        },
+        description="Every Namespace enforces at least the stack's minimum Pod Security level "
+        "(pod-security.kubernetes.io/enforce; none means privileged).",
+        remediation="Label the Namespace pod-security.kubernetes.io/enforce: restricted (components/k8s.py "
+        "namespace builder); a namespace whose agents need the host is exempted by name with the reason.",
     ),
     Rule(
         name="workload-min-replicas",
@@ -274,7 +317,6 @@ RULES: list[Rule] = [
                 "default": 2,
                 "description": "Lowest spec.replicas a Deployment/StatefulSet/Rollout may have.",
             },
-            **_exemptions(),
         },
         description="Replicated workloads run at least minReplicas replicas (production high availability).",
         remediation="Raise the replica count in the stack config (Pulumi.<stack>.yaml); a component that "
@@ -287,7 +329,6 @@ RULES: list[Rule] = [
         kind="stack",
         default_level="advisory",
         check=workloads.pod_disruption_budgets,
-        config=_exemptions(),
         description="Every Deployment, StatefulSet and Rollout is covered by a PodDisruptionBudget.",
         remediation="Add a policy/v1 PodDisruptionBudget in the workload's namespace whose selector matches "
         "its pod labels (maxUnavailable: 1, or minAvailable for quorum systems).",
@@ -353,6 +394,57 @@ RULES: list[Rule] = [
         remediation="Use the pull_request trigger for anything that runs PR code; keep pull_request_target "
         "for labelling/commenting without checking out the head.",
     ),
+    Rule(
+        name="ci-no-untrusted-input-in-run",
+        area="ci",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.no_untrusted_input_in_run,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="No `run:` script (or github-script `script`) expands text from outside the repository: "
+        "`${{ github.event.* }}` (titles, bodies, branch names, commit messages), `github.head_ref`, string inputs.",
+        remediation="Pass the value through `env:` (`env: {TITLE: ${{ github.event.pull_request.title }}}`) and "
+        'use "$TITLE" in the script; numbers, ids and SHAs of the event and boolean/choice inputs are fine.',
+    ),
+    Rule(
+        name="ci-security-gates-can-fail",
+        area="ci",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.security_gates_can_fail,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="A security scan step (Trivy, CodeQL, zizmor, Grype, gitleaks, Semgrep, Checkov...) can fail "
+        "its job: no continue-on-error, no `|| true`/`set +e`, no exit-code 0 or soft_fail.",
+        remediation="Remove continue-on-error and `|| true` from the scan; give trivy-action exit-code: '1' "
+        "(anchore fail-build: true); to keep SARIF on failure, upload it in a later step with if: always().",
+    ),
+    Rule(
+        name="ci-no-secrets-inherit-unpinned",
+        area="ci",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.no_secrets_inherit_unpinned,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="`secrets: inherit` goes only to reusable workflows in this repository or pinned by commit SHA.",
+        remediation="Pin the reusable workflow (owner/repo/.github/workflows/x.yml@<40-hex SHA>) or pass only "
+        "the secrets it needs (`secrets: {TOKEN: ${{ secrets.TOKEN }}}`).",
+    ),
+    Rule(
+        name="ci-no-self-hosted-on-forks",
+        area="ci",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=ci.no_self_hosted_on_forks,
+        applies_to=frozenset({REPOSITORY_FILE}),
+        description="No job of a pull_request(_target) workflow runs on a self-hosted runner unless it is "
+        "guarded against pull requests from forks.",
+        remediation="Run pull-request jobs on GitHub-hosted runners, or add "
+        "`if: github.event.pull_request.head.repo.full_name == github.repository` to the job.",
+    ),
     # secrets ----------------------------------------------------------------------------------------------
     Rule(
         name="secrets-no-literal-values",
@@ -362,9 +454,8 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=secrets.no_literal_secrets,
         applies_to=_WORKLOADS | {CONFIGMAP, REPOSITORY_FILE},
-        config=_exemptions(),
-        description="No secret-looking literal values in container env, ConfigMaps, workflow files or other "
-        "files committed to repositories (private keys, tokens).",
+        description="No secret-looking literal values in container env, command and args, ConfigMaps, "
+        "workflow files or other files committed to repositories (private keys, tokens).",
         remediation="Move the value to Vault (the app reads it at start) or to a Pulumi secret "
         "(`pulumi config set --secret`) delivered as a Kubernetes Secret / GitHub secret; "
         "reference it with valueFrom.secretKeyRef or ${{ secrets.NAME }}.",
@@ -390,12 +481,67 @@ RULES: list[Rule] = [
                 "default": secrets.PLACEHOLDERS_DEFAULT,
                 "description": "Values (case-insensitive) that are placeholders, never secrets.",
             },
-            **_exemptions(),
         },
         description="Kubernetes Secrets and GitHub Actions secrets carry real secret values (from Pulumi "
         "secret config or a generator), never placeholders or short literals.",
         remediation="Set the value with `pulumi config set --secret <key>` (or generate it with "
         "random.RandomPassword) and pass the Output through; never write it in code.",
+    ),
+    # rbac --------------------------------------------------------------------------------------------
+    Rule(
+        name="rbac-no-wildcards",
+        area="rbac",
+        severity="high",
+        kind="resource",
+        default_level="mandatory",
+        check=rbac.no_wildcards,
+        applies_to=rbac.ROLE_TYPES,
+        description="Roles and ClusterRoles name their verbs, resources and apiGroups: no `*`.",
+        remediation="List the verbs and resources the workload uses (kubectl auth can-i --list as its "
+        "ServiceAccount shows what it has); never `*`.",
+    ),
+    Rule(
+        name="rbac-no-escalation-verbs",
+        area="rbac",
+        severity="critical",
+        kind="resource",
+        default_level="mandatory",
+        check=rbac.no_escalation,
+        applies_to=rbac.ROLE_TYPES,
+        description="No role grants `escalate`, `bind`, `impersonate` or create on serviceaccounts/token.",
+        remediation="Remove the verb; a controller that must create RoleBindings gets `bind` with resourceNames "
+        "limited to the exact roles, under an exemption with the reason.",
+    ),
+    Rule(
+        name="rbac-no-cluster-secrets-read",
+        area="rbac",
+        severity="critical",
+        kind="stack",
+        default_level="mandatory",
+        check=rbac.no_cluster_secrets_read,
+        description="No ClusterRoleBinding grants get/list/watch on Secrets in every namespace.",
+        remediation="Grant Secrets with a Role and RoleBinding in the namespace that holds them, with "
+        "resourceNames where possible; list/watch returns every Secret's data.",
+    ),
+    Rule(
+        name="rbac-workload-privileges",
+        area="rbac",
+        severity="critical",
+        kind="stack",
+        default_level="mandatory",
+        check=rbac.workload_privileges,
+        config={
+            "forbiddenRoles": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": rbac.FORBIDDEN_ROLES_DEFAULT,
+                "description": "ClusterRoles no ServiceAccount may be bound to.",
+            }
+        },
+        description="No ServiceAccount is bound to cluster-admin or admin, or to a role granting pods/exec or "
+        "pods/attach.",
+        remediation="Bind the ServiceAccount to a role with the verbs it uses; exec into pods is for people "
+        "(through the API server's audit log), never for workloads.",
     ),
     # observability ---------------------------------------------------------------------------------------
     Rule(
@@ -415,8 +561,8 @@ RULES: list[Rule] = [
             }
         },
         description="Prometheus keeps metrics at least minDays (15 in production).",
-        remediation="Set monitoring.retention (e.g. 15d) in Pulumi.<stack>.yaml; the Monitoring component "
-        "passes it as --storage.tsdb.retention.time.",
+        remediation="Set hardening:prometheusRetention (e.g. 15d) in Pulumi.<stack>.yaml; the Monitoring "
+        "component passes it as --storage.tsdb.retention.time.",
     ),
     Rule(
         name="observability-loki-retention",
@@ -436,7 +582,7 @@ RULES: list[Rule] = [
         },
         description="Loki deletes logs by retention (compactor retention_enabled) and keeps at least minDays "
         "(30 in production).",
-        remediation="Set logging.retention (e.g. 720h) in Pulumi.<stack>.yaml and keep "
+        remediation="Set hardening:lokiRetention (e.g. 30d) in Pulumi.<stack>.yaml and keep "
         "compactor.retention_enabled: true in the Loki config builder.",
     ),
     Rule(
@@ -453,7 +599,6 @@ RULES: list[Rule] = [
                 "default": "app",
                 "description": "app.kubernetes.io/component value of app workloads.",
             },
-            **_exemptions(),
         },
         description="Every app workload's pods are scraped by Prometheus (annotation prometheus.io/scrape).",
         remediation='Add the pod template annotations prometheus.io/scrape: "true", prometheus.io/port '
@@ -473,7 +618,6 @@ RULES: list[Rule] = [
                 "default": "app",
                 "description": "app.kubernetes.io/component value of app workloads.",
             },
-            **_exemptions(),
         },
         description="The app runs as an Argo Rollout whose strategy has automated analysis and at least "
         "one pause step.",
@@ -496,7 +640,6 @@ RULES: list[Rule] = [
                 "default": cost.REQUIRED_LABELS_DEFAULT,
                 "description": "Labels every Namespace must carry (cost allocation).",
             },
-            **_exemptions(),
         },
         description="Every namespace is labelled with its team and cost center for cost allocation.",
         remediation="Set metadata.labels team and cost-center on the Namespace (values come from the "
@@ -509,61 +652,11 @@ RULES: list[Rule] = [
         kind="stack",
         default_level="advisory",
         check=cost.monthly_budget,
-        config={
-            "monthlyBudget": {
-                "type": "number",
-                "minimum": 0,
-                "default": 1000,
-                "description": "Budget for the stack's estimated monthly cost (in `currency`).",
-            },
-            "cpuCoreHourly": {
-                "type": "number",
-                "minimum": 0,
-                "default": cost.PRICE_DEFAULTS["cpuCoreHourly"],
-                "description": "Price of one requested vCPU for one hour.",
-            },
-            "memoryGibHourly": {
-                "type": "number",
-                "minimum": 0,
-                "default": cost.PRICE_DEFAULTS["memoryGibHourly"],
-                "description": "Price of one requested GiB of memory for one hour.",
-            },
-            "storageGibMonthly": {
-                "type": "number",
-                "minimum": 0,
-                "default": cost.PRICE_DEFAULTS["storageGibMonthly"],
-                "description": "Price of one GiB of persistent volume for one month.",
-            },
-            "loadBalancerHourly": {
-                "type": "number",
-                "minimum": 0,
-                "default": cost.PRICE_DEFAULTS["loadBalancerHourly"],
-                "description": "Price of one LoadBalancer Service for one hour.",
-            },
-            "daemonSetNodes": {
-                "type": "integer",
-                "minimum": 1,
-                "default": cost.PRICE_DEFAULTS["daemonSetNodes"],
-                "description": "Nodes a DaemonSet runs on (its replica count in the estimate).",
-            },
-            "hoursPerMonth": {
-                "type": "number",
-                "minimum": 1,
-                "maximum": 744,
-                "default": cost.PRICE_DEFAULTS["hoursPerMonth"],
-                "description": "Hours in a billing month.",
-            },
-            "currency": {
-                "type": "string",
-                "default": cost.PRICE_DEFAULTS["currency"],
-                "description": "ISO 4217 code of the prices and the budget.",
-            },
-        },
         description="The stack's estimated monthly cost (the shared estimator: requests x replicas, volumes, "
-        "load balancers) stays under the configured budget.",
-        remediation="Lower requests or replicas in Pulumi.<stack>.yaml, or raise monthlyBudget in "
-        "policies/config/<stack>.json (and costMonthlyBudget in the stack) after the budget owner "
-        "agrees.",
+        "load balancers) stays under the stack's costMonthlyBudget, priced with its own cost* settings (read "
+        "from the hardening/cost-model annotation of OpenCost's pricing ConfigMap).",
+        remediation="Lower requests or replicas in Pulumi.<stack>.yaml, or raise hardening:costMonthlyBudget "
+        "there after the budget owner agrees.",
     ),
     # vault -----------------------------------------------------------------------------------------------
     Rule(
@@ -574,7 +667,6 @@ RULES: list[Rule] = [
         default_level="mandatory",
         check=vault.no_dev_mode,
         applies_to=_WORKLOADS,
-        config=_exemptions(),
         description="Vault never runs in dev mode (in-memory storage, auto-unsealed, root token logged).",
         remediation="Run `vault server -config=/vault/config/vault.hcl` with raft storage; remove -dev flags "
         "and VAULT_DEV_* variables.",
@@ -587,7 +679,6 @@ RULES: list[Rule] = [
         default_level="advisory",
         check=vault.tls_enabled,
         applies_to=frozenset({CONFIGMAP}),
-        config=_exemptions(),
         description="Every Vault TCP listener serves TLS (tls_cert_file/tls_key_file, no tls_disable).",
         remediation="Enable TLS on the listener in the Vault HCL builder: tls_cert_file and tls_key_file "
         "from the mounted certificate Secret; drop tls_disable.",
@@ -599,7 +690,6 @@ RULES: list[Rule] = [
         kind="stack",
         default_level="mandatory",
         check=vault.audit_device,
-        config=_exemptions(),
         description="When the stack runs Vault, at least one audit device is configured.",
         remediation="Declare an audit device (e.g. file to stdout) in the SecretsVault declarative config "
         "(`audit` in vault-config.json); the reconcile step enables it.",
@@ -623,6 +713,18 @@ def effective_config(r: Rule, config: Mapping[str, Any] | None) -> dict[str, Any
     return merged
 
 
+def run_resource_rule(r: Rule, res: Resource, config: Mapping[str, Any]) -> list[str]:
+    """``r`` on one resource: only types in ``applies_to``, never an exempted object."""
+    if res.type not in r.applies_to or exempt(res, config):
+        return []
+    return list(r.check(res, config))
+
+
+def run_stack_rule(r: Rule, resources: Sequence[Resource], config: Mapping[str, Any]) -> list[Finding]:
+    """``r`` over the stack; exempted objects are invisible to it."""
+    return list(r.check([x for x in resources if not exempt(x, config)], config))
+
+
 def check_resource(
     name: str,
     resource_type: str,
@@ -635,10 +737,7 @@ def check_resource(
     r = rule(name)
     if r.kind != "resource":
         raise ValueError(f"{name} is a stack rule; use check_stack")
-    if resource_type not in r.applies_to:
-        return []
-    res = Resource(resource_type, plain(props), resource_name, urn)
-    return list(r.check(res, effective_config(r, config)))
+    return run_resource_rule(r, Resource(resource_type, plain(props), resource_name, urn), effective_config(r, config))
 
 
 def check_stack(
@@ -658,13 +757,13 @@ def check_stack(
         )
         for x in resources
     ]
-    return list(r.check(recs, effective_config(r, config)))
+    return run_stack_rule(r, recs, effective_config(r, config))
 
 
 # CrossGuard adapters ---------------------------------------------------------------------------------
 def pack_arguments() -> dict[str, Any]:
     """The ``PolicyPack`` constructor arguments, used by ``policies/__main__.py`` (the pack the engine
-    starts) and by the in-process analyzer of the offline render, so that both serve the same pack."""
+    starts); the offline report runs the same policy objects (:func:`pulumi_policies`)."""
     from pulumi_policy import EnforcementLevel
 
     return {"name": PACK_NAME, "enforcement_level": EnforcementLevel.ADVISORY, "policies": pulumi_policies()}
@@ -686,9 +785,9 @@ def pulumi_policies() -> list[Any]:
     def resource_validator(r: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
         def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
             if args.resource_type not in r.applies_to:
-                return
+                return  # before copying the properties: most resources are not of a type the rule reads
             res = Resource(args.resource_type, plain(args.props), args.name, args.urn)
-            for msg in r.check(res, effective_config(r, args.get_config())):
+            for msg in run_resource_rule(r, res, effective_config(r, args.get_config())):
                 report_violation(msg, None)
 
         return validate
@@ -699,7 +798,7 @@ def pulumi_policies() -> list[Any]:
                 Resource(x.resource_type, plain(x.props), x.name, x.urn, x.parent.urn if x.parent is not None else None)
                 for x in args.resources
             ]
-            for finding in r.check(recs, effective_config(r, args.get_config())):
+            for finding in run_stack_rule(r, recs, effective_config(r, args.get_config())):
                 report_violation(finding.message, finding.urn)
 
         return validate
@@ -713,13 +812,7 @@ def pulumi_policies() -> list[Any]:
             "severity": Severity(r.severity),
             "remediation_steps": r.remediation,
             "tags": [r.area],
-            "config_schema": (
-                PolicyConfigSchema(
-                    properties={k: dict(v) for k, v in r.config.items()}, required=list(r.required) or None
-                )
-                if r.config
-                else None
-            ),
+            "config_schema": PolicyConfigSchema(properties=r.schema(), required=list(r.required) or None),
         }
         if r.kind == "resource":
             out.append(ResourceValidationPolicy(validate=resource_validator(r), **common))

@@ -124,7 +124,10 @@ class CostVisibility(pulumi.ComponentResource):
             opts=child,
         )
         pricing = k8s.core.v1.ConfigMap(
-            f"{n}-pricing", metadata=kb.meta(oc.PRICING_CONFIGMAP, NS, lbls), data=oc.pricing_config(s.cost), opts=child
+            f"{n}-pricing",
+            metadata=kb.meta(oc.PRICING_CONFIGMAP, NS, lbls, oc.pricing_annotations(s.cost)),
+            data=oc.pricing_config(s.cost),
+            opts=child,
         )
         nginx = k8s.core.v1.ConfigMap(
             f"{n}-ui-nginx",

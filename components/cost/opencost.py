@@ -9,11 +9,14 @@ Everything here is derived from ``settings.cost`` and the pinned upstream conven
   vCPU-hour, ``RAM`` per GiB-hour, ``storage`` per GiB-*hour* (our setting is per GB-month: divided by
   730), ``firstFiveForwardingRulesCost`` per load-balancer-hour (OpenCost counts one rule per LB). Network egress
   and GPUs are priced 0, as the estimate does not price them either: the two agree.
-- **cost_model**: the same prices as the ``costModel`` stack output the PR estimate reads.
+- **cost_model**: the same prices as the ``costModel`` stack output the PR estimate reads. The pricing
+  ConfigMap carries it too, as the ``COST_MODEL_ANNOTATION`` annotation (``pricing_annotations``): the
+  policy pack sees only resources, and its budget rule reads the stack's prices and budget there.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from components import conventions as cv
@@ -31,6 +34,8 @@ UI_NGINX_CONFIGMAP: Final = "opencost-ui-nginx"
 CONFIG_PATH: Final = "/tmp/custom-config"  # noqa: S108 - an emptyDir OpenCost writes default.json to
 UID: Final = 1001  # USER of both upstream images
 CURRENCY: Final = "USD"
+# On the pricing ConfigMap: the ``costModel`` output as JSON (prices, node count, budget) for the policy pack.
+COST_MODEL_ANNOTATION: Final = "hardening/cost-model"
 
 
 def price_text(value: float) -> str:
@@ -79,6 +84,12 @@ def cost_model(cost: CostSettings) -> dict[str, Any]:
         monthly_budget=cost.monthly_budget,
     )
     return prices.to_dict()
+
+
+def pricing_annotations(cost: CostSettings) -> dict[str, str]:
+    """Annotations of the pricing ConfigMap: the stack's cost model, so the policy pack's budget rule reads
+    the same prices and budget as the cost estimate (the pack sees resources, never stack outputs)."""
+    return {COST_MODEL_ANNOTATION: json.dumps(cost_model(cost), sort_keys=True)}
 
 
 def prices_from_pricing_config(data: dict[str, str], daemonset_nodes: int = 1) -> Prices:

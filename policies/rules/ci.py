@@ -252,3 +252,173 @@ image_scan = _workflow_check(_image_scan)
 actions_pinned_by_sha = _workflow_check(_pinned)
 least_privilege_permissions = _workflow_check(_permissions)
 no_pull_request_target_checkout = _workflow_check(_prt_checkout)
+
+
+# Expression injection -----------------------------------------------------------------------------
+_EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
+# Contexts whose text someone outside the repository can choose: any field of the triggering event
+# (titles, bodies, branch names, commit messages, labels...), the head branch, and inputs.
+_UNTRUSTED = re.compile(
+    r"\b(?:github\s*\.\s*event\s*\.\s*)?inputs\s*\.\s*([\w\-]+)|\bgithub\s*\.\s*(?:event\b[\w.\-\[\]'\"*]*|head_ref\b)"
+)
+# Event fields that are numbers, ids or SHAs: not text an attacker can shape into a command.
+_SAFE_EVENT_FIELD = re.compile(
+    r"\.(?:number|id|node_id|sha|before|after|run_id|run_number|run_attempt|additions|deletions|"
+    r"changed_files|commits|draft|merged|fork)$"
+)
+_SAFE_INPUT_TYPES = frozenset({"boolean", "number", "choice", "environment"})
+
+
+def _input_types(doc: Mapping[str, Any]) -> dict[str, str]:
+    raw: Mapping[Any, Any] = doc
+    on = as_map(raw.get("on", raw.get(True)))
+    out: dict[str, str] = {}
+    for trigger in ("workflow_dispatch", "workflow_call"):
+        for name, spec in as_map(as_map(on.get(trigger)).get("inputs")).items():
+            out[str(name)] = str(as_map(spec).get("type", "string"))
+    return out
+
+
+def _untrusted(expr: str, input_types: Mapping[str, str]) -> list[str]:
+    found = []
+    for m in _UNTRUSTED.finditer(expr):
+        text = re.sub(r"\s", "", m.group(0))
+        if m.group(1) is not None:  # inputs.<name>: safe only when typed so it cannot carry text
+            types = {input_types.get(m.group(1), "string")}
+            if types <= _SAFE_INPUT_TYPES:
+                continue
+        elif text.startswith("github.event") and (text == "github.event_name" or _SAFE_EVENT_FIELD.search(text)):
+            continue
+        found.append(text)
+    return found
+
+
+def _injection(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    types = _input_types(doc)
+    msgs = []
+    for job_id, i, s in steps(doc):
+        sinks = [("run", _run(s))]
+        if _uses(s, "actions/github-script"):
+            sinks.append(("with.script", str(_with(s).get("script", ""))))
+        for field, text in sinks:
+            for expr in _EXPR.findall(text):
+                for ctx in _untrusted(expr, types):
+                    msgs.append(
+                        f"{_step_name(job_id, i, s)} expands ${{{{ {ctx} }}}} in {field}: text from outside the "
+                        "repository becomes code; pass it through env: and quote the variable"
+                    )
+    return msgs
+
+
+# Security gates that cannot fail --------------------------------------------------------------------
+_SCAN_ACTIONS = (
+    "aquasecurity/trivy-action",
+    "github/codeql-action/analyze",
+    "zizmorcore/zizmor-action",
+    "anchore/scan-action",
+    "gitleaks/gitleaks-action",
+    "returntocorp/semgrep-action",
+    "semgrep/semgrep-action",
+    "bridgecrewio/checkov-action",
+    "aquasecurity/tfsec-action",
+    "snyk/actions",
+    "ossf/scorecard-action",
+    "google/osv-scanner-action",
+)
+_SCAN_RUN = re.compile(
+    r"\b(?:trivy|grype|zizmor|gitleaks|semgrep|checkov|tfsec|osv-scanner|bandit|pip-audit|safety\s+check|"
+    r"npm\s+audit|yarn\s+audit|snyk\s+test|kubesec|kube-linter|conftest|cosign\s+verify)\b"
+)
+_SWALLOW = re.compile(r"\|\|\s*(?:true|:|exit\s+0)\b|\bset\s+\+e\b|;\s*true\s*$|\bexit\s+0\s*$", re.MULTILINE)
+_NO_FAIL_INPUTS = {
+    "aquasecurity/trivy-action": ("exit-code", "0", ("0", "")),
+    "anchore/scan-action": ("fail-build", "true", ("false",)),
+    "aquasecurity/tfsec-action": ("soft_fail", "false", ("true",)),
+    "bridgecrewio/checkov-action": ("soft_fail", "false", ("true",)),
+}
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _gate(step: Mapping[str, Any]) -> str | None:
+    uses = step.get("uses")
+    if isinstance(uses, str):
+        base = uses.split("@", 1)[0].lower()
+        for action in _SCAN_ACTIONS:
+            if base == action or base.startswith(action + "/"):
+                return action
+    m = _SCAN_RUN.search(_run(step))
+    return m.group(0) if m else None
+
+
+def _gates_can_fail(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    msgs = []
+    for job_id, job in jobs(doc):
+        for i, s in enumerate(as_list(job.get("steps"))):
+            if not isinstance(s, Mapping) or (gate := _gate(s)) is None:
+                continue
+            who = f"{_step_name(job_id, i, s)} ({gate})"
+            if _truthy(s.get("continue-on-error")):
+                msgs.append(f"{who} sets continue-on-error: true, so its findings never fail the job")
+            if _truthy(job.get("continue-on-error")):
+                msgs.append(f"{who} is in job {job_id!r} with continue-on-error: true")
+            swallowed = _SWALLOW.search(_run(s))
+            if swallowed:
+                msgs.append(f"{who} swallows the scanner's exit status ({swallowed.group(0)!r})")
+            if gate in _NO_FAIL_INPUTS:
+                key, default, bad = _NO_FAIL_INPUTS[gate]
+                value = str(_with(s).get(key, default)).strip().strip("'\"").lower()
+                if value in bad:
+                    msgs.append(f"{who} has {key}: {value or default!r}, so findings do not fail the job")
+    return msgs
+
+
+# Reusable workflows and runners ---------------------------------------------------------------------
+def _inherit_unpinned(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    msgs = []
+    for job_id, job in jobs(doc):
+        uses = job.get("uses")
+        local = isinstance(uses, str) and uses.startswith("./")
+        if isinstance(uses, str) and job.get("secrets") == "inherit" and not local and not _SHA_PINNED.match(uses):
+            msgs.append(
+                f"job {job_id!r} passes secrets: inherit to {uses!r}, which is not pinned by commit SHA: "
+                "whoever moves that ref receives every secret"
+            )
+    return msgs
+
+
+_FORK_GUARD = re.compile(
+    r"head\.repo\.full_name\s*==\s*github\.repository|github\.repository\s*==\s*github\.event\.pull_request\.head"
+    r"\.repo\.full_name|!\s*github\.event\.pull_request\.head\.repo\.fork|head\.repo\.fork\s*==\s*false"
+)
+
+
+def _self_hosted(runs_on: Any) -> bool:
+    if isinstance(runs_on, str):
+        return "self-hosted" in runs_on
+    if isinstance(runs_on, list):
+        return any(_self_hosted(x) for x in runs_on)
+    if isinstance(runs_on, Mapping):
+        return "group" in runs_on or _self_hosted(runs_on.get("labels"))
+    return False
+
+
+def _self_hosted_on_forks(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    on = triggers(doc) & {"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment"}
+    if not on:
+        return []
+    return [
+        f"job {job_id!r} runs on a self-hosted runner ({job.get('runs-on')!r}) on {', '.join(sorted(on))}, "
+        "so a fork's pull request runs code on it; add `if: github.event.pull_request.head.repo.full_name == "
+        "github.repository` or use a GitHub-hosted runner"
+        for job_id, job in jobs(doc)
+        if _self_hosted(job.get("runs-on")) and not _FORK_GUARD.search(str(job.get("if", "")))
+    ]
+
+
+no_untrusted_input_in_run = _workflow_check(_injection)
+security_gates_can_fail = _workflow_check(_gates_can_fail)
+no_secrets_inherit_unpinned = _workflow_check(_inherit_unpinned)
+no_self_hosted_on_forks = _workflow_check(_self_hosted_on_forks)

@@ -290,15 +290,12 @@ def exempt(res: Resource, config: Mapping[str, Any]) -> bool:
     return any(isinstance(p, str) and fnmatch.fnmatchcase(subject, p) for p in patterns)
 
 
-def workload_check(
-    inner: Callable[[Resource, Mapping[str, Any], Mapping[str, Any]], list[str]],
-    types: frozenset[str] = WORKLOAD_TYPES,
-) -> ResourceCheck:
-    """Wrap a per-pod-spec check: applies to ``types``, honours ``exemptions``, prefixes ``Kind/ns/name``."""
+def workload_check(inner: Callable[[Resource, Mapping[str, Any], Mapping[str, Any]], list[str]]) -> ResourceCheck:
+    """Wrap a per-pod-spec check: finds the pod spec of any pod-bearing kind, prefixes ``Kind/ns/name``.
+
+    Which types a rule sees (``Rule.applies_to``) and its exemptions are applied once, by the registry."""
 
     def check(res: Resource, config: Mapping[str, Any]) -> list[str]:
-        if res.type not in types or exempt(res, config):
-            return []
         spec = pod_spec(res)
         if spec is None:
             return []

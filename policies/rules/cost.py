@@ -2,41 +2,29 @@
 
 The budget rule prices the resources the pack sees with the shared estimator
 (``components/cost/estimate.py``, standard library only), the same code the render's cost report and
-the pull-request estimate use, so the three agree to the cent. Unit prices come from the policy config
-under the keys of the stack's ``costModel`` output; keep them equal to the stack's ``cost*`` settings.
+the pull-request estimate use, so the three agree to the cent. Prices, node count and budget are the
+stack's own ``cost*`` settings: the CostVisibility component puts its ``costModel`` (the same dict as
+the stack output) on OpenCost's pricing ConfigMap as the ``hardening/cost-model`` annotation, and the
+rule reads it there. The policy config holds only the level and exemptions.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components.conventions import LABEL_COST_CENTER, LABEL_TEAM
 from components.cost import estimate as shared
+from components.cost.opencost import COST_MODEL_ANNOTATION
 
-from .common import NAMESPACE, UNKNOWN, Finding, Resource, exempt, labels, number, ref
+from .common import CONFIGMAP, UNKNOWN, Finding, Resource, labels, metadata, ref
 
 REQUIRED_LABELS_DEFAULT = [LABEL_TEAM, LABEL_COST_CENTER]
-
-# Policy-config keys of the estimator's prices, as in the ``costModel`` stack output; defaults are
-# OpenCost's default on-demand prices (CPU 0.031611 per vCPU-hour, RAM 0.004237 per GiB-hour, storage
-# 0.04 per GiB-month) and 0.025 per load-balancer hour.
-PRICE_DEFAULTS: dict[str, Any] = {
-    "cpuCoreHourly": 0.031611,
-    "memoryGibHourly": 0.004237,
-    "storageGibMonthly": 0.04,
-    "loadBalancerHourly": 0.025,
-    "daemonSetNodes": 1,
-    "hoursPerMonth": shared.HOURS_PER_MONTH,
-    "currency": "USD",
-}
-PRICE_KEYS = tuple(PRICE_DEFAULTS)
 
 
 def namespace_labels(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """Every Namespace carries the cost-allocation labels (``team``, ``cost-center``)."""
-    if res.type != NAMESPACE or exempt(res, config):
-        return []
     required = [k for k in config.get("requiredLabels") or REQUIRED_LABELS_DEFAULT if isinstance(k, str)]
     have = labels(res.props)
     missing = [k for k in required if not (k in have and (not isinstance(have[k], str) or have[k].strip()))]
@@ -45,13 +33,26 @@ def namespace_labels(res: Resource, config: Mapping[str, Any]) -> list[str]:
     return [f"{ref(res)}: missing label(s) {', '.join(missing)}"]
 
 
-def prices(config: Mapping[str, Any]) -> shared.Prices:
-    """The shared estimator's unit prices from the policy config (same keys as the ``costModel`` output)."""
-    model = {k: config[k] for k in PRICE_KEYS if k in config}
-    nodes = number(model.get("daemonSetNodes"))
-    if nodes is not None and nodes.is_integer():
-        model["daemonSetNodes"] = int(nodes)
-    return shared.Prices.from_dict(model, where="policy config")
+def cost_model(resources: Sequence[Resource]) -> tuple[shared.Prices | None, str]:
+    """The stack's prices and budget from the annotated pricing ConfigMap, or None and why not."""
+    found = [r for r in resources if r.type == CONFIGMAP and COST_MODEL_ANNOTATION in annotations_of(r.props)]
+    if not found:
+        return None, (
+            f"no ConfigMap carries the {COST_MODEL_ANNOTATION} annotation (the CostVisibility component "
+            "writes the stack's prices and budget there); deploy it or disable cost-monthly-budget"
+        )
+    raw = annotations_of(found[0].props)[COST_MODEL_ANNOTATION]
+    if not isinstance(raw, str):
+        return None, ""  # unknown during preview
+    try:
+        return shared.Prices.from_dict(json.loads(raw), where=f"{ref(found[0])} {COST_MODEL_ANNOTATION}"), ""
+    except (json.JSONDecodeError, shared.EstimateError) as exc:
+        return None, f"{ref(found[0])}: annotation {COST_MODEL_ANNOTATION} is not a cost model ({exc})"
+
+
+def annotations_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = metadata(props).get("annotations")
+    return value if isinstance(value, Mapping) else {}
 
 
 def has_unknown(value: Any) -> bool:
@@ -64,23 +65,26 @@ def has_unknown(value: Any) -> bool:
     return False
 
 
-def estimate(resources: Sequence[Resource], config: Mapping[str, Any]) -> shared.Estimate:
+def estimate(resources: Sequence[Resource], prices: shared.Prices) -> shared.Estimate:
     """The stack's monthly estimate by the shared estimator (``components/cost/estimate.py``)."""
     records = [{"urn": r.urn, "type": r.type, "name": r.name, "parent": r.parent, "inputs": r.props} for r in resources]
-    return shared.estimate_resources(records, prices(config), source="policy pack")
+    return shared.estimate_resources(records, prices, source="policy pack")
 
 
 def monthly_budget(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[Finding]:
-    """The stack's estimated monthly cost stays under ``monthlyBudget``."""
-    budget = number(config.get("monthlyBudget"))
-    if budget is None:
-        return [Finding("monthlyBudget is not configured for this stack")]
+    """The stack's estimated monthly cost stays under its ``costMonthlyBudget``."""
+    prices, why = cost_model(resources)
+    if prices is None:
+        return [Finding(why)] if why else []
+    if prices.monthly_budget is None:
+        return [Finding(f"the stack's cost model ({COST_MODEL_ANNOTATION}) has no monthlyBudget")]
     try:
-        est = estimate(resources, config)
+        est = estimate(resources, prices)
     except shared.EstimateError as exc:
         if any(has_unknown(r.props) for r in resources):
             return []  # a request or replica count unknown during preview: nothing to judge yet
         return [Finding(f"cannot estimate the monthly cost: {exc}")]
+    budget = prices.monthly_budget
     if est.monthly <= budget:
         return []
     currency = est.prices.currency
@@ -90,7 +94,7 @@ def monthly_budget(resources: Sequence[Resource], config: Mapping[str, Any]) -> 
     )
     return [
         Finding(
-            f"estimated monthly cost {shared.money(est.monthly, currency)} exceeds the budget of "
-            f"{shared.money(budget, currency)}; largest: {biggest}"
+            f"estimated monthly cost {shared.money(est.monthly, currency)} exceeds the stack's budget "
+            f"(costMonthlyBudget) of {shared.money(budget, currency)}; largest: {biggest}"
         )
     ]

@@ -17,7 +17,6 @@ from .common import (
     as_list,
     as_map,
     dig,
-    exempt,
     labels,
     object_name,
     pod_labels,
@@ -82,7 +81,6 @@ def app_rollout(resources: Sequence[Resource], config: Mapping[str, Any]) -> lis
         r
         for r in resources
         if r.type in WORKLOAD_TYPES
-        and not exempt(r, config)
         and component in (labels(r.props).get(LABEL_COMPONENT), pod_labels(r).get(LABEL_COMPONENT))
     ]
     # A Rollout may take its pod template from a Deployment (spec.workloadRef); that Deployment is fine.

@@ -11,15 +11,11 @@ from components import yamltext
 from components.conventions import ANNOTATION_SCRAPE, LABEL_COMPONENT, LABEL_NAME
 
 from .common import (
-    CONFIGMAP,
-    STATEFULSET,
-    WORKLOAD_TYPES,
     Resource,
     as_list,
     as_map,
     containers,
     duration_seconds,
-    exempt,
     labels,
     number,
     pod_annotations,
@@ -39,7 +35,7 @@ def _min_days(config: Mapping[str, Any], default: float) -> float:
 
 def prometheus_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """The Prometheus StatefulSet keeps at least ``minDays`` of metrics."""
-    if res.type != STATEFULSET or labels(res.props).get(LABEL_NAME) != "prometheus" or exempt(res, config):
+    if labels(res.props).get(LABEL_NAME) != "prometheus":
         return []
     spec = pod_spec(res) or {}
     minimum = _min_days(config, 15)
@@ -64,7 +60,7 @@ def prometheus_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
 
 def loki_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """Loki's config enables compactor retention and keeps at least ``minDays`` of logs."""
-    if res.type != CONFIGMAP or labels(res.props).get(LABEL_NAME) != "loki" or exempt(res, config):
+    if labels(res.props).get(LABEL_NAME) != "loki":
         return []
     raw = as_map(res.props.get("data")).get("loki.yaml")
     if raw is None:
@@ -100,8 +96,6 @@ def loki_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
 
 def app_scraped(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """Every workload labelled ``app.kubernetes.io/component: app`` opts its pods into scraping."""
-    if res.type not in WORKLOAD_TYPES or exempt(res, config):
-        return []
     component = config.get("component", "app")
     if labels(res.props).get(LABEL_COMPONENT) != component and pod_labels(res).get(LABEL_COMPONENT) != component:
         return []

@@ -19,8 +19,6 @@ from typing import Any
 
 from . import ci
 from .common import (
-    ACTIONS_ENV_SECRET,
-    ACTIONS_SECRET,
     CONFIGMAP,
     REPOSITORY_FILE,
     SECRET,
@@ -29,7 +27,6 @@ from .common import (
     as_map,
     container_label,
     containers,
-    exempt,
     pod_spec,
     ref,
 )
@@ -132,7 +129,34 @@ def _env_literals(res: Resource) -> list[str]:
                 )
             elif isinstance(value, str) and (hits := [h for h in scan_text(value) if h.startswith("contains")]):
                 msgs.append(f"{container_label(fld, c)} env {name}: {', '.join(hits)}")
+        for key in ("command", "args"):
+            msgs += [f"{container_label(fld, c)} {key}[{i}] {m}" for i, m in _argv_literals(as_list(c.get(key)))]
     return msgs
+
+
+# ``--password=x``, ``-token x``, ``DB_PASSWORD=x`` (also inside ``sh -c "..."`` scripts).
+_FLAG = re.compile(r"""(?:^|\s)(--?[A-Za-z][\w.\-]*|[A-Za-z_][\w]*)(?:=|\s+)(["']?)([^\s"']+)\2""")
+_ARG_REFERENCE = re.compile(r"^\$\(|^\$\{?[A-Za-z_]|^@|^file:|^env:")
+
+
+def _argv_literals(argv: list[Any]) -> Iterator[tuple[int, str]]:
+    """Credentials written into a container's command line, where ``ps``, the API and every log can see them."""
+    for i, arg in enumerate(argv):
+        if not isinstance(arg, str):
+            continue
+        hits = [h for h in scan_text(arg) if h.startswith("contains")]
+        if hits:
+            yield i, ", ".join(hits)
+            continue
+        nxt = argv[i + 1] if i + 1 < len(argv) else None
+        pairs = [(m.group(1), m.group(3)) for m in _FLAG.finditer(arg)]
+        if isinstance(nxt, str) and re.fullmatch(r"--?[A-Za-z][\w.\-]*", arg) and not nxt.startswith("-"):
+            pairs.append((arg, nxt))
+        for flag, value in pairs:
+            name = flag.lstrip("-").replace("-", "_")
+            if _secret_name(name) and _literal(value) and not _ARG_REFERENCE.search(value):
+                yield i, f"passes {flag.lstrip()} as a literal value; read it from a file or a secretKeyRef env var"
+                break
 
 
 def _configmap_literals(res: Resource) -> list[str]:
@@ -166,8 +190,6 @@ def _workflow_literals(content: str) -> list[str]:
 def no_literal_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """No secret-looking literal values in container env, ConfigMaps or files committed to repositories
     (workflows fully; other files for unambiguous credential formats such as private keys and tokens)."""
-    if exempt(res, config):
-        return []
     if res.type == CONFIGMAP:
         return [f"{ref(res)}: {m}" for m in _configmap_literals(res)]
     wf = ci.workflow_of(res)
@@ -193,8 +215,6 @@ def _bad_value(value: Any, placeholders: set[str], min_length: int) -> str | Non
 
 def from_pulumi_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """Kubernetes Secrets and GitHub Actions secrets carry real secret values, not literals."""
-    if res.type not in (SECRET, ACTIONS_SECRET, ACTIONS_ENV_SECRET) or exempt(res, config):
-        return []
     placeholders = {p.lower() for p in config.get("placeholders", PLACEHOLDERS_DEFAULT) if isinstance(p, str)}
     min_length = int(config.get("minLength", 12))
     msgs = []

@@ -17,7 +17,6 @@ from .common import (
     as_map,
     container_label,
     containers,
-    exempt,
     pod_spec,
     ref,
 )
@@ -40,8 +39,6 @@ def _is_vault_container(res: Resource, c: Mapping[str, Any]) -> bool:
 
 def no_dev_mode(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """No Vault/OpenBao container runs ``server -dev`` (in-memory, unsealed, root token in the log)."""
-    if res.type not in WORKLOAD_TYPES or exempt(res, config):
-        return []
     spec = pod_spec(res)
     if spec is None:
         return []
@@ -86,8 +83,6 @@ def _attr(body: str, name: str) -> str | None:
 
 def tls_enabled(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """Every ``listener "tcp"`` in the Vault server config serves TLS."""
-    if res.type != CONFIGMAP or exempt(res, config):
-        return []
     hcl = as_map(res.props.get("data")).get(SERVER_CONFIG_KEY)
     if not isinstance(hcl, str):
         return []
@@ -118,8 +113,7 @@ def audit_device(resources: Sequence[Resource], config: Mapping[str, Any]) -> li
     vault_servers = [
         r
         for r in resources
-        if not exempt(r, config)
-        and (
+        if (
             (r.type == CONFIGMAP and SERVER_CONFIG_KEY in as_map(r.props.get("data")))
             or (r.type in WORKLOAD_TYPES and app_name(r) in VAULT_NAMES)
         )

@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .common import (
-    LONG_RUNNING_TYPES,
     PDB,
     REPLICATED_TYPES,
     Finding,
@@ -20,7 +19,6 @@ from .common import (
     container_label,
     containers,
     dig,
-    exempt,
     number,
     object_namespace,
     pod_labels,
@@ -127,6 +125,9 @@ def _read_only_root(res: Resource, spec: Mapping[str, Any], config: Mapping[str,
 
 def _seccomp(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     msgs = []
+    pod_kind = as_map(as_map(spec.get("securityContext")).get("seccompProfile")).get("type")
+    if isinstance(pod_kind, str) and pod_kind not in ("RuntimeDefault", "Localhost"):
+        msgs.append(f"pod seccompProfile.type is {pod_kind} (want RuntimeDefault)")
     for fld, c in containers(spec):
         profile = as_map(_effective(spec, c, "seccompProfile"))
         kind = profile.get("type")
@@ -160,8 +161,6 @@ def _host_access(res: Resource, spec: Mapping[str, Any], config: Mapping[str, An
 
 
 def _replicas(res: Resource, config: Mapping[str, Any]) -> list[str]:
-    if res.type not in REPLICATED_TYPES or exempt(res, config):
-        return []
     minimum = number(config.get("minReplicas"))
     minimum = 2.0 if minimum is None else minimum
     raw = dig(res.props, "spec", "replicas")
@@ -202,7 +201,7 @@ def pod_disruption_budgets(resources: Sequence[Resource], config: Mapping[str, A
     pdbs = [(object_namespace(r), as_map(dig(r.props, "spec", "selector"))) for r in resources if r.type == PDB]
     findings = []
     for r in resources:
-        if r.type not in REPLICATED_TYPES or exempt(r, config):
+        if r.type not in REPLICATED_TYPES:
             continue
         lbls, ns = pod_labels(r), object_namespace(r)
         if not any(pns == ns and _selects(sel, lbls) for pns, sel in pdbs):
@@ -213,7 +212,7 @@ def pod_disruption_budgets(resources: Sequence[Resource], config: Mapping[str, A
 
 
 resources_set = workload_check(_resources)
-probes = workload_check(_probes, LONG_RUNNING_TYPES)
+probes = workload_check(_probes)
 run_as_non_root = workload_check(_non_root)
 no_privileged = workload_check(_privileged)
 no_privilege_escalation = workload_check(_escalation)

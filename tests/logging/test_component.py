@@ -294,8 +294,8 @@ def test_policy_pack_resource_rules_pass(run: Callable[[str], Run], stack: str) 
     """Every mandatory resource rule (and the PDB stack rule) of the stack's policy config passes on the
     Logging objects. prod exempts StatefulSet/*/loki from the 2-replica minimum: single-binary Loki on a
     filesystem volume is one replica by design."""
+    from policies.pack_config import default_config_path, load_policy_config
     from policies.registry import RULES, check_resource, check_stack
-    from tools.policy_report import default_config_path, load_policy_config
 
     given = load_policy_config(default_config_path(stack))
     failures = []

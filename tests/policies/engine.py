@@ -14,12 +14,14 @@ from components.versions import ACTIONS
 from policies.rules.common import SECRET_SIG, SIG_KEY
 
 DIGEST = "sha256:" + "ab" * 32
+PSS_ENFORCE = "pod-security.kubernetes.io/enforce"
 APP_IMAGE = f"ghcr.io/acme/orders-api:1.4.2@{DIGEST}"
 
 WORKLOAD_TOKENS = {
     "Deployment": "kubernetes:apps/v1:Deployment",
     "StatefulSet": "kubernetes:apps/v1:StatefulSet",
     "DaemonSet": "kubernetes:apps/v1:DaemonSet",
+    "ReplicaSet": "kubernetes:apps/v1:ReplicaSet",
     "Rollout": "kubernetes:argoproj.io/v1alpha1:Rollout",
     "Job": "kubernetes:batch/v1:Job",
     "CronJob": "kubernetes:batch/v1:CronJob",
@@ -29,6 +31,7 @@ API_VERSIONS = {
     "Deployment": "apps/v1",
     "StatefulSet": "apps/v1",
     "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
     "Rollout": "argoproj.io/v1alpha1",
     "Job": "batch/v1",
     "CronJob": "batch/v1",
@@ -124,7 +127,7 @@ def wrecord(kind: str, props: dict[str, Any], **kw: Any) -> dict[str, Any]:
 
 
 def namespace(name: str = "apps", labels: dict[str, str] | None = None) -> dict[str, Any]:
-    lbls = {"team": "platform", "cost-center": "cc-1234"} if labels is None else labels
+    lbls = {"team": "platform", "cost-center": "cc-1234", PSS_ENFORCE: "restricted"} if labels is None else labels
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": lbls}}
 
 
@@ -238,3 +241,31 @@ def vault_declarative_json(with_audit: bool = True) -> str:
     if with_audit:
         doc["audit"] = [{"type": "file", "path": "file", "file_path": "/vault/audit/audit.log"}]
     return json.dumps(doc)
+
+
+def role(name: str, rules: list[dict[str, Any]], namespace: str | None = None) -> dict[str, Any]:
+    """A Role (with ``namespace``) or ClusterRole record."""
+    kind = "Role" if namespace else "ClusterRole"
+    meta: dict[str, Any] = {"name": name, **({"namespace": namespace} if namespace else {})}
+    props = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta, "rules": rules}
+    return record(f"kubernetes:rbac.authorization.k8s.io/v1:{kind}", props)
+
+
+def binding(
+    name: str, role_kind: str, role_name: str, subjects: list[dict[str, Any]], namespace: str | None = None
+) -> dict[str, Any]:
+    """A RoleBinding (with ``namespace``) or ClusterRoleBinding record."""
+    kind = "RoleBinding" if namespace else "ClusterRoleBinding"
+    meta: dict[str, Any] = {"name": name, **({"namespace": namespace} if namespace else {})}
+    props = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": kind,
+        "metadata": meta,
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role_name},
+        "subjects": subjects,
+    }
+    return record(f"kubernetes:rbac.authorization.k8s.io/v1:{kind}", props)
+
+
+def sa(name: str = "web", namespace: str = "apps") -> dict[str, Any]:
+    return {"kind": "ServiceAccount", "name": name, "namespace": namespace}

@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from policies import registry
-from tools import policy_report as pr
+from policies.pack_config import stack_config
+from tools import policy_docs as pd
 
 
 def test_rule_table_in_docs_is_current() -> None:
-    text = pr.DOCS_PATH.read_text()
-    start = text.index(pr.DOCS_BEGIN) + len(pr.DOCS_BEGIN)
-    end = text.index(pr.DOCS_END)
-    assert text[start:end].strip() == pr.rule_table().strip(), (
-        "docs/POLICIES.md is stale: run `python -m tools.policy_report --write-docs`"
-    )
+    text = pd.DOCS_PATH.read_text()
+    assert pd.current(text) == text, "docs/POLICIES.md is stale: run `python -m tools.policy_docs`"
+    assert pd.main(["--check"]) == 0
+
+
+def test_check_fails_on_a_stale_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = tmp_path / "POLICIES.md"
+    stale.write_text(f"# x\n{pd.DOCS_BEGIN}\n| old |\n{pd.DOCS_END}\n")
+    monkeypatch.setattr(pd, "DOCS_PATH", stale)
+    assert pd.main(["--check"]) == 1
+    assert pd.main([]) == 0 and pd.main(["--check"]) == 0
+    assert "`images-no-latest-tag`" in stale.read_text()
 
 
 def test_every_rule_is_documented_with_its_levels_and_fix() -> None:
-    text = pr.DOCS_PATH.read_text()
-    infos = pr.registry_infos()
-    levels = {s: pr.reconcile(infos, pr.load_policy_config(pr.default_config_path(s))) for s in ("dev", "prod")}
+    text = pd.DOCS_PATH.read_text()
+    levels = {s: stack_config(s) for s in ("dev", "prod")}
     for r in registry.RULES:
         row = next((line for line in text.splitlines() if line.startswith(f"| `{r.name}` |")), None)
         assert row is not None, f"{r.name} missing from docs/POLICIES.md"

@@ -7,6 +7,7 @@ failing case here fails ``test_every_rule_has_a_passing_and_a_failing_case``.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +16,8 @@ import pytest
 from policies import registry
 from tests.policies import engine as e
 
-WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "Rollout", "Job", "CronJob", "Pod"]
-LONG_RUNNING = ["Deployment", "StatefulSet", "DaemonSet", "Rollout", "Pod"]
+WORKLOAD_KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout", "Job", "CronJob", "Pod"]
+LONG_RUNNING = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout", "Pod"]
 
 
 @dataclass
@@ -67,8 +68,32 @@ def wf_variant(edit: Any) -> dict[str, Any]:
     return wf_record(doc)
 
 
-def cm(name: str, data: dict[str, str], labels: dict[str, str] | None = None) -> dict[str, Any]:
-    return e.record("kubernetes:core/v1:ConfigMap", e.configmap(name, data, labels))
+def cm(
+    name: str, data: dict[str, str], labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    props = e.configmap(name, data, labels)
+    if annotations:
+        props["metadata"]["annotations"] = annotations
+    return e.record("kubernetes:core/v1:ConfigMap", props)
+
+
+def pricing(budget: float, cpu: float = 0.031611, nodes: int = 1) -> dict[str, Any]:
+    """OpenCost's pricing ConfigMap as the CostVisibility component's builders make it from stack settings."""
+    from components.config import CostSettings
+    from components.cost import opencost
+
+    settings = CostSettings(
+        cpu_hourly=cpu,
+        memory_gib_hourly=0.004237,
+        storage_gb_monthly=0.04,
+        load_balancer_hourly=0.025,
+        node_count=nodes,
+        monthly_budget=budget,
+        increase_threshold_percent=20,
+    )
+    props = e.configmap(opencost.PRICING_CONFIGMAP, opencost.pricing_config(settings), namespace="opencost")
+    props["metadata"]["annotations"] = opencost.pricing_annotations(settings)
+    return e.record("kubernetes:core/v1:ConfigMap", props)
 
 
 def k8s_secret(**fields: Any) -> dict[str, Any]:
@@ -143,6 +168,40 @@ def vault_hcl(listener: str) -> dict[str, Any]:
 
 
 TLS_ON = '  address = "[::]:8200"\n  tls_cert_file = "/vault/tls/tls.crt"\n  tls_key_file = "/vault/tls/tls.key"'
+
+
+def injection(run: str, inputs: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc = e.build_workflow()
+    if inputs is not None:
+        doc["on"] = {"workflow_dispatch": {"inputs": inputs}}
+    doc["jobs"]["build"]["steps"].append({"name": "Echo", "run": run})
+    return doc
+
+
+def injection_script(script: str) -> dict[str, Any]:
+    doc = e.build_workflow()
+    doc["jobs"]["build"]["steps"].append(
+        {"name": "Script", "uses": "actions/github-script@" + "f" * 40, "with": {"script": script}}
+    )
+    return doc
+
+
+INJECTION_SAFE = injection(
+    'echo "$TITLE" #${{ github.event.pull_request.number }}'
+    " ${{ github.event.pull_request.head.sha }} ${{ inputs.dry }}",
+    inputs={"dry": {"type": "boolean"}},
+)
+INJECTION_SAFE["jobs"]["build"]["steps"][-1]["env"] = {"TITLE": "${{ github.event.pull_request.title }}"}
+
+
+def reusable(uses: str) -> dict[str, Any]:
+    return {
+        "name": "deploy",
+        "on": {"push": {}},
+        "permissions": {"contents": "read"},
+        "jobs": {"deploy": {"uses": uses, "secrets": "inherit", "permissions": {"contents": "read"}}},
+    }
+
 
 CASES: list[Case] = [
     # images ---------------------------------------------------------------------------------------------
@@ -783,7 +842,7 @@ CASES: list[Case] = [
         True,
         says="team",
     ),
-    Case("under-budget", "cost-monthly-budget", [W("Deployment")], False, {"monthlyBudget": 100}),
+    Case("under-budget", "cost-monthly-budget", [W("Deployment"), pricing(budget=100)], False),
     Case(
         "over-budget",
         "cost-monthly-budget",
@@ -794,11 +853,26 @@ CASES: list[Case] = [
                 spec=e.pod_spec(
                     [e.container(resources={"requests": {"cpu": "4", "memory": "16Gi"}, "limits": {"memory": "16Gi"}})]
                 ),
-            )
+            ),
+            pricing(budget=100),
         ],
         True,
-        {"monthlyBudget": 100},
-        says="exceeds the budget of",
+        says="exceeds the stack's budget (costMonthlyBudget) of $100.00",
+    ),
+    Case(
+        "price-from-the-stack",
+        "cost-monthly-budget",
+        [W("Deployment"), pricing(budget=100, cpu=10.0)],
+        True,
+        says="exceeds the stack's budget",
+    ),
+    Case("no-cost-model", "cost-monthly-budget", [W("Deployment")], True, says="no ConfigMap carries the"),
+    Case(
+        "broken-cost-model",
+        "cost-monthly-budget",
+        [W("Deployment"), cm("custom-pricing-model", {}, annotations={"hardening/cost-model": '{"cpuCoreHourly": 1}'})],
+        True,
+        says="is not a cost model",
     ),
     # vault -----------------------------------------------------------------------------------------------
     Case("server", "vault-no-dev-mode", [vault_container()], False),
@@ -843,6 +917,432 @@ CASES: list[Case] = [
         says="no audit device",
     ),
     Case("no-declarative-config", "vault-audit-device", [vault_container()], True, says="vault-config.json"),
+    # Pod Security baseline / restricted ---------------------------------------------------------------
+    Case("compliant", "workload-pod-security-baseline", [W("Deployment")], False),
+    Case(
+        "safe-sysctl-and-runtime-apparmor",
+        "workload-pod-security-baseline",
+        [
+            with_pod_sc(
+                "Pod",
+                sysctls=[{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+                appArmorProfile={"type": "RuntimeDefault"},
+                seLinuxOptions={"type": "container_t", "level": "s0:c1,c2"},
+            )
+        ],
+        False,
+    ),
+    Case(
+        "unsafe-sysctl",
+        "workload-pod-security-baseline",
+        [with_pod_sc("StatefulSet", sysctls=[{"name": "kernel.msgmax", "value": "65536"}])],
+        True,
+        says="unsafe sysctl kernel.msgmax",
+    ),
+    Case(
+        "host-process-in-init",
+        "workload-pod-security-baseline",
+        [
+            W(
+                "DaemonSet",
+                spec=e.pod_spec(
+                    initContainers=[e.container("init", securityContext={"windowsOptions": {"hostProcess": True}})]
+                ),
+            )
+        ],
+        True,
+        says="initContainer 'init' sets windowsOptions.hostProcess",
+    ),
+    Case(
+        "proc-mount-unmasked",
+        "workload-pod-security-baseline",
+        [with_sc("Job", procMount="Unmasked")],
+        True,
+        says="procMount: Unmasked",
+    ),
+    Case(
+        "apparmor-unconfined-container-undoes-pod",
+        "workload-pod-security-baseline",
+        [
+            W(
+                "Rollout",
+                spec=e.pod_spec(
+                    [e.container(securityContext={"appArmorProfile": {"type": "Unconfined"}})],
+                    securityContext={"appArmorProfile": {"type": "RuntimeDefault"}, "runAsNonRoot": True},
+                ),
+            )
+        ],
+        True,
+        says="container 'app' sets appArmorProfile.type: Unconfined",
+    ),
+    Case(
+        "apparmor-annotation",
+        "workload-pod-security-baseline",
+        [W("Deployment", annotations={"container.apparmor.security.beta.kubernetes.io/app": "unconfined"})],
+        True,
+        says="container.apparmor.security.beta.kubernetes.io/app is 'unconfined'",
+    ),
+    Case(
+        "selinux-type",
+        "workload-pod-security-baseline",
+        [with_pod_sc("CronJob", seLinuxOptions={"type": "spc_t"})],
+        True,
+        says="seLinuxOptions.type: spc_t",
+    ),
+    Case(
+        "selinux-user-in-ephemeral",
+        "workload-pod-security-baseline",
+        [
+            W(
+                "Pod",
+                spec=e.pod_spec(
+                    ephemeralContainers=[e.container("debug", securityContext={"seLinuxOptions": {"user": "sysadm_u"}})]
+                ),
+            )
+        ],
+        True,
+        says="ephemeralContainer 'debug' sets seLinuxOptions.user",
+    ),
+    Case(
+        "allowed-volumes",
+        "workload-volume-types",
+        [
+            W(
+                "Deployment",
+                spec=e.pod_spec(
+                    volumes=[
+                        {"name": "tmp", "emptyDir": {}},
+                        {"name": "cfg", "configMap": {"name": "x"}},
+                        {"name": "data", "persistentVolumeClaim": {"claimName": "d"}},
+                        {"name": "tok", "projected": {"sources": []}},
+                    ]
+                ),
+            )
+        ],
+        False,
+    ),
+    Case(
+        "nfs-volume",
+        "workload-volume-types",
+        [W("StatefulSet", spec=e.pod_spec(volumes=[{"name": "share", "nfs": {"server": "10.0.0.1", "path": "/"}}]))],
+        True,
+        says="volume 'share' uses nfs",
+    ),
+    Case(
+        "restricted-namespace",
+        "namespace-pod-security-level",
+        [
+            e.record(
+                "kubernetes:core/v1:Namespace", e.namespace(labels={"pod-security.kubernetes.io/enforce": "restricted"})
+            )
+        ],
+        False,
+    ),
+    Case(
+        "baseline-is-enough-when-configured",
+        "namespace-pod-security-level",
+        [
+            e.record(
+                "kubernetes:core/v1:Namespace", e.namespace(labels={"pod-security.kubernetes.io/enforce": "baseline"})
+            )
+        ],
+        False,
+        {"minimumLevel": "baseline"},
+    ),
+    Case(
+        "baseline-below-restricted",
+        "namespace-pod-security-level",
+        [
+            e.record(
+                "kubernetes:core/v1:Namespace", e.namespace(labels={"pod-security.kubernetes.io/enforce": "baseline"})
+            )
+        ],
+        True,
+        says="pod-security.kubernetes.io/enforce=baseline is weaker than the stack's minimum 'restricted'",
+    ),
+    Case(
+        "unlabelled-namespace",
+        "namespace-pod-security-level",
+        [e.record("kubernetes:core/v1:Namespace", e.namespace(labels={"team": "a", "cost-center": "b"}))],
+        True,
+        {"minimumLevel": "baseline"},
+        says="the cluster default: privileged",
+    ),
+    # RBAC ----------------------------------------------------------------------------------------------
+    Case(
+        "named",
+        "rbac-no-wildcards",
+        [e.role("reader", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}])],
+        False,
+    ),
+    Case(
+        "non-resource-urls",
+        "rbac-no-wildcards",
+        [e.role("metrics", [{"nonResourceURLs": ["/metrics"], "verbs": ["get"]}])],
+        False,
+    ),
+    Case(
+        "wildcard-verbs",
+        "rbac-no-wildcards",
+        [e.role("r", [{"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["*"]}], namespace="apps")],
+        True,
+        says="Role/apps/r: rules[0] has '*' in verbs",
+    ),
+    Case(
+        "wildcard-groups-and-resources",
+        "rbac-no-wildcards",
+        [e.role("r", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]}])],
+        True,
+        says="'*' in apiGroups, resources",
+    ),
+    Case(
+        "plain-verbs",
+        "rbac-no-escalation-verbs",
+        [e.role("r", [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles"], "verbs": ["get", "list"]}])],
+        False,
+    ),
+    Case(
+        "bind",
+        "rbac-no-escalation-verbs",
+        [
+            e.role(
+                "r",
+                [
+                    {
+                        "apiGroups": ["rbac.authorization.k8s.io"],
+                        "resources": ["clusterroles"],
+                        "verbs": ["bind", "escalate"],
+                    }
+                ],
+            )
+        ],
+        True,
+        says="grants escalate, bind on clusterroles",
+    ),
+    Case(
+        "impersonate",
+        "rbac-no-escalation-verbs",
+        [
+            e.role(
+                "r", [{"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]}], namespace="apps"
+            )
+        ],
+        True,
+        says="grants impersonate",
+    ),
+    Case(
+        "token-request",
+        "rbac-no-escalation-verbs",
+        [e.role("r", [{"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}])],
+        True,
+        says="serviceaccounts/token",
+    ),
+    Case(
+        "namespaced-secrets",
+        "rbac-no-cluster-secrets-read",
+        [
+            e.role("s", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}], namespace="apps"),
+            e.binding("s", "Role", "s", [e.sa()], namespace="apps"),
+            e.role(
+                "named", [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"], "resourceNames": ["tls"]}]
+            ),
+            e.binding("named", "ClusterRole", "named", [e.sa()]),
+            e.role("cm", [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}]),
+            e.binding("cm", "ClusterRole", "cm", [e.sa()]),
+        ],
+        False,
+    ),
+    Case(
+        "cluster-wide-secrets",
+        "rbac-no-cluster-secrets-read",
+        [
+            e.role("reader", [{"apiGroups": [""], "resources": ["pods", "secrets"], "verbs": ["list", "watch"]}]),
+            e.binding("reader", "ClusterRole", "reader", [e.sa()]),
+        ],
+        True,
+        says="ClusterRoleBinding/reader gives ServiceAccount web list, watch on Secrets in every namespace",
+    ),
+    Case(
+        "cluster-wide-wildcard-resources",
+        "rbac-no-cluster-secrets-read",
+        [
+            e.role("all", [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]}]),
+            e.binding("all", "ClusterRole", "all", [{"kind": "Group", "name": "devs"}]),
+        ],
+        True,
+        says="get on Secrets",
+    ),
+    Case(
+        "least-privilege-binding",
+        "rbac-workload-privileges",
+        [
+            e.role("view-pods", [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}], namespace="apps"),
+            e.binding("view-pods", "Role", "view-pods", [e.sa()], namespace="apps"),
+            e.binding("people", "ClusterRole", "cluster-admin", [{"kind": "Group", "name": "sre"}]),
+        ],
+        False,
+    ),
+    Case(
+        "sa-cluster-admin",
+        "rbac-workload-privileges",
+        [e.binding("ci", "ClusterRole", "cluster-admin", [e.sa("deployer", "ci")])],
+        True,
+        says="binds ServiceAccount ci/deployer to ClusterRole cluster-admin",
+    ),
+    Case(
+        "sa-admin-in-namespace",
+        "rbac-workload-privileges",
+        [e.binding("ci", "ClusterRole", "admin", [e.sa()], namespace="apps")],
+        True,
+        says="to ClusterRole admin",
+    ),
+    Case(
+        "sa-pods-exec",
+        "rbac-workload-privileges",
+        [
+            e.role(
+                "debug",
+                [{"apiGroups": [""], "resources": ["pods", "pods/exec"], "verbs": ["get", "create"]}],
+                namespace="apps",
+            ),
+            e.binding("debug", "Role", "debug", [e.sa()], namespace="apps"),
+        ],
+        True,
+        says="lets ServiceAccount apps/web exec/attach into pods (Role/apps/debug: create, get on pods/exec)",
+    ),
+    # Workflows -----------------------------------------------------------------------------------------
+    Case(
+        "env-indirection",
+        "ci-no-untrusted-input-in-run",
+        [wf_record(INJECTION_SAFE)],
+        False,
+    ),
+    Case(
+        "pr-title-in-run",
+        "ci-no-untrusted-input-in-run",
+        [wf_record(injection("echo '${{ github.event.pull_request.title }}'"))],
+        True,
+        says="expands ${{ github.event.pull_request.title }} in run",
+    ),
+    Case(
+        "head-ref-in-run",
+        "ci-no-untrusted-input-in-run",
+        [wf_record(injection("git push origin ${{ github.head_ref }}"))],
+        True,
+        says="github.head_ref",
+    ),
+    Case(
+        "commit-message-in-github-script",
+        "ci-no-untrusted-input-in-run",
+        [wf_record(injection_script("console.log(`${{ github.event.head_commit.message }}`)"))],
+        True,
+        says="in with.script",
+    ),
+    Case(
+        "string-input-in-run",
+        "ci-no-untrusted-input-in-run",
+        [wf_record(injection("deploy ${{ inputs.version }}", inputs={"version": {"type": "string"}}))],
+        True,
+        says="inputs.version",
+    ),
+    Case(
+        "scan-that-fails",
+        "ci-security-gates-can-fail",
+        [wf_record(e.build_workflow())],
+        False,
+    ),
+    Case(
+        "continue-on-error",
+        "ci-security-gates-can-fail",
+        [wf_variant(lambda d: e.step(d, "Scan").update({"continue-on-error": True}))],
+        True,
+        says="sets continue-on-error: true",
+    ),
+    Case(
+        "job-continue-on-error",
+        "ci-security-gates-can-fail",
+        [wf_variant(lambda d: d["jobs"]["build"].update({"continue-on-error": True}))],
+        True,
+        says="is in job 'build' with continue-on-error: true",
+    ),
+    Case(
+        "or-true",
+        "ci-security-gates-can-fail",
+        [
+            wf_variant(
+                lambda d: d["jobs"]["build"]["steps"].append(
+                    {"name": "Lint workflows", "run": "zizmor .github/workflows || true"}
+                )
+            )
+        ],
+        True,
+        says="swallows the scanner's exit status ('|| true')",
+    ),
+    Case(
+        "trivy-exit-code-0",
+        "ci-security-gates-can-fail",
+        [wf_variant(lambda d: e.step(d, "Scan")["with"].update({"exit-code": "0"}))],
+        True,
+        says="has exit-code: '0'",
+    ),
+    Case(
+        "inherit-local-or-pinned",
+        "ci-no-secrets-inherit-unpinned",
+        [
+            wf_record(reusable("./.github/workflows/deploy.yml")),
+            wf_record(reusable(f"acme/ci/.github/workflows/d.yml@{'a' * 40}")),
+        ][:1],
+        False,
+    ),
+    Case(
+        "inherit-to-branch",
+        "ci-no-secrets-inherit-unpinned",
+        [wf_record(reusable("acme/ci/.github/workflows/deploy.yml@main"))],
+        True,
+        says="passes secrets: inherit to 'acme/ci/.github/workflows/deploy.yml@main'",
+    ),
+    Case(
+        "self-hosted-on-push-only",
+        "ci-no-self-hosted-on-forks",
+        [
+            wf_variant(
+                lambda d: (
+                    d.update({"on": {"push": {}}}),
+                    d["jobs"]["build"].update({"runs-on": ["self-hosted", "linux"]}),
+                )
+            )
+        ],
+        False,
+    ),
+    Case(
+        "self-hosted-guarded",
+        "ci-no-self-hosted-on-forks",
+        [
+            wf_variant(
+                lambda d: d["jobs"]["build"].update(
+                    {
+                        "runs-on": "self-hosted",
+                        "if": "github.event.pull_request.head.repo.full_name == github.repository",
+                    }
+                )
+            )
+        ],
+        False,
+    ),
+    Case(
+        "self-hosted-on-pull-request",
+        "ci-no-self-hosted-on-forks",
+        [wf_variant(lambda d: d["jobs"]["build"].update({"runs-on": ["self-hosted", "linux"]}))],
+        True,
+        says="job 'build' runs on a self-hosted runner",
+    ),
+    Case(
+        "runner-group-on-pull-request",
+        "ci-no-self-hosted-on-forks",
+        [wf_variant(lambda d: d["jobs"]["build"].update({"runs-on": {"group": "private"}}))],
+        True,
+        says="pull_request",
+    ),
 ]
 
 
@@ -927,9 +1427,8 @@ def test_secret_values_never_appear_in_messages() -> None:
     assert msgs and not any("changeme" in m for m in msgs)
 
 
-def test_budget_rule_prices_with_the_shared_estimator() -> None:
+def test_budget_rule_prices_with_the_shared_estimator_and_the_stacks_prices() -> None:
     from components.cost import estimate as shared
-    from policies.rules import cost
 
     dep = W(
         "Deployment",
@@ -951,10 +1450,6 @@ def test_budget_rule_prices_with_the_shared_estimator() -> None:
             ]
         },
     )
-    config = {**registry.rule("cost-monthly-budget").defaults(), "daemonSetNodes": 3.0}
-    prices = cost.prices(config)
-    assert (prices.cpu_core_hourly, prices.load_balancer_hourly, prices.daemonset_nodes) == (0.031611, 0.025, 3)
-    direct = shared.estimate_resources([dep, svc, sts], prices)
     # Deployment 3 x (500m, 2Gi), one load balancer, StatefulSet 2 x (100m, 128Mi) + 2 x 50 GiB volumes.
     expected = (
         3 * 730 * (0.5 * 0.031611 + 2 * 0.004237)
@@ -962,21 +1457,23 @@ def test_budget_rule_prices_with_the_shared_estimator() -> None:
         + 2 * 730 * (0.1 * 0.031611 + 0.125 * 0.004237)
         + 2 * 50 * 0.04
     )
-    assert direct.monthly == pytest.approx(expected, rel=1e-9)
-    just_under = {**config, "monthlyBudget": expected + 0.01}
-    assert registry.check_stack("cost-monthly-budget", [dep, svc, sts], just_under) == []
-    over = registry.check_stack("cost-monthly-budget", [dep, svc, sts], {**config, "monthlyBudget": expected - 0.01})
+    priced = pricing(budget=1.0, nodes=3)
+    prices = shared.Prices.from_dict(json.loads(priced["inputs"]["metadata"]["annotations"]["hardening/cost-model"]))
+    assert shared.estimate_resources([dep, svc, sts], prices).monthly == pytest.approx(expected, rel=1e-9)
+    under = registry.check_stack("cost-monthly-budget", [dep, svc, sts, pricing(budget=expected + 0.01, nodes=3)])
+    assert under == []
+    over = registry.check_stack("cost-monthly-budget", [dep, svc, sts, pricing(budget=expected - 0.01, nodes=3)])
     assert len(over) == 1 and "Deployment/apps/web" in over[0].message
 
 
 def test_budget_rule_skips_values_unknown_during_preview() -> None:
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
     unknown_cpu = W(
-        "Deployment",
-        spec=e.pod_spec(
-            [e.container(resources={"requests": {"cpu": "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "memory": "1Gi"}})]
-        ),
+        "Deployment", spec=e.pod_spec([e.container(resources={"requests": {"cpu": unknown, "memory": "1Gi"}})])
     )
-    assert registry.check_stack("cost-monthly-budget", [unknown_cpu], {"monthlyBudget": 1}) == []
+    assert registry.check_stack("cost-monthly-budget", [unknown_cpu, pricing(budget=1)]) == []
+    unknown_model = cm("custom-pricing-model", {}, annotations={"hardening/cost-model": unknown})
+    assert registry.check_stack("cost-monthly-budget", [W("Deployment"), unknown_model]) == []
     bad_cpu = W("Deployment", spec=e.pod_spec([e.container(resources={"requests": {"cpu": "lots"}})]))
-    (finding,) = registry.check_stack("cost-monthly-budget", [bad_cpu], {"monthlyBudget": 1})
+    (finding,) = registry.check_stack("cost-monthly-budget", [bad_cpu, pricing(budget=1)])
     assert "cannot estimate" in finding.message

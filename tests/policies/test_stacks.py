@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,12 @@ import yaml
 
 from components import versions
 from policies import registry
+from policies.pack_config import stack_config
 from tests.policies import engine as e
 from tools import policy_report as pr
 from tools.mockrun import Run
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def records(run: Run) -> list[dict[str, Any]]:
@@ -44,10 +47,8 @@ def containers_of(rec: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def prod_pack() -> Iterator[pr.PolicyPackProcess]:
-    pack = pr.PolicyPackProcess("prod").start()
-    yield pack
-    pack.stop()
+def prod_pack() -> pr.InProcessPack:
+    return pr.InProcessPack("prod")
 
 
 def mandatory(report: pr.Report) -> set[str]:
@@ -111,11 +112,35 @@ def break_rollout_analysis(recs: list[dict[str, Any]]) -> None:
     )
 
 
-@pytest.mark.server
+def break_app_service_account(recs: list[dict[str, Any]]) -> None:
+    """Bind the app's ServiceAccount to cluster-admin."""
+    rollout = first(recs, "kubernetes:argoproj.io/v1alpha1:Rollout")
+    ns = rollout["inputs"]["metadata"]["namespace"]
+    recs.append(e.binding("app-admin", "ClusterRole", "cluster-admin", [e.sa("orders-api", ns)]))
+
+
+def break_workflow_injection(recs: list[dict[str, Any]]) -> None:
+    """Echo the pull request title in a step of the program's CI workflow."""
+    wf = first(recs, "github:index/repositoryFile:RepositoryFile", lambda r: "pull_request" in r["inputs"]["content"])
+    doc = yaml.safe_load(wf["inputs"]["content"])
+    job = next(iter(doc["jobs"].values()))
+    job["steps"].append({"name": "Greet", "run": "echo ${{ github.event.pull_request.title }}"})
+    wf["inputs"]["content"] = yaml.safe_dump(doc)
+
+
+def break_rollout_sysctl(recs: list[dict[str, Any]]) -> None:
+    """Give the app's pods an unsafe sysctl."""
+    spec = first(recs, "kubernetes:argoproj.io/v1alpha1:Rollout")["inputs"]["spec"]["template"]["spec"]
+    spec["securityContext"]["sysctls"] = [{"name": "kernel.core_pattern", "value": "|/bin/sh"}]
+
+
 @pytest.mark.parametrize(
     ("breaker", "rule", "says"),
     [
         (break_latest_image, "images-no-latest-tag", ":latest"),
+        (break_app_service_account, "rbac-workload-privileges", "to ClusterRole cluster-admin"),
+        (break_workflow_injection, "ci-no-untrusted-input-in-run", "github.event.pull_request.title"),
+        (break_rollout_sysctl, "workload-pod-security-baseline", "unsafe sysctl kernel.core_pattern"),
         (break_workflow_scan, "ci-image-scan", "runs no Trivy scan"),
         (break_rollout_analysis, "delivery-app-rollout", "runs no analysis"),
         (break_namespace_labels, "cost-namespace-labels", "missing label(s) cost-center"),
@@ -123,23 +148,22 @@ def break_rollout_analysis(recs: list[dict[str, Any]]) -> None:
 )
 def test_broken_prod_variants_fail_with_the_rule_named(
     stack_run: Callable[[str], Run],
-    prod_pack: pr.PolicyPackProcess,
+    prod_pack: pr.InProcessPack,
     breaker: Callable[[list[dict[str, Any]]], None],
     rule: str,
     says: str,
 ) -> None:
-    baseline = prod_pack.analyze(records(stack_run("prod")))
+    baseline = prod_pack.finish(records(stack_run("prod")))
     assert not any(says in v.message for v in baseline.violations)
     recs = records(stack_run("prod"))
     breaker(recs)
-    report = prod_pack.analyze(recs)
+    report = prod_pack.finish(recs)
     hits = [v for v in report.violations if v.policy == rule and says in v.message]
     assert hits and all(v.level == "mandatory" for v in hits), report.format_text()
     assert report.mandatory_failures > baseline.mandatory_failures
     assert f"MANDATORY {rule}" in report.format_text()
 
 
-@pytest.mark.server
 def test_render_exits_1_and_names_the_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from components import versions
     from tools.render import render
@@ -153,31 +177,11 @@ def test_render_exits_1_and_names_the_rule(monkeypatch: pytest.MonkeyPatch, tmp_
     assert report["summary"]["byPolicy"]["images-no-latest-tag"] >= 1
 
 
-@pytest.mark.server
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_real_stacks_have_no_mandatory_violation(stack_run: Callable[[str], Run], stack: str) -> None:
-    report = pr.run_pack(records(stack_run(stack)), stack)
+    report = pr.InProcessPack(stack).finish(records(stack_run(stack)))
     assert report.mandatory_failures == 0, report.format_text()
     assert report.resources == len(stack_run(stack).resources)
-
-
-@pytest.mark.server
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_in_process_pack_reports_what_the_engine_way_reports(stack_run: Callable[[str], Run], stack: str) -> None:
-    """The render's in-process analyzer (pulumi_policy's servicer called directly) and the pack as the engine
-    runs it (a subprocess over gRPC) give the same report, on the real stack and on a broken variant."""
-    recs = records(stack_run(stack))
-    broken = copy.deepcopy(recs)
-    break_latest_image(broken)
-    for variant in (recs, broken):
-        engine_way = pr.run_pack(variant, stack)
-        pack = pr.InProcessPack(stack)
-        try:
-            in_process = pack.analyze(variant)
-        finally:
-            pack.stop()
-        assert in_process.to_dict() == engine_way.to_dict()
-    assert "images-no-latest-tag" in mandatory(in_process)
 
 
 # --- real builder and upstream output ---------------------------------------------------------------
@@ -205,29 +209,28 @@ def test_vault_declarative_document_has_an_audit_device_and_no_literal_secret() 
     assert registry.check_resource("secrets-no-literal-values", cm["type"], cm["inputs"]) == []
 
 
-def _argo_controller(stack: str) -> dict[str, Any]:
+def _argo_controller(run: Run) -> dict[str, Any]:
     """The controller Deployment as ``pulumi up`` creates it: the vendored manifest, expanded like the provider
     does (offline, by ``tools.mockrun``), with the component's transform applied."""
-    from tools.mockrun import run_stack
-
-    run = run_stack(stack)
     (rec,) = [r.to_record() for r in run.by_type("kubernetes:apps/v1:Deployment") if r.name.endswith("/argo-rollouts")]
     return json.loads(json.dumps(rec), parse_int=float)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(stack: str) -> None:
-    rec = _argo_controller(stack)
+def test_upstream_argo_rollouts_controller_passes_with_the_stack_exemptions(
+    stack_run: Callable[[str], Run], stack: str
+) -> None:
+    rec = _argo_controller(stack_run(stack))
     assert "argo-rollouts:v1.9.1" in json.dumps(rec["inputs"])
-    cfg = pr.reconcile(pr.registry_infos(), pr.load_policy_config(pr.default_config_path(stack)))
+    cfg = stack_config(stack)
     failing = {}
     for r in registry.RULES:
         if cfg[r.name].level != "mandatory":
             continue
         if r.kind == "resource":
             msgs = registry.check_resource(r.name, rec["type"], rec["inputs"], cfg[r.name].properties)
-        elif r.name == "delivery-app-rollout":
-            continue  # about the app, not the controller
+        elif r.name in ("delivery-app-rollout", "cost-monthly-budget"):
+            continue  # about the app and the whole stack's cost, not the controller
         else:
             msgs = [f.message for f in registry.check_stack(r.name, [rec], cfg[r.name].properties)]
         if msgs:
@@ -319,3 +322,70 @@ def test_real_loki_config_builder_against_the_prod_retention(retention: str, ok:
     cm = e.configmap("loki-config", {"loki.yaml": text}, {"app.kubernetes.io/name": "loki"}, namespace="logging")
     msgs = registry.check_resource("observability-loki-retention", "kubernetes:core/v1:ConfigMap", cm, {"minDays": 30})
     assert (msgs == []) is ok, msgs
+
+
+UPSTREAM_EXEMPTIONS = [
+    ("workload-host-access", "DaemonSet/node-exporter/node-exporter"),
+    ("rbac-no-cluster-secrets-read", "ClusterRoleBinding/argo-rollouts"),
+    ("rbac-no-cluster-secrets-read", "ClusterRoleBinding/hardening-kube-state-metrics"),
+    ("namespace-pod-security-level", "Namespace/node-exporter"),
+    ("namespace-pod-security-level", "Namespace/vault"),
+]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize(("rule", "exemption"), UPSTREAM_EXEMPTIONS)
+def test_each_named_exemption_is_needed(stack_run: Callable[[str], Run], stack: str, rule: str, exemption: str) -> None:
+    """The exemptions in policies/config are narrow: without one, exactly its object fails the rule."""
+    recs = records(stack_run(stack))
+    cfg = stack_config(stack)[rule]
+    assert cfg.level == "mandatory" and exemption in cfg.properties["exemptions"]
+    without = {**cfg.properties, "exemptions": [x for x in cfg.properties["exemptions"] if x != exemption]}
+    r = registry.rule(rule)
+    if r.kind == "stack":
+        msgs = [f.message for f in registry.check_stack(rule, recs, without)]
+    else:
+        msgs = [m for x in recs for m in registry.check_resource(rule, x["type"], x["inputs"], without, x["name"])]
+    assert msgs and all(m.startswith(exemption + " ") or m.startswith(exemption + ":") for m in msgs), msgs
+
+
+def test_budget_uses_the_stacks_own_prices(tmp_path: Path) -> None:
+    """One source for every number: raising a price in the stack settings alone fails prod's mandatory budget,
+    and the pack's figure is the render's cost estimate."""
+    from tools.render import render
+
+    buf = io.StringIO()
+    assert render("prod", tmp_path / "ok", stream=buf) == 0
+    assert "cost-monthly-budget" not in json.loads((tmp_path / "ok" / "policy.json").read_text())["summary"]["byPolicy"]
+    buf = io.StringIO()
+    assert render("prod", tmp_path / "prod", overrides={"costCpuHourly": "10"}, stream=buf) == 1
+    report = json.loads((tmp_path / "prod" / "policy.json").read_text())
+    (v,) = [v for v in report["violations"] if v["policy"] == "cost-monthly-budget"]
+    assert v["level"] == "mandatory"
+    cost = json.loads((tmp_path / "prod" / "cost.json").read_text())
+    from components.cost.estimate import money
+
+    assert f"estimated monthly cost {money(cost['monthly'], 'USD')} exceeds" in v["message"]
+    assert "$600.00" in v["message"] and "MANDATORY cost-monthly-budget" in buf.getvalue()
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_pricing_configmap_carries_the_cost_model_output(stack_run: Callable[[str], Run], stack: str) -> None:
+    from components.cost import opencost
+    from components.cost.estimate import Prices
+
+    run = stack_run(stack)
+    (cm,) = [
+        r
+        for r in run.by_type("kubernetes:core/v1:ConfigMap")
+        if r.inputs["metadata"]["name"] == opencost.PRICING_CONFIGMAP
+    ]
+    model = json.loads(cm.inputs["metadata"]["annotations"][opencost.COST_MODEL_ANNOTATION])
+    assert model == run.outputs["costModel"]
+    settings = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    assert model["monthlyBudget"] == float(settings["hardening:costMonthlyBudget"])
+    assert model["cpuCoreHourly"] == float(settings["hardening:costCpuHourly"])
+    # OpenCost's own view of the prices (its ConfigMap data) agrees with the annotation.
+    ours, theirs = Prices.from_dict(model), opencost.prices_from_pricing_config(cm.inputs["data"])
+    assert theirs.cpu_core_hourly == ours.cpu_core_hourly and theirs.memory_gib_hourly == ours.memory_gib_hourly
+    assert theirs.storage_gib_monthly == pytest.approx(ours.storage_gib_monthly, rel=1e-9)
