@@ -16,10 +16,12 @@ platform namespace nor reserved, and that one team does not share with another.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 OVERRIDE_KEYS = ("tag", "replicas", "maxReplicas", "resources", "host", "canary")
 _HOST = re.compile(r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_SECRET_KEY = re.compile(r"[a-z0-9_]{1,64}")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _IMAGE = re.compile(
     r"(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9]+([._-][a-z0-9]+)*)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)+)"
@@ -260,178 +263,182 @@ def _probe(value: Mapping[str, Any] | None, where: str, ports: set[int], problem
     return sp.HttpProbe(str(http["path"]), port)
 
 
-def load_service(name: str, overrides: Mapping[str, Any], root: Path, problems: list[str]) -> sp.ServiceSpec | None:
-    """One service (or None with ``problems`` filled in)."""
-    folder = f"{SERVICES_DIR}/{name}"
-    score_rel, platform_rel = f"{folder}/{SCORE_FILE}", f"{folder}/{PLATFORM_FILE}"
-    stack_where = f"{NAMESPACE}:services.{name}"
-    if not (root / folder).is_dir():
-        problems.append(
-            f"{stack_where}: no folder {folder}/; available services: {', '.join(available_services(root)) or 'none'}"
-        )
-        return None
-    before = len(problems)
-    score = _read_yaml(root / score_rel, score_rel, problems)
-    platform = _read_yaml(root / platform_rel, platform_rel, problems)
-    if score is None or platform is None:
-        return None
-    problems += _schema_problems(score, score_schema(), score_rel)
-    problems += _schema_problems(platform, PLATFORM_SCHEMA, platform_rel)
-    if len(problems) > before:
-        return None
+@dataclass
+class _Where:
+    """Where a service's definition lives, for messages, and the problems found so far."""
 
+    name: str
+    problems: list[str]
+
+    @property
+    def folder(self) -> str:
+        return f"{SERVICES_DIR}/{self.name}"
+
+    @property
+    def score(self) -> str:
+        return f"{self.folder}/{SCORE_FILE}"
+
+    @property
+    def platform(self) -> str:
+        return f"{self.folder}/{PLATFORM_FILE}"
+
+    @property
+    def stack(self) -> str:
+        return f"{NAMESPACE}:services.{self.name}"
+
+    def add(self, message: str) -> None:
+        self.problems.append(message)
+
+
+def _check_metadata(score: Mapping[str, Any], w: _Where) -> None:
     meta_name = score["metadata"]["name"]
-    if meta_name != name:
-        problems.append(
-            f"{score_rel}: metadata.name: {meta_name!r} differs from its folder {folder}/; accepted: {name!r}"
-        )
-    if not DNS_LABEL.fullmatch(name) or len(name) > MAX_NAME:
-        problems.append(
-            f"{score_rel}: metadata.name: {name!r}; accepted: a DNS-1123 label (a-z, 0-9, -) of at most {MAX_NAME} "
+    if meta_name != w.name:
+        w.add(f"{w.score}: metadata.name: {meta_name!r} differs from its folder {w.folder}/; accepted: {w.name!r}")
+    if not DNS_LABEL.fullmatch(w.name) or len(w.name) > MAX_NAME:
+        w.add(
+            f"{w.score}: metadata.name: {w.name!r}; accepted: a DNS-1123 label (a-z, 0-9, -) of at most {MAX_NAME} "
             "characters, so that derived names (<name>-preview, allow-<name>) stay within 63"
         )
     for key in sorted(set(score) - {"apiVersion", "metadata", "containers", "service", "resources"}):
-        problems.append(f"{score_rel}: {key}: not provided by the platform")
+        w.add(f"{w.score}: {key}: not provided by the platform")
     for key in sorted(set(score["metadata"]) - {"name"}):
-        problems.append(f"{score_rel}: metadata.{key}: not provided by the platform; accepted: metadata.name only")
+        w.add(f"{w.score}: metadata.{key}: not provided by the platform; accepted: metadata.name only")
 
-    # Secrets: Score resources of the platform's vault-secret type.
+
+def _secret_resources(score: Mapping[str, Any], w: _Where) -> dict[str, tuple[str, ...]]:
+    """Score resources of the platform's ``vault-secret`` type: resource name -> its keys."""
     secrets: dict[str, tuple[str, ...]] = {}
     for rname, res in (score.get("resources") or {}).items():
-        where = f"{score_rel}: resources.{rname}"
+        where = f"{w.score}: resources.{rname}"
         if res["type"] != sp.VAULT_SECRET_TYPE:
-            problems.append(
+            w.add(
                 f"{where}.type: {res['type']!r} is not a resource type this platform provides; accepted: "
                 f"{sp.VAULT_SECRET_TYPE}"
             )
             continue
         for extra in sorted(set(res) - {"type", "params"}):
-            problems.append(f"{where}.{extra}: not provided for {sp.VAULT_SECRET_TYPE}; accepted: type and params")
+            w.add(f"{where}.{extra}: not provided for {sp.VAULT_SECRET_TYPE}; accepted: type and params")
         keys = (res.get("params") or {}).get("keys")
-        if (
-            not isinstance(keys, list)
-            or not keys
-            or not all(isinstance(k, str) and re.fullmatch(r"[a-z0-9_]{1,64}", k) for k in keys)
-        ):
-            problems.append(f"{where}.params.keys: {keys!r}; accepted: a non-empty list of key names (a-z, 0-9, _)")
-            continue
-        if not DNS_LABEL.fullmatch(rname) or len(rname) > 40:
-            problems.append(f"{where}: resource name {rname!r}; accepted: a DNS-1123 label of at most 40 characters")
-            continue
-        secrets[rname] = tuple(keys)
+        if not isinstance(keys, list) or not keys or not all(_SECRET_KEY.fullmatch(str(k)) for k in keys):
+            w.add(f"{where}.params.keys: {keys!r}; accepted: a non-empty list of key names (a-z, 0-9, _)")
+        elif not DNS_LABEL.fullmatch(rname) or len(rname) > 40:
+            w.add(f"{where}: resource name {rname!r}; accepted: a DNS-1123 label of at most 40 characters")
+        else:
+            secrets[rname] = tuple(keys)
+    return secrets
 
-    ports_doc = ((score.get("service") or {}).get("ports")) or {}
+
+def _service_ports(score: Mapping[str, Any], w: _Where) -> list[sp.ServicePort]:
     ports = []
-    for pname, p in ports_doc.items():
+    for pname, p in (((score.get("service") or {}).get("ports")) or {}).items():
         if not DNS_LABEL.fullmatch(pname) or len(pname) > 15:
-            problems.append(
-                f"{score_rel}: service.ports.{pname}: accepted: a port name of at most 15 characters (a-z, 0-9, -)"
-            )
+            w.add(f"{w.score}: service.ports.{pname}: accepted: a port name of at most 15 characters (a-z, 0-9, -)")
         if p.get("protocol", "TCP") != "TCP":
-            problems.append(f"{score_rel}: service.ports.{pname}.protocol: {p['protocol']!r}; accepted: TCP")
+            w.add(f"{w.score}: service.ports.{pname}.protocol: {p['protocol']!r}; accepted: TCP")
         ports.append(sp.ServicePort(pname, int(p["port"]), int(p.get("targetPort", p["port"]))))
     if not ports:
-        problems.append(f"{score_rel}: service.ports: none declared; accepted: at least one (the HTTP port)")
-    container_ports = {p.target_port for p in ports}
+        w.add(f"{w.score}: service.ports: none declared; accepted: at least one (the HTTP port)")
+    return ports
 
-    pf = platform
-    metrics_doc = pf.get("metrics") or {}
-    metrics = sp.Metrics(
-        int(metrics_doc.get("port", ports[0].target_port if ports else 8080)), metrics_doc.get("path", "/metrics")
-    )
-    if ports and metrics.port not in container_ports:
-        problems.append(
-            f"{platform_rel}: metrics.port: {metrics.port} is not a declared port; declared container ports: "
-            f"{', '.join(str(p) for p in sorted(container_ports))}"
-        )
 
-    containers = score["containers"]
-    if len(containers) != 1:
-        problems.append(
-            f"{score_rel}: containers: {len(containers)} containers ({', '.join(containers)}); accepted: exactly one "
-            "(the platform adds the Vault Agent sidecar itself)"
+def _metrics(platform: Mapping[str, Any], ports: list[sp.ServicePort], w: _Where) -> sp.Metrics:
+    doc = platform.get("metrics") or {}
+    metrics = sp.Metrics(int(doc.get("port", ports[0].target_port if ports else 8080)), doc.get("path", "/metrics"))
+    declared = {p.target_port for p in ports}
+    if ports and metrics.port not in declared:
+        w.add(
+            f"{w.platform}: metrics.port: {metrics.port} is not a declared port; declared container ports: "
+            f"{', '.join(str(p) for p in sorted(declared))}"
         )
-        return None
-    ((cname, c),) = containers.items()
-    cwhere = f"{score_rel}: containers.{cname}"
-    for unsupported in ("volumes",):
-        if unsupported in c:
-            problems.append(f"{cwhere}.{unsupported}: not provided by the platform (use files, or a vault-secret)")
+    return metrics
+
+
+def _container_parts(
+    c: Mapping[str, Any], cwhere: str, secrets: Mapping[str, tuple[str, ...]], ports: set[int], w: _Where
+) -> tuple[dict[str, str], list[sp.ContainerFile], sp.HttpProbe | None, sp.HttpProbe | None]:
+    """(variables, files, liveness, readiness) of the one Score container."""
+    if "volumes" in c:
+        w.add(f"{cwhere}.volumes: not provided by the platform (use files, or a vault-secret)")
     variables: dict[str, str] = {}
     for var, value in (c.get("variables") or {}).items():
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var):
-            problems.append(
-                f"{cwhere}.variables.{var}: accepted: an environment variable name ([A-Za-z_][A-Za-z0-9_]*)"
-            )
-        variables[var] = _check_placeholders(str(value), f"{cwhere}.variables.{var}", secrets, name, problems)
+            w.add(f"{cwhere}.variables.{var}: accepted: an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+        variables[var] = _check_placeholders(str(value), f"{cwhere}.variables.{var}", secrets, w.name, w.problems)
     files = []
     for path, f in (c.get("files") or {}).items():
         fwhere = f"{cwhere}.files.{path}"
         if "content" not in f:
-            problems.append(f"{fwhere}: only inline content is provided by the platform; accepted: content")
-            continue
-        if not re.fullmatch(r"/[A-Za-z0-9._/-]+", path) or "/../" in path or path.startswith("/vault/"):
-            problems.append(f"{fwhere}: accepted: an absolute path of [A-Za-z0-9._/-], not under /vault/")
-            continue
-        content = _check_placeholders(str(f["content"]), fwhere, secrets, name, problems)
-        files.append(sp.ContainerFile(path, content, str(f.get("mode", "0400"))))
-    liveness = _probe(c.get("livenessProbe"), f"{cwhere}.livenessProbe", container_ports, problems)
-    readiness = _probe(c.get("readinessProbe"), f"{cwhere}.readinessProbe", container_ports, problems)
+            w.add(f"{fwhere}: only inline content is provided by the platform; accepted: content")
+        elif not re.fullmatch(r"/[A-Za-z0-9._/-]+", path) or "/../" in path or path.startswith("/vault/"):
+            w.add(f"{fwhere}: accepted: an absolute path of [A-Za-z0-9._/-], not under /vault/")
+        else:
+            content = _check_placeholders(str(f["content"]), fwhere, secrets, w.name, w.problems)
+            files.append(sp.ContainerFile(path, content, str(f.get("mode", "0400"))))
+    liveness = _probe(c.get("livenessProbe"), f"{cwhere}.livenessProbe", ports, w.problems)
+    readiness = _probe(c.get("readinessProbe"), f"{cwhere}.readinessProbe", ports, w.problems)
+    return variables, files, liveness, readiness
 
-    # Image: the Score image's repository; the stack's tag override, else the Score tag.
-    repo_doc = pf["repository"]
-    image = str(c["image"])
-    default_repo = f"ghcr.io/{repo_doc['owner'].lower()}/{repo_doc['name'].lower()}"
-    base = default_repo if image == "." else image
+
+def _image(image: str, repo_doc: Mapping[str, Any], overrides: Mapping[str, Any], cwhere: str, w: _Where) -> str:
+    """The full image reference: the Score image's repository ('.': ghcr.io/<owner>/<repo>) at the stack's tag,
+    else the Score tag; never without an immutable tag."""
+    base = f"ghcr.io/{repo_doc['owner'].lower()}/{repo_doc['name'].lower()}" if image == "." else image
     m = _IMAGE.fullmatch(base)
     if not m or not base.isascii():
-        problems.append(
+        w.add(
             f"{cwhere}.image: {image!r}; accepted: an image reference (registry/repository[:tag]) in ASCII, "
             "or '.' for the image the service's repository builds"
         )
-        return None
-    repo, tag = m.group("repo"), m.group("tag") or ""
-
-    # Per-stack overrides.
-    for key in sorted(set(overrides) - set(OVERRIDE_KEYS)):
-        problems.append(f"{stack_where}.{key}: unknown key; accepted: {', '.join(OVERRIDE_KEYS)}")
+        return ""
+    tag = m.group("tag") or ""
     if "tag" in overrides:
         tag = str(overrides["tag"])
         if not _TAG.fullmatch(tag) or tag == "latest":
-            problems.append(
-                f"{stack_where}.tag: {tag!r}; accepted: an immutable image tag ([A-Za-z0-9_][A-Za-z0-9_.-]*, "
+            w.add(
+                f"{w.stack}.tag: {tag!r}; accepted: an immutable image tag ([A-Za-z0-9_][A-Za-z0-9_.-]*, "
                 "not 'latest'), e.g. 1.4.2 or the commit SHA"
             )
     if not tag or tag == "latest":
-        problems.append(f"{cwhere}.image: {image!r} has no immutable tag; set one there or in {stack_where}.tag")
-    full_image = f"{repo}:{tag}"
+        w.add(f"{cwhere}.image: {image!r} has no immutable tag; set one there or in {w.stack}.tag")
+    return f"{m.group('repo')}:{tag}"
 
-    def _int(key: str, default: int, lo: int, hi: int) -> int:
+
+def _scale(overrides: Mapping[str, Any], w: _Where) -> tuple[int, int, str]:
+    """(replicas, maxReplicas, host) from the stack's overrides."""
+
+    def integer(key: str, default: int, lo: int, hi: int) -> int:
         value = overrides.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            problems.append(f"{stack_where}.{key}: {value!r}; accepted: an integer from {lo} to {hi}")
+            w.add(f"{w.stack}.{key}: {value!r}; accepted: an integer from {lo} to {hi}")
             return default
         return value
 
-    replicas = _int("replicas", 1, 1, 100)
-    max_replicas = _int("maxReplicas", 0, 0, 100)
+    replicas = integer("replicas", 1, 1, 100)
+    max_replicas = integer("maxReplicas", 0, 0, 100)
     if 0 < max_replicas < replicas:
-        problems.append(
-            f"{stack_where}.maxReplicas: {max_replicas} is below replicas {replicas}; accepted: 0 (no HPA) or "
+        w.add(
+            f"{w.stack}.maxReplicas: {max_replicas} is below replicas {replicas}; accepted: 0 (no HPA) or "
             "at least replicas"
         )
-    resources = _resources(c.get("resources"), sp.Container.resources, f"{cwhere}.resources", problems)
+    host = overrides.get("host", "")
+    if host and (not isinstance(host, str) or not _HOST.fullmatch(host)):
+        w.add(f"{w.stack}.host: {host!r}; accepted: a DNS host name such as orders.example.com, or empty")
+        host = ""
+    return replicas, max_replicas, host
+
+
+def _resources_with_override(c: Mapping[str, Any], overrides: Mapping[str, Any], cwhere: str, w: _Where) -> Resources:
+    resources = _resources(c.get("resources"), sp.DEFAULT_RESOURCES, f"{cwhere}.resources", w.problems)
     if "resources" in overrides:
         try:
             resources = parse_resources(overrides["resources"])
         except ValueError as exc:
-            problems.append(f"{stack_where}.resources: {overrides['resources']!r}; accepted: {exc}")
-    host = overrides.get("host", "")
-    if host and (not isinstance(host, str) or not _HOST.fullmatch(host)):
-        problems.append(f"{stack_where}.host: {host!r}; accepted: a DNS host name such as orders.example.com, or empty")
-        host = ""
+            w.add(f"{w.stack}.resources: {overrides['resources']!r}; accepted: {exc}")
+    return resources
 
-    dd = pf.get("delivery") or {}
+
+def _delivery(platform: Mapping[str, Any], overrides: Mapping[str, Any], w: _Where) -> sp.Delivery:
+    dd = platform.get("delivery") or {}
     delivery = sp.Delivery(
         strategy=dd.get("strategy", "canary"),
         weights=tuple(dd.get("weights", sp.Delivery.weights)),
@@ -440,63 +447,56 @@ def load_service(name: str, overrides: Mapping[str, Any], root: Path, problems: 
         failure_limit=dd.get("failureLimit", sp.Delivery.failure_limit),
     )
     canary = overrides.get("canary")
-    if canary is not None:
-        if not isinstance(canary, Mapping) or set(canary) - {"weights", "pause"}:
-            problems.append(
-                f"{stack_where}.canary: {canary!r}; accepted: a map with weights (list) and/or pause (e.g. 30s)"
-            )
-        else:
-            weights = canary.get("weights", list(delivery.weights))
-            pause = canary.get("pause", delivery.pause)
-            ok_weights = (
-                isinstance(weights, list)
-                and weights
-                and all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 99 for w in weights)
-                and all(b > a for a, b in itertools.pairwise(weights))
-            )
-            if not ok_weights:
-                problems.append(
-                    f"{stack_where}.canary.weights: {weights!r}; accepted: integer weights strictly increasing "
-                    "within 1..99"
-                )
-            elif not isinstance(pause, str) or not re.fullmatch(r"[0-9]+(s|m|h)", pause):
-                problems.append(f"{stack_where}.canary.pause: {pause!r}; accepted: a duration such as 30s or 1m")
-            else:
-                delivery = sp.Delivery(
-                    delivery.strategy, tuple(weights), pause, delivery.analysis_interval, delivery.failure_limit
-                )
+    if canary is None:
+        return delivery
+    if not isinstance(canary, Mapping) or set(canary) - {"weights", "pause"}:
+        w.add(f"{w.stack}.canary: {canary!r}; accepted: a map with weights (list) and/or pause (e.g. 30s)")
+        return delivery
+    weights = canary.get("weights", list(delivery.weights))
+    pause = canary.get("pause", delivery.pause)
+    if not (
+        isinstance(weights, list)
+        and weights
+        and all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 99 for x in weights)
+        and all(b > a for a, b in itertools.pairwise(weights))
+    ):
+        w.add(f"{w.stack}.canary.weights: {weights!r}; accepted: integer weights strictly increasing within 1..99")
+    elif not isinstance(pause, str) or not re.fullmatch(r"[0-9]+(s|m|h)", pause):
+        w.add(f"{w.stack}.canary.pause: {pause!r}; accepted: a duration such as 30s or 1m")
+    else:
+        delivery = dataclasses.replace(delivery, weights=tuple(weights), pause=pause)
+    return delivery
 
-    slos = []
-    seen_slo: set[str] = set()
-    for i, s in enumerate(pf.get("slos") or []):
-        where = f"{platform_rel}: slos[{i}]"
+
+def _slos(platform: Mapping[str, Any], w: _Where) -> list[sp.Slo]:
+    slos: list[sp.Slo] = []
+    for i, s in enumerate(platform.get("slos") or []):
+        where = f"{w.platform}: slos[{i}]"
         objective = s["objective"]
         if isinstance(objective, bool) or not 0 < float(objective) < 100:
-            problems.append(
-                f"{where}.objective: {objective!r}; accepted: a percentage above 0 and below 100, e.g. 99.9"
-            )
+            w.add(f"{where}.objective: {objective!r}; accepted: a percentage above 0 and below 100, e.g. 99.9")
             continue
-        if s["name"] in seen_slo:
-            problems.append(f"{where}.name: {s['name']!r} is used twice")
-        seen_slo.add(s["name"])
+        if s["name"] in {x.name for x in slos}:
+            w.add(f"{where}.name: {s['name']!r} is used twice")
         threshold = float(s.get("thresholdSeconds", 0))
         if s["kind"] == "latency" and threshold <= 0:
-            problems.append(
-                f"{where}.thresholdSeconds: missing; accepted: the latency objective in seconds (a bucket boundary)"
-            )
+            w.add(f"{where}.thresholdSeconds: missing; accepted: the latency objective in seconds (a bucket boundary)")
         if s["kind"] == "availability" and "thresholdSeconds" in s:
-            problems.append(f"{where}.thresholdSeconds: only latency SLOs have a threshold")
+            w.add(f"{where}.thresholdSeconds: only latency SLOs have a threshold")
         slos.append(sp.Slo(s["name"], s["kind"], float(objective), s.get("window", "28d"), threshold))
     if not any(s.kind == "availability" for s in slos):
         slos.insert(0, sp.Slo("availability", "availability", 99.9, "28d"))
+    return slos
 
-    td = pf.get("thresholds") or {}
+
+def _contract(platform: Mapping[str, Any]) -> tuple[sp.SliContract, sp.Thresholds, sp.SecretsDelivery]:
+    td = platform.get("thresholds") or {}
     thresholds = sp.Thresholds(
         error_ratio=float(td.get("errorRatio", sp.Thresholds.error_ratio)),
         latency_p95_seconds=float(td.get("latencyP95Seconds", sp.Thresholds.latency_p95_seconds)),
         canary_min_requests=int(td.get("canaryMinRequests", sp.Thresholds.canary_min_requests)),
     )
-    sli_doc = pf.get("sli") or {}
+    sli_doc = platform.get("sli") or {}
     sli = sp.SliContract(
         duration_histogram=sli_doc.get("durationHistogram", sp.SliContract.duration_histogram),
         requests_counter=sli_doc.get("requestsCounter", ""),
@@ -504,35 +504,92 @@ def load_service(name: str, overrides: Mapping[str, Any], root: Path, problems: 
         error_status_regex=sli_doc.get("errorStatusRegex", sp.SliContract.error_status_regex),
         route_label=sli_doc.get("routeLabel", sp.SliContract.route_label),
     )
-    sd = pf.get("secrets") or {}
-    secrets_delivery = sp.SecretsDelivery(
+    sd = platform.get("secrets") or {}
+    delivery = sp.SecretsDelivery(
         sd.get("delivery", "agent"), sd.get("agentFormat", "files"), sd.get("renderInterval", "5m")
     )
-    repository = sp.Repository(
-        owner=repo_doc["owner"],
-        name=repo_doc["name"],
-        dockerfile=repo_doc.get("dockerfile", "Dockerfile"),
-        context=repo_doc.get("context", "."),
-        language=repo_doc.get("language", "other"),
-        language_version=repo_doc.get("languageVersion", ""),
-        test_command=repo_doc.get("testCommand", ""),
+    return sli, thresholds, delivery
+
+
+def _repository(doc: Mapping[str, Any]) -> sp.Repository:
+    return sp.Repository(
+        owner=doc["owner"],
+        name=doc["name"],
+        dockerfile=doc.get("dockerfile", "Dockerfile"),
+        context=doc.get("context", "."),
+        language=doc.get("language", "other"),
+        language_version=doc.get("languageVersion", ""),
+        test_command=doc.get("testCommand", ""),
     )
-    namespace = pf.get("namespace", pf["team"])
+
+
+def _namespace(platform: Mapping[str, Any], w: _Where) -> str:
+    namespace = str(platform.get("namespace", platform["team"]))
     if namespace in RESERVED_NAMESPACES or namespace.startswith("kube-"):
-        problems.append(
-            f"{platform_rel}: namespace: {namespace!r} is a platform or reserved namespace; accepted: a namespace "
+        w.add(
+            f"{w.platform}: namespace: {namespace!r} is a platform or reserved namespace; accepted: a namespace "
             "of the service's team (not default, kube-*, or the platform's own)"
         )
+    return namespace
+
+
+def _read_definition(w: _Where, root: Path) -> tuple[Any, Any] | None:
+    """Both files, parsed and checked against their JSON schemas (None: a problem was recorded)."""
+    if not (root / w.folder).is_dir():
+        w.add(f"{w.stack}: no folder {w.folder}/; available services: {', '.join(available_services(root)) or 'none'}")
+        return None
+    before = len(w.problems)
+    score = _read_yaml(root / w.score, w.score, w.problems)
+    platform = _read_yaml(root / w.platform, w.platform, w.problems)
+    if score is None or platform is None:
+        return None
+    w.problems.extend(_schema_problems(score, score_schema(), w.score))
+    w.problems.extend(_schema_problems(platform, PLATFORM_SCHEMA, w.platform))
+    if len(w.problems) > before:
+        return None
+    if len(score["containers"]) != 1:
+        w.add(
+            f"{w.score}: containers: {len(score['containers'])} containers ({', '.join(score['containers'])}); "
+            "accepted: exactly one (the platform adds the Vault Agent sidecar itself)"
+        )
+        return None
+    return score, platform
+
+
+def load_service(name: str, overrides: Mapping[str, Any], root: Path, problems: list[str]) -> sp.ServiceSpec | None:
+    """One service (or None with ``problems`` filled in)."""
+    w = _Where(name, problems)
+    parsed = _read_definition(w, root)
+    if parsed is None:
+        return None
+    before = len(problems)
+    score, platform = parsed
+    _check_metadata(score, w)
+    secrets = _secret_resources(score, w)
+    ports = _service_ports(score, w)
+    metrics = _metrics(platform, ports, w)
+    ((cname, c),) = score["containers"].items()
+    cwhere = f"{w.score}: containers.{cname}"
+    variables, files, liveness, readiness = _container_parts(c, cwhere, secrets, {p.target_port for p in ports}, w)
+    for key in sorted(set(overrides) - set(OVERRIDE_KEYS)):
+        w.add(f"{w.stack}.{key}: unknown key; accepted: {', '.join(OVERRIDE_KEYS)}")
+    image = _image(str(c["image"]), platform["repository"], overrides, cwhere, w)
+    replicas, max_replicas, host = _scale(overrides, w)
+    resources = _resources_with_override(c, overrides, cwhere, w)
+    delivery = _delivery(platform, overrides, w)
+    slos = _slos(platform, w)
+    sli, thresholds, secrets_delivery = _contract(platform)
+    namespace = _namespace(platform, w)
     if len(problems) > before:
         return None
     return sp.ServiceSpec(
         name=name,
-        team=pf["team"],
-        cost_center=pf["costCenter"],
+        team=platform["team"],
+        cost_center=platform["costCenter"],
         namespace=namespace,
         container=sp.Container(
             name=name,
-            image=full_image,
+            image=image,
             command=tuple(c.get("command") or ()),
             args=tuple(c.get("args") or ()),
             variables=variables,
@@ -549,12 +606,12 @@ def load_service(name: str, overrides: Mapping[str, Any], root: Path, problems: 
         delivery=delivery,
         secrets=tuple(sp.SecretResource(k, v) for k, v in secrets.items()),
         secrets_delivery=secrets_delivery,
-        repository=repository,
+        repository=_repository(platform["repository"]),
         replicas=replicas,
         max_replicas=max_replicas,
         host=host,
-        run_as_user=int(pf.get("runAsUser", 10001)),
-        source=folder,
+        run_as_user=int(platform.get("runAsUser", 10001)),
+        source=w.folder,
     )
 
 
