@@ -85,9 +85,10 @@ def run(
 ) -> int:
     """Call ``main`` with the convention's error handling; returns the exit code."""
     stream = err or sys.stderr
+    expected: tuple[type[BaseException], ...] = (UserError, *user_errors)
     try:
         return main()
-    except (UserError, *user_errors) as exc:
+    except expected as exc:
         print(f"error: {exc}", file=stream)
         return EXIT_USAGE
     except KeyboardInterrupt:

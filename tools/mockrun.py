@@ -102,6 +102,24 @@ def _flatten_value(value: Any) -> str:
     return str(value)
 
 
+def _load_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (or empty); StackFileError naming the file otherwise."""
+    try:
+        doc = yamltext.load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path.name}: not valid YAML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StackFileError(f"{path.name}: cannot be read ({exc})") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise StackFileError(
+            f"{path.name}: the top level is a {type(doc).__name__}; accepted: a mapping "
+            "(`config:` with one `<project>:<key>: value` per line)"
+        )
+    return doc
+
+
 def load_stack_config(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str], list[str]]:
     """(project, config, secret_keys) as the Pulumi CLI would hand them to the program."""
     project_file = root / "Pulumi.yaml"
@@ -109,11 +127,8 @@ def load_stack_config(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str
     if not stack_file.is_file():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise StackFileError(f"no stack file {stack_file.name}; known stacks: {', '.join(known) or 'none'}")
-    try:
-        project_doc = yamltext.load(project_file.read_text()) or {}
-        stack_doc = yamltext.load(stack_file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"cannot parse YAML: {exc}") from None
+    project_doc = _load_mapping(project_file)
+    stack_doc = _load_mapping(stack_file)
     project = str(project_doc.get("name", ""))
     config: dict[str, str] = {}
     for key, decl in (project_doc.get("config") or {}).items():
