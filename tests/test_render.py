@@ -163,13 +163,11 @@ def test_malformed_stack_files_exit_2_naming_the_file(
     assert not out.exists()
 
 
-def test_bad_set_flag_is_bad_input() -> None:
-    from tools.cli import run
+def test_bad_set_flag_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     from tools.render import main
 
-    err = io.StringIO()
-    assert run("render", lambda: main(["--stack", "dev", "--set", "appReplicas"]), err=err) == 2
-    assert "--set 'appReplicas': expected KEY=VALUE" in err.getvalue()
+    assert main(["--stack", "dev", "--set", "appReplicas"]) == 2
+    assert "--set 'appReplicas': expected KEY=VALUE" in capsys.readouterr().err
 
 
 # --- --out replaces only what a render made ----------------------------------------------------------------

@@ -62,7 +62,7 @@ def _estimate_text(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None) -> int:
     parser = cli.Parser(prog="python -m tools.cost", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=cli.Parser)
     est = sub.add_parser("estimate", help="print the estimate of a render dir, plan.json or cost.json")
@@ -99,10 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     return cli.EXIT_OK
 
 
-def run(argv: Sequence[str] | None = None) -> int:
-    """``main`` with the CLI convention's error handling (what ``python -m tools.cost`` runs)."""
-    return cli.run("cost", lambda: main(argv), user_errors=(EstimateError,))
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command with the CLI convention's error handling (tools/cli.py): returns the exit status."""
+    return cli.run("cost", lambda: _main(argv), user_errors=(EstimateError,))
 
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(main())

@@ -367,3 +367,53 @@ def _mask_leaves(value: Any, mask: str) -> Any:
     if isinstance(value, list):
         return [_mask_leaves(v, mask) for v in value]
     return mask
+
+
+# --- command line: what the program registers for a stack, without writing anything ---------------------
+def _main(argv: list[str] | None) -> int:
+    from tools import cli
+
+    parser = cli.Parser(
+        prog="python -m tools.mockrun",
+        description="Run __main__.py for a stack under Pulumi's mocks with the stack's real configuration and "
+        "list what it registers (nothing is written; `python -m tools.render` writes the manifests).",
+    )
+    cli.add_stack(parser)
+    cli.add_json(parser)
+    cli.add_quiet(parser)
+    args = parser.parse_args(argv)
+    run = run_stack(args.stack)
+    if args.json:
+        doc = {
+            "project": run.project,
+            "stack": run.stack,
+            "resources": [mask_secrets(r.to_record()) for r in run.resources],
+            "outputs": {
+                k: ("[secret]" if k in run.secret_outputs else mask_secrets(v)) for k, v in run.outputs.items()
+            },
+        }
+        print(json.dumps(doc, indent=1, default=str))
+    elif not args.quiet:
+        counts: dict[str, int] = {}
+        for r in run.resources:
+            counts[r.type] = counts.get(r.type, 0) + 1
+        print(f"stack {run.stack}: {len(run.resources)} resources, {len(run.outputs)} outputs")
+        for type_, n in sorted(counts.items()):
+            print(f"  {n:>4}  {type_}")
+    return cli.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.mockrun --stack dev``: resources by type (``--json``: every record, secrets masked);
+    with the CLI convention's error handling (tools/cli.py). Returns the exit status."""
+    from components.config import ConfigError
+    from components.vendored import VendoredFileError
+    from tools import cli
+
+    return cli.run("mockrun", lambda: _main(argv), user_errors=(StackFileError, ConfigError, VendoredFileError))
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # as the render ends: no interpreter teardown of the typed SDKs

@@ -762,7 +762,7 @@ def render(
     return out.exit_code
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _main(argv: Sequence[str] | None) -> int:
     parser = cli.Parser(prog="python -m tools.render", description=__doc__)
     cli.add_stack(parser)
     parser.add_argument(
@@ -800,5 +800,10 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command with the CLI convention's error handling (tools/cli.py): returns the exit status."""
+    return cli.run("render", lambda: _main(argv))
+
+
 if __name__ == "__main__":
-    exit_now(cli.run("render", main))
+    exit_now(main())

@@ -10,7 +10,7 @@ import pytest
 from components.cost.diff import compare
 from components.cost.estimate import EstimateError, Prices, estimate_plan, quantity
 from tests.cost import fixtures as fx
-from tools.cost import run as cost_main
+from tools.cost import main as cost_main
 
 ROOT = Path(__file__).resolve().parents[2]
 
