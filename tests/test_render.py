@@ -271,8 +271,15 @@ esac
 
 def test_held_secret_script_creates_the_secret_from_the_environment(run_with_secrets: Run, tmp_path: Path) -> None:
     out = render_run(run_with_secrets)
+    # with secret config, the Alertmanager receivers' Secret is held out as well; k8s/ has no masked value
+    assert {h.path for h in out.held} == {
+        "secrets.example/monitoring-grafana-admin.sh",
+        "secrets.example/monitoring-alertmanager-receivers.sh",
+    }
+    assert not [rel for rel, text in out.files.items() if rel.startswith("k8s/") and MASK in text]
+    for held in out.held:
+        assert MASK not in out.files[held.path] and "very-secret-token-value" not in out.files[held.path]
     script = out.files["secrets.example/monitoring-grafana-admin.sh"]
-    assert MASK not in script and "very-secret-token-value" not in script
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     kubectl = bin_dir / "kubectl"
@@ -356,3 +363,10 @@ def test_summary_verbose_names_everything_and_colours_on_a_terminal(
     assert "more (--verbose)" not in verbose and "kinds" not in verbose.split("policies")[0]
     coloured = "\n".join(format_summary(doc, color=True))
     assert "\x1b[1mstack prod\x1b[0m" in coloured and "\x1b[32mok\x1b[0m" in coloured
+
+
+def test_quiet_prints_nothing_on_success(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    buf = io.StringIO()
+    assert render("dev", tmp_path / "dev", stream=buf, policy=False, quiet=True) == 0
+    assert buf.getvalue() == "" and capsys.readouterr().err == ""
+    assert (tmp_path / "dev" / "plan.json").is_file()
