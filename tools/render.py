@@ -429,7 +429,10 @@ def build_summary(
             "mandatory": report.mandatory_failures,
             "advisory": report.advisory_warnings,
             "verdict": "FAIL" if report.mandatory_failures else "ok",
-            "rules": [r for (_, _), r in sorted(rules.items(), key=lambda kv: (rank.get(kv[0][0], 3), kv[0][1]))],
+            "rules": [  # resources sorted: the pack answers in no fixed order
+                {**r, "resources": sorted(r["resources"])}
+                for (_, _), r in sorted(rules.items(), key=lambda kv: (rank.get(kv[0][0], 3), kv[0][1]))
+            ],
         }
     elif policy_requested:
         skipped.append("policy pack: tools/policy_report.py is not in this revision")
