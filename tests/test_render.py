@@ -149,7 +149,7 @@ def _stack_root(tmp_path: Path, stack_text: str) -> Path:
     ("text", "fragment"),
     [
         ("- config\n- dev\n", "Pulumi.dev.yaml: the top level is a list; accepted: a mapping"),
-        ("config:\n  hardening:appName: [\n", "Pulumi.dev.yaml: not valid YAML"),
+        ("config:\n  hardening:appName: [\n", "Pulumi.dev.yaml: not valid YAML at line 3, column 1"),
         ("config: [1, 2]\n", "Pulumi.dev.yaml: 'config' must be a mapping"),
     ],
 )

@@ -107,7 +107,13 @@ def _load_mapping(path: Path) -> dict[str, Any]:
     try:
         doc = yamltext.load(path.read_text())
     except yaml.YAMLError as exc:
-        raise StackFileError(f"{path.name}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        raise StackFileError(
+            f"{path.name}: not valid YAML{where}: {f'{context}: ' if context else ''}{problem}"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise StackFileError(f"{path.name}: cannot be read ({exc})") from None
     if doc is None:
