@@ -455,9 +455,11 @@ def compare(
     if currency != head_currency:
         raise EstimateError(f"{base_name} is in {currency} but {head_name} in {head_currency}; accepted: one currency")
     base_lines, head_lines = _lines(base, base_name), _lines(head, head_name)
-    changes = _changes(base_lines, head_lines)
+    detailed = base.get("lines") is not None and head.get("lines") is not None
+    # without lines on one side, every resource of the other would look added or removed: totals only
+    changes = _changes(base_lines, head_lines) if detailed else []
     changed = {c.subject.key for c in changes}
-    same = [p for k, p in head_lines.items() if k not in changed]
+    same = [p for k, p in head_lines.items() if k not in changed] if detailed else []
     budget = (head.get("prices") or {}).get("monthlyBudget") if isinstance(head.get("prices"), Mapping) else None
     return CostDiff(
         stack,
@@ -471,9 +473,9 @@ def compare(
         changes=tuple(changes),
         unchanged=len(same),
         # the rest of the total (not a sum of rounded lines): the table and this line add up to the total
-        unchanged_cents=head_total - sum(c.head.cents for c in changes if c.head) if head_lines else 0,
+        unchanged_cents=head_total - sum(c.head.cents for c in changes if c.head) if same else 0,
         budget=float(budget) if isinstance(budget, (int, float)) and not isinstance(budget, bool) else None,
         not_priced=_not_priced(head, head_lines),
         hpa=tuple(sorted((p for p in head_lines.values() if p.hpa), key=lambda p: p.key)),
-        detailed=base.get("lines") is not None and head.get("lines") is not None,
+        detailed=detailed,
     )

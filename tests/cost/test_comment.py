@@ -192,3 +192,14 @@ def test_guide_real_example_is_the_renders(rendered: Callable[[str], Path]) -> N
         GUIDE.write_text(head + REAL[0] + comment + REAL[1] + tail)
         guide = GUIDE.read_text()
     assert guide.split(REAL[0], 1)[1].split(REAL[1], 1)[0] == comment
+
+
+def test_removed_resources_and_estimates_without_lines() -> None:
+    base, head = estimate_plan(synthetic_head()).to_dict(), estimate_plan(synthetic_base()).to_dict()
+    md = compare(base, head, 20).to_markdown()  # the reverse change: the load balancer goes away
+    lb = next(line for line in md.splitlines() if "Service `web/orders-api-public`" in line)
+    assert lb.startswith("| - |") and "removed: load balancer 1" in lb and "$14.60 → — (**-$14.60**)" in lb
+    del base["lines"]  # a cost.json from before per-resource lines: totals only, and the comment says so
+    md = compare(base, head, 20).to_markdown()
+    assert "Per-resource detail unavailable" in md and "| + |" not in md and "unchanged" not in md
+    assert "**$69.04 → $33.01 per month" in md
