@@ -370,3 +370,17 @@ def test_quiet_prints_nothing_on_success(tmp_path: Path, capsys: pytest.CaptureF
     assert render("dev", tmp_path / "dev", stream=buf, policy=False, quiet=True) == 0
     assert buf.getvalue() == "" and capsys.readouterr().err == ""
     assert (tmp_path / "dev" / "plan.json").is_file()
+
+
+def test_an_unmarked_render_is_replaced_once_but_not_with_extra_files(tmp_path: Path) -> None:
+    """A dist/<stack> a render wrote before the marker existed: only the render's own layout."""
+    out = tmp_path / "dev"
+    (out / "k8s").mkdir(parents=True)
+    (out / "k8s" / "00-namespaces.yaml").write_text("a: 1\n")
+    (out / "plan.json").write_text(json.dumps({"project": "p", "stack": "dev", "resources": [], "outputs": {}}))
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(OutDirError, match=r"no \.hardening-render marker"):
+        write_atomically(out, FILES)
+    (out / "notes.txt").unlink()
+    write_atomically(out, FILES)
+    assert (out / MARKER_FILE).is_file() and not (out / "k8s" / "00-namespaces.yaml").exists()

@@ -568,6 +568,21 @@ def _marker_files(marker: Path) -> set[str]:
     return {str(f) for f in doc["files"]}
 
 
+# What a render wrote before the marker existed: accepted once, so an old dist/<stack> does not block.
+_UNMARKED_LAYOUT = re.compile(r"(plan|policy|cost)\.json|k8s/[^/]+\.yaml|k8s/upstream-[^/]+/[^/]+\.yaml|workflows/.+")
+
+
+def _unmarked_render(out_dir: Path) -> bool:
+    """``out_dir`` holds only what a render without the marker wrote (and its plan.json is a render's)."""
+    try:
+        plan = json.loads((out_dir / "plan.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(plan, dict) or not {"project", "stack", "resources", "outputs"} <= set(plan):
+        return False
+    return all(_UNMARKED_LAYOUT.fullmatch(rel) for rel in _files_under(out_dir))
+
+
 def check_out_dir(out_dir: Path) -> None:
     """Refuse (OutDirError) unless ``out_dir`` is new, empty, or a render's own output with nothing added."""
     accepted = "accepted: a new or empty directory, or one a previous render made"
@@ -578,6 +593,8 @@ def check_out_dir(out_dir: Path) -> None:
     if not out_dir.exists() or not any(out_dir.iterdir()):
         return
     marker = out_dir / MARKER_FILE
+    if not marker.is_file() and _unmarked_render(out_dir):
+        return
     if not marker.is_file():
         entries = sorted(p.name for p in out_dir.iterdir())
         sample = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
