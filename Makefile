@@ -44,8 +44,11 @@ $(STAMP): $(TEST_REQS) $(RENDER_STAMP)
 bytecode: $(RENDER_STAMP)
 	$(BIN)/python -m compileall -q components tools policies
 
+# GNU make exits 2 whenever a recipe fails, so the tool's own exit status (README: "Exit status") is
+# printed here; scripts that branch on it call `python -m tools.render` directly.
 render: $(RENDER_STAMP) bytecode
-	$(BIN)/python -m tools.render --stack $(STACK)
+	@$(BIN)/python -m tools.render --stack $(STACK) $(RENDER_ARGS) || { code=$$?; \
+	  echo "make: python -m tools.render exited $$code (see README, Exit status)" >&2; exit $$code; }
 
 vendor-check: $(RENDER_STAMP)
 	$(BIN)/python -m tools.vendor check

@@ -105,6 +105,30 @@ def _flatten_value(value: Any) -> str:
     return str(value)
 
 
+def _load_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (or empty); StackFileError naming the file otherwise."""
+    try:
+        doc = yamltext.load_config(path.read_text())  # YAML 1.2 scalars, a key given twice refused: as the CLI
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        raise StackFileError(
+            f"{path.name}: not valid YAML{where}: {f'{context}: ' if context else ''}{problem}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StackFileError(f"{path.name}: cannot be read ({exc})") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise StackFileError(
+            f"{path.name}: the top level is a {type(doc).__name__}; accepted: a mapping "
+            "(`config:` with one `<project>:<key>: value` per line)"
+        )
+    return doc
+
+
 def load_stack_config(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str], list[str]]:
     """(project, config, secret_keys) as the Pulumi CLI would hand them to the program."""
     project_file = root / "Pulumi.yaml"
@@ -112,11 +136,8 @@ def load_stack_config(stack: str, root: Path = ROOT) -> tuple[str, dict[str, str
     if not stack_file.is_file():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise StackFileError(f"no stack file {stack_file.name}; known stacks: {', '.join(known) or 'none'}")
-    try:
-        project_doc = yamltext.load_config(project_file.read_text()) or {}
-        stack_doc = yamltext.load_config(stack_file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise StackFileError(f"cannot parse YAML: {exc}") from None
+    project_doc = _load_mapping(project_file)
+    stack_doc = _load_mapping(stack_file)
     project = str(project_doc.get("name", ""))
     config: dict[str, str] = {}
     for key, decl in (project_doc.get("config") or {}).items():
@@ -355,3 +376,53 @@ def _mask_leaves(value: Any, mask: str) -> Any:
     if isinstance(value, list):
         return [_mask_leaves(v, mask) for v in value]
     return mask
+
+
+# --- command line: what the program registers for a stack, without writing anything ---------------------
+def _main(argv: list[str] | None) -> int:
+    from tools import cli
+
+    parser = cli.Parser(
+        prog="python -m tools.mockrun",
+        description="Run __main__.py for a stack under Pulumi's mocks with the stack's real configuration and "
+        "list what it registers (nothing is written; `python -m tools.render` writes the manifests).",
+    )
+    cli.add_stack(parser)
+    cli.add_json(parser)
+    cli.add_quiet(parser)
+    args = parser.parse_args(argv)
+    run = run_stack(args.stack)
+    if args.json:
+        doc = {
+            "project": run.project,
+            "stack": run.stack,
+            "resources": [mask_secrets(r.to_record()) for r in run.resources],
+            "outputs": {
+                k: ("[secret]" if k in run.secret_outputs else mask_secrets(v)) for k, v in run.outputs.items()
+            },
+        }
+        print(json.dumps(doc, indent=1, default=str))
+    elif not args.quiet:
+        counts: dict[str, int] = {}
+        for r in run.resources:
+            counts[r.type] = counts.get(r.type, 0) + 1
+        print(f"stack {run.stack}: {len(run.resources)} resources, {len(run.outputs)} outputs")
+        for type_, n in sorted(counts.items()):
+            print(f"  {n:>4}  {type_}")
+    return cli.EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m tools.mockrun --stack dev``: resources by type (``--json``: every record, secrets masked);
+    with the CLI convention's error handling (tools/cli.py). Returns the exit status."""
+    from components.config import ConfigError
+    from components.vendored import VendoredFileError
+    from tools import cli
+
+    return cli.run("mockrun", lambda: _main(argv), user_errors=(StackFileError, ConfigError, VendoredFileError))
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)  # as the render ends: no interpreter teardown of the typed SDKs

@@ -13,12 +13,12 @@ says ``argo-rollouts:latest``. Given the source form, the tool pins the image ex
 release build does (``make manifests IMAGE_TAG=<version>``, which runs ``kustomize edit set image``),
 and the README says so. Any other image tag is refused.
 
-Exit status: 0 ok, 2 bad input (a missing or mismatched file, a bad option; the message names it).
+Exit status (the table is in ``--help``): 0 ok, 1 ``check`` found a vendored file that does not match its
+SHA256SUMS, 2 bad input (a missing or mismatched upstream file, a bad option; the message names it).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
 import shutil
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from components import vendored
 from components.vendored import SUMS_FILE, VendoredFileError
+from tools import cli
 
 ARGO_IMAGE = "quay.io/argoproj/argo-rollouts"
 
@@ -179,33 +180,33 @@ def check(root: Path) -> list[str]:
     return problems
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tools.vendor", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def _main(argv: Sequence[str] | None) -> int:
+    parser = cli.Parser(prog="python -m tools.vendor", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name in PACKAGES:
         one = sub.add_parser(name, help=f"vendor a {name} release")
         one.add_argument("--version", required=True)
         one.add_argument("--from", dest="source", required=True, metavar="DIR_OR_URL")
         one.add_argument("--license", dest="license_from", metavar="FILE_OR_URL")
-    sub.add_parser("check", help="verify every vendored file against its SHA256SUMS")
+    check_parser = sub.add_parser("check", help="verify every vendored file against its SHA256SUMS (exit 1 if not)")
+    cli.add_quiet(check_parser)
     args = parser.parse_args(argv)
     root = vendored.ROOT
-    try:
-        if args.command == "check":
-            problems = check(root)
-            for p in problems:
-                print(f"error: {p}", file=sys.stderr)
-            if not problems:
-                print("vendored files: every SHA-256 matches")
-            return 2 if problems else 0
-        folder = vendor(args.command, args.version, args.source, args.license_from, root)
-    except (VendorError, VendoredFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.command == "check":
+        problems = check(root)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if not problems and not args.quiet:
+            print("vendored files: every SHA-256 matches")
+        return cli.EXIT_FAILED if problems else cli.EXIT_OK
+    folder = vendor(args.command, args.version, args.source, args.license_from, root)
     print(f"wrote {folder.relative_to(root)}; review the diff, then set the version in components/versions.py")
-    return 0
+    return cli.EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command with the CLI convention's error handling (tools/cli.py): returns the exit status."""
+    return cli.run("vendor", lambda: _main(argv), user_errors=(VendorError, VendoredFileError))
 
 
 if __name__ == "__main__":

@@ -234,6 +234,8 @@ class Line:
     storage_monthly: float = 0.0
     load_balancer_monthly: float = 0.0
     notes: tuple[str, ...] = ()
+    hpa_min: int | None = None  # the HorizontalPodAutoscaler's range, when one targets the workload
+    hpa_max: int | None = None
 
     @property
     def monthly(self) -> float:
@@ -259,6 +261,7 @@ class Line:
             "loadBalancerMonthly": _r(self.load_balancer_monthly),
             "monthly": _r(self.monthly),
             "notes": list(self.notes),
+            "hpa": None if self.hpa_min is None else {"minReplicas": self.hpa_min, "maxReplicas": self.hpa_max},
         }
 
 
@@ -608,6 +611,7 @@ def estimate_resources(
             if not isinstance(spec, Mapping):
                 raise EstimateError(f"{spec_where}: missing; a {r.kind} needs a pod spec to be priced")
             replicas = _replicas(r, hpas, prices, notes)
+            hpa = hpas.get((r.namespace, r.kind, r.k8s_name)) if r.type in REPLICATED else None
             cpu, mem = pod_requests(spec, limit_ranges.get(r.namespace), spec_where, notes)
             storage = 0.0
             if r.type == STATEFULSET:
@@ -631,6 +635,8 @@ def estimate_resources(
                     memory_monthly=replicas * mem_gib * prices.memory_gib_hourly * hours,
                     storage_monthly=storage * prices.storage_gib_monthly,
                     notes=tuple(dict.fromkeys(notes)),
+                    hpa_min=hpa[0] if hpa else None,
+                    hpa_max=hpa[1] if hpa else None,
                 )
             )
         elif r.type == PVC:

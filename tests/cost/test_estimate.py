@@ -104,17 +104,25 @@ def test_diff_decrease_and_removed_component() -> None:
     assert "-$27.37" in md and "Removed components: `Cache/cache` ($18.25)" in md and "WARNING" not in md
 
 
-def test_cli_diff_writes_files_and_exit_codes(tmp_path: Path) -> None:
+def test_cli_diff_writes_files_and_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "base").mkdir()
     (tmp_path / "head").mkdir()
     (tmp_path / "base" / "plan.json").write_text(json.dumps(fx.plan()))
     (tmp_path / "head" / "plan.json").write_text(json.dumps(fx.head_plan()))
     md, js = tmp_path / "c.md", tmp_path / "c.json"
-    args = [str(tmp_path / "base"), str(tmp_path / "head"), "--markdown", str(md), "--json", str(js)]
-    assert cost_main(["diff", *args]) == 0
+    args = [str(tmp_path / "base"), str(tmp_path / "head")]
+    assert cost_main(["diff", *args, "--out", str(md)]) == 0
+    assert cost_main(["diff", *args, "--json", "--out", str(js)]) == 0
+    assert capsys.readouterr().out == ""  # --out: the file instead of stdout
     assert cost_main(["diff", *args, "--fail-on-increase"]) == 3
+    assert capsys.readouterr().out.startswith("<!-- hardening-cost-estimate -->\n")
     assert cost_main(["diff", *args, "--fail-on-increase", "--threshold", "30"]) == 0
-    assert json.loads(js.read_text())["exceeded"] is False and md.read_text().startswith("<!--")
+    capsys.readouterr()
+    assert cost_main(["diff", *args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["exceeded"] is True  # --json: machine output on stdout
+    assert json.loads(js.read_text())["exceeded"] is True and md.read_text().startswith("<!--")
+    assert cost_main(["estimate", args[0], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["schema"] == "hardening.cost/v1"
 
 
 def test_cli_errors_name_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,13 +142,13 @@ def test_prices_validation() -> None:
         Prices(0.1, 0.1, 0.1, 0.1, daemonset_nodes=0)
 
 
-def sample_comment() -> str:
-    return compare(_est(fx.plan()), _est(fx.head_plan()), 20).to_markdown()
-
-
 def test_cost_guide_shows_what_the_tool_produces() -> None:
+    from tests.cost.test_comment import GOLDEN, synthetic_comment
+
     guide = (ROOT / "docs" / "COST_GUIDE.md").read_text()
     start, end = "<!-- sample-comment:start -->\n", "<!-- sample-comment:end -->"
     assert start in guide and end in guide
     sample = guide.split(start, 1)[1].split(end, 1)[0]
-    assert sample == "````markdown\n" + sample_comment() + "````\n"
+    assert (
+        sample == "````markdown\n" + synthetic_comment() + "````\n" == "````markdown\n" + GOLDEN.read_text() + "````\n"
+    )
