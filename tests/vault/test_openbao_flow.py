@@ -224,7 +224,7 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         # --- sealed: every command fails with one clear line -------------------------------------------------
         bao.seal(root)
         res = cli("status", addr=addr)
-        assert res.code == 0 and "sealed (0 of 2 keys given, 2 more needed)" in res.out, res
+        assert res.code == 2 and "sealed (0 of 2 keys given, 2 more needed)" in res.out, res
         for args in (
             ["reconcile", "--config", str(config_path)],
             ["seed", "-"],
