@@ -49,14 +49,11 @@ def server_input(settings: Settings) -> sc.ServerConfigInput:
 
 
 def vault_configuration(settings: Settings) -> declarative.VaultConfig:
-    """The declarative Vault configuration of this stack (validated)."""
+    """The declarative Vault configuration of this stack (validated): one workload, the app, and one CI
+    repository with its production, staging and preview roles."""
     return declarative.platform_config(
-        app=settings.app.name,
-        app_namespace=settings.namespaces.app,
-        app_service_account=settings.app.name,
-        github_repository=f"{settings.ci.owner}/{settings.ci.repository}",
-        ci_ref=None if settings.is_prod else "refs/heads/main",
-        ci_environment="production" if settings.is_prod else None,
+        workloads=[declarative.Workload(settings.app.name, settings.namespaces.app, settings.app.name)],
+        ci=[declarative.CiAccess(f"{settings.ci.owner}/{settings.ci.repository}")],
         rotation_period=settings.vault.rotation_period,
     )
 

@@ -53,7 +53,9 @@ def closed_address() -> str:
 def valid_config(tmp_path: Path) -> Path:
     path = tmp_path / "vault-config.yaml"
     path.write_text(
-        dc.render_document(dc.platform_config(app="orders-api", app_namespace="web", github_repository=REPOSITORY))
+        dc.render_document(
+            dc.platform_config(workloads=[dc.Workload("orders-api", "web", "orders-api")], ci=[dc.CiAccess(REPOSITORY)])
+        )
     )
     return path
 
