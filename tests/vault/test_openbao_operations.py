@@ -223,6 +223,21 @@ def test_reconcile_compares_every_role_field(tmp_path: Path) -> None:
         assert role["token_period"] == 0 and role["bound_subject"] == "" and role["token_max_ttl"] == 1800
         assert cli("reconcile", "--config", str(config), addr=bao.addr, token=root).out.startswith("no changes:")
 
+        # auth method configuration: every field too (a default_role lets a login skip naming its role)
+        jwt_cfg = admin.read("auth/jwt/config")["data"]
+        admin.write_data("auth/jwt/config", data={**jwt_cfg, "default_role": jwt_role, "jwt_supported_algs": ["RS256"]})
+        res = cli("reconcile", "--config", str(config), addr=bao.addr, token=root)
+        assert res.code == 0, res
+        assert (
+            f"~ update jwt auth config jwt/: default_role '{jwt_role}' -> ''; jwt_supported_algs ['RS256'] -> []"
+            in res.out
+        )
+        assert admin.read("auth/jwt/config")["data"]["default_role"] == ""
+        assert set(admin.read("auth/jwt/config")["data"]) - rec.READ_ONLY_CONFIG_FIELDS == set(rec.JWT_CONFIG_DEFAULTS)
+        k8s_cfg = set(admin.read("auth/kubernetes/config")["data"]) - rec.READ_ONLY_CONFIG_FIELDS
+        assert k8s_cfg == set(rec.KUBERNETES_CONFIG_DEFAULTS)
+        assert cli("reconcile", "--config", str(config), addr=bao.addr, token=root).out.startswith("no changes:")
+
 
 def test_reconcile_stops_at_the_first_refusal_and_a_rerun_finishes(tmp_path: Path) -> None:
     with openbao(tmp_path / "bao", lambda b: adapted_server_hcl(sc.ServerConfigInput(), b)) as bao:

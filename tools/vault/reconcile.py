@@ -96,6 +96,33 @@ JWT_ROLE_DEFAULTS: dict[str, Any] = {
     "user_claim_json_pointer": False,
     "verbose_oidc_logging": False,
 }
+# Every field of an auth method's configuration, likewise (``auth/<path>/config``). Read-only indicators
+# (``status``, ``token_reviewer_jwt_set``) are not compared; write-only secrets are never read back.
+KUBERNETES_CONFIG_DEFAULTS: dict[str, Any] = {
+    "disable_iss_validation": True,
+    "disable_local_ca_jwt": False,
+    "issuer": "",
+    "kubernetes_ca_cert": "",
+    "kubernetes_host": "",
+    "pem_keys": [],
+}
+JWT_CONFIG_DEFAULTS: dict[str, Any] = {
+    "bound_issuer": "",
+    "default_role": "",
+    "jwks_ca_pem": "",
+    "jwks_url": "",
+    "jwt_supported_algs": [],
+    "jwt_validation_pubkeys": [],
+    "namespace_in_state": True,
+    "oidc_client_id": "",
+    "oidc_discovery_ca_pem": "",
+    "oidc_discovery_url": "",
+    "oidc_response_mode": "",
+    "oidc_response_types": [],
+    "override_allowed_server_names": [],
+    "provider_config": {},
+}
+READ_ONLY_CONFIG_FIELDS = frozenset({"status", "token_reviewer_jwt_set"})
 # HashiCorp Vault also returns the pre-1.4 names of the token fields; they mirror token_* and are not
 # compared separately.
 DEPRECATED_ROLE_ALIASES = frozenset({"policies", "ttl", "max_ttl", "period", "num_uses", "bound_cidrs"})
@@ -184,10 +211,12 @@ def _ttl(value: str) -> int:
 
 
 def kubernetes_config(a: KubernetesAuth) -> dict[str, Any]:
-    out: dict[str, Any] = {"kubernetes_host": a.kubernetes_host}
-    if a.kubernetes_ca_cert:
-        out["kubernetes_ca_cert"] = a.kubernetes_ca_cert
-    return out
+    """Every field of ``auth/<path>/config``: the document's values over Vault's defaults."""
+    return {
+        **KUBERNETES_CONFIG_DEFAULTS,
+        "kubernetes_host": a.kubernetes_host,
+        "kubernetes_ca_cert": a.kubernetes_ca_cert,
+    }
 
 
 def kubernetes_role_body(r: KubernetesRole) -> dict[str, Any]:
@@ -204,7 +233,8 @@ def kubernetes_role_body(r: KubernetesRole) -> dict[str, Any]:
 
 
 def jwt_config(a: JwtAuth) -> dict[str, Any]:
-    out: dict[str, Any] = {"bound_issuer": a.bound_issuer}
+    """Every field of ``auth/<path>/config``: the document's values over Vault's defaults."""
+    out: dict[str, Any] = {**JWT_CONFIG_DEFAULTS, "bound_issuer": a.bound_issuer}
     if a.jwt_validation_pubkeys:
         out["jwt_validation_pubkeys"] = list(a.jwt_validation_pubkeys)
     else:
@@ -227,11 +257,13 @@ def jwt_role_body(r: JwtRole) -> dict[str, Any]:
     }
 
 
-def role_diff(body: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+def role_diff(
+    body: Mapping[str, Any], current: Mapping[str, Any], ignore: frozenset[str] = DEPRECATED_ROLE_ALIASES
+) -> list[str]:
     """Differences on every field: the desired body's and every field the server returned."""
     current = _normalise_claims(dict(current))
     out = sorted(_diff(body, current))
-    for key in sorted(set(current) - set(body) - DEPRECATED_ROLE_ALIASES):
+    for key in sorted(set(current) - set(body) - ignore):
         if _norm(current[key]) is not None:  # a field this tool does not know, set on the server
             out.append(f"{key} {_show(current[key])} -> (unset: not in the configuration)")
     return out
@@ -436,7 +468,7 @@ def _plan_auth(client: hvac.Client, cfg: VaultConfig) -> tuple[list[Change], lis
         if have is None:
             out.append(Change("create", "auth method", key, a.type, enable_auth, STAGE_AUTH))
         current_cfg = _read(client, f"auth/{a.path}/config") if have is not None else None
-        diff = _diff(want_cfg, current_cfg)
+        diff = role_diff(want_cfg, current_cfg or {}, READ_ONLY_CONFIG_FIELDS)
         if diff:
             action = "update" if current_cfg else "create"
             out.append(Change(action, f"{a.type} auth config", key, "; ".join(diff), write_config, STAGE_AUTH_CONFIG))
