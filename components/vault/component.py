@@ -56,16 +56,12 @@ def server_input(settings: Settings) -> sc.ServerConfigInput:
 
 def vault_configuration(settings: Settings, services: Sequence[ServiceSpec]) -> declarative.VaultConfig:
     """The declarative Vault configuration of this stack (validated): one Kubernetes-auth role and policy per
-    service, bound to its ServiceAccount in its namespace."""
-    first, rest = services[0], services[1:]
+    service, bound to its ServiceAccount in its namespace, and for every service repository its production,
+    staging and preview CI roles."""
+    repositories = sorted({s.repository.full_name for s in services})
     cfg = declarative.platform_config(
-        app=first.name,
-        app_namespace=first.namespace,
-        app_service_account=first.name,
-        extra_workloads=[(s.name, s.namespace) for s in rest],
-        github_repository=first.repository.full_name,
-        ci_ref=None if settings.is_prod else "refs/heads/main",
-        ci_environment="production" if settings.is_prod else None,
+        workloads=[declarative.Workload(s.name, s.namespace, s.name) for s in services],
+        ci=[declarative.CiAccess(r) for r in repositories],
         rotation_period=settings.vault.rotation_period,
     )
     # The Vault Agent sidecar logs in with a projected token whose audience is "vault": its role must ask

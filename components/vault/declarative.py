@@ -5,8 +5,10 @@ the auth methods (Kubernetes: one role per workload bound to its service account
 GitHub Actions OIDC: bound to the issuer, audiences, repository and branch/environment), the ACL
 policies (HCL from ``policy_hcl``), and the file audit device. It contains no secret.
 
-- ``platform_config(...)`` builds the platform's configuration from a few names (least privilege: the
-  app reads ``<kv>/data/apps/<app>/*`` only, CI reads ``<kv>/data/ci/*`` only).
+- ``platform_config(workloads=[Workload(...)], ci=[CiAccess(...)])`` builds the platform's configuration
+  (least privilege: a workload reads ``<kv>/data/apps/<name>/*`` only; a CI repository's job in GitHub
+  environment ``<env>`` logs in with role ``ci-<repo>-<env>`` (``ci_role_name``) and reads
+  ``<kv>/data/ci/<repo>/<env>/*`` only; previews only on ``pull_request``).
 - ``render_document(cfg)`` gives the YAML (or JSON) document the SecretsVault component puts in a
   ConfigMap and ``python -m tools.vault reconcile --config`` applies.
 - ``load_document(text)`` / ``from_document(data)`` parse and validate such a document; every problem
@@ -41,7 +43,6 @@ from components.vault.policy_hcl import PolicyError
 
 API_VERSION = "hardening/v1"
 KIND = "VaultConfiguration"
-DOCUMENT_FILE = "vault-config.yaml"  # key in the ConfigMap
 GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
 DEFAULT_ROTATION_PERIOD = "2160h"  # 90 days
 ROTATION_METADATA_KEY = "rotation_period"
@@ -180,8 +181,55 @@ def app_policy_name(app: str) -> str:
     return f"app-{app}"
 
 
-CI_POLICY = "ci"
-CI_ROLE = "ci"
+# GitHub deployment environments CI logs in from, and the events that may use each one: deploys run on
+# push and rollbacks on workflow_dispatch; previews on pull_request only (pull_request_target, which runs a
+# fork's pull request with the base repository's rights, gets nothing).
+PRODUCTION, STAGING, PREVIEW = "production", "staging", "preview"
+CI_ENVIRONMENTS = (PRODUCTION, STAGING, PREVIEW)
+DEPLOY_EVENTS = ("push", "workflow_dispatch")
+PREVIEW_EVENTS = ("pull_request",)
+PREVIEW_REF = "refs/pull/*/merge"  # the merge ref GitHub checks out for a pull request (glob)
+_REF = re.compile(r"^refs/heads/[A-Za-z0-9._/-]{1,200}$")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A workload reading its secrets: Kubernetes role ``<name>``, policy ``app-<name>`` reading
+    ``<kv>/data/apps/<name>/*``, bound to exactly its service account in exactly its namespace."""
+
+    name: str
+    namespace: str
+    service_account: str
+
+
+@dataclass(frozen=True)
+class CiAccess:
+    """A CI repository (``owner/name``): per environment a JWT role and a policy, both named
+    ``ci-<name>-<environment>``, reading ``<kv>/data/ci/<name>/<environment>/*`` only."""
+
+    repository: str
+    environments: tuple[str, ...] = CI_ENVIRONMENTS
+    production_ref: str = "refs/heads/main"
+    staging_ref: str = "refs/heads/staging"
+
+    @property
+    def name(self) -> str:
+        return self.repository.split("/", 1)[-1].lower()
+
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+
+def ci_role_name(repository_name: str, environment: str) -> str:
+    """The JWT role (and policy) a CI job of repository ``repository_name`` (no owner) uses in a GitHub
+    ``environment``: ``ci-<name>-<environment>``. ``environment`` may be a workflow expression."""
+    return f"ci-{repository_name.lower()}-{environment}"
+
+
+def ci_secret_path(repository_name: str, environment: str, *, mount: str = "secret") -> str:
+    """The KV v2 API path under which a CI environment's secrets live: ``secret/data/ci/<name>/<env>``."""
+    return policy_hcl.kv_data_path(mount, CI_PREFIX, repository_name.lower(), environment)
 
 
 def kubernetes_role(
@@ -202,66 +250,119 @@ def kubernetes_role(
     )
 
 
-def github_ci_role(
-    repository: str,
-    *,
-    audiences: Sequence[str] | None = None,
-    ref: str | None = "refs/heads/main",
-    environment: str | None = None,
-    name: str = CI_ROLE,
-    policies: Sequence[str] = (CI_POLICY,),
-) -> JwtRole:
-    """A JWT role for GitHub Actions OIDC tokens of ``repository`` on ``ref`` and/or ``environment``."""
-    claims: dict[str, tuple[str, ...]] = {"repository": (repository,)}
-    if ref:
-        claims["ref"] = (ref,)
-    if environment:
-        claims["environment"] = (environment,)
-    owner = repository.split("/", 1)[0]
-    return JwtRole(
-        name=name,
-        policies=tuple(policies),
-        bound_audiences=tuple(audiences or (f"https://github.com/{owner}",)),
-        bound_claims=claims,
-    )
+def ci_claims(access: CiAccess, environment: str) -> dict[str, tuple[str, ...]]:
+    """The GitHub OIDC claims a job must carry to use ``environment``'s role."""
+    claims: dict[str, tuple[str, ...]] = {"repository": (access.repository,), "environment": (environment,)}
+    if environment == PRODUCTION:
+        claims |= {"ref": (access.production_ref,), "event_name": DEPLOY_EVENTS}
+    elif environment == STAGING:
+        claims |= {"ref": (access.staging_ref,), "event_name": DEPLOY_EVENTS}
+    else:
+        claims |= {"ref": (PREVIEW_REF,), "event_name": PREVIEW_EVENTS}
+    return claims
+
+
+def ci_access(access: CiAccess, *, kv_mount: str = "secret") -> tuple[list[Policy], list[JwtRole]]:
+    """Per environment one read-only policy and one JWT role bound to the repository, the environment, the
+    branch and the events; the preview role, for pull requests, also lives shorter (10 min)."""
+    policies: list[Policy] = []
+    roles: list[JwtRole] = []
+    for env in access.environments:
+        name = ci_role_name(access.name, env)
+        policies.append(
+            Policy(
+                name, policy_hcl.ci_read_policy(mount=kv_mount, prefix=f"{CI_PREFIX}/{access.name}/{env}", name=name)
+            )
+        )
+        short = env == PREVIEW
+        roles.append(
+            JwtRole(
+                name=name,
+                policies=(name,),
+                bound_audiences=(f"https://github.com/{access.owner}",),
+                bound_claims=ci_claims(access, env),
+                bound_claims_type="glob" if short else "string",
+                token_ttl="5m" if short else "15m",
+                token_max_ttl="10m" if short else "30m",
+            )
+        )
+    return policies, roles
+
+
+def _check_inputs(workloads: Sequence[Workload], ci: Sequence[CiAccess]) -> None:
+    problems: list[str] = []
+    names: set[str] = set()
+    for i, w in enumerate(workloads):
+        for key, pattern in (("name", _NAME), ("namespace", _DNS_LABEL), ("service_account", _DNS_LABEL)):
+            value = getattr(w, key)
+            if not isinstance(value, str) or not pattern.match(value):
+                problems.append(f"workloads[{i}].{key}: {value!r}; accepted: a DNS-1123 label such as orders-api")
+        if w.name in names:
+            problems.append(f"workloads[{i}].name: {w.name!r} appears twice; accepted: one entry per workload")
+        names.add(w.name)
+    repo_names: set[str] = set()
+    for i, c in enumerate(ci):
+        if not isinstance(c.repository, str) or not _REPO.match(c.repository):
+            problems.append(f"ci[{i}].repository: {c.repository!r}; accepted: owner/name")
+            continue
+        if not _DNS_LABEL.match(c.name):
+            problems.append(
+                f"ci[{i}].repository: {c.repository!r}; accepted: a name of lower-case letters, digits and '-' "
+                "(it names the Vault roles ci-<name>-<environment>)"
+            )
+        if c.name in repo_names:
+            problems.append(f"ci[{i}].repository: {c.repository!r}: another entry has the name {c.name!r}")
+        repo_names.add(c.name)
+        envs = c.environments
+        if not isinstance(envs, tuple) or not envs or len(set(envs)) != len(envs) or set(envs) - set(CI_ENVIRONMENTS):
+            problems.append(
+                f"ci[{i}].environments: {envs!r}; accepted: a non-empty tuple of distinct {', '.join(CI_ENVIRONMENTS)}"
+            )
+        for key in ("production_ref", "staging_ref"):
+            value = getattr(c, key)
+            if not isinstance(value, str) or not _REF.match(value):
+                problems.append(f"ci[{i}].{key}: {value!r}; accepted: a branch ref such as refs/heads/main")
+    if problems:
+        raise ConfigurationError(problems)
 
 
 def platform_config(
     *,
-    app: str,
-    app_namespace: str,
-    github_repository: str,
-    app_service_account: str | None = None,
-    ci_ref: str | None = "refs/heads/main",
-    ci_environment: str | None = None,
-    ci_audiences: Sequence[str] | None = None,
+    workloads: Sequence[Workload],
+    ci: Sequence[CiAccess],
     kv_mount: str = "secret",
     max_versions: int = 10,
     rotation_period: str = DEFAULT_ROTATION_PERIOD,
     audit_file: str = "/vault/audit/audit.log",
-    extra_workloads: Sequence[tuple[str, str]] = (),
 ) -> VaultConfig:
-    """The platform's Vault configuration: the app (and any ``(name, namespace)`` extra workloads) read
-    their own KV path through Kubernetes auth; CI reads ``ci/*`` through GitHub OIDC.
+    """The platform's Vault configuration: each workload reads its own KV path through Kubernetes auth;
+    each CI repository gets per GitHub environment a role and a policy reading only that environment's
+    ``ci/<name>/<environment>/*`` through GitHub OIDC. Pure; ``ConfigurationError`` names every bad input.
 
     ``rotation_period`` accepts ``90d`` as well as ``2160h``; it is stored in hours.
     """
-    workloads = [(app, app_namespace, app_service_account), *[(n, ns, None) for n, ns in extra_workloads]]
+    _check_inputs(workloads, ci)
     policies = [
-        Policy(app_policy_name(n), policy_hcl.app_read_policy(n, mount=kv_mount, prefix=APPS_PREFIX))
-        for n, _, _ in workloads
+        Policy(app_policy_name(w.name), policy_hcl.app_read_policy(w.name, mount=kv_mount, prefix=APPS_PREFIX))
+        for w in workloads
     ]
-    policies.append(Policy(CI_POLICY, policy_hcl.ci_read_policy(mount=kv_mount, prefix=CI_PREFIX)))
-    roles = tuple(kubernetes_role(n, ns, service_account=sa) for n, ns, sa in workloads)
-    ci = github_ci_role(github_repository, audiences=ci_audiences, ref=ci_ref, environment=ci_environment)
+    roles = tuple(kubernetes_role(w.name, w.namespace, service_account=w.service_account) for w in workloads)
+    jwt_roles: list[JwtRole] = []
+    for access in ci:
+        pols, jroles = ci_access(access, kv_mount=kv_mount)
+        policies += pols
+        jwt_roles += jroles
     try:
         period = format_duration(parse_duration(rotation_period))
     except ValueError:
         period = rotation_period  # reported by validate() below, with the field name
+    auth: list[AuthMethod] = [KubernetesAuth(roles=roles)]
+    if jwt_roles:
+        auth.append(JwtAuth(roles=tuple(jwt_roles)))
     cfg = VaultConfig(
         kv=KvMount(path=kv_mount, max_versions=max_versions, rotation_period=period),
         policies=tuple(policies),
-        auth=(KubernetesAuth(roles=roles), JwtAuth(roles=(ci,))),
+        auth=tuple(auth),
         audit=(FileAudit(file_path=audit_file),),
     )
     validate(cfg)

@@ -303,10 +303,10 @@ def app_read_policy(app: str, *, mount: str = "secret", prefix: str = "apps") ->
     )
 
 
-def ci_read_policy(*, mount: str = "secret", prefix: str = "ci") -> str:
+def ci_read_policy(*, mount: str = "secret", prefix: str = "ci", name: str = "ci") -> str:
     """Read-only access to ``<mount>/data/<prefix>/*`` (CI deploy credentials) and nothing else."""
     return render_policy(
         [PathRule(kv_data_path(mount, prefix) + "/*", ("read",))],
-        name="ci",
+        name=name,
         comment=f"CI (GitHub Actions OIDC): read the deploy credentials under {mount}/{prefix}/* only.",
     )

@@ -194,9 +194,10 @@ def test_secrets_come_from_github_or_only_from_vault(combo: tuple) -> None:
                 if secret_names_in(job):
                     (step,) = vault
                     w = step["with"]
-                    assert w["url"] == opts.vault_address and w["method"] == "jwt" and w["role"] == "ci"
-                    assert w["jwtGithubAudience"] == "https://github.com/example-org" and w["exportEnv"] is False
                     env = job.get("environment", "preview")
+                    assert w["url"] == opts.vault_address and w["method"] == "jwt"
+                    assert w["role"] == f"ci-{opts.repository}-{env}"  # the environment's own Vault role
+                    assert w["jwtGithubAudience"] == "https://github.com/example-org" and w["exportEnv"] is False
                     for n in secret_names_in(job):
                         assert f"secret/data/ci/{env} {n} | {n}" in w["secrets"]
             else:

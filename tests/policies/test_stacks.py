@@ -201,7 +201,9 @@ def test_vault_server_hcl_builder_passes_vault_rules() -> None:
 def test_vault_declarative_document_has_an_audit_device_and_no_literal_secret() -> None:
     from components.vault import declarative as d
 
-    cfg = d.platform_config(app="orders-api", app_namespace="apps", github_repository="acme/orders-api")
+    cfg = d.platform_config(
+        workloads=[d.Workload("orders-api", "apps", "orders-api")], ci=[d.CiAccess("acme/orders-api")]
+    )
     doc = json.dumps(d.to_document(cfg))
     cm = e.record("kubernetes:core/v1:ConfigMap", e.configmap("vault-declarative", {"vault-config.json": doc}))
     hcl = e.record("kubernetes:core/v1:ConfigMap", e.configmap("vault", {"vault.hcl": "ui = true\n"}))

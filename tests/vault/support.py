@@ -102,6 +102,7 @@ def github_token(
     issuer: str = dc.GITHUB_OIDC_ISSUER,
     ttl: int = 300,
     environment: str | None = None,
+    event_name: str = "push",
 ) -> str:
     """A token shaped like GitHub Actions' OIDC tokens, signed by the test key."""
     now = int(time.time())
@@ -117,10 +118,13 @@ def github_token(
         "ref": ref,
         "ref_type": "branch",
         "workflow": "deploy",
-        "event_name": "push",
+        "event_name": event_name,
         "actor": "octocat",
         "run_id": "1",
     }
+    if event_name.startswith("pull_request"):
+        claims["sub"] = f"repo:{repository}:pull_request"
+        claims["ref_type"] = ""
     if environment:
         claims["environment"] = environment
         claims["sub"] = f"repo:{repository}:environment:{environment}"
@@ -204,7 +208,9 @@ def configuration_document(bao: OpenBao, jwt_public_pem: str) -> dict[str, Any]:
     without internet: JWT keys instead of GitHub's discovery URL, an explicit Kubernetes CA certificate
     (no service-account files here), and the audit file in the test directory."""
     cfg = dc.platform_config(
-        app=APP, app_namespace=APP_NAMESPACE, github_repository=REPOSITORY, audit_file=str(bao.tmp_dir / "audit.log")
+        workloads=[dc.Workload(APP, APP_NAMESPACE, APP)],
+        ci=[dc.CiAccess(REPOSITORY)],
+        audit_file=str(bao.tmp_dir / "audit.log"),
     )
     doc = dc.to_document(cfg)
     for method in doc["auth"]:

@@ -12,16 +12,14 @@ import yaml
 
 from components.vault import declarative as dc
 from components.vault.policy_hcl import parse_policy
-from tools.vault.reconcile import jwt_role_body, kubernetes_role_body
+from tools.vault.reconcile import KUBERNETES_ROLE_DEFAULTS, jwt_role_body, kubernetes_role_body
 
 
 def platform() -> dc.VaultConfig:
     return dc.platform_config(
-        app="orders-api",
-        app_namespace="web",
-        github_repository="example-org/orders-api",
+        workloads=[dc.Workload("orders-api", "web", "orders-api"), dc.Workload("billing", "billing", "billing")],
+        ci=[dc.CiAccess("example-org/orders-api")],
         rotation_period="90d",
-        extra_workloads=[("billing", "billing")],
     )
 
 
@@ -58,13 +56,15 @@ def test_one_kubernetes_role_per_workload_bound_to_its_service_account_and_names
         ("billing", "billing", "billing", ("app-billing",)),
     ]
     body = kubernetes_role_body(k8s.roles[0])  # what reconcile writes to auth/kubernetes/role/orders-api
-    assert body == {
+    assert {k: v for k, v in body.items() if body[k] != KUBERNETES_ROLE_DEFAULTS[k]} == {
         "bound_service_account_names": ["orders-api"],
         "bound_service_account_namespaces": ["web"],
         "token_policies": ["app-orders-api"],
         "token_ttl": 3600,
         "token_max_ttl": 14400,
     }
+    # every other field is sent with Vault's default, so a field set by hand is put back
+    assert set(body) == set(KUBERNETES_ROLE_DEFAULTS) and body["token_period"] == 0
 
 
 def test_each_app_policy_reads_only_its_own_path_and_ci_only_ci() -> None:
@@ -75,19 +75,40 @@ def test_each_app_policy_reads_only_its_own_path_and_ci_only_ci() -> None:
         ("secret/data/apps/orders-api/*", ("read",)),
     }
     assert paths["app-billing"] == {("secret/data/apps/billing", ("read",)), ("secret/data/apps/billing/*", ("read",))}
-    assert paths["ci"] == {("secret/data/ci/*", ("read",))}
+    for env in ("production", "staging", "preview"):
+        assert paths[f"ci-orders-api-{env}"] == {(f"secret/data/ci/orders-api/{env}/*", ("read",))}
+    assert dc.ci_secret_path("orders-api", "preview") == "secret/data/ci/orders-api/preview"
+    assert len(paths) == 5
 
 
-def test_github_role_is_bound_to_issuer_audience_repository_and_branch() -> None:
+def test_one_github_role_per_environment_bound_to_repository_environment_branch_and_event() -> None:
     jwt = next(a for a in platform().auth if isinstance(a, dc.JwtAuth))
     assert jwt.bound_issuer == jwt.oidc_discovery_url == "https://token.actions.githubusercontent.com"
-    role = jwt.roles[0]
-    body = jwt_role_body(role)
-    assert body["bound_claims"] == {"repository": ["example-org/orders-api"], "ref": ["refs/heads/main"]}
-    assert body["bound_audiences"] == ["https://github.com/example-org"]
-    assert body["token_policies"] == ["ci"] and body["role_type"] == "jwt" and body["token_ttl"] == 900
-    env_role = dc.github_ci_role("o/r", ref=None, environment="production")
-    assert env_role.bound_claims == {"repository": ("o/r",), "environment": ("production",)}
+    bodies = {r.name: jwt_role_body(r) for r in jwt.roles}
+    assert list(bodies) == ["ci-orders-api-production", "ci-orders-api-staging", "ci-orders-api-preview"]
+    repo = ["example-org/orders-api"]
+    assert bodies["ci-orders-api-production"]["bound_claims"] == {
+        "repository": repo,
+        "environment": ["production"],
+        "ref": ["refs/heads/main"],
+        "event_name": ["push", "workflow_dispatch"],
+    }
+    assert bodies["ci-orders-api-staging"]["bound_claims"]["ref"] == ["refs/heads/staging"]
+    preview = bodies["ci-orders-api-preview"]
+    assert preview["bound_claims"] == {
+        "repository": repo,
+        "environment": ["preview"],
+        "ref": ["refs/pull/*/merge"],
+        "event_name": ["pull_request"],
+    }
+    assert preview["bound_claims_type"] == "glob" and preview["token_ttl"] == 300 and preview["token_max_ttl"] == 600
+    for name, body in bodies.items():
+        assert body["bound_audiences"] == ["https://github.com/example-org"]
+        assert body["token_policies"] == [name] and body["role_type"] == "jwt"
+    assert bodies["ci-orders-api-production"]["token_ttl"] == 900
+    assert dc.ci_role_name("Orders-API", "staging") == "ci-orders-api-staging"
+    only_prod = dc.platform_config(workloads=[], ci=[dc.CiAccess("o/r", environments=("production",))])
+    assert dc.outputs(only_prod)["jwt_roles"] == ["ci-r-production"]
 
 
 def test_outputs_name_the_auth_mounts_and_roles() -> None:
@@ -97,7 +118,7 @@ def test_outputs_name_the_auth_mounts_and_roles() -> None:
         "kubernetes_auth_path": "kubernetes",
         "kubernetes_roles": ["orders-api", "billing"],
         "jwt_auth_path": "jwt",
-        "jwt_roles": ["ci"],
+        "jwt_roles": ["ci-orders-api-production", "ci-orders-api-staging", "ci-orders-api-preview"],
     }
     assert dc.app_secret_path("orders-api") == "secret/data/apps/orders-api"
 
@@ -149,11 +170,11 @@ def test_unknown_keys_auth_types_and_bad_hcl_are_all_reported_with_their_field()
         (lambda d: d["audit"][0].update(file_path="relative.log"), "audit[0].file_path: 'relative.log'"),
         (
             lambda d: d["policies"].append({"name": "root", "hcl": 'path "*" { capabilities = ["sudo"] }'}),
-            "policies[3].name: policy name 'root'",
+            "policies[5].name: policy name 'root'",
         ),
         (
             lambda d: d["policies"].append({"name": "everything", "hcl": 'path "*" { capabilities = ["read"] }'}),
-            "policies[3].hcl: policy 'everything' grants ['read'] on every path",
+            "policies[5].hcl: policy 'everything' grants ['read'] on every path",
         ),
         (lambda d: d.update(kind="Other"), "kind: 'Other'; accepted: VaultConfiguration"),
         (lambda d: d.pop("apiVersion"), "apiVersion: missing (required)"),
@@ -173,11 +194,30 @@ def test_yaml_syntax_errors_give_the_line() -> None:
         dc.load_document("- a list\n")
 
 
-def test_builder_validates_its_own_output() -> None:
+def test_builder_validates_its_inputs_and_its_own_output() -> None:
+    one = [dc.Workload("a", "b", "a")]
     with pytest.raises(dc.ConfigurationError, match=r"kv.rotation_period: 'soon'"):
-        dc.platform_config(app="a", app_namespace="b", github_repository="o/r", rotation_period="soon")
-    with pytest.raises(dc.ConfigurationError, match=r"bound_claims.repository"):
-        dc.platform_config(app="a", app_namespace="b", github_repository="not-a-repo")
+        dc.platform_config(workloads=one, ci=[dc.CiAccess("o/r")], rotation_period="soon")
+    with pytest.raises(dc.ConfigurationError) as err:
+        dc.platform_config(
+            workloads=[*one, dc.Workload("a", "B_ad", "a")],
+            ci=[
+                dc.CiAccess("not-a-repo"),
+                dc.CiAccess("o/r", environments=("prod",)),
+                dc.CiAccess("p/r", production_ref="main"),
+                dc.CiAccess("o/My.Repo"),
+            ],
+        )
+    assert err.value.problems == [
+        "workloads[1].namespace: 'B_ad'; accepted: a DNS-1123 label such as orders-api",
+        "workloads[1].name: 'a' appears twice; accepted: one entry per workload",
+        "ci[0].repository: 'not-a-repo'; accepted: owner/name",
+        "ci[1].environments: ('prod',); accepted: a non-empty tuple of distinct production, staging, preview",
+        "ci[2].repository: 'p/r': another entry has the name 'r'",
+        "ci[2].production_ref: 'main'; accepted: a branch ref such as refs/heads/main",
+        "ci[3].repository: 'o/My.Repo'; accepted: a name of lower-case letters, digits and '-' (it names the Vault "
+        "roles ci-<name>-<environment>)",
+    ]
 
 
 def test_durations() -> None:

@@ -122,13 +122,13 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         t0 = time.monotonic()
         res = cli("reconcile", "--config", str(config_path), "--token-file", str(root_file), addr=addr)
         first_run = time.monotonic() - t0
-        assert res.code == 0 and "applied 10 change(s)" in res.out, res
+        assert res.code == 0 and "applied 14 change(s)" in res.out, res
         t0 = time.monotonic()
         res = cli("reconcile", "--config", str(config_path), "--token-file", str(root_file), addr=addr)
         second_run = time.monotonic() - t0
         assert res.code == 0, res
         assert res.out.startswith("no changes:"), res.out
-        print(f"reconcile: first run {first_run:.2f}s (10 changes), second run {second_run:.2f}s (no changes)")
+        print(f"reconcile: first run {first_run:.2f}s (14 changes), second run {second_run:.2f}s (no changes)")
 
         # what reconcile wrote, read back from the server
         role = admin.read("auth/kubernetes/role/orders-api")["data"]
@@ -139,14 +139,20 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         assert "file/" in admin.sys.list_enabled_audit_devices()["data"]
 
         # drift and pruning: a hand-edited policy is restored; unmanaged policies/roles go only with --prune
-        admin.sys.create_or_update_acl_policy("ci", 'path "secret/data/*" { capabilities = ["read"] }')
+        admin.sys.create_or_update_acl_policy(
+            "ci-orders-api-production", 'path "secret/data/*" { capabilities = ["read"] }'
+        )
         admin.sys.create_or_update_acl_policy("hand-made", 'path "secret/data/x" { capabilities = ["read"] }')
         admin.write_data(
             "auth/kubernetes/role/stray",
             data={"bound_service_account_names": ["s"], "bound_service_account_namespaces": ["s"]},
         )
         res = cli("reconcile", "--config", str(config_path), addr=addr, token=root)
-        assert res.code == 0 and "~ update policy ci: HCL differs" in res.out and "applied 1 change(s)" in res.out
+        assert (
+            res.code == 0
+            and "~ update policy ci-orders-api-production: HCL differs" in res.out
+            and "applied 1 change(s)" in res.out
+        )
         assert "hand-made" in admin.sys.list_acl_policies()["data"]["keys"]
         res = cli("reconcile", "--config", str(config_path), "--prune", addr=addr, token=root)
         assert res.code == 0, res
@@ -224,7 +230,7 @@ def test_issue6_full_path(tmp_path: Path) -> None:
         # --- sealed: every command fails with one clear line -------------------------------------------------
         bao.seal(root)
         res = cli("status", addr=addr)
-        assert res.code == 0 and "sealed (0 of 2 keys given, 2 more needed)" in res.out, res
+        assert res.code == 2 and "sealed (0 of 2 keys given, 2 more needed)" in res.out, res
         for args in (
             ["reconcile", "--config", str(config_path)],
             ["seed", "-"],

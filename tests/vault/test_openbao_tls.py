@@ -47,7 +47,7 @@ def test_prod_configuration_with_tls_probes_and_metrics(tmp_path: Path) -> None:
         assert probes() == (501, 204)  # not initialised: not ready, but alive (an operator must init it)
 
         res = cli("status", "--ca-cert", str(ca), addr=base)
-        assert res.code == 0 and "not initialised" in res.out, res
+        assert res.code == 2 and "not initialised" in res.out, res  # like `vault status`: 2 = not unsealed
         assert_one_line_failure(cli("status", addr=base), "TLS error", "certificate verify failed", "--ca-cert")
         plain = base.replace("https://", "http://")
         assert_one_line_failure(cli("status", addr=plain), "speaks TLS: use an https:// address")

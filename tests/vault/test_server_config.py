@@ -99,3 +99,20 @@ def test_facts_for_the_component() -> None:
 def test_declarative_audit_stanza() -> None:
     hcl = sc.render_server_hcl(sc.ServerConfigInput(audit_devices=(sc.AuditFileStanza(),)))
     assert 'audit "file" "file" {' in hcl and 'file_path = "/vault/audit/audit.log"' in hcl
+
+
+def test_raft_uses_production_timing() -> None:
+    """Issue 20: without ``performance_multiplier = 1`` Raft runs at its slow default (5) and init took
+    5.5-9.7 s instead of 1.2-1.8 s (docs/SECURITY_GUIDE.md#init-timed-out)."""
+    for cfg in (
+        sc.ServerConfigInput(environment="dev"),
+        sc.ServerConfigInput(environment="prod", tls=sc.TlsFiles("t")),
+    ):
+        hcl = sc.render_server_hcl(cfg)
+        raft = hcl.split('storage "raft" {', 1)[1].split("\n}\n", 1)[0]
+        assert "  performance_multiplier = 1" in raft.splitlines()
+    for bad in (0, 11, True, "1"):
+        with pytest.raises(
+            sc.ServerConfigError, match=r"raft_performance_multiplier: .*accepted: an integer from 1 to 10"
+        ):
+            sc.render_server_hcl(sc.ServerConfigInput(raft_performance_multiplier=bad))  # type: ignore[arg-type]

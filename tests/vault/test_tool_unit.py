@@ -53,7 +53,9 @@ def closed_address() -> str:
 def valid_config(tmp_path: Path) -> Path:
     path = tmp_path / "vault-config.yaml"
     path.write_text(
-        dc.render_document(dc.platform_config(app="orders-api", app_namespace="web", github_repository=REPOSITORY))
+        dc.render_document(
+            dc.platform_config(workloads=[dc.Workload("orders-api", "web", "orders-api")], ci=[dc.CiAccess(REPOSITORY)])
+        )
     )
     return path
 
@@ -90,8 +92,28 @@ def test_invalid_configuration_fails_before_any_request(tmp_path: Path) -> None:
         "policies[0].hcl: policy 'app-orders-api', line 2: unknown capability 'own'",
         "auth[1].type: 'github' is not a supported auth type; accepted: jwt, kubernetes",
     )
+    assert res.code == EXIT_USAGE  # a malformed document is bad input, like a bad flag
     res = run("reconcile", "--config", str(tmp_path / "missing.yaml"), addr=closed_address(), token="t")
     assert_one_line_failure(res, "cannot read it")
+    assert res.code == EXIT_USAGE
+    bad.write_text("kv: [unclosed\n")
+    res = run("reconcile", "--config", str(bad), addr=closed_address(), token="t")
+    assert_one_line_failure(res, "not valid YAML/JSON at line")
+    assert res.code == EXIT_USAGE
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("secrets: {}\n")
+    res = run("seed", str(seed), addr=closed_address(), token="t")
+    assert_one_line_failure(res, "seed document")
+    assert res.code == EXIT_USAGE
+
+
+def test_help_gives_the_one_exit_code_table() -> None:
+    for args in (["--help"], ["reconcile", "--help"], ["status", "--help"]):
+        text = run_process(*args).out
+        assert "exit status:\n  0   ok (status: Vault is unsealed)\n  1   Vault error" in text, text
+        assert "  2   bad input: a flag, a malformed document or file; status: Vault is sealed" in text
+        assert "  3   rotation-report: a secret is overdue for rotation" in text
+        assert text.count("exit status:") == 1
 
 
 @pytest.mark.parametrize(

@@ -1,20 +1,27 @@
 """``python -m tools.vault <command>``: the Vault operations that must not live in Pulumi state.
 
-Commands (each takes ``--address`` (default ``$VAULT_ADDR``), ``--ca-cert`` (default ``$VAULT_CACERT``)
-and, where a token is needed, ``--token-file`` (default ``$VAULT_TOKEN``)):
+Commands (each takes ``--address`` (default ``$VAULT_ADDR``), ``--ca-cert`` (default ``$VAULT_CACERT``),
+``--timeout`` (seconds per request, default 60 like the Vault CLI) and, where a token is needed,
+``--token-file`` (default ``$VAULT_TOKEN``)):
 
-``status``            seal state (no token needed).
+``status``            seal state (no token needed); exit 0 unsealed, 2 sealed or not initialised, 1 error,
+                      like ``vault status``; ``--wait SECONDS`` polls until unsealed (bounded).
 ``init``              Shamir shares/threshold; keys PGP-encrypted with ``--pgp-key`` files, otherwise
-                      written to a new mode-0600 file (never overwritten); the root token likewise.
-                      Nothing secret on stdout unless ``--print-secrets``.
+                      written to new mode-0600 files (never overwritten) in ``--out`` (default
+                      ``$XDG_STATE_HOME/hardening/vault``), refused inside a git work tree unless ``--force``.
+                      A timed-out answer is checked against ``sys/init``: the message says whether the keys
+                      are lost and how to recover. Nothing secret on stdout unless ``--print-secrets``.
 ``unseal``            keys from ``--key-file`` (the init JSON or one key per line) or standard input
                       (hidden prompt on a terminal); prints "2 of 3 keys, 1 more needed".
-``reconcile``         validate the declarative configuration document, print the plan, apply it
-                      (``--dry-run``: plan only; ``--prune``: also delete unmanaged policies and roles).
+``reconcile``         validate the declarative configuration document, compute and print the plan (every
+                      change, every unmanaged item), then apply it in dependency order, stopping at the
+                      first refusal (``--dry-run``: plan only; ``--prune[=CLASSES]``: also delete unmanaged
+                      policies, roles, auth methods, secrets engines, audit devices).
 ``seed``              write initial secrets from a file or ``-`` (stdin) without echoing them.
 ``rotation-report``   secrets older than their rotation period; exit code 3 when any is overdue.
 
-Exit codes: 0 success, 1 error (one line on stderr, no traceback), 2 usage, 3 overdue secrets.
+Exit codes (``connection.EXIT_CODES``, printed by ``--help``): 0 ok, 1 Vault error, 2 bad input (any
+malformed document or flag; ``status``: sealed or not initialised), 3 rotation overdue, 70 a bug.
 """
 
 from __future__ import annotations
@@ -27,18 +34,26 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
+
+import requests
 
 from components.vault import declarative
 from components.vault.declarative import DEFAULT_ROTATION_PERIOD, ConfigurationError
+from tools import cli as conv
 from tools.vault import reconcile as rec
 from tools.vault import secrets as sec
 from tools.vault.connection import (
+    DEFAULT_TIMEOUT,
+    EXIT_CODES,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_OVERDUE,
+    EXIT_SEALED,
     EXIT_USAGE,
     Target,
     ToolError,
@@ -51,29 +66,71 @@ from tools.vault.connection import (
 
 DEFAULT_KEYS_FILE = "vault-unseal-keys.json"
 DEFAULT_ROOT_TOKEN_FILE = "vault-root-token"  # noqa: S105 - a file name
+PROGRESS_EVERY = 5.0  # seconds between "waiting for Vault ..." lines
+MAX_WAIT = 3600.0
+INIT_SETTLE = 60.0  # after a lost init answer: how long to ask sys/init whether Vault initialised anyway
+RECOVERY_ANCHOR = "docs/SECURITY_GUIDE.md#init-timed-out"
+T = TypeVar("T")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # one line, exit 2, like every other failure
-        self.exit(EXIT_USAGE, f"error: {message} (see `{self.prog} --help`)\n")
+def default_key_dir() -> Path:
+    """``$XDG_STATE_HOME/hardening/vault`` (``~/.local/state/hardening/vault`` when unset or relative)."""
+    state = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(state) if state and Path(state).is_absolute() else Path.home() / ".local" / "state"
+    return base / "hardening" / "vault"
+
+
+def git_work_tree(path: Path) -> Path | None:
+    """The git work tree that contains ``path`` (a ``.git`` directory or file in it or a parent), if any."""
+    here = path.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def exit_code_table() -> str:
+    return "exit status:\n" + "\n".join(f"  {code:<3} {meaning}" for code, meaning in EXIT_CODES)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: accepted: a number of seconds") from None
+    if not 0 < value <= MAX_WAIT:
+        raise argparse.ArgumentTypeError(f"{text!r}: accepted: seconds, more than 0 and at most {MAX_WAIT:.0f}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _Parser(add_help=False)
+    common = conv.Parser(add_help=False)
     common.add_argument("--address", help="Vault URL (default: $VAULT_ADDR)")
     common.add_argument("--ca-cert", help="PEM CA bundle that signed Vault's certificate (default: $VAULT_CACERT)")
-    common.add_argument("--timeout", type=float, default=10.0, help="seconds per request (default 10)")
-    tok = _Parser(add_help=False)
+    common.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds per request (default {DEFAULT_TIMEOUT:.0f}, like the Vault CLI)",
+    )
+    tok = conv.Parser(add_help=False)
     tok.add_argument("--token-file", help="file holding the token (default: $VAULT_TOKEN)")
 
-    p = _Parser(
+    p = conv.Parser(
         prog="python -m tools.vault",
-        description="Vault operations: init, unseal, reconcile, seed, "
+        description="Vault operations: status, init, unseal, reconcile, seed, "
         "rotation report. Secrets never reach stdout unless asked for.",
     )
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.epilog = exit_code_table()  # the tool's own table (one table, not the generic one)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=conv.Parser)
 
-    sub.add_parser("status", parents=[common], help="show the seal state")
+    st = sub.add_parser("status", parents=[common], help="show the seal state (exit 0 unsealed, 2 sealed)")
+    st.add_argument(
+        "--wait",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="poll until Vault is unsealed, at most this long (a progress line every 5 s on stderr)",
+    )
 
     i = sub.add_parser("init", parents=[common], help="initialise Vault (Shamir keys)")
     i.add_argument("--shares", type=int, default=5, help="number of key shares (default 5)")
@@ -88,15 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--root-token-pgp-key", metavar="FILE", help="PGP public key file to encrypt the root token")
     i.add_argument(
+        "--out",
+        metavar="DIR",
+        help="directory for the key files, created mode 0700 (default: $XDG_STATE_HOME/hardening/vault, "
+        "i.e. ~/.local/state/hardening/vault); refused inside a git work tree unless --force",
+    )
+    i.add_argument(
         "--keys-file",
-        default=DEFAULT_KEYS_FILE,
-        help=f"new file for the keys (mode 0600; default {DEFAULT_KEYS_FILE}); refused if it exists",
+        help=f"new file for the keys (mode 0600; default <--out>/{DEFAULT_KEYS_FILE}); refused if it exists",
     )
     i.add_argument(
         "--root-token-file",
-        default=DEFAULT_ROOT_TOKEN_FILE,
-        help=f"new file for the root token (mode 0600; default {DEFAULT_ROOT_TOKEN_FILE})",
+        help=f"new file for the root token (mode 0600; default <--out>/{DEFAULT_ROOT_TOKEN_FILE})",
     )
+    i.add_argument("--force", action="store_true", help="allow writing the key files inside a git work tree")
     i.add_argument("--print-secrets", action="store_true", help="also print the keys and root token on stdout")
 
     u = sub.add_parser("unseal", parents=[common], help="submit unseal keys")
@@ -109,10 +171,17 @@ def build_parser() -> argparse.ArgumentParser:
         "without it keys are read from standard input",
     )
 
-    r = sub.add_parser("reconcile", parents=[common, tok], help="apply the declarative configuration")
+    r = sub.add_parser("reconcile", parents=[common, tok], help="plan, then apply the declarative configuration")
     r.add_argument("--config", required=True, help="configuration document (YAML/JSON), or - for stdin")
     r.add_argument("--dry-run", action="store_true", help="print the plan only")
-    r.add_argument("--prune", action="store_true", help="also delete policies and roles not in the configuration")
+    r.add_argument(
+        "--prune",
+        nargs="?",
+        const="all",
+        metavar="CLASSES",
+        help="also delete unmanaged items: all (the default), or a comma-separated list of "
+        f"{', '.join(rec.PRUNE_CLASSES)}; root/default policies, system mounts and token/ are never deleted",
+    )
 
     s = sub.add_parser("seed", parents=[common, tok], help="write initial secrets (file or - for stdin)")
     s.add_argument("source", help="seed document (YAML/JSON) or - for standard input")
@@ -128,8 +197,35 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("--mount", help="KV v2 mount (default: from --config, else secret)")
     rr.add_argument("--prefix", default="", help="only secrets under this path")
     rr.add_argument("--rotation-period", help="default period for secrets without rotation_period metadata")
-    rr.add_argument("--json", action="store_true", help="machine-readable output for CI")
+    conv.add_json(rr)
+    for parser in sub.choices.values():
+        parser.epilog = exit_code_table()
     return p
+
+
+def waiting(fn: Callable[[], T], what: str, err: TextIO, every: float = PROGRESS_EVERY) -> T:
+    """Run ``fn`` while printing ``waiting for <what> (12 s)`` on ``err`` every ``every`` seconds."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            result.append(fn())
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=call, daemon=True)
+    start = time.monotonic()
+    worker.start()
+    while True:
+        worker.join(every)
+        if not worker.is_alive():
+            break
+        err.write(f"waiting for {what} ({time.monotonic() - start:.0f} s)\n")
+        err.flush()
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,7 +245,8 @@ def _load_config(source: str) -> declarative.VaultConfig:
     except ConfigurationError as exc:
         raise ToolError(
             f"invalid Vault configuration in {source} ({len(exc.problems)} problem(s), nothing "
-            f"applied): " + " | ".join(exc.problems)
+            f"applied): " + " | ".join(exc.problems),
+            EXIT_USAGE,
         ) from None
 
 
@@ -194,9 +291,7 @@ def pgp_key_b64(path: str) -> str:
     return base64.b64encode(raw).decode()
 
 
-def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
-    target = _target(args, need_token=False)
-    st = seal_status(target)
+def _status_line(target: Target, st: dict[str, Any]) -> str:
     state = "not initialised" if not st.get("initialized") else ("sealed" if st.get("sealed") else "unsealed")
     line = f"Vault at {target.address}: {state}"
     if st.get("initialized") and st.get("sealed"):
@@ -204,11 +299,128 @@ def cmd_status(args: argparse.Namespace, out: TextIO) -> int:
             f" ({st.get('progress', 0)} of {st.get('t')} keys given, {st.get('t', 0) - st.get('progress', 0)} "
             "more needed)"
         )
-    out.write(f"{line}; version {st.get('version', '?')}, {st.get('n', 0)} key shares, threshold {st.get('t', 0)}\n")
-    return EXIT_OK
+    return f"{line}; version {st.get('version', '?')}, {st.get('n', 0)} key shares, threshold {st.get('t', 0)}"
 
 
-def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
+def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Exit 0 unsealed, 2 sealed or not initialised, 1 error (like ``vault status``); ``--wait`` polls."""
+    target = _target(args, need_token=False)
+    start = time.monotonic()
+    deadline = start + (args.wait or 0)
+    next_note = start + PROGRESS_EVERY
+    while True:
+        problem: ToolError | None = None
+        st: dict[str, Any] | None = None
+        try:
+            st = seal_status(target)
+        except Exception as exc:
+            problem = explain(exc, target.address)
+            if problem is None:
+                raise
+        if st is not None and st.get("initialized") and not st.get("sealed"):
+            out.write(_status_line(target, st) + "\n")
+            return EXIT_OK
+        now = time.monotonic()
+        if now >= deadline:
+            if st is None:
+                assert problem is not None
+                if args.wait:
+                    raise ToolError(f"{problem} (gave up after {args.wait:.0f} s of --wait)", problem.code)
+                raise problem
+            out.write(_status_line(target, st) + "\n")
+            if args.wait:
+                err.write(f"gave up after {args.wait:.0f} s: Vault at {target.address} is still not unsealed\n")
+            return EXIT_SEALED
+        if now >= next_note:
+            state = "unreachable" if st is None else ("not initialised" if not st.get("initialized") else "sealed")
+            err.write(f"waiting for Vault at {target.address} to be unsealed: {state} ({now - start:.0f} s)\n")
+            err.flush()
+            next_note += PROGRESS_EVERY
+        time.sleep(min(1.0, max(0.0, deadline - now)))
+
+
+def _key_paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    out_dir = Path(args.out).expanduser() if args.out else default_key_dir()
+    keys = Path(args.keys_file).expanduser() if args.keys_file else out_dir / DEFAULT_KEYS_FILE
+    token = Path(args.root_token_file).expanduser() if args.root_token_file else out_dir / DEFAULT_ROOT_TOKEN_FILE
+    return keys, token
+
+
+def _prepare_key_dirs(paths: Sequence[Path], force: bool) -> None:
+    """Refuse a git work tree (unless ``force``); create missing directories with mode 0700."""
+    for path in paths:
+        tree = git_work_tree(path.parent if path.parent.exists() else _existing_ancestor(path))
+        if tree is not None and not force:
+            raise ToolError(
+                f"{path} is inside the git work tree {tree}: unseal keys and the root token must not be "
+                "committed; accepted: a directory outside any repository (--out DIR, default "
+                f"{default_key_dir()}), or --force",
+                EXIT_USAGE,
+            )
+    for path in paths:
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ToolError(f"cannot create the directory {path.parent}: {exc.strerror}", EXIT_USAGE) from None
+
+
+def _existing_ancestor(path: Path) -> Path:
+    here = path.resolve()
+    while not here.exists():
+        here = here.parent
+    return here
+
+
+def _after_lost_answer(target: Target, exc: BaseException, err: TextIO, wait: float = INIT_SETTLE) -> ToolError:
+    """The init request failed without an answer: ask ``sys/init`` whether Vault initialised anyway (a node
+    busy initialising may answer ``false`` or not at all for a while, so ask until ``wait`` runs out)."""
+    start = time.monotonic()
+    deadline, next_note = start + wait, start + PROGRESS_EVERY
+    known: bool | None = None
+    err.write(f"no answer from Vault at {target.address} to init: checking sys/init for up to {wait:.0f} s\n")
+    while True:
+        try:
+            known = bool(target.client(with_token=False).sys.read_init_status().get("initialized"))
+        except Exception:  # still busy or unreachable: try again until the deadline
+            known = None
+        now = time.monotonic()
+        if known or now >= deadline:
+            break
+        if now >= next_note:
+            err.write(f"waiting for Vault at {target.address} to report whether it initialised ({now - start:.0f} s)\n")
+            next_note += PROGRESS_EVERY
+        time.sleep(1.0)
+    cause = "did not answer in time" if isinstance(exc, requests.exceptions.Timeout) else "dropped the connection"
+    recovery = (
+        "Nobody holds its unseal keys or root token, so it can never be unsealed: wipe it and initialise again "
+        "with a longer --timeout (Kubernetes: scale the StatefulSet vault to 0, delete the PVCs data-vault-N and "
+        f"audit-vault-N, scale back, rerun init; see {RECOVERY_ANCHOR})"
+    )
+    if known:
+        return ToolError(
+            f"Vault at {target.address} {cause} to init, and sys/init now says it IS initialised: the unseal keys "
+            f"and root token it generated never reached this tool and are lost. {recovery}"
+        )
+    if known is None:
+        return ToolError(
+            f"Vault at {target.address} {cause} to init and sys/init could not be read: it may or may not be "
+            "initialised. Run `python -m tools.vault status`: if it says not initialised, rerun init with a longer "
+            f"--timeout; if it says sealed, the keys are lost. {recovery}"
+        )
+    return ToolError(
+        f"Vault at {target.address} {cause} to init, and sys/init says it is NOT initialised: nothing was "
+        "created and no key is lost; rerun init with a longer --timeout (default 60 s)"
+    )
+
+
+def _write_private(fd: int, text: str) -> None:
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not 1 <= args.threshold <= args.shares <= 255:
         raise ToolError(
             f"--shares {args.shares} --threshold {args.threshold}: accepted: 1 <= threshold <= shares <= 255",
@@ -227,7 +439,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
         )
     pgp_keys = [pgp_key_b64(p) for p in args.pgp_key] or None
     root_pgp = pgp_key_b64(args.root_token_pgp_key) if args.root_token_pgp_key else None
-    keys_path, token_path = Path(args.keys_file), Path(args.root_token_file)
+    keys_path, token_path = _key_paths(args)
     if keys_path.resolve() == token_path.resolve():
         raise ToolError("--keys-file and --root-token-file must be different files", EXIT_USAGE)
     for path in (keys_path, token_path):
@@ -235,22 +447,38 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
             raise ToolError(
                 f"{path} already exists: refusing to overwrite it; move it away or pass another file name", EXIT_USAGE
             )
+    _prepare_key_dirs((keys_path, token_path), args.force)
     target = _target(args, need_token=False)
     if seal_status(target).get("initialized"):
         raise ToolError(f"Vault at {target.address} is already initialised; nothing done")
     fds = [_create_private(keys_path)]
+
+    def discard() -> None:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        for path in (keys_path, token_path)[: len(fds)]:
+            with contextlib.suppress(OSError):
+                path.unlink()  # still empty: nothing was received
+
     try:
         fds.append(_create_private(token_path))
         client = target.client(with_token=False)
-        result = client.sys.initialize(
-            secret_shares=args.shares, secret_threshold=args.threshold, pgp_keys=pgp_keys, root_token_pgp_key=root_pgp
+        result = waiting(
+            lambda: client.sys.initialize(
+                secret_shares=args.shares,
+                secret_threshold=args.threshold,
+                pgp_keys=pgp_keys,
+                root_token_pgp_key=root_pgp,
+            ),
+            f"Vault at {target.address} to initialise (timeout {args.timeout:.0f} s)",
+            err,
         )
+    except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
+        discard()
+        raise _after_lost_answer(target, exc, err) from None
     except BaseException:
-        for fd in fds:
-            os.close(fd)
-        for path in (keys_path, token_path)[: len(fds)]:
-            with contextlib.suppress(OSError):
-                path.unlink()
+        discard()
         raise
     keys_doc = {
         "unseal_keys_b64": result["keys_base64"],
@@ -259,11 +487,19 @@ def cmd_init(args: argparse.Namespace, out: TextIO) -> int:
         "pgp_encrypted": bool(pgp_keys),
         "address": target.address,
     }
-    with os.fdopen(fds[0], "w") as fh:
-        json.dump(keys_doc, fh, indent=2)
-        fh.write("\n")
-    with os.fdopen(fds[1], "w") as fh:
-        fh.write(result["root_token"] + "\n")
+    try:
+        _write_private(fds[0], json.dumps(keys_doc, indent=2) + "\n")
+        _write_private(fds[1], result["root_token"] + "\n")
+    except OSError as exc:
+        # Vault is initialised and these are the only copies: hand them over rather than lose them.
+        err.write(
+            f"error: Vault at {target.address} is initialised but writing {keys_path} / {token_path} failed "
+            f"({exc.strerror}); the unseal keys and root token follow on stdout ONCE: store them now\n"
+        )
+        for n, key in enumerate(result["keys_base64"], 1):
+            out.write(f"unseal key {n}: {key}\n")
+        out.write(f"root token: {result['root_token']}\n")
+        return EXIT_ERROR
     keys_note = "PGP-encrypted to the given keys" if pgp_keys else "in clear: hand one share to each holder"
     token_note = "PGP-encrypted" if root_pgp else "in clear"
     out.write(
@@ -301,7 +537,7 @@ def _keys_from_file(path: str) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
-def cmd_unseal(args: argparse.Namespace, out: TextIO) -> int:
+def cmd_unseal(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = _target(args, need_token=False)
     st = seal_status(target)
     if not st.get("initialized"):
@@ -324,9 +560,11 @@ def cmd_unseal(args: argparse.Namespace, out: TextIO) -> int:
         try:
             return dict(client.sys.submit_unseal_key(key))
         except Exception as exc:
-            err = explain(exc, target.address)
+            problem = explain(exc, target.address)
+            if problem is None:
+                raise
             after = seal_status(target)
-            reason = str(err).split("refused the request: ")[-1]
+            reason = str(problem).split("refused the request: ")[-1]
             raise ToolError(
                 f"unseal key rejected by Vault at {target.address} ({reason}); progress is now "
                 f"{after.get('progress', 0)} of {after.get('t', '?')}: start again with valid "
@@ -354,17 +592,25 @@ def cmd_unseal(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_reconcile(args: argparse.Namespace, out: TextIO) -> int:
+def cmd_reconcile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    prune = rec.parse_prune(args.prune)
     cfg = _load_config(args.config)  # everything validated before the first request
     target = _target(args, need_token=True)
     client = authenticated_client(target)
-    changes = rec.plan(client, cfg, prune=args.prune)
-    if not changes:
+    the_plan = rec.plan(client, cfg, prune=prune)
+    changes = the_plan.changes
+    if changes:
+        out.write(f"plan for Vault at {target.address}: {len(changes)} change(s)\n")
+        for change in changes:
+            out.write(f"  {change.line()}\n")
+    else:
         out.write(f"no changes: Vault at {target.address} matches {args.config}\n")
+    if the_plan.unmanaged:
+        out.write(f"unmanaged: {len(the_plan.unmanaged)} item(s) on the server are not in {args.config}\n")
+        for item in the_plan.unmanaged:
+            out.write(f"  {item.line()}\n")
+    if not changes:
         return EXIT_OK
-    out.write(f"plan for Vault at {target.address}: {len(changes)} change(s)\n")
-    for change in changes:
-        out.write(f"  {change.line()}\n")
     if args.dry_run:
         out.write("dry run: nothing applied\n")
         return EXIT_OK
@@ -372,7 +618,7 @@ def cmd_reconcile(args: argparse.Namespace, out: TextIO) -> int:
     def report(line: str) -> None:
         out.write(f"  {line}\n")
 
-    rec.apply(changes, report=report)
+    rec.apply(changes, report=report, address=target.address)
     out.write(f"applied {len(changes)} change(s)\n")
     return EXIT_OK
 
@@ -402,7 +648,7 @@ def _require_kv2(client: Any, mount: str, address: str) -> None:
         )
 
 
-def cmd_seed(args: argparse.Namespace, out: TextIO) -> int:
+def cmd_seed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     mount, period = _mount_and_period(args)
     entries = sec.parse_seed(_read_text(args.source, "seed document"), period)  # validated before any write
     target = _target(args, need_token=True)
@@ -413,7 +659,7 @@ def cmd_seed(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def cmd_rotation_report(args: argparse.Namespace, out: TextIO) -> int:
+def cmd_rotation_report(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     mount, period = _mount_and_period(args)
     target = _target(args, need_token=True)
     client = authenticated_client(target)
@@ -423,7 +669,7 @@ def cmd_rotation_report(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OVERDUE if report["overdue"] else EXIT_OK
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "status": cmd_status,
     "init": cmd_init,
     "unseal": cmd_unseal,
@@ -434,18 +680,24 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Exit codes: ``connection.EXIT_CODES``. Known failures are one line on stderr; a bug exits 70 with the
+    traceback in a file (``tools.cli.run``)."""
     out = out or sys.stdout
-    err = err or sys.stderr
+    stream = err or sys.stderr
     args = build_parser().parse_args(argv)
     address = args.address or os.environ.get("VAULT_ADDR", "<no address>")
-    try:
-        return COMMANDS[args.command](args, out)
-    except BaseException as exc:  # every failure becomes one line
-        if isinstance(exc, SystemExit):
-            raise
-        tool_err = explain(exc, address)
-        err.write("error: " + " ".join(str(tool_err).split()) + "\n")
-        return tool_err.code if tool_err.code != EXIT_OK else EXIT_ERROR
+
+    def command() -> int:
+        try:
+            return COMMANDS[args.command](args, out, stream)
+        except Exception as exc:  # a known failure becomes one line; anything else is a bug (tools.cli.run)
+            tool_err = explain(exc, address)
+            if tool_err is None:
+                raise
+            stream.write("error: " + " ".join(str(tool_err).split()) + "\n")
+            return tool_err.code if tool_err.code != EXIT_OK else EXIT_ERROR
+
+    return conv.run("vault", command, err=stream)
 
 
 # Keep a reference for readers: require_unsealed is the check every authenticated command runs first.

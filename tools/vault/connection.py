@@ -17,9 +17,19 @@ import hvac.exceptions
 import requests
 
 EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
+EXIT_ERROR = 1  # Vault answered with an error, or could not be reached
+EXIT_USAGE = 2  # bad input: a flag, a malformed document, a missing file (nothing was sent to Vault)
+EXIT_SEALED = 2  # `status` only, like `vault status`: sealed or not initialised
 EXIT_OVERDUE = 3
+DEFAULT_TIMEOUT = 60.0  # seconds per request, as the Vault CLI (init on a busy node takes several seconds)
+
+EXIT_CODES = (
+    (EXIT_OK, "ok (status: Vault is unsealed)"),
+    (EXIT_ERROR, "Vault error: Vault refused a request or could not be reached"),
+    (EXIT_USAGE, "bad input: a flag, a malformed document or file; status: Vault is sealed or not initialised"),
+    (EXIT_OVERDUE, "rotation-report: a secret is overdue for rotation"),
+    (70, "a bug: the traceback is written to a file the message names"),
+)
 
 
 class ToolError(Exception):
@@ -35,7 +45,7 @@ class Target:
     address: str
     ca_cert: str | None
     token: str | None
-    timeout: float = 10.0
+    timeout: float = DEFAULT_TIMEOUT
 
     def client(self, *, with_token: bool = True) -> hvac.Client:
         verify: bool | str = self.ca_cert if self.ca_cert else True
@@ -48,7 +58,12 @@ class Target:
 
 
 def resolve_target(
-    address: str | None, ca_cert: str | None, token_file: str | None, *, need_token: bool, timeout: float = 10.0
+    address: str | None,
+    ca_cert: str | None,
+    token_file: str | None,
+    *,
+    need_token: bool,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> Target:
     addr = address or os.environ.get("VAULT_ADDR", "")
     if not addr:
@@ -120,8 +135,8 @@ def _vault_errors(exc: hvac.exceptions.VaultError) -> str:
     return " ".join(text.split())  # one line
 
 
-def explain(exc: BaseException, address: str) -> ToolError:
-    """Map any exception from hvac/requests to a one-line ``ToolError``."""
+def explain(exc: BaseException, address: str) -> ToolError | None:
+    """Map an exception from hvac/requests to a one-line ``ToolError``; ``None`` for anything else (a bug)."""
     if isinstance(exc, ToolError):
         return exc
     if isinstance(exc, requests.exceptions.SSLError):
@@ -131,7 +146,10 @@ def explain(exc: BaseException, address: str) -> ToolError:
             "Vault's certificate (or use the http:// scheme if the listener has no TLS)"
         )
     if isinstance(exc, requests.exceptions.Timeout):
-        return ToolError(f"Vault at {address} did not answer in time; check the address and the port-forward")
+        return ToolError(
+            f"Vault at {address} did not answer in time; check the address and the port-forward, "
+            "or pass a longer --timeout"
+        )
     if isinstance(exc, requests.exceptions.ConnectionError):
         text = str(exc)
         if "wrong version number" in text or "SSL" in text:
@@ -163,4 +181,4 @@ def explain(exc: BaseException, address: str) -> ToolError:
         return ToolError(f"Vault at {address} refused the request: {reason}")
     if isinstance(exc, KeyboardInterrupt):
         return ToolError("interrupted", 130)
-    return ToolError(f"unexpected {type(exc).__name__}: {exc}")
+    return None

@@ -31,7 +31,7 @@ import hvac.exceptions
 import yaml
 
 from components.vault.declarative import ROTATION_METADATA_KEY, format_duration, parse_duration
-from tools.vault.connection import ToolError
+from tools.vault.connection import EXIT_USAGE, ToolError
 
 _PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
@@ -52,12 +52,13 @@ def parse_seed(text: str, default_period: str) -> list[SeedEntry]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ToolError(f"seed document: not valid YAML/JSON{where}") from None
+        raise ToolError(f"seed document: not valid YAML/JSON{where}", EXIT_USAGE) from None
     problems: list[str] = []
     if not isinstance(doc, Mapping) or set(doc) != {"secrets"} or not isinstance(doc["secrets"], list):
         raise ToolError(
             "seed document: accepted: a mapping with one key, 'secrets', holding a list of "
-            "{path, data, rotation_period?}"
+            "{path, data, rotation_period?}",
+            EXIT_USAGE,
         )
     entries: list[SeedEntry] = []
     seen: set[str] = set()
@@ -106,9 +107,9 @@ def parse_seed(text: str, default_period: str) -> list[SeedEntry]:
             continue
         entries.append(SeedEntry(path, clean, format_duration(seconds)))
     if problems:
-        raise ToolError("invalid seed document (nothing written): " + " | ".join(problems))
+        raise ToolError("invalid seed document (nothing written): " + " | ".join(problems), EXIT_USAGE)
     if not entries:
-        raise ToolError("seed document: 'secrets' is empty; nothing to write")
+        raise ToolError("seed document: 'secrets' is empty; nothing to write", EXIT_USAGE)
     return entries
 
 

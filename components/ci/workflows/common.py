@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from components import versions
-from components.vault.declarative import CI_PREFIX, CI_ROLE, GITHUB_OIDC_ISSUER
+from components.vault.declarative import CI_PREFIX, GITHUB_OIDC_ISSUER, ci_role_name
 from components.vault.policy_hcl import kv_data_path
 
 RUNNER = "ubuntu-24.04"
@@ -55,7 +55,7 @@ GITHUB_ACTIONS_APP_ID = 15368
 # Vault: KV v2 mount and the JWT auth mount/role the SecretsVault component configures for CI.
 VAULT_KV_MOUNT = "secret"
 VAULT_JWT_PATH = "jwt"
-VAULT_ROLE = CI_ROLE
+VAULT_ROLE = ci_role_name  # (repository name, environment) -> the JWT role of that environment
 
 _GHCR = re.compile(r"^ghcr\.io/[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9._-]+)+$")
 _STACK = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -252,7 +252,7 @@ def vault_step(opts: WorkflowOptions, environment_expr: str, names: list[str]) -
             "url": opts.vault_address,
             "method": "jwt",
             "path": VAULT_JWT_PATH,
-            "role": VAULT_ROLE,
+            "role": VAULT_ROLE(opts.repository, environment_expr),
             "jwtGithubAudience": opts.vault_audience,
             "exportEnv": False,
             "secrets": " ;\n".join(lines) + "\n",
