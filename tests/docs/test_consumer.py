@@ -43,18 +43,28 @@ class ConsumerRun:
 
 
 def run_consumer(
-    platform_outputs: Mapping[str, Any], config: Mapping[str, str], *, secret_output_names: tuple[str, ...] = ()
+    platform_outputs: Mapping[str, Any],
+    config: Mapping[str, str],
+    *,
+    secret_output_names: tuple[str, ...] = (),
+    registered: list[tuple[str, str, dict[str, Any]]] | None = None,
 ) -> ConsumerRun:
-    """Run examples/consumer/__main__.py under mocks; its StackReference reads ``platform_outputs``."""
-    return contextvars.Context().run(_run, dict(platform_outputs), dict(config), list(secret_output_names))
+    """Run examples/consumer/__main__.py under mocks; its StackReference reads ``platform_outputs``.
+    ``registered`` (optional) collects what was registered, also when the program fails."""
+    seen = registered if registered is not None else []
+    return contextvars.Context().run(_run, dict(platform_outputs), dict(config), list(secret_output_names), seen)
 
 
-def _run(platform_outputs: dict[str, Any], config: dict[str, str], secret_names: list[str]) -> ConsumerRun:
+def _run(
+    platform_outputs: dict[str, Any],
+    config: dict[str, str],
+    secret_names: list[str],
+    registered: list[tuple[str, str, dict[str, Any]]],
+) -> ConsumerRun:
     import pulumi
     from pulumi.runtime import settings as ps
 
     project = yaml.safe_load((CONSUMER / "Pulumi.yaml").read_text())["name"]
-    registered: list[tuple[str, str, dict[str, Any]]] = []
 
     class Mocks(pulumi.runtime.Mocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
@@ -119,8 +129,25 @@ async def _outputs() -> tuple[dict[str, Any], set[str]]:
     return result, secret
 
 
+def _expected_env(platform: Mapping[str, Any], service: str) -> dict[str, str]:
+    entry = platform["services"][service]
+    return {
+        "SERVICE_NAME": service,
+        "SERVICE_URL": entry["url"],
+        "VAULT_ADDR": platform["vaultAddress"],
+        "VAULT_AUTH_METHOD": "kubernetes",
+        "VAULT_AUTH_MOUNT": platform["vaultAuth"]["kubernetes_auth_path"],
+        "VAULT_ROLE": entry["vaultRole"],
+        "VAULT_KV_MOUNT": platform["vaultAuth"]["kv_mount"],
+        "LOKI_PUSH_URL": platform["lokiPushUrl"],
+        "PROMETHEUS_URL": platform["prometheusUrl"],
+        "GRAFANA_URL": platform["grafanaUrl"],
+    }
+
+
 @pytest.mark.parametrize("stack", ["prod", "dev"])
 def test_consumer_reads_the_real_stack_outputs(stack_run: Any, stack: str) -> None:
+    """Default service orders-api: its namespace, Vault role and URL come from its ``services`` entry."""
     platform = stack_run(stack).outputs
     run = run_consumer(platform, {"platformStack": f"example-org/hardening/{stack}"})
 
@@ -128,28 +155,49 @@ def test_consumer_reads_the_real_stack_outputs(stack_run: Any, stack: str) -> No
     assert ref_name == "platform"
     assert ref_inputs["name"] == f"example-org/hardening/{stack}"
 
+    entry = platform["services"]["orders-api"]
+    assert run.outputs["service"] == "orders-api"
+    assert run.outputs["serviceUrl"] == entry["url"] == "http://orders-api.web.svc"
     assert run.outputs["grafanaUrl"] == platform["grafanaUrl"]
     assert run.outputs["lokiPushUrl"] == platform["lokiPushUrl"]
     assert run.outputs["vaultAddress"] == platform["vaultAddress"]
+    assert run.outputs["vaultRole"] == entry["vaultRole"] == "orders-api"
     assert run.outputs["vaultRole"] in platform["vaultAuth"]["kubernetes_roles"]
     assert run.outputs["vaultAuthMount"] == platform["vaultAuth"]["kubernetes_auth_path"]
-    assert run.outputs["endpointsConfigMap"] == f"{platform['appNamespace']}/platform-endpoints"
+    assert run.outputs["endpointsConfigMap"] == f"{entry['namespace']}/platform-endpoints" == "web/platform-endpoints"
 
     _, cm = run.one(CONFIG_MAP)
-    assert cm["metadata"]["namespace"] == platform["appNamespace"]
-    assert cm["data"] == {
-        "VAULT_ADDR": platform["vaultAddress"],
-        "VAULT_AUTH_METHOD": "kubernetes",
-        "VAULT_AUTH_MOUNT": platform["vaultAuth"]["kubernetes_auth_path"],
-        "VAULT_ROLE": "orders-api",
-        "VAULT_KV_MOUNT": platform["vaultAuth"]["kv_mount"],
-        "LOKI_PUSH_URL": platform["lokiPushUrl"],
-        "PROMETHEUS_URL": platform["prometheusUrl"],
-        "GRAFANA_URL": platform["grafanaUrl"],
-    }
+    assert cm["metadata"]["namespace"] == entry["namespace"]
+    assert cm["data"] == _expected_env(platform, "orders-api")
     # In-cluster addresses, as a pod of another namespace reaches them.
     assert re.fullmatch(r"https?://vault\.vault\.svc:8200", cm["data"]["VAULT_ADDR"])
     assert cm["data"]["LOKI_PUSH_URL"].endswith("/loki/api/v1/push")
+
+
+def test_consumer_reads_another_teams_service(stack_run: Any) -> None:
+    """config service picks the entry: go-deployment-demo (prod only) lands in its own team's namespace."""
+    platform = stack_run("prod").outputs
+    config = {"platformStack": "example-org/hardening/prod", "service": "go-deployment-demo"}
+    run = run_consumer(platform, config)
+    _, cm = run.one(CONFIG_MAP)
+    assert cm["metadata"]["namespace"] == "demo"
+    assert cm["data"] == _expected_env(platform, "go-deployment-demo")
+    assert cm["data"]["VAULT_ROLE"] == "go-deployment-demo"
+    assert run.outputs["serviceUrl"] == "http://go-deployment-demo.demo.svc"
+    assert run.outputs["endpointsConfigMap"] == "demo/platform-endpoints"
+
+
+def test_consumer_refuses_a_service_the_stack_does_not_run(stack_run: Any) -> None:
+    """dev runs only orders-api: asking for go-deployment-demo fails the program, naming what is exported,
+    and no ConfigMap is registered."""
+    config = {"platformStack": "example-org/hardening/dev", "service": "go-deployment-demo"}
+    registered: list[tuple[str, str, dict[str, Any]]] = []
+    with pytest.raises(
+        Exception, match=r"config service = 'go-deployment-demo' is not a service of the platform"
+    ) as info:
+        run_consumer(stack_run("dev").outputs, config, registered=registered)
+    assert "its services output has: orders-api" in str(info.value)
+    assert [t for t, _, _ in registered] == [STACK_REFERENCE]
 
 
 def test_consumer_namespace_override(stack_run: Any) -> None:
@@ -177,13 +225,40 @@ def _contract() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("drop", ["lokiPushUrl", "vaultAuth", "appNamespace"])
+@pytest.mark.parametrize("drop", ["lokiPushUrl", "vaultAuth", "services"])
 def test_contract_names_a_missing_output(stack_run: Any, drop: str) -> None:
     contract = _contract()
     outputs = {k: v for k, v in stack_run("prod").outputs.items() if k != drop}
     with pytest.raises(contract.PlatformContractError, match=rf"platform stack outputs missing: {drop};") as info:
         contract.platform_env(outputs, "orders-api")
     assert "docs/OUTPUTS.md" in str(info.value)
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev"])
+def test_contract_names_the_exported_services(stack_run: Any, stack: str) -> None:
+    contract = _contract()
+    outputs = stack_run(stack).outputs
+    exported = ", ".join(sorted(outputs["services"]))
+    with pytest.raises(
+        contract.PlatformContractError,
+        match=rf"config service = 'payments' is not a service of the platform stack; its services output has: "
+        rf"{exported}$",
+    ):
+        contract.platform_env(outputs, "payments")
+
+
+@pytest.mark.parametrize("drop", ["namespace", "url", "vaultRole"])
+def test_contract_names_a_missing_service_key(stack_run: Any, drop: str) -> None:
+    contract = _contract()
+    outputs = dict(stack_run("prod").outputs)
+    outputs["services"] = {
+        **outputs["services"],
+        "orders-api": {k: v for k, v in outputs["services"]["orders-api"].items() if k != drop},
+    }
+    with pytest.raises(
+        contract.PlatformContractError, match=rf"services.orders-api lacks {drop}; expected the keys namespace, url"
+    ):
+        contract.platform_env(outputs, "orders-api")
 
 
 def test_contract_names_a_missing_vault_auth_key(stack_run: Any) -> None:
@@ -195,11 +270,15 @@ def test_contract_names_a_missing_vault_auth_key(stack_run: Any) -> None:
 
 
 def test_contract_names_an_unknown_vault_role(stack_run: Any) -> None:
+    """A service entry whose role the platform's Vault lacks (a half-applied platform) is refused."""
     contract = _contract()
+    outputs = dict(stack_run("prod").outputs)
+    outputs["vaultAuth"] = {**outputs["vaultAuth"], "kubernetes_roles": ["go-deployment-demo"]}
     with pytest.raises(
-        contract.PlatformContractError, match=r"vaultRole = 'payments' is not a Kubernetes auth role.*has: orders-api$"
+        contract.PlatformContractError,
+        match=r"services.orders-api.vaultRole = 'orders-api' is not a Kubernetes auth role.*has: go-deployment-demo$",
     ):
-        contract.platform_env(stack_run("prod").outputs, "payments")
+        contract.platform_env(outputs, "orders-api")
 
 
 def test_consumer_requirements_match_the_platform_pins() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ TYPES = {
     "string": lambda v: isinstance(v, str),
     "object": lambda v: isinstance(v, dict),
     "map<string, string>": lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+    "map<string, object>": lambda v: isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()),
     "list<string>": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
 }
 STABILITY = ("stable", "may change")
@@ -176,32 +178,109 @@ def test_outputs_doc_shows_the_real_prod_values(stack_run: Any) -> None:
     assert not stale, "\n".join(stale)
 
 
+def _table(text: str, header: list[str]) -> list[list[str]]:
+    found = [t for t in md.tables(text) if t and [c.lower() for c in t[0][: len(header)]] == header]
+    assert len(found) == 1, f"expected one table with the columns {' | '.join(header)}, found {len(found)}"
+    return found[0]
+
+
+def documented_service_keys() -> dict[str, dict[str, str]]:
+    """key -> {type, stability, prod} from the 'Per-service entries' table of docs/OUTPUTS.md."""
+    table = _table((DOCS / "OUTPUTS.md").read_text(), ["key", "type", "stability", "what"])
+    out: dict[str, dict[str, str]] = {}
+    for row in table[1:]:
+        m = re.fullmatch(r"`([A-Za-z][A-Za-z0-9]*)`", row[0])
+        assert m, f"docs/OUTPUTS.md: per-service key {row[0]!r} is not a `camelCaseName`"
+        assert m.group(1) not in out, f"docs/OUTPUTS.md lists the per-service key {m.group(1)} twice"
+        out[m.group(1)] = {
+            "type": row[1].replace("&lt;", "<").replace("&gt;", ">"),
+            "stability": row[2],
+            "prod": row[4],
+        }
+    return out
+
+
+def test_outputs_doc_lists_every_key_of_every_service_entry(stack_run: Any) -> None:
+    """Every entry of ``services`` in both stacks has exactly the documented keys, of the documented types."""
+    doc = documented_service_keys()
+    assert {"namespace", "url", "vaultRole"} <= set(doc)
+    problems = [
+        f"{k}: type {r['type']!r} is not one of {', '.join(TYPES)}" for k, r in doc.items() if r["type"] not in TYPES
+    ]
+    problems += [f"{k}: stability {r['stability']!r}" for k, r in doc.items() if r["stability"] not in STABILITY]
+    entries = 0
+    for stack in STACKS:
+        for name, entry in stack_run(stack).outputs["services"].items():
+            entries += 1
+            where = f"{stack}: services.{name}"
+            for key in sorted(set(entry) - set(doc)):
+                problems.append(f"{where}.{key}: exported but missing from docs/OUTPUTS.md 'Per-service entries'")
+            for key in sorted(set(doc) - set(entry)):
+                problems.append(f"{where}.{key}: documented but not exported")
+            for key in sorted(set(doc) & set(entry)):
+                check = TYPES.get(doc[key]["type"])
+                if check is not None and not check(entry[key]):
+                    problems.append(f"{where}.{key}: {entry[key]!r} is not a {doc[key]['type']}")
+    assert entries >= 3, f"only {entries} service entries in dev + prod"
+    assert not problems, "docs/OUTPUTS.md per-service keys and the stacks disagree:\n" + "\n".join(problems)
+
+
+def test_outputs_doc_shows_the_real_prod_service_entry(stack_run: Any) -> None:
+    """The 'prod value' column of the per-service table is prod's orders-api entry, value for value."""
+    entry = stack_run("prod").outputs["services"]["orders-api"]
+    stale = []
+    for key, row in documented_service_keys().items():
+        value = entry.get(key)
+        shown = f"`{value}`" if isinstance(value, str) else f"`{json.dumps(value)}`"
+        if shown != row["prod"]:
+            stale.append(f"{key}: doc shows {row['prod']!r}, prod's orders-api exports {shown}")
+    assert not stale, "\n".join(stale)
+
+
 # -- the dev/prod matrix of PHASE5_GUIDE.md is the stack files' -----------------------------------
+
+
+_UNSET = object()
+NOT_SET = "—"  # a matrix cell for a key the stack file does not set (the default applies)
+
+
+def _stack_value(config: dict[str, Any], key: str) -> Any:
+    """``key`` of a stack file: a top-level setting, or a dotted path into one (``services.orders-api.replicas``)."""
+    first, *rest = key.split(".")
+    value = config.get(f"hardening:{first}", _UNSET)
+    for part in rest:
+        value = value.get(part, _UNSET) if isinstance(value, dict) else _UNSET
+    return value
 
 
 def test_phase5_stack_matrix_matches_the_stack_files() -> None:
     stacks = {s: (yaml.safe_load((ROOT / f"Pulumi.{s}.yaml").read_text()) or {})["config"] for s in STACKS}
     text = (DOCS / "PHASE5_GUIDE.md").read_text()
     table = next(t for t in md.tables(text) if [c.lower() for c in t[0]] == ["setting", "dev", "prod"])
-    compared, problems = 0, []
+    compared, unset, problems = 0, 0, []
     for row in table[1:]:
-        keys = re.findall(r"`([A-Za-z]+)`", row[0].split("(")[0])
+        keys = re.findall(r"`([A-Za-z][A-Za-z0-9.-]*)`", row[0].split("(")[0])
         if not keys:
             continue  # prose rows (policy levels)
         for col, stack in ((1, "dev"), (2, "prod")):
             cells = [c.strip() for c in row[col].split(" / ")]
             values = cells if len(cells) == len(keys) else cells * len(keys)
             for key, cell in zip(keys, values, strict=True):
+                expected = _stack_value(stacks[stack], key)
+                if cell == NOT_SET:
+                    unset += 1
+                    if expected is not _UNSET:
+                        problems.append(f"{key} ({stack}): guide says not set, Pulumi.{stack}.yaml has {expected!r}")
+                    continue
                 m = re.fullmatch(r"`(.*)`", cell)
-                full = f"hardening:{key}"
-                if not m or full not in stacks[stack]:
+                if not m or expected is _UNSET:
                     problems.append(
-                        f"{key} ({stack}): cell {cell!r} / key in Pulumi.{stack}.yaml: {full in stacks[stack]}"
+                        f"{key} ({stack}): cell {cell!r} / key in Pulumi.{stack}.yaml: {expected is not _UNSET}"
                     )
                     continue
                 compared += 1
-                expected = stacks[stack][full]
                 if yaml.safe_load(m.group(1)) != expected and m.group(1) != expected:
                     problems.append(f"{key} ({stack}): guide says {m.group(1)}, Pulumi.{stack}.yaml has {expected!r}")
     assert compared >= 40, f"only {compared} values compared"
+    assert unset >= 1, "no not-set cell compared: is the matrix parser broken?"
     assert not problems, "PHASE5_GUIDE.md stack matrix is stale:\n" + "\n".join(problems)
