@@ -12,7 +12,18 @@ manages:
   from Pulumi secret config (secret in state); none in Vault mode (the workflows read Vault via OIDC);
 - a ruleset on ``main``: pull requests with one approval, no force-push or deletion, and the ci-cd.yml
   checks by their real names, from GitHub Actions only. Repository admins may bypass it so that
-  ``pulumi up`` can commit the workflow files (use a dedicated admin token for that).
+  ``pulumi up`` can commit the workflow files (use a dedicated admin token for that), and so may the
+  GitHub App ``githubAppId`` when one is configured (an ``Integration`` bypass actor).
+
+Plan-aware (``githubPlan`` free|team|enterprise, ``githubRepositoryVisibility``): GitHub offers
+environments, environment secrets and rulesets on private repositories only on paid plans, and required
+reviewers on private repositories only on Enterprise (docs.github.com: "Managing environments for
+deployment", "About rulesets"). What GitHub would refuse with a 422 is not created: reviewers are left
+out with a warning where they are not available, and a private repository on the free plan is refused
+up front with a message naming both settings.
+
+One component per service repository: ``CiPipelinesArgs.for_service(spec, ci)``; its resources are
+named by the service (``<service>-ci-cd.yml``, ``<service>-production``, ...).
 
 Reviewers are numeric GitHub user ids (``productionReviewers``): GitHub's API takes ids only, and a
 ``github.get_user`` lookup cannot run offline (the render and the tests run under Pulumi's mocks).
@@ -28,9 +39,9 @@ import pulumi
 from components.ci.workflows import (
     ENVIRONMENT_BRANCH,
     GITHUB_ACTIONS_APP_ID,
+    PLANS,
     PREVIEW,
     PRODUCTION,
-    SECRET_NAMES,
     STAGING,
     WORKFLOW_DIR,
     WorkflowOptions,
@@ -38,11 +49,61 @@ from components.ci.workflows import (
     render_workflows,
     required_checks,
 )
-from components.config import secret_value
+from components.config import ConfigError, secret_value
 
 TYPE = "hardening:ci:CiPipelines"
 MAIN = "main"
 ADMIN_ROLE_ID = 5  # GitHub's built-in "admin" repository role (ruleset bypass actor)
+
+
+VISIBILITIES = ("public", "private", "internal")
+
+
+class GithubPlanError(ConfigError):
+    """The GitHub plan cannot host what the stack asks for (exit 2 in the render, no traceback)."""
+
+
+@dataclass(frozen=True)
+class GithubFeatures:
+    """What GitHub accepts for one repository on one plan (pure: ``github_features``)."""
+
+    environments: bool
+    reviewers: bool
+    rulesets: bool
+    warnings: tuple[str, ...] = ()
+
+
+def github_features(plan: str, visibility: str, *, reviewers_requested: bool) -> GithubFeatures:
+    """Environments, required reviewers and rulesets GitHub accepts; raises GithubPlanError otherwise.
+
+    Public repositories get all three on every plan. Private/internal: environments, environment secrets,
+    branch policies and rulesets need Team or Enterprise; required reviewers need Enterprise."""
+    problems = []
+    if plan not in PLANS:
+        problems.append(f"hardening:githubPlan: {plan!r} is invalid; accepted: {', '.join(PLANS)}")
+    if visibility not in VISIBILITIES:
+        problems.append(
+            f"hardening:githubRepositoryVisibility: {visibility!r} is invalid; accepted: {', '.join(VISIBILITIES)}"
+        )
+    if problems:
+        raise GithubPlanError(problems)
+    if visibility == "public":
+        return GithubFeatures(True, True, True)
+    if plan == "free":
+        raise GithubPlanError(
+            [
+                f"hardening:githubPlan: 'free' with a {visibility} repository: GitHub offers no environments, "
+                "environment secrets or rulesets there, so the deploy workflows could not work; accepted: "
+                "githubPlan team or enterprise, or a public repository (githubRepositoryVisibility: public)"
+            ]
+        )
+    warnings: tuple[str, ...] = ()
+    if plan == "team" and reviewers_requested:
+        warnings = (
+            "productionReviewers are not applied: required reviewers on a private or internal repository "
+            "need GitHub Enterprise (githubPlan: enterprise); production keeps its branch policy only",
+        )
+    return GithubFeatures(True, plan == "enterprise", True, warnings)
 
 
 @dataclass
@@ -53,17 +114,43 @@ class CiPipelinesArgs:
     secrets_present: frozenset[str] = field(default_factory=frozenset)
     stack: str = ""
     github_token: pulumi.Input[str] | None = None
+    service: str = ""  # names the resources by service (one component per service repository)
+    github_plan: str = "free"  # free | team | enterprise
+    repository_visibility: str = "public"  # public | private | internal
+    github_app_id: int = 0  # a GitHub App that commits the workflow files: a ruleset bypass actor
 
     @classmethod
     def from_settings(cls, settings: Any) -> CiPipelinesArgs:
         token = pulumi.Config("github").get_secret("token")
+        ci = settings.ci
         return cls(
-            manage=settings.ci.manage_github,
+            manage=ci.manage_github,
             workflows=WorkflowOptions.from_settings(settings),
-            production_reviewers=tuple(settings.ci.production_reviewers),
+            production_reviewers=tuple(ci.production_reviewers),
             secrets_present=frozenset(settings.secrets_present),
             stack=settings.stack,
             github_token=token,
+            github_plan=getattr(ci, "github_plan", "free"),
+            repository_visibility=getattr(ci, "repository_visibility", "public"),
+            github_app_id=getattr(ci, "github_app_id", 0),
+        )
+
+    @classmethod
+    def for_service(
+        cls, spec: Any, ci: Any, *, stack: str, secrets_present: frozenset[str] | set[str] = frozenset()
+    ) -> CiPipelinesArgs:
+        """The CI of one service's repository (``spec``: ServiceSpec; ``ci``: the stack's CiSettings)."""
+        return cls(
+            manage=ci.manage_github,
+            workflows=WorkflowOptions.for_service(spec, ci),
+            production_reviewers=tuple(ci.production_reviewers),
+            secrets_present=frozenset(secrets_present),
+            stack=stack,
+            github_token=pulumi.Config("github").get_secret("token"),
+            service=spec.name,
+            github_plan=getattr(ci, "github_plan", "free"),
+            repository_visibility=getattr(ci, "repository_visibility", "public"),
+            github_app_id=getattr(ci, "github_app_id", 0),
         )
 
 
@@ -84,6 +171,9 @@ class CiPipelines(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         wf = args.workflows
         # Built (and validated) in every stack, managed or not.
+        features = github_features(
+            args.github_plan, args.repository_visibility, reviewers_requested=bool(args.production_reviewers)
+        )
         self.workflow_texts = render_workflows(wf)
         self.required_checks = required_checks(wf)
         self.files, self.environments, self.secrets, self.ruleset = {}, {}, {}, None
@@ -99,15 +189,18 @@ class CiPipelines(pulumi.ComponentResource):
 
         import pulumi_github as github  # only a stack that manages GitHub pays for the SDK's import
 
+        for warning in features.warnings:
+            pulumi.log.warn(warning, self)
+        prefix = args.service or name
         provider = github.Provider(
-            f"{name}-github", owner=wf.owner, token=args.github_token, opts=pulumi.ResourceOptions(parent=self)
+            f"{prefix}-github", owner=wf.owner, token=args.github_token, opts=pulumi.ResourceOptions(parent=self)
         )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         repo = wf.repository
         origin = f" (stack {args.stack})" if args.stack else ""
         for file, text in self.workflow_texts.items():
             self.files[file] = github.RepositoryFile(
-                f"{name}-{file}",
+                f"{prefix}-{file}",
                 repository=repo,
                 branch=MAIN,
                 file=f"{WORKFLOW_DIR}/{file}",
@@ -119,14 +212,14 @@ class CiPipelines(pulumi.ComponentResource):
 
         reviewers = (
             [github.RepositoryEnvironmentReviewerArgs(users=list(args.production_reviewers))]
-            if args.production_reviewers
+            if args.production_reviewers and features.reviewers
             else None
         )
         environments: dict[str, github.RepositoryEnvironment] = {}
         for env in (PRODUCTION, STAGING, PREVIEW):
             branch = ENVIRONMENT_BRANCH.get(env)
             environment = github.RepositoryEnvironment(
-                f"{name}-{env}",
+                f"{prefix}-{env}",
                 repository=repo,
                 environment=env,
                 reviewers=reviewers if env == PRODUCTION else None,
@@ -142,18 +235,17 @@ class CiPipelines(pulumi.ComponentResource):
             self.environments[env] = environments[env] = environment
             if branch:
                 github.RepositoryEnvironmentDeploymentPolicy(
-                    f"{name}-{env}-branch-{branch}",
+                    f"{prefix}-{env}-branch-{branch}",
                     repository=repo,
                     environment=environment.environment,
                     branch_pattern=branch,
                     opts=child,
                 )
 
-        for env, keys in environment_secrets(wf, args.secrets_present).items():
-            for key in keys:
-                secret_name = SECRET_NAMES[key]
+        for env, names in environment_secrets(wf, args.secrets_present, args.stack).items():
+            for secret_name, key in names.items():
                 self.secrets[f"{env}/{secret_name}"] = github.ActionsEnvironmentSecret(
-                    f"{name}-{env}-{secret_name.lower().replace('_', '-')}",
+                    f"{prefix}-{env}-{secret_name.lower().replace('_', '-')}",
                     repository=repo,
                     environment=environments[env].environment,
                     secret_name=secret_name,
@@ -161,8 +253,19 @@ class CiPipelines(pulumi.ComponentResource):
                     opts=child,
                 )
 
+        bypass = [
+            github.RepositoryRulesetBypassActorArgs(
+                actor_type="RepositoryRole", actor_id=ADMIN_ROLE_ID, bypass_mode="always"
+            )
+        ]
+        if args.github_app_id:
+            bypass.append(
+                github.RepositoryRulesetBypassActorArgs(
+                    actor_type="Integration", actor_id=args.github_app_id, bypass_mode="always"
+                )
+            )
         self.ruleset = github.RepositoryRuleset(
-            f"{name}-{MAIN}",
+            f"{prefix}-{MAIN}",
             name=f"{MAIN}: reviewed, checked by CI and the scans",
             repository=repo,
             target="branch",
@@ -170,11 +273,7 @@ class CiPipelines(pulumi.ComponentResource):
             conditions=github.RepositoryRulesetConditionsArgs(
                 ref_name=github.RepositoryRulesetConditionsRefNameArgs(includes=[f"refs/heads/{MAIN}"], excludes=[])
             ),
-            bypass_actors=[
-                github.RepositoryRulesetBypassActorArgs(
-                    actor_type="RepositoryRole", actor_id=ADMIN_ROLE_ID, bypass_mode="always"
-                )
-            ],
+            bypass_actors=bypass,
             rules=github.RepositoryRulesetRulesArgs(
                 deletion=True,
                 non_fast_forward=True,

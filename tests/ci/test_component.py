@@ -53,6 +53,8 @@ def test_prod_commits_every_workflow_to_main(stack_run: Callable[[str], Run]) ->
             deploy_fly=True,
             vault_secrets=True,
             vault_address="https://vault.example.com",
+            test_command="python -m pytest -q tests/app",
+            lint_commands=("ruff check app tests/app", "mypy app/orders_api"),
         )
     )
     files = {r.inputs["file"]: r for r in run.by_type(FILE)}
@@ -105,10 +107,16 @@ def test_ruleset_requires_the_real_check_names_of_the_committed_ci_workflow(stac
     assert inputs["rules"]["nonFastForward"] is True and inputs["rules"]["deletion"] is True
 
 
-def test_vault_mode_stores_no_secret_on_github(stack_run: Callable[[str], Run]) -> None:
-    assert stack_run("prod").by_type(SECRET) == []  # prod: ciVaultSecrets true
+EXTERNAL = {"RAILWAY_TOKEN", "RAILWAY_SERVICE_ID", "RENDER_API_KEY", "RENDER_SERVICE_ID", "FLY_API_TOKEN"}
+
+
+def test_vault_mode_stores_only_the_external_targets_secrets_on_github(stack_run: Callable[[str], Run]) -> None:
+    """#18.4: Railway, Render and Fly.io credentials never depend on the cluster's Vault, in Vault mode too;
+    the cluster's own credentials (Pulumi token, kubeconfig) stay in Vault."""
+    assert stack_run("prod").by_type(SECRET) == []  # prod: ciVaultSecrets true, no secret set
     run = run_stack("prod", secrets=SECRETS)
-    assert run.by_type(SECRET) == []
+    got = {(r.inputs["environment"], r.inputs["secretName"]) for r in run.by_type(SECRET)}
+    assert got == {("production", name) for name in EXTERNAL}
 
 
 @pytest.mark.parametrize(
@@ -117,31 +125,20 @@ def test_vault_mode_stores_no_secret_on_github(stack_run: Callable[[str], Run]) 
         (
             {"ciVaultSecrets": False},
             set(SECRETS),
-            {
-                "production": {
-                    "PULUMI_ACCESS_TOKEN",
-                    "KUBECONFIG",
-                    "RAILWAY_TOKEN",
-                    "RAILWAY_SERVICE_ID",
-                    "RENDER_API_KEY",
-                    "RENDER_SERVICE_ID",
-                    "FLY_API_TOKEN",
-                },
-                "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG"},
-            },
+            {"production": EXTERNAL, "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG_PROD"}},
         ),
         (
             {"ciVaultSecrets": False, "deployRender": False, "deployFly": False},
             set(SECRETS),
             {
-                "production": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG", "RAILWAY_TOKEN", "RAILWAY_SERVICE_ID"},
-                "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG"},
+                "production": {"RAILWAY_TOKEN", "RAILWAY_SERVICE_ID"},
+                "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG_PROD"},
             },
         ),
         (
             {"ciVaultSecrets": False},
             {"pulumiAccessToken", "flyApiToken"},
-            {"production": {"PULUMI_ACCESS_TOKEN", "FLY_API_TOKEN"}, "preview": {"PULUMI_ACCESS_TOKEN"}},
+            {"production": {"FLY_API_TOKEN"}, "preview": {"PULUMI_ACCESS_TOKEN"}},
         ),
     ],
 )
@@ -159,7 +156,7 @@ def test_environment_secrets_only_for_set_keys_and_enabled_targets(
 
 def test_no_secret_value_reaches_plan_or_workflows() -> None:
     run = run_stack("prod", overrides={"ciVaultSecrets": False}, secrets=SECRETS)
-    assert len(run.by_type(SECRET)) == 9
+    assert len(run.by_type(SECRET)) == 7  # 5 external-target secrets + the preview's token and kubeconfig
     out = render_run(run)
     workflows = {k: v for k, v in out.files.items() if k.startswith("workflows/")}
     assert len(workflows) == 5
