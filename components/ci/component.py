@@ -31,6 +31,7 @@ Reviewers are numeric GitHub user ids (``productionReviewers``): GitHub's API ta
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,26 @@ ADMIN_ROLE_ID = 5  # GitHub's built-in "admin" repository role (ruleset bypass a
 
 
 VISIBILITIES = ("public", "private", "internal")
+# GitHub token formats: classic (ghp_), fine-grained (github_pat_), App installation (ghs_), OAuth/user (gho_,
+# ghu_); a 40-hex classic token from before 2021.
+_GITHUB_TOKEN = re.compile(r"^(gh[pousr]_[A-Za-z0-9]{30,255}|github_pat_[A-Za-z0-9_]{22,255}|[0-9a-f]{40})$")
+
+
+# The offline render's stand-in for a secret value (tools/mockrun.py PLACEHOLDER_PREFIX): not checked.
+OFFLINE_PLACEHOLDER = "OFFLINE-SECRET-PLACEHOLDER-"
+
+
+def check_github_token(token: str) -> str:
+    """The token unchanged, or ConfigError naming the key and the accepted formats (never the value)."""
+    if not (token or "").startswith(OFFLINE_PLACEHOLDER) and not _GITHUB_TOKEN.match(token or ""):
+        raise ConfigError(
+            [
+                "github:token: the value is not a GitHub token; accepted: a classic token (ghp_..., scopes "
+                "repo and workflow), a fine-grained token (github_pat_...) or a GitHub App installation "
+                "token (ghs_...), set with `pulumi config set github:token --secret <token>`"
+            ]
+        )
+    return token
 
 
 class GithubPlanError(ConfigError):
@@ -192,8 +213,10 @@ class CiPipelines(pulumi.ComponentResource):
         for warning in features.warnings:
             pulumi.log.warn(warning, self)
         prefix = args.service or name
+        # A malformed github:token fails here, by name, instead of as a 401 halfway through the first up.
+        token = pulumi.Output.secret(args.github_token).apply(check_github_token) if args.github_token else None
         provider = github.Provider(
-            f"{prefix}-github", owner=wf.owner, token=args.github_token, opts=pulumi.ResourceOptions(parent=self)
+            f"{prefix}-github", owner=wf.owner, token=token, opts=pulumi.ResourceOptions(parent=self)
         )
         child = pulumi.ResourceOptions(parent=self, provider=provider)
         repo = wf.repository

@@ -97,3 +97,34 @@ def test_enterprise_keeps_the_reviewers_and_no_app_means_admins_only(tmp_path: P
 def test_free_private_fails_before_any_github_resource(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="githubPlan: 'free' with a private repository"):
         run_program(tmp_path, "free", "private", 0)
+
+
+def test_a_well_formed_github_token_reaches_the_provider_as_a_secret() -> None:
+    token = "ghp_" + "A1b2C3d4" * 5
+    run = run_stack("prod", secrets={"github:token": token})
+    (provider,) = run.by_type("pulumi:providers:github")
+    from tools.mockrun import is_secret_value
+
+    assert is_secret_value(provider.inputs["token"])
+
+
+@pytest.mark.parametrize("token", ["hunter2-not-a-token", "ghp_short", "github_pat_x"])
+def test_a_malformed_github_token_is_named_and_never_printed(token: str) -> None:
+    from components.ci.component import check_github_token
+
+    with pytest.raises(ConfigError) as info:
+        check_github_token(token)
+    assert "github:token: the value is not a GitHub token" in str(info.value)
+    assert token not in str(info.value)
+    with pytest.raises(Exception) as run_info:
+        run_stack("prod", secrets={"github:token": token})
+    assert "github:token" in str(run_info.value) and token not in str(run_info.value)
+
+
+def test_the_offline_renders_placeholder_is_not_mistaken_for_a_bad_token() -> None:
+    from components.ci.component import OFFLINE_PLACEHOLDER
+    from tools.mockrun import PLACEHOLDER_PREFIX
+
+    assert OFFLINE_PLACEHOLDER == PLACEHOLDER_PREFIX
+    run = run_stack("prod", secrets={"github:token": PLACEHOLDER_PREFIX + "token"})
+    assert run.by_type("pulumi:providers:github")
