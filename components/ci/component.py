@@ -22,8 +22,9 @@ deployment", "About rulesets"). What GitHub would refuse with a 422 is not creat
 out with a warning where they are not available, and a private repository on the free plan is refused
 up front with a message naming both settings.
 
-One component per service repository: ``CiPipelinesArgs.for_service(spec, ci)``; its resources are
-named by the service (``<service>-ci-cd.yml``, ``<service>-production``, ...).
+One component per service repository: ``CiPipelines(f"{spec.name}-ci", CiPipelinesArgs.for_service(spec,
+settings))``; its resources take the component's name as their prefix (``orders-api-ci-ci-cd.yml``,
+``orders-api-ci-production``, ...).
 
 Reviewers are numeric GitHub user ids (``productionReviewers``): GitHub's API takes ids only, and a
 ``github.get_user`` lookup cannot run offline (the render and the tests run under Pulumi's mocks).
@@ -135,7 +136,6 @@ class CiPipelinesArgs:
     secrets_present: frozenset[str] = field(default_factory=frozenset)
     stack: str = ""
     github_token: pulumi.Input[str] | None = None
-    service: str = ""  # names the resources by service (one component per service repository)
     github_plan: str = "free"  # free | team | enterprise
     repository_visibility: str = "public"  # public | private | internal
     github_app_id: int = 0  # a GitHub App that commits the workflow files: a ruleset bypass actor
@@ -157,18 +157,19 @@ class CiPipelinesArgs:
         )
 
     @classmethod
-    def for_service(
-        cls, spec: Any, ci: Any, *, stack: str, secrets_present: frozenset[str] | set[str] = frozenset()
-    ) -> CiPipelinesArgs:
-        """The CI of one service's repository (``spec``: ServiceSpec; ``ci``: the stack's CiSettings)."""
+    def for_service(cls, spec: Any, settings: Any) -> CiPipelinesArgs:
+        """The CI of one service's repository (``spec``: a ServiceSpec) with the stack's CI settings
+        (``settings.ci``; ``settings.stack`` and ``settings.secrets_present`` name the stack and its secrets).
+        Name the component by the service (``CiPipelines(f"{spec.name}-ci", ...)``): its resources take
+        that name as their prefix."""
+        ci = settings.ci
         return cls(
             manage=ci.manage_github,
             workflows=WorkflowOptions.for_service(spec, ci),
             production_reviewers=tuple(ci.production_reviewers),
-            secrets_present=frozenset(secrets_present),
-            stack=stack,
+            secrets_present=frozenset(settings.secrets_present),
+            stack=settings.stack,
             github_token=pulumi.Config("github").get_secret("token"),
-            service=spec.name,
             github_plan=getattr(ci, "github_plan", "free"),
             repository_visibility=getattr(ci, "repository_visibility", "public"),
             github_app_id=getattr(ci, "github_app_id", 0),
@@ -212,7 +213,7 @@ class CiPipelines(pulumi.ComponentResource):
 
         for warning in features.warnings:
             pulumi.log.warn(warning, self)
-        prefix = args.service or name
+        prefix = name  # one component per service repository, named by the service: "<service>-ci"
         # A malformed github:token fails here, by name, instead of as a 401 halfway through the first up.
         token = pulumi.Output.secret(args.github_token).apply(check_github_token) if args.github_token else None
         provider = github.Provider(

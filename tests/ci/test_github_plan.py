@@ -27,11 +27,11 @@ from components.config import settings_from_pulumi
 from components.service.load import load_services
 
 settings = settings_from_pulumi()
-ci = dataclasses.replace(settings.ci, manage_github=True)
+settings = dataclasses.replace(settings, ci=dataclasses.replace(settings.ci, manage_github=True))
 for spec in load_services({"orders-api": {}}):
-    args = CiPipelinesArgs.for_service(spec, ci, stack=settings.stack)
+    args = CiPipelinesArgs.for_service(spec, settings)
     args = dataclasses.replace(args, github_plan=PLAN, repository_visibility=VISIBILITY, github_app_id=APP_ID)
-    CiPipelines(f"ci-{spec.name}", args)
+    CiPipelines(f"{spec.name}-ci", args)
 """
 
 
@@ -74,8 +74,8 @@ def test_bad_plan_values_are_named(plan: str, visibility: str, fragment: str) ->
 def test_one_component_per_service_named_by_it_team_plan_and_app_bypass(tmp_path: Path) -> None:
     run = run_program(tmp_path, "team", "private", 987654)
     names = {r.name for r in run.resources if r.type.startswith("github:")}
-    assert "orders-api-ci-cd.yml" in names and "orders-api-production" in names and "orders-api-main" in names
-    assert all(n.startswith("orders-api-") for n in names), names
+    assert {"orders-api-ci-ci-cd.yml", "orders-api-ci-production", "orders-api-ci-main"} <= names
+    assert all(n.startswith("orders-api-ci-") for n in names), names
     envs = {r.inputs["environment"]: r.inputs for r in run.by_type(ENVIRONMENT)}
     assert "reviewers" not in envs["production"]  # GitHub Team: no required reviewers on private repos
     assert envs["production"]["deploymentBranchPolicy"]["customBranchPolicies"] is True

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from components import versions
-from components.ci.workflows import WorkflowOptions, WorkflowOptionsError, build_workflows, required_checks
+from components.ci.workflows import WorkflowOptions, build_workflows, required_checks
 from components.config import load_settings
-from components.service.load import load_services
+from components.service.load import ServiceError, load_services
 from components.service.spec import ServiceSpec
 from tests.ci.helpers import all_steps, step_named, steps_using
 
@@ -106,7 +106,11 @@ def test_the_platform_repository_itself_gets_the_preview() -> None:
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        ({"language": "cobol"}, "language: 'cobol' is invalid; accepted: python, go, node, java, other"),
+        (
+            {"language": "cobol"},
+            "services/go-deployment-demo/platform.yaml: repository: language: 'cobol' is invalid; "
+            "accepted: python, go, node, java, other",
+        ),
         ({"dockerfile": "../etc/Dockerfile"}, "dockerfile: '../etc/Dockerfile' is invalid"),
         ({"context": "/abs"}, "context: '/abs' is invalid"),
         ({"test_command": "echo ${{ github.event.issue.title }}"}, "test_command:"),
@@ -114,17 +118,22 @@ def test_the_platform_repository_itself_gets_the_preview() -> None:
     ],
 )
 def test_bad_repository_fields_are_named(change: dict[str, str], fragment: str) -> None:
-    with pytest.raises(WorkflowOptionsError) as info:
+    with pytest.raises(ServiceError) as info:
         WorkflowOptions.for_service(with_repo(go_spec(), **change), CI)
-    assert fragment in str(info.value)
+    assert fragment in str(info.value) and "services/go-deployment-demo/platform.yaml: repository: " in str(info.value)
 
 
 def test_an_image_another_owner_holds_is_refused_with_the_file_named() -> None:
     """GITHUB_TOKEN of wo1ves/go-deployment-demo cannot push ghcr.io/example-org/...: say so up front."""
-    with pytest.raises(WorkflowOptionsError) as info:
-        WorkflowOptions.for_service(SPECS["go-deployment-demo"], CI)
+    spec = SPECS["go-deployment-demo"]
+    elsewhere = dataclasses.replace(spec, repository=dataclasses.replace(spec.repository, owner="wo1ves"))
+    with pytest.raises(ServiceError) as info:
+        WorkflowOptions.for_service(elsewhere, CI)
     msg = str(info.value)
-    assert "services/go-deployment-demo/score.yaml" in msg and "outside ghcr.io/wo1ves/" in msg
+    assert "services/go-deployment-demo/score.yaml: containers.*.image" in msg and "outside ghcr.io/wo1ves/" in msg
+    docker = dataclasses.replace(spec, container=dataclasses.replace(spec.container, image="docker.io/x/y:1"))
+    with pytest.raises(ServiceError, match=r"score\.yaml: containers\.\*\.image: 'docker.io/x/y:1' is not on ghcr.io"):
+        WorkflowOptions.for_service(docker, CI)
 
 
 def test_build_time_reaches_the_job_summary(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from components import versions
+from components.config import ConfigError
 from components.vault.declarative import CI_PREFIX, GITHUB_OIDC_ISSUER
 from components.vault.policy_hcl import kv_data_path
 
@@ -96,8 +97,9 @@ _VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,30}$")
 _PULUMI_ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
-class WorkflowOptionsError(ValueError):
-    """Invalid workflow options; the message names the field and what is accepted."""
+class WorkflowOptionsError(ConfigError):
+    """Invalid workflow options; one message per problem naming the field and what is accepted (a
+    ConfigError: the render and ``pulumi preview`` print it and exit 2, no traceback)."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ class WorkflowOptions:
         if self.pulumi_org and not _PULUMI_ORG.match(self.pulumi_org):
             problems.append(f"pulumi_org: {self.pulumi_org!r} is invalid; accepted: a Pulumi organization name")
         if problems:
-            raise WorkflowOptionsError("invalid workflow options:\n" + "\n".join(f"  - {p}" for p in problems))
+            raise WorkflowOptionsError(problems)
 
     @classmethod
     def from_settings(cls, settings: Any) -> WorkflowOptions:
@@ -222,47 +224,59 @@ class WorkflowOptions:
     def for_service(cls, spec: Any, ci: Any) -> WorkflowOptions:
         """Options for one service (``components.service.spec.ServiceSpec``) and the stack's CI settings
         (``components.config.CiSettings``): the workflows build ``spec.repository``'s Dockerfile and context,
-        run its test command with its language's toolchain and push ``spec.image`` without its tag."""
+        run its test command with its language's toolchain and push ``spec.image`` without its tag.
+
+        Problems are a ``ServiceError`` naming the service's file: ``score.yaml`` for the image (it must be
+        on ghcr.io, under the repository owner: the workflows push with GITHUB_TOKEN), ``platform.yaml``
+        for the repository fields."""
+        from components.service.load import ServiceError
+
+        source = spec.source or f"services/{spec.name}"
+        repo = spec.repository
         image = spec.image.split("@", 1)[0]
         if ":" in image.rsplit("/", 1)[-1]:
             image = image.rsplit(":", 1)[0]
-        problems: list[str] = []
-        where = f"{spec.source or 'services/' + spec.name}/score.yaml"
-        if not _GHCR.match(image):
-            problems.append(
-                f"{where}: containers image {spec.image!r} is not on ghcr.io; accepted: "
-                "ghcr.io/<owner>/<name>:<tag> (the workflows push the image to GitHub's registry)"
+        if not _GHCR.fullmatch(image):
+            raise ServiceError(
+                [
+                    f"{source}/score.yaml: containers.*.image: {spec.image!r} is not on ghcr.io; accepted: "
+                    "ghcr.io/<owner>/<name>[:tag] (the service's workflows push the image to GitHub's registry)"
+                ]
             )
-            image = "ghcr.io/invalid/invalid"
-        repo = spec.repository
         namespace = f"ghcr.io/{repo.owner.lower()}/"
-        if not image.startswith(namespace) and image != "ghcr.io/invalid/invalid":
-            problems.append(
-                f"{where}: containers image {spec.image!r} is outside {namespace}: the workflows of "
-                f"{repo.full_name} push with GITHUB_TOKEN, which writes only its own owner's packages; "
-                f"accepted: an image under {namespace} (or a repository owned by the image's owner)"
+        if not image.startswith(namespace):
+            raise ServiceError(
+                [
+                    f"{source}/score.yaml: containers.*.image: {spec.image!r} is outside {namespace}: the "
+                    f"workflows of {repo.full_name} push with GITHUB_TOKEN, which writes only its own owner's "
+                    f"packages; accepted: an image under {namespace} (or platform.yaml repository.owner set to "
+                    "the image's owner)"
+                ]
             )
-        platform_repository = getattr(ci, "platform_repository", "") or f"{ci.owner}/{PROJECT}"
-        return cls(
-            owner=repo.owner,
-            repository=repo.name,
-            image=image,
-            deploy_railway=ci.deploy_railway,
-            deploy_render=ci.deploy_render,
-            deploy_fly=ci.deploy_fly,
-            vault_secrets=ci.vault_secrets,
-            vault_address=ci.vault_address,
-            service=spec.name,
-            dockerfile=repo.dockerfile,
-            context=repo.context,
-            language=repo.language,
-            language_version=repo.language_version,
-            test_command=repo.test_command,
-            hosts_program=repo.full_name == platform_repository,
-            platform_repository=platform_repository,
-            pulumi_org=getattr(ci, "pulumi_org", ""),
-            extra_problems=tuple(problems),
-        )
+        platform_repository = getattr(ci, "platform_repository", "") or f"{repo.owner}/{PROJECT}"
+        try:
+            return cls(
+                owner=repo.owner,
+                repository=repo.name,
+                image=image,
+                deploy_railway=ci.deploy_railway,
+                deploy_render=ci.deploy_render,
+                deploy_fly=ci.deploy_fly,
+                vault_secrets=ci.vault_secrets,
+                vault_address=ci.vault_address,
+                app_dir=repo.context,
+                service=spec.name,
+                dockerfile=repo.dockerfile,
+                context=repo.context,
+                language=repo.language,
+                language_version=repo.language_version,
+                test_command=repo.test_command,
+                hosts_program=repo.full_name == platform_repository,
+                platform_repository=platform_repository,
+                pulumi_org=getattr(ci, "pulumi_org", ""),
+            )
+        except WorkflowOptionsError as exc:
+            raise ServiceError([f"{source}/platform.yaml: repository: {p}" for p in exc.problems]) from None
 
     @property
     def full_repository(self) -> str:
