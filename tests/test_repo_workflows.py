@@ -130,3 +130,25 @@ def test_dispatched_deploys_record_the_version_before_up_and_commit_it() -> None
     assert pulumi_steps(wf["jobs"]["dispatched"], "up")[0]["with"]["target"] == "${{ steps.target.outputs.urn }}"
     for step in steps:
         assert "${{" not in step.get("run", ""), step.get("name")
+
+
+def test_the_platform_prs_cost_comment_is_the_generated_one() -> None:
+    """platform.yml's PRs get the cost estimate as ONE comment, by the very steps preview.yml runs (one
+    behaviour, tested in tests/ci/test_pr_scripts.py against a fake GitHub API)."""
+    from components.ci.workflows import build_workflows
+    from components.ci.workflows.preview import COST_MARKER
+    from tests.ci.helpers import options
+
+    generated = build_workflows(options())["preview.yml"]["jobs"]
+    jobs = platform()["jobs"]
+    assert jobs["cost"]["steps"] == generated["render"]["steps"]
+    assert (
+        jobs["cost"]["permissions"] == {"contents": "read"}
+        and jobs["cost"]["if"] == "github.event_name == 'pull_request'"
+    )
+    (mine,) = jobs["cost-comment"]["steps"]
+    (theirs,) = generated["cost-comment"]["steps"]
+    assert mine["run"] == theirs["run"] and mine["env"]["MARKER"] == COST_MARKER
+    assert mine["env"]["COMMENT"] == "${{ needs.cost.outputs.comment }}"
+    assert jobs["cost-comment"]["permissions"] == {"pull-requests": "write"}
+    assert "head.repo.full_name == github.repository" in jobs["cost-comment"]["if"]
