@@ -313,6 +313,9 @@ def test_each_stack_is_previewed_with_its_own_kubeconfig_and_qualified_name(comb
         seen[stack] = step_named(job, "Write the kubeconfig")["env"]["KUBECONFIG_CONTENT"]
     assert len(set(seen.values())) == len(opts.preview_stacks)
     assert options(pulumi_org="acme-cloud").qualified_stack("prod") == "acme-cloud/hardening/prod"
+    dotted = build_workflows(options(preview_stacks=("prod.eu",)))["preview.yml"]["jobs"]
+    assert "preview-prod-eu" in dotted and common.kubeconfig_secret("prod.eu") == "KUBECONFIG_PROD_EU"
+    assert secret_names_in(dotted["preview-prod-eu"]) == {"PULUMI_ACCESS_TOKEN", "KUBECONFIG_PROD_EU"}
 
 
 def test_trivy_ignores_unfixed_findings_and_reads_the_ignore_file(combo: tuple) -> None:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from components import versions
@@ -161,7 +162,7 @@ def preview(opts: WorkflowOptions) -> dict[str, Any]:
         ],
     }
     previews = {
-        f"preview-{stack}": with_secrets(opts, _preview_job(opts, stack), PREVIEW, after=1)
+        preview_job_id(stack): with_secrets(opts, _preview_job(opts, stack), PREVIEW, after=1)
         for stack in opts.preview_stacks
     }
     return {
@@ -171,6 +172,11 @@ def preview(opts: WorkflowOptions) -> dict[str, Any]:
         "concurrency": {"group": "preview-${{ github.event.pull_request.number }}", "cancel-in-progress": True},
         "jobs": {"render": render, "cost-comment": comment, **previews},
     }
+
+
+def preview_job_id(stack: str) -> str:
+    """``preview-<stack>`` as a valid job id (letters, digits, ``-``, ``_``: a stack name may hold dots)."""
+    return "preview-" + re.sub(r"[^A-Za-z0-9_-]", "-", stack)
 
 
 def _preview_job(opts: WorkflowOptions, stack: str) -> dict[str, Any]:
