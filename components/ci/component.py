@@ -1,15 +1,17 @@
-"""CiPipelines: the app repository's workflows, environments, secrets and main-branch ruleset on GitHub.
+"""CiPipelines: a service repository's workflows, environments, secrets and main-branch ruleset on GitHub.
 
 With ``manage`` off (dev by default) the component registers nothing on GitHub but still builds and
 validates every workflow, so a bad option fails ``pulumi preview`` in every stack. With it on, an
-explicit ``github.Provider`` (owner from stack config, token from ``github:token`` or ``GITHUB_TOKEN``)
-manages:
+explicit ``github.Provider`` (the repository's owner, token from ``github:token``, format-checked, or
+``GITHUB_TOKEN``) manages:
 
 - one ``RepositoryFile`` per workflow on ``main`` (``overwrite_on_create``);
 - environments: ``production`` (required reviewers, admins cannot bypass, self-review prevented,
   deployments only from ``main``), ``staging`` (only from ``staging``), ``preview`` (PR previews);
-- environment secrets for the deploy targets that are on, only for secret config keys that are set,
-  from Pulumi secret config (secret in state); none in Vault mode (the workflows read Vault via OIDC);
+- environment secrets, only for secret config keys that are set, from Pulumi secret config (secret in
+  state): the external targets' (Railway, Render, Fly.io) and the platform dispatch token in every mode
+  (deploys and rollbacks to them must not depend on the cluster's Vault), and in GitHub mode the PR
+  preview's Pulumi token and this stack's ``KUBECONFIG_<STACK>`` (Vault mode: read through OIDC);
 - a ruleset on ``main``: pull requests with one approval, no force-push or deletion, and the ci-cd.yml
   checks by their real names, from GitHub Actions only. Repository admins may bypass it so that
   ``pulumi up`` can commit the workflow files (use a dedicated admin token for that), and so may the
