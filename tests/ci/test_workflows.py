@@ -224,7 +224,7 @@ def test_rollbacks_and_external_targets_never_read_vault(combo: tuple) -> None:
     docs, _, _ = combo
     for name, doc in docs.items():
         for job_id, job in doc["jobs"].items():
-            if name == "rollback.yml" or job_id in ("railway", "render", "fly"):
+            if name == "rollback.yml" or job_id in common.EXTERNAL_TARGETS:
                 assert not steps_using(job, "hashicorp/vault-action"), f"{name}/{job_id}"
                 assert "id-token" not in job["permissions"], f"{name}/{job_id}"
                 text = yaml.safe_dump(job)
@@ -238,7 +238,7 @@ def test_secrets_come_from_github_or_only_from_vault(combo: tuple) -> None:
         for job_id, job in doc["jobs"].items():
             text = yaml.safe_dump(job)
             vault = steps_using(job, "hashicorp/vault-action")
-            reads_vault = opts.vault_secrets and name != "rollback.yml" and job_id not in ("railway", "render", "fly")
+            reads_vault = opts.vault_secrets and name != "rollback.yml" and job_id not in common.EXTERNAL_TARGETS
             if reads_vault and secret_names_in(job):
                 assert "secrets." not in text.replace("secrets.GITHUB_TOKEN", ""), f"{name}/{job_id}"
                 (step,) = vault

@@ -56,8 +56,6 @@ TARGET_SECRETS: Mapping[str, tuple[str, ...]] = {
 # External targets never read the cluster's Vault: their credentials are GitHub environment secrets, so
 # a deploy or rollback to them works while the cluster (and the Vault in it) is down or sealed.
 EXTERNAL_TARGETS = ("railway", "render", "fly")
-# The PR preview of each stack reads these (PULUMI_ACCESS_TOKEN, KUBECONFIG_<STACK>).
-PREVIEW_SECRETS = ("pulumiAccessToken", "ciKubeconfig")
 TARGETS = tuple(TARGET_SECRETS)
 # GitHub Actions' app id: required checks must come from Actions, not any app posting the same name.
 GITHUB_ACTIONS_APP_ID = 15368
@@ -551,7 +549,6 @@ __all__ = [
     "GITHUB_OIDC_ISSUER",
     "PLATFORM_WORKFLOW",
     "PREVIEW",
-    "PREVIEW_SECRETS",
     "PRODUCTION",
     "RUNNER",
     "SECRET_NAMES",
