@@ -69,13 +69,18 @@ LANGUAGES = ("python", "go", "node", "java", "other")
 PLANS = ("free", "team", "enterprise")
 
 
-def ci_role_name(repo_name: str, environment: str) -> str:
-    """The Vault JWT role of one repository's workflows in one GitHub environment.
+def _ci_role_name(repo_name: str, environment: str) -> str:
+    """The Vault JWT role of one repository's workflows in one GitHub environment: ``ci-<repo>-<environment>``.
 
-    Defined here until ``components.vault.declarative.ci_role_name`` (same naming) lands on main: one role
-    per (repository, environment), each bound to that repository's claims and that environment only.
-    """
+    Defined here until ``components.vault.declarative.ci_role_name`` (the same naming, one role per
+    repository and environment, each bound to that repository's claims) lands; then that one is used."""
     return f"ci-{repo_name}-{environment}"
+
+
+try:  # the Vault component's own definition, once it exists: one name in both places
+    from components.vault.declarative import ci_role_name  # type: ignore[attr-defined]
+except ImportError:
+    ci_role_name = _ci_role_name
 
 
 def kubeconfig_secret(stack: str) -> str:
