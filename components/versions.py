@@ -29,7 +29,7 @@ IMAGES: Final[dict[str, str]] = {
         "ghcr.io/opencost/opencost-ui:1.120.1@sha256:7c08640291228fd13854c9aa0538a6fdbcc2410bfbb66177a7a40d2634983c52"
     ),
     "argo-rollouts": "quay.io/argoproj/argo-rollouts:v1.9.1",
-    "app-base": "docker.io/library/python:3.12.11-slim-bookworm",
+    "app-base": "docker.io/library/python:3.12.13-slim-trixie",
 }
 
 # Vendored upstream releases (vendor/<package>/<version>/, hash-checked; `python -m tools.vendor` upgrades)
@@ -46,6 +46,10 @@ SCORE_SCHEMA: Final = "score-v1b1.json"
 ACTIONS: Final[dict[str, tuple[str, str]]] = {
     "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
     "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    # Service toolchains (CI for any language): verified with git ls-remote on each repository's tag.
+    "actions/setup-go": ("b7ad1dad31e06c5925ef5d2fc7ad053ef454303e", "v7.0.0"),
+    "actions/setup-node": ("820762786026740c76f36085b0efc47a31fe5020", "v7.0.0"),
+    "actions/setup-java": ("b6effb05e454b25005698d916606bdc6ffcbf961", "v5.7.0"),
     "actions/cache": ("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5"),
     "docker/setup-buildx-action": ("37fe631027851001ddb9b187196cc803df7f5f0e", "v4.3.0"),
     "docker/login-action": ("4907a6ddec9925e35a0a9e82d7399ccc52663121", "v4.1.0"),
@@ -65,6 +69,9 @@ TRIVY_VERSION: Final = "v0.70.0"
 PULUMI_CLI_VERSION: Final = "3.272.0"
 PYTHON_VERSION: Final = "3.11"
 FLYCTL_VERSION: Final = "0.4.87"  # superfly/flyctl tag v0.4.87 (2026-08-20)
+# A service's toolchain version when its platform.yaml states no languageVersion (CI test job).
+TOOLCHAIN_DEFAULTS: Final[dict[str, str]] = {"python": "3.12", "go": "1.25", "node": "24", "java": "21"}
+JAVA_DISTRIBUTION: Final = "temurin"  # Eclipse Temurin: the setup-java distribution CI installs
 
 
 def image(name: str) -> str:

@@ -8,7 +8,14 @@ from typing import Any
 
 from components.ci.workflows import WorkflowOptions
 
-BASE: dict[str, Any] = {"owner": "example-org", "repository": "orders-api", "image": "ghcr.io/example-org/orders-api"}
+# The orders API as the flat app* settings describe it (WorkflowOptions.from_settings): lint and test jobs.
+BASE: dict[str, Any] = {
+    "owner": "example-org",
+    "repository": "orders-api",
+    "image": "ghcr.io/example-org/orders-api",
+    "test_command": "python -m pytest -q tests/app",
+    "lint_commands": ("ruff check app tests/app", "mypy app/orders_api"),
+}
 VAULT = "https://vault.example.com"
 
 

@@ -43,24 +43,21 @@ def test_dev_manages_nothing_on_github_but_builds_the_workflows(stack_run: Calla
     run = stack_run("dev")
     assert len(run.by_type(COMPONENT)) == 1
     assert github_resources(run) == []
-    assert run.outputs["services"]["orders-api"]["ciRequiredChecks"] == ["lint", "test", "image", "config-scan"]
+    # the service declares a test command and no lint command (services/orders-api/platform.yaml)
+    assert run.outputs["services"]["orders-api"]["ciRequiredChecks"] == ["test", "image", "config-scan"]
 
 
 def test_prod_commits_every_workflow_to_main(stack_run: Callable[[str], Run]) -> None:
     run = stack_run("prod")
     # Pulumi.prod.yaml: every target on, secrets from Vault.
-    expected = render_workflows(
-        WorkflowOptions(
-            owner="example-org",
-            repository="orders-api",
-            image="ghcr.io/example-org/orders-api",
-            deploy_railway=True,
-            deploy_render=True,
-            deploy_fly=True,
-            vault_secrets=True,
-            vault_address="https://vault.example.com",
-        )
-    )
+    from components.config import load_settings
+    from components.service.load import load_services
+    from tests.canary.support import stack_settings
+
+    settings = stack_settings("prod")
+    (orders,) = [s for s in load_services(settings.services) if s.name == "orders-api"]
+    expected = render_workflows(WorkflowOptions.for_service(orders, settings.ci))
+    assert load_settings({}).ci.manage_github is False  # the default: nothing managed unless a stack says so
     files = {r.inputs["file"]: r for r in of(run, FILE)}
     assert set(files) == {f".github/workflows/{name}" for name in expected}
     for name, text in expected.items():
@@ -111,10 +108,16 @@ def test_ruleset_requires_the_real_check_names_of_the_committed_ci_workflow(stac
     assert inputs["rules"]["nonFastForward"] is True and inputs["rules"]["deletion"] is True
 
 
-def test_vault_mode_stores_no_secret_on_github(stack_run: Callable[[str], Run]) -> None:
-    assert stack_run("prod").by_type(SECRET) == []  # prod: ciVaultSecrets true
+EXTERNAL = {"RAILWAY_TOKEN", "RAILWAY_SERVICE_ID", "RENDER_API_KEY", "RENDER_SERVICE_ID", "FLY_API_TOKEN"}
+
+
+def test_vault_mode_stores_only_the_external_targets_secrets_on_github(stack_run: Callable[[str], Run]) -> None:
+    """#18.4: Railway, Render and Fly.io credentials never depend on the cluster's Vault, in Vault mode too;
+    the cluster's own credentials (Pulumi token, kubeconfig) stay in Vault."""
+    assert stack_run("prod").by_type(SECRET) == []  # prod: ciVaultSecrets true, no secret set
     run = run_stack("prod", secrets=SECRETS)
-    assert run.by_type(SECRET) == []
+    got = {(r.inputs["environment"], r.inputs["secretName"]) for r in of(run, SECRET)}
+    assert got == {("production", name) for name in EXTERNAL}
 
 
 @pytest.mark.parametrize(
@@ -123,31 +126,17 @@ def test_vault_mode_stores_no_secret_on_github(stack_run: Callable[[str], Run]) 
         (
             {"ciVaultSecrets": False},
             set(SECRETS),
-            {
-                "production": {
-                    "PULUMI_ACCESS_TOKEN",
-                    "KUBECONFIG",
-                    "RAILWAY_TOKEN",
-                    "RAILWAY_SERVICE_ID",
-                    "RENDER_API_KEY",
-                    "RENDER_SERVICE_ID",
-                    "FLY_API_TOKEN",
-                },
-                "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG"},
-            },
+            {"production": EXTERNAL},
         ),
         (
             {"ciVaultSecrets": False, "deployRender": False, "deployFly": False},
             set(SECRETS),
-            {
-                "production": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG", "RAILWAY_TOKEN", "RAILWAY_SERVICE_ID"},
-                "preview": {"PULUMI_ACCESS_TOKEN", "KUBECONFIG"},
-            },
+            {"production": {"RAILWAY_TOKEN", "RAILWAY_SERVICE_ID"}},
         ),
         (
             {"ciVaultSecrets": False},
             {"pulumiAccessToken", "flyApiToken"},
-            {"production": {"PULUMI_ACCESS_TOKEN", "FLY_API_TOKEN"}, "preview": {"PULUMI_ACCESS_TOKEN"}},
+            {"production": {"FLY_API_TOKEN"}},
         ),
     ],
 )
@@ -165,10 +154,11 @@ def test_environment_secrets_only_for_set_keys_and_enabled_targets(
 
 def test_no_secret_value_reaches_plan_or_workflows() -> None:
     run = run_stack("prod", overrides={"ciVaultSecrets": False}, secrets=SECRETS)
-    assert len(of(run, SECRET)) == 9 and len(run.by_type(SECRET)) == 18  # two service repositories
+    # 5 external-target secrets; a service repository runs no preview (that is the platform repository's)
+    assert len(of(run, SECRET)) == 5
     out = render_run(run)
-    workflows = {k: v for k, v in out.files.items() if k.startswith("workflows/")}
-    assert len(workflows) == 10
+    workflows = {k: v for k, v in out.files.items() if k.startswith("workflows/orders-api/")}
+    assert len(workflows) == 4  # ci-cd, deploy-production, deploy-staging, rollback (no preview: not the platform repo)
     for path in ["plan.json", *workflows]:
         text = out.files[path]
         for key, value in SECRETS.items():

@@ -2,7 +2,8 @@
 
 The scripts run with bash, curl and jq exactly as the workflow runs them; only the API base URL (an
 ``env:`` value of the step) points at the local server. Checked: the requests (auth header, GraphQL
-variables, image URL), failure on API errors, and that no token reaches the script's output.
+variables, image URL), failure on API errors, that no token reaches the script's output, and (#18.4)
+that a deploy or rollback is polled until it is live or failed, within a bounded time.
 """
 
 from __future__ import annotations
@@ -33,11 +34,21 @@ class FakeApis:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail = False
+        self.statuses: list[str] = []  # the deployment's status on each poll; the last one repeats
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
                 pass
+
+            def do_GET(self) -> None:
+                fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": None})
+                if self.headers.get("Authorization") != f"Bearer {RENDER_KEY}":
+                    self._send(401, {"message": "unauthorized"})
+                elif self.path == "/v1/services/srv-abc123/deploys/dep-cafe":
+                    self._send(200, {"id": "dep-cafe", "status": fake.next_status("live")})
+                else:
+                    self._send(404, {"message": "not found"})
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
@@ -58,6 +69,8 @@ class FakeApis:
                     self._send(200, {"data": {"serviceInstanceUpdate": True}})
                 elif "serviceInstanceDeployV2" in body["query"]:
                     self._send(200, {"data": {"serviceInstanceDeployV2": "deployment-7"}})
+                elif "deployment(id: $d)" in body["query"] and body["variables"] == {"d": "deployment-7"}:
+                    self._send(200, {"data": {"deployment": {"status": fake.next_status("SUCCESS")}}})
                 else:
                     self._send(400, {"errors": [{"message": "unknown operation"}]})
 
@@ -78,6 +91,11 @@ class FakeApis:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def next_status(self, default: str) -> str:
+        if not self.statuses:
+            return default
+        return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
 
     def __enter__(self) -> FakeApis:
         self.thread.start()
@@ -102,7 +120,8 @@ def deploy_step(target: str) -> dict[str, Any]:
 
 def run_step(step: dict[str, Any], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     image = step["env"]["IMAGE"].replace("${{ github.sha }}", SHA)
-    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGE": image, **env}
+    assert step["env"]["TIMEOUT_SECONDS"] == "900" and step["env"]["POLL_SECONDS"] == "10"
+    full = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "IMAGE": image, "POLL_SECONDS": "0", **env}
     return subprocess.run(["bash", "-c", step["run"]], env=full, capture_output=True, text=True, timeout=120)
 
 
@@ -114,8 +133,9 @@ def test_railway_points_the_service_at_the_new_image_and_deploys_it(apis: FakeAp
     )
     assert proc.returncode == 0, proc.stderr
     assert "Railway deployment deployment-7 started for ghcr.io/example-org/orders-api:" + SHA in proc.stdout
+    assert "Railway deployment deployment-7 is live" in proc.stdout
     ops = [r["body"] for r in apis.requests]
-    assert len(ops) == 3 and all(r["headers"]["Project-Access-Token"] == RAILWAY_TOKEN for r in apis.requests)
+    assert len(ops) == 4 and all(r["headers"]["Project-Access-Token"] == RAILWAY_TOKEN for r in apis.requests)
     assert ops[1]["variables"] == {"s": "svc-1", "e": "env-42", "i": f"ghcr.io/example-org/orders-api:{SHA}"}
     assert "serviceInstanceUpdate" in ops[1]["query"] and "source: {image: $i}" in ops[1]["query"]
     assert ops[2]["variables"] == {"s": "svc-1", "e": "env-42"} and "serviceInstanceDeployV2" in ops[2]["query"]
@@ -139,7 +159,9 @@ def test_render_triggers_a_deploy_of_exactly_the_image(apis: FakeApis) -> None:
         step, {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc123", "RENDER_API": f"{apis.base}/v1"}
     )
     assert proc.returncode == 0, proc.stderr
-    (req,) = apis.requests
+    req, poll = apis.requests
+    assert poll["path"] == "/v1/services/srv-abc123/deploys/dep-cafe"
+    assert "Render deploy dep-cafe is live" in proc.stdout
     assert req["path"] == "/v1/services/srv-abc123/deploys"
     assert req["body"] == {"imageUrl": f"ghcr.io/example-org/orders-api:{SHA}"}
     assert "Render deploy dep-cafe started" in proc.stdout
@@ -159,3 +181,75 @@ def test_render_refuses_a_malformed_service_id_and_fails_on_401(apis: FakeApis) 
     )
     assert denied.returncode != 0 and len(apis.requests) == 1
     assert RENDER_KEY not in denied.stdout + denied.stderr
+
+
+RAILWAY_ENV = {"RAILWAY_TOKEN": RAILWAY_TOKEN, "RAILWAY_SERVICE_ID": "svc-1"}
+RENDER_ENV = {"RENDER_API_KEY": RENDER_KEY, "RENDER_SERVICE_ID": "srv-abc123"}
+
+
+@pytest.mark.parametrize(
+    ("target", "statuses", "final"),
+    [
+        ("railway", ["BUILDING", "DEPLOYING", "SUCCESS"], "is live"),
+        ("render", ["build_in_progress", "live"], "is live"),
+    ],
+)
+def test_a_deploy_is_polled_until_it_is_live(apis: FakeApis, target: str, statuses: list[str], final: str) -> None:
+    apis.statuses = list(statuses)
+    env = (
+        {**RAILWAY_ENV, "RAILWAY_API": f"{apis.base}/graphql/v2"}
+        if target == "railway"
+        else {
+            **RENDER_ENV,
+            "RENDER_API": f"{apis.base}/v1",
+        }
+    )
+    proc = run_step(deploy_step(target), env)
+    assert proc.returncode == 0, proc.stderr
+    assert final in proc.stdout
+    polls = [r for r in apis.requests if r["body"] is None or "deployment(id" in str(r["body"].get("query", ""))]
+    assert len(polls) == len(statuses)
+
+
+@pytest.mark.parametrize(
+    ("target", "status"),
+    [("railway", "FAILED"), ("railway", "CRASHED"), ("render", "build_failed"), ("render", "update_failed")],
+)
+def test_a_failed_deploy_fails_the_job(apis: FakeApis, target: str, status: str) -> None:
+    """The finding: the job ended when the API accepted the request, so a failed rollback showed green."""
+    apis.statuses = ["DEPLOYING" if target == "railway" else "update_in_progress", status]
+    env = (
+        {**RAILWAY_ENV, "RAILWAY_API": f"{apis.base}/graphql/v2"}
+        if target == "railway"
+        else {
+            **RENDER_ENV,
+            "RENDER_API": f"{apis.base}/v1",
+        }
+    )
+    proc = run_step(deploy_step(target), env)
+    assert proc.returncode == 1
+    assert f"ended {status}" in proc.stdout
+
+
+@pytest.mark.parametrize("target", ["railway", "render"])
+def test_a_deploy_that_never_settles_times_out(apis: FakeApis, target: str) -> None:
+    apis.statuses = ["BUILDING" if target == "railway" else "build_in_progress"]
+    env = (
+        {**RAILWAY_ENV, "RAILWAY_API": f"{apis.base}/graphql/v2"}
+        if target == "railway"
+        else {
+            **RENDER_ENV,
+            "RENDER_API": f"{apis.base}/v1",
+        }
+    )
+    proc = run_step(deploy_step(target), {**env, "TIMEOUT_SECONDS": "1", "POLL_SECONDS": "1"})
+    assert proc.returncode == 1
+    assert "after 1 s" in proc.stdout
+
+
+def test_the_rollback_runs_the_same_polled_scripts() -> None:
+    docs = build_workflows(options(deploy_railway=True, deploy_render=True))
+    for target in ("railway", "render"):
+        rollback = step_named(docs["rollback.yml"]["jobs"][target], "Deploy the image")
+        assert rollback["run"] == deploy_step(target)["run"]
+        assert rollback["env"]["IMAGE"] == "ghcr.io/example-org/orders-api:${{ needs.validate.outputs.version }}"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from components.ci.workflows import render_workflows
-from tests.ci.helpers import combinations
+from components.ci.workflows import WorkflowOptions, render_workflows
+from tests.ci.helpers import combinations, options
 from tools.mockrun import run_stack
 from tools.render import render_run, write_atomically
 
@@ -54,6 +54,54 @@ def matrix_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return files
 
 
+LANGUAGES = {
+    "python": "python -m pytest -q",
+    "go": "go test ./...",
+    "node": "npm test",
+    "java": "./mvnw -B verify",
+    "other": "make test",
+}
+
+
+@pytest.fixture(scope="module")
+def service_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """A service repository per language (as WorkflowOptions.for_service builds it), Vault on and off."""
+    root = tmp_path_factory.mktemp("service-matrix")
+    files = []
+    for language, command in LANGUAGES.items():
+        for vault in (False, True):
+            opts: WorkflowOptions = options(
+                repository=f"svc-{language}",
+                image=f"ghcr.io/example-org/svc-{language}",
+                service=f"svc-{language}",
+                dockerfile="Dockerfile",
+                context=".",
+                language=language,
+                test_command=command,
+                lint_commands=(),
+                hosts_program=False,
+                deploy_railway=vault,
+                deploy_render=vault,
+                vault_secrets=vault,
+                vault_address="https://vault.example.com" if vault else "",
+            )
+            d = root / f"{language}-{vault}" / ".github" / "workflows"
+            d.mkdir(parents=True)
+            for name, text in render_workflows(opts).items():
+                (d / name).write_text(text)
+                files.append(d / name)
+    return files
+
+
+def test_every_language_passes_zizmor_pedantic_and_the_schema(service_files: list[Path]) -> None:
+    assert len(service_files) == len(LANGUAGES) * 2 * 4  # no preview.yml outside the platform repository
+    proc = zizmor(service_files, "--persona", "pedantic")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "No findings to report" in out and "suppressed" not in out, out
+    proc = schema(service_files)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 @pytest.fixture(scope="module")
 def rendered_workflows(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """The prod render's workflow files, written the way ``python -m tools.render`` writes them.
@@ -61,13 +109,9 @@ def rendered_workflows(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     out_dir = tmp_path_factory.mktemp("render") / "prod"
     write_atomically(out_dir, render_run(run_stack("prod")).files)
     files = sorted((out_dir / "workflows").rglob("*.yml"))
-    assert {f.name for f in files} == {
-        "ci-cd.yml",
-        "deploy-production.yml",
-        "deploy-staging.yml",
-        "rollback.yml",
-        "preview.yml",
-    }
+    # every service repository's workflows (none of them holds the platform program: no preview.yml)
+    assert {f.name for f in files} == {"ci-cd.yml", "deploy-production.yml", "deploy-staging.yml", "rollback.yml"}
+    assert {f.parent.parent.parent.name for f in files} == {"orders-api", "go-deployment-demo"}
     return files
 
 

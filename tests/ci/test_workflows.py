@@ -85,7 +85,8 @@ def test_permissions_are_empty_at_the_top_and_granted_per_job(combo: tuple) -> N
     # Vault mode: exactly the jobs that read deploy secrets hold id-token: write; GitHub mode: none.
     holders = {(n, j) for n, d in docs.items() for j, job in d["jobs"].items() if job["permissions"].get("id-token")}
     if opts.vault_secrets:
-        assert ("preview.yml", "preview") in holders and ("deploy-production.yml", "kubernetes") in holders
+        assert {("preview.yml", "preview-dev"), ("preview.yml", "preview-prod")} <= holders
+        assert ("deploy-production.yml", "kubernetes") in holders
     else:
         assert holders == set()
     for text in texts.values():  # every grant carries its reason (zizmor undocumented-permissions)
@@ -167,7 +168,7 @@ def test_deploys_run_after_ci_one_at_a_time_in_their_environment(combo: tuple, e
     doc = docs[deploy_mod.FILES[environment]]
     branch = {PRODUCTION: "main", STAGING: "staging"}[environment]
     assert doc["on"] == {"push": {"branches": [branch]}}
-    assert doc["concurrency"] == {"group": f"deploy-{environment}", "cancel-in-progress": False}
+    assert doc["concurrency"] == {"group": f"deploy-{environment}", "cancel-in-progress": False, "queue": "max"}
     wait = doc["jobs"]["ci"]
     assert wait["permissions"] == {"actions": "read"} and "ci-cd.yml" in wait["steps"][0]["run"]
     deploy_jobs = {k: v for k, v in doc["jobs"].items() if k != "ci"}
@@ -175,12 +176,60 @@ def test_deploys_run_after_ci_one_at_a_time_in_their_environment(combo: tuple, e
     for job_id, job in deploy_jobs.items():
         assert job["environment"] == environment and job["needs"] == ["ci"]
         assert secret_names_in(job) == {SECRET_NAMES[k] for k in TARGET_SECRETS[job_id]}, job_id
-    up = steps_using(deploy_jobs["kubernetes"], "pulumi/actions")[0]["with"]
-    assert up["command"] == "up" and up["stack-name"] == opts.stack_for(environment)
-    assert up["policyPacks"] == "policies" and up["pulumi-version"] == versions.PULUMI_CLI_VERSION
-    assert yaml.safe_load(up["config-map"]) == {
-        "appImage": {"value": f"{opts.image}:${{{{ github.sha }}}}", "secret": False}
-    }
+    dispatch = step_named(deploy_jobs["kubernetes"], "Dispatch platform.yml (deploy)")
+    assert dispatch["env"]["STACK"] == opts.stack_for(environment)
+    assert dispatch["env"]["VERSION"] == "${{ github.sha }}" and dispatch["env"]["SERVICE"] == opts.service
+    assert dispatch["env"]["PLATFORM_REPO"] == "example-org/hardening"
+
+
+def test_only_the_platform_repository_runs_pulumi_up(combo: tuple) -> None:
+    """#18.3: one owner per stack. The app repository's workflows never run ``pulumi up`` nor pass the
+    image in config-map (a value that lasted one run, #18.2): Kubernetes deploys and rollbacks dispatch
+    platform.yml, which records the version in the stack file."""
+    docs, texts, _ = combo
+    for name, doc in docs.items():
+        for job_id, step in all_steps(doc):
+            if str(step.get("uses", "")).startswith("pulumi/actions@"):
+                assert step["with"]["command"] == "preview", f"{name}/{job_id}: only previews run here"
+                assert "config-map" not in step["with"]
+    assert "appImage" not in "".join(texts.values())
+    for name in ("deploy-production.yml", "deploy-staging.yml", "rollback.yml"):
+        (step,) = docs[name]["jobs"]["kubernetes"]["steps"][-1:]
+        assert "gh workflow run" in step["run"] and "gh run watch" in step["run"] and "--exit-status" in step["run"]
+        assert step["env"]["OPERATION"] == ("rollback" if name == "rollback.yml" else "deploy")
+
+
+def test_vault_roles_are_per_repository_and_environment(combo: tuple) -> None:
+    """#18.1: each environment logs in with its own role (ci-<repo>-<environment>), never a shared one."""
+    docs, _, opts = combo
+    roles = {}
+    for name, doc in docs.items():
+        for job_id, job in doc["jobs"].items():
+            for step in steps_using(job, "hashicorp/vault-action"):
+                env = job["environment"]
+                assert step["with"]["role"] == common.ci_role_name("orders-api", env) == f"ci-orders-api-{env}"
+                assert f"secret/data/ci/orders-api/{env} " in step["with"]["secrets"]
+                roles[(name, job_id)] = step["with"]["role"]
+    if opts.vault_secrets:
+        assert roles[("deploy-production.yml", "kubernetes")] == "ci-orders-api-production"
+        assert roles[("deploy-staging.yml", "kubernetes")] == "ci-orders-api-staging"
+        assert roles[("preview.yml", "preview-prod")] == "ci-orders-api-preview"
+    else:
+        assert roles == {}
+
+
+def test_rollbacks_and_external_targets_never_read_vault(combo: tuple) -> None:
+    """#18.4: when the cluster (and its Vault) is what is broken, every rollback and every PaaS deploy
+    still has its credentials: GitHub environment secrets."""
+    docs, _, _ = combo
+    for name, doc in docs.items():
+        for job_id, job in doc["jobs"].items():
+            if name == "rollback.yml" or job_id in common.EXTERNAL_TARGETS:
+                assert not steps_using(job, "hashicorp/vault-action"), f"{name}/{job_id}"
+                assert "id-token" not in job["permissions"], f"{name}/{job_id}"
+                text = yaml.safe_dump(job)
+                for secret in secret_names_in(job):
+                    assert f"secrets.{secret}" in text, f"{name}/{job_id}/{secret}"
 
 
 def test_secrets_come_from_github_or_only_from_vault(combo: tuple) -> None:
@@ -189,19 +238,17 @@ def test_secrets_come_from_github_or_only_from_vault(combo: tuple) -> None:
         for job_id, job in doc["jobs"].items():
             text = yaml.safe_dump(job)
             vault = steps_using(job, "hashicorp/vault-action")
-            if opts.vault_secrets:
+            reads_vault = opts.vault_secrets and name != "rollback.yml" and job_id not in common.EXTERNAL_TARGETS
+            if reads_vault and secret_names_in(job):
                 assert "secrets." not in text.replace("secrets.GITHUB_TOKEN", ""), f"{name}/{job_id}"
-                if secret_names_in(job):
-                    (step,) = vault
-                    w = step["with"]
-                    env = job.get("environment", "preview")
-                    assert w["url"] == opts.vault_address and w["method"] == "jwt"
-                    assert w["role"] == f"ci-{opts.repository}-{env}"  # the environment's own Vault role
-                    assert w["jwtGithubAudience"] == "https://github.com/example-org" and w["exportEnv"] is False
-                    for n in secret_names_in(job):
-                        assert f"secret/data/ci/{env} {n} | {n}" in w["secrets"]
+                (step,) = vault
+                w = step["with"]
+                assert w["url"] == opts.vault_address and w["method"] == "jwt"
+                assert w["jwtGithubAudience"] == "https://github.com/example-org" and w["exportEnv"] is False
+                for n in secret_names_in(job):
+                    assert f"secret/data/ci/orders-api/{job['environment']} {n} | {n}" in w["secrets"]
             else:
-                assert not vault and "steps.vault" not in text
+                assert not vault and "steps.vault" not in text, f"{name}/{job_id}"
     if not opts.vault_secrets:
         assert "vault" not in "".join(texts.values()).lower()
 
@@ -229,6 +276,8 @@ def test_rollback_validates_the_version_before_any_deploy(combo: tuple) -> None:
             assert job["environment"] == "${{ needs.validate.outputs.environment }}"
     assert set(doc["jobs"]) == {"validate", *opts.targets}
     assert "deploy-" in doc["concurrency"]["group"] and doc["concurrency"]["cancel-in-progress"] is False
+    # #18.6: a pending rollback is queued, never replaced by a newer push's deploy.
+    assert doc["concurrency"]["queue"] == "max"
 
 
 def test_preview_renders_diffs_cost_and_previews_with_the_policy_pack(combo: tuple) -> None:
@@ -241,12 +290,42 @@ def test_preview_renders_diffs_cost_and_previews_with_the_policy_pack(combo: tup
     assert "python -m tools.cost diff" in step_named(render, "Cost diff")["run"]
     comment = doc["jobs"]["cost-comment"]
     assert comment["permissions"] == {"pull-requests": "write"} and not steps_using(comment, "actions/checkout")
-    preview = doc["jobs"]["preview"]
-    (step,) = steps_using(preview, "pulumi/actions")
-    assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
-    assert step["with"]["policyPacks"] == "policies"
-    assert preview["strategy"]["matrix"]["stack"] == list(opts.preview_stacks)
-    assert "head.repo.full_name == github.repository" in preview["if"]
+    previews = {k: v for k, v in doc["jobs"].items() if k.startswith("preview-")}
+    assert set(previews) == {f"preview-{s}" for s in opts.preview_stacks}
+    for preview in previews.values():
+        (step,) = steps_using(preview, "pulumi/actions")
+        assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
+        assert step["with"]["policyPacks"] == "policies"
+        assert "head.repo.full_name == github.repository" in preview["if"]
+
+
+def test_each_stack_is_previewed_with_its_own_kubeconfig_and_qualified_name(combo: tuple) -> None:
+    """#18.6: one KUBECONFIG for both stacks reached the wrong cluster; a bare stack name resolved in the
+    token's default organization. Each stack now has its own job, kubeconfig secret and org/project/stack."""
+    docs, _, opts = combo
+    seen = {}
+    for stack in opts.preview_stacks:
+        job = docs["preview.yml"]["jobs"][f"preview-{stack}"]
+        (step,) = steps_using(job, "pulumi/actions")
+        assert step["with"]["stack-name"] == f"example-org/hardening/{stack}"
+        assert step["with"]["policyPackConfigs"] == f"policies/config/{stack}.json"
+        assert secret_names_in(job) == {"PULUMI_ACCESS_TOKEN", f"KUBECONFIG_{stack.upper()}"}
+        seen[stack] = step_named(job, "Write the kubeconfig")["env"]["KUBECONFIG_CONTENT"]
+    assert len(set(seen.values())) == len(opts.preview_stacks)
+    assert options(pulumi_org="acme-cloud").qualified_stack("prod") == "acme-cloud/hardening/prod"
+    dotted = build_workflows(options(preview_stacks=("prod.eu",)))["preview.yml"]["jobs"]
+    assert "preview-prod-eu" in dotted and common.kubeconfig_secret("prod.eu") == "KUBECONFIG_PROD_EU"
+    assert secret_names_in(dotted["preview-prod-eu"]) == {"PULUMI_ACCESS_TOKEN", "KUBECONFIG_PROD_EU"}
+
+
+def test_trivy_ignores_unfixed_findings_and_reads_the_ignore_file(combo: tuple) -> None:
+    """#18.7: without ignore-unfixed, findings Debian will never fix failed every build."""
+    docs, _, _ = combo
+    for job_id in ("image", "config-scan"):
+        (trivy,) = steps_using(docs["ci-cd.yml"]["jobs"][job_id], "aquasecurity/trivy-action")
+        assert trivy["with"]["ignore-unfixed"] is True
+        assert trivy["with"]["trivyignores"] == ci_cd_mod.TRIVY_IGNORES
+        assert "hashFiles('.trivyignore.yaml')" in trivy["with"]["trivyignores"]
 
 
 def test_the_rollback_version_check_accepts_shas_only(tmp_path: object) -> None:
@@ -332,14 +411,9 @@ def test_for_service_rejects_an_image_outside_ghcr() -> None:
     elsewhere = dataclasses.replace(
         spec, container=dataclasses.replace(spec.container, image="docker.io/example/orders-api:1.0.0")
     )
-    with pytest.raises(
-        ServiceError,
-        match=r"services/orders-api/score\.yaml: containers\.\*\.image: 'docker.io/example/orders-api:1.0.0' is "
-        r"not on ghcr.io",
-    ):
+    with pytest.raises(ServiceError, match=r"services/orders-api/score\.yaml: .*'docker.io/example/orders-api:1.0.0'"):
         common.WorkflowOptions.for_service(elsewhere, ci)
-    ok = common.WorkflowOptions.for_service(spec, ci)
-    assert ok.image == "ghcr.io/example-org/orders-api" and ok.app_dir == "app"
+    assert common.WorkflowOptions.for_service(spec, ci).image == "ghcr.io/example-org/orders-api"
 
 
 def test_check_names_follow_job_names() -> None:

@@ -48,9 +48,13 @@ def _independent_total(plan: dict, p: dict[str, float]) -> float:  # type: ignor
         if kind in ("Deployment", "StatefulSet", "DaemonSet", "Rollout"):
             pod = inp["spec"]["template"]["spec"]
             n = p["costNodeCount"] if kind == "DaemonSet" else inp["spec"].get("replicas", 1)
-            cpu = sum(_cpu(c["resources"]["requests"]["cpu"]) for c in pod["containers"])
-            mem = sum(_gib(c["resources"]["requests"]["memory"]) for c in pod["containers"])
-            for c in pod.get("initContainers", []):  # ours are small copy/setup steps
+            # native sidecars (init containers that restart: the Vault Agent) run for the pod's whole life
+            running = pod["containers"] + [
+                c for c in pod.get("initContainers", []) if c.get("restartPolicy") == "Always"
+            ]
+            cpu = sum(_cpu(c["resources"]["requests"]["cpu"]) for c in running)
+            mem = sum(_gib(c["resources"]["requests"]["memory"]) for c in running)
+            for c in pod.get("initContainers", []):  # the others are small copy/setup steps
                 assert _cpu(c["resources"]["requests"]["cpu"]) <= cpu, r["urn"]
             total += n * 730 * (cpu * p["costCpuHourly"] + mem * p["costMemoryGibHourly"])
             for t2 in inp["spec"].get("volumeClaimTemplates", []):

@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from components import versions
-from components.vault.declarative import CI_PREFIX, GITHUB_OIDC_ISSUER, ci_role_name
-from components.vault.policy_hcl import kv_data_path
+from components.config import ConfigError
+from components.vault.declarative import GITHUB_OIDC_ISSUER, ci_role_name, ci_secret_path
 
 RUNNER = "ubuntu-24.04"
 HEADER = (
@@ -30,46 +30,70 @@ HEADER = (
 PRODUCTION = "production"
 STAGING = "staging"
 PREVIEW = "preview"
+ENVIRONMENTS = (PRODUCTION, STAGING, PREVIEW)
 ENVIRONMENT_BRANCH: Mapping[str, str] = {PRODUCTION: "main", STAGING: "staging"}
 
 # Secret config keys (components/config.py SECRET_KEYS) -> GitHub secret / Vault KV field name.
 SECRET_NAMES: Mapping[str, str] = {
     "pulumiAccessToken": "PULUMI_ACCESS_TOKEN",
     "ciKubeconfig": "KUBECONFIG",
+    "platformDispatchToken": "PLATFORM_DISPATCH_TOKEN",
     "railwayToken": "RAILWAY_TOKEN",
     "railwayServiceId": "RAILWAY_SERVICE_ID",
     "renderApiKey": "RENDER_API_KEY",
     "renderServiceId": "RENDER_SERVICE_ID",
     "flyApiToken": "FLY_API_TOKEN",
 }
-# Deploy target -> the secret config keys its job needs (and nothing else).
+# Deploy target -> the secret config keys its job needs (and nothing else). Kubernetes deploys dispatch
+# the platform repository's workflow (the one owner of `pulumi up`), so they need only that token.
 TARGET_SECRETS: Mapping[str, tuple[str, ...]] = {
-    "kubernetes": ("pulumiAccessToken", "ciKubeconfig"),
+    "kubernetes": ("platformDispatchToken",),
     "railway": ("railwayToken", "railwayServiceId"),
     "render": ("renderApiKey", "renderServiceId"),
     "fly": ("flyApiToken",),
 }
+# External targets never read the cluster's Vault: their credentials are GitHub environment secrets, so
+# a deploy or rollback to them works while the cluster (and the Vault in it) is down or sealed.
+EXTERNAL_TARGETS = ("railway", "render", "fly")
 TARGETS = tuple(TARGET_SECRETS)
 # GitHub Actions' app id: required checks must come from Actions, not any app posting the same name.
 GITHUB_ACTIONS_APP_ID = 15368
-# Vault: KV v2 mount and the JWT auth mount/role the SecretsVault component configures for CI.
+# Vault: KV v2 mount and the JWT auth mount the SecretsVault component configures for CI.
 VAULT_KV_MOUNT = "secret"
 VAULT_JWT_PATH = "jwt"
-VAULT_ROLE = ci_role_name  # (repository name, environment) -> the JWT role of that environment
+# The platform repository's workflow that alone runs `pulumi up` (the one owner of every stack).
+PLATFORM_WORKFLOW = "platform.yml"
+PROJECT = "hardening"
+LANGUAGES = ("python", "go", "node", "java", "other")
+PLANS = ("free", "team", "enterprise")
+
+
+def kubeconfig_secret(stack: str) -> str:
+    """The secret holding a stack's kubeconfig for the PR preview: one per stack, never shared."""
+    return "KUBECONFIG_" + re.sub(r"[^A-Z0-9]", "_", stack.upper())
+
 
 _GHCR = re.compile(r"^ghcr\.io/[a-z0-9]([a-z0-9-]*[a-z0-9])?(/[a-z0-9._-]+)+$")
 _STACK = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _GH_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+_FULL_REPO = re.compile(r"^[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}$")
 _HTTPS = re.compile(r"^https://[^\s/]+(:\d+)?$")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# Repository-relative paths: no absolute path, no "..", no characters a shell or YAML would read.
+_REL_PATH = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_./-]{1,200}$")
+_VERSION = re.compile(r"^[0-9][0-9A-Za-z.+-]{0,30}$")
+_PULUMI_ORG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 
-class WorkflowOptionsError(ValueError):
-    """Invalid workflow options; the message names the field and what is accepted."""
+class WorkflowOptionsError(ConfigError):
+    """Invalid workflow options; one message per problem naming the field and what is accepted (a
+    ConfigError: the render and ``pulumi preview`` print it and exit 2, no traceback)."""
 
 
 @dataclass(frozen=True)
 class WorkflowOptions:
-    """What the workflows depend on. ``from_settings`` derives it from the stack settings."""
+    """What the workflows depend on. ``for_service`` derives it from a service spec and the stack's CI
+    settings."""
 
     owner: str
     repository: str
@@ -83,6 +107,16 @@ class WorkflowOptions:
     staging_stack: str = "dev"  # the project ships two stacks; staging deploys to the dev stack
     preview_stacks: tuple[str, ...] = ("dev", "prod")
     app_dir: str = "app"
+    service: str = "orders-api"  # the service name: the stack file's hardening:services.<service>.tag
+    dockerfile: str = ""  # repository-relative; empty: <app_dir>/Dockerfile
+    context: str = ""  # repository-relative build context; empty: <app_dir>
+    language: str = "python"  # python | go | node | java | other: the toolchain the test job sets up
+    language_version: str = ""  # empty: versions.TOOLCHAIN_DEFAULTS[language]
+    test_command: str = ""  # run in the repository root by the test job; empty: no test job
+    lint_commands: tuple[str, ...] = ()  # run by the lint job (python only); empty: no lint job
+    hosts_program: bool = True  # the repository holds the Pulumi program: it gets preview.yml (render, cost)
+    platform_repository: str = ""  # owner/name of the repository that runs `pulumi up`; empty: <owner>/hardening
+    pulumi_org: str = ""  # Pulumi Cloud organization of the stacks; empty: the GitHub owner
     extra_problems: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
@@ -108,39 +142,118 @@ class WorkflowOptions:
             problems.append(
                 f"preview_stacks: {list(self.preview_stacks)!r} is invalid; accepted: one or more Pulumi stack names"
             )
+        if not _DNS_LABEL.match(self.service):
+            problems.append(f"service: {self.service!r} is invalid; accepted: a DNS-1123 label, e.g. orders-api")
+        for name in ("app_dir", "dockerfile", "context"):
+            value = getattr(self, name)
+            if value and not _REL_PATH.match(value):
+                problems.append(
+                    f"{name}: {value!r} is invalid; accepted: a repository-relative path of letters, digits "
+                    "and _ . / - without '..'"
+                )
+        if self.language not in LANGUAGES:
+            problems.append(f"language: {self.language!r} is invalid; accepted: {', '.join(LANGUAGES)}")
+        if self.language_version and not _VERSION.match(self.language_version):
+            problems.append(
+                f"language_version: {self.language_version!r} is invalid; accepted: a version such as 3.12 "
+                "or 1.24 (empty: the platform's pinned default)"
+            )
+        for name, command in [("test_command", self.test_command), *(("lint_commands", c) for c in self.lint_commands)]:
+            if "${{" in command or "\n" in command or "\r" in command:
+                problems.append(
+                    f"{name}: {command!r} is invalid; accepted: one shell command line without '${{{{' "
+                    "(values reach scripts through env:, never through expressions)"
+                )
+        if self.lint_commands and self.language != "python":
+            problems.append(f"lint_commands: set for language {self.language!r}; accepted only for python")
+        if self.platform_repository and not _FULL_REPO.match(self.platform_repository):
+            problems.append(
+                f"platform_repository: {self.platform_repository!r} is invalid; accepted: owner/name of "
+                "the repository whose platform.yml runs pulumi up"
+            )
+        if self.pulumi_org and not _PULUMI_ORG.match(self.pulumi_org):
+            problems.append(f"pulumi_org: {self.pulumi_org!r} is invalid; accepted: a Pulumi organization name")
         if problems:
-            raise WorkflowOptionsError("invalid workflow options:\n" + "\n".join(f"  - {p}" for p in problems))
+            raise WorkflowOptionsError(problems)
 
     @classmethod
     def for_service(cls, spec: Any, ci: Any) -> WorkflowOptions:
-        """Options for one service (``components.service.spec.ServiceSpec``) and the stack's ``CiSettings``; a
-        service whose image is not on ghcr.io (the workflows push with GITHUB_TOKEN) is a ServiceError naming
-        its score.yaml."""
+        """Options for one service (``components.service.spec.ServiceSpec``) and the stack's CI settings
+        (``components.config.CiSettings``): the workflows build ``spec.repository``'s Dockerfile and context,
+        run its test command with its language's toolchain and push ``spec.image`` without its tag.
+
+        Problems are a ``ServiceError`` naming the service's file: ``score.yaml`` for the image (it must be
+        on ghcr.io, under the repository owner: the workflows push with GITHUB_TOKEN), ``platform.yaml``
+        for the repository fields."""
         from components.service.load import ServiceError
 
-        repo = spec.image.split("@", 1)[0].rsplit(":", 1)[0]
-        if not _GHCR.fullmatch(repo):
+        source = spec.source or f"services/{spec.name}"
+        repo = spec.repository
+        image = spec.image.split("@", 1)[0]
+        if ":" in image.rsplit("/", 1)[-1]:
+            image = image.rsplit(":", 1)[0]
+        if not _GHCR.fullmatch(image):
             raise ServiceError(
                 [
-                    f"{spec.source}/score.yaml: containers.*.image: {spec.image!r} is not on ghcr.io; accepted: "
+                    f"{source}/score.yaml: containers.*.image: {spec.image!r} is not on ghcr.io; accepted: "
                     "ghcr.io/<owner>/<name>[:tag] (the service's workflows push the image to GitHub's registry)"
                 ]
             )
-        return cls(
-            owner=spec.repository.owner,
-            repository=spec.repository.name,
-            image=repo,
-            deploy_railway=ci.deploy_railway,
-            deploy_render=ci.deploy_render,
-            deploy_fly=ci.deploy_fly,
-            vault_secrets=ci.vault_secrets,
-            vault_address=ci.vault_address,
-            app_dir=spec.repository.context,
-        )
+        namespace = f"ghcr.io/{repo.owner.lower()}/"
+        if not image.startswith(namespace):
+            raise ServiceError(
+                [
+                    f"{source}/score.yaml: containers.*.image: {spec.image!r} is outside {namespace}: the "
+                    f"workflows of {repo.full_name} push with GITHUB_TOKEN, which writes only its own owner's "
+                    f"packages; accepted: an image under {namespace} (or platform.yaml repository.owner set to "
+                    "the image's owner)"
+                ]
+            )
+        platform_repository = getattr(ci, "platform_repository", "") or f"{repo.owner}/{PROJECT}"
+        try:
+            return cls(
+                owner=repo.owner,
+                repository=repo.name,
+                image=image,
+                deploy_railway=ci.deploy_railway,
+                deploy_render=ci.deploy_render,
+                deploy_fly=ci.deploy_fly,
+                vault_secrets=ci.vault_secrets,
+                vault_address=ci.vault_address,
+                app_dir=repo.context,
+                service=spec.name,
+                dockerfile=repo.dockerfile,
+                context=repo.context,
+                language=repo.language,
+                language_version=repo.language_version,
+                test_command=repo.test_command,
+                hosts_program=repo.full_name == platform_repository,
+                platform_repository=platform_repository,
+                pulumi_org=getattr(ci, "pulumi_org", ""),
+            )
+        except WorkflowOptionsError as exc:
+            raise ServiceError([f"{source}/platform.yaml: repository: {p}" for p in exc.problems]) from None
 
     @property
     def full_repository(self) -> str:
         return f"{self.owner}/{self.repository}"
+
+    @property
+    def platform_repo(self) -> str:
+        """owner/name of the repository whose platform.yml alone runs ``pulumi up`` for every stack."""
+        return self.platform_repository or f"{self.owner}/{PROJECT}"
+
+    @property
+    def build_file(self) -> str:
+        return self.dockerfile or f"{self.app_dir}/Dockerfile"
+
+    @property
+    def build_context(self) -> str:
+        return self.context or self.app_dir
+
+    @property
+    def toolchain_version(self) -> str:
+        return self.language_version or versions.TOOLCHAIN_DEFAULTS.get(self.language, "")
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -150,11 +263,18 @@ class WorkflowOptions:
 
     @property
     def vault_audience(self) -> str:
-        """The ``aud`` claim the CI JWT role is bound to (GitHub's default audience for the owner)."""
+        """The ``aud`` claim the CI JWT roles are bound to (GitHub's default audience for the owner)."""
         return f"https://github.com/{self.owner}"
 
     def stack_for(self, environment: str) -> str:
         return {PRODUCTION: self.production_stack, STAGING: self.staging_stack}[environment]
+
+    def qualified_stack(self, stack: str) -> str:
+        """``org/project/stack``: a bare stack name resolves in the token's default organization."""
+        return f"{self.pulumi_org or self.owner}/{PROJECT}/{stack}"
+
+    def vault_role(self, environment: str) -> str:
+        return ci_role_name(self.repository, environment)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -197,13 +317,31 @@ def checkout(**with_: Any) -> dict[str, Any]:
     )
 
 
-def setup_python(*, cache: bool = False) -> dict[str, Any]:
+def setup_python(*, cache: bool = False, version: str = versions.PYTHON_VERSION) -> dict[str, Any]:
     """setup-python; ``cache`` only in jobs that publish nothing (zizmor cache-poisoning)."""
-    with_: dict[str, Any] = {"python-version": versions.PYTHON_VERSION}
+    with_: dict[str, Any] = {"python-version": version}
     if cache:
         with_["cache"] = "pip"
         with_["cache-dependency-path"] = "requirements*.txt\napp/requirements.txt\npolicies/requirements.txt"
     return uses("actions/setup-python", with_=with_)
+
+
+def setup_toolchain(opts: WorkflowOptions) -> list[dict[str, Any]]:
+    """The service language's toolchain, pinned by SHA (``language: other``: none). Only the project's own
+    layout (``hosts_program``: known requirements files) uses the pip cache, in jobs that publish nothing;
+    other repositories fetch their dependencies fresh (a cache keyed on files they may not have fails)."""
+    version = opts.toolchain_version
+    if opts.language == "python":
+        if opts.hosts_program:
+            return [setup_python(cache=True, version=version)]
+        return [uses("actions/setup-python", with_={"python-version": version})]
+    if opts.language == "go":
+        return [uses("actions/setup-go", with_={"go-version": version, "cache": False})]
+    if opts.language == "node":
+        return [uses("actions/setup-node", with_={"node-version": version, "package-manager-cache": False})]
+    if opts.language == "java":
+        return [uses("actions/setup-java", with_={"distribution": versions.JAVA_DISTRIBUTION, "java-version": version})]
+    return []
 
 
 def install_program() -> dict[str, Any]:
@@ -218,14 +356,14 @@ policies/venv/bin/pip install --disable-pip-version-check -r policies/requiremen
     )
 
 
-def write_kubeconfig() -> dict[str, Any]:
+def write_kubeconfig(secret: str = "KUBECONFIG") -> dict[str, Any]:  # noqa: S107 - a secret name
     return run(
         "Write the kubeconfig",
         """
 umask 077
 printf '%s' "$KUBECONFIG_CONTENT" > "$RUNNER_TEMP/kubeconfig"
 """,
-        env={"KUBECONFIG_CONTENT": secret_ref("KUBECONFIG")},
+        env={"KUBECONFIG_CONTENT": secret_ref(secret)},
     )
 
 
@@ -240,9 +378,14 @@ def secret_ref(name: str) -> str:
 _PLACEHOLDER = re.compile(r"@@secret:([A-Z0-9_]+)@@")
 
 
-def vault_step(opts: WorkflowOptions, environment_expr: str, names: list[str]) -> dict[str, Any]:
-    """hashicorp/vault-action: GitHub OIDC -> Vault JWT role, KV v2 fields as step outputs (not env)."""
-    path = f"{kv_data_path(VAULT_KV_MOUNT, CI_PREFIX)}/{environment_expr}"
+def vault_step(opts: WorkflowOptions, environment: str, names: list[str]) -> dict[str, Any]:
+    """hashicorp/vault-action: GitHub OIDC -> the Vault JWT role of this repository in this environment
+    (``ci-<repo>-<environment>``), KV v2 fields as step outputs (not env)."""
+    if environment not in ENVIRONMENTS:
+        raise ValueError(
+            f"environment {environment!r}: accepted: {', '.join(ENVIRONMENTS)} (a literal, not an expression)"
+        )
+    path = ci_secret_path(opts.repository, environment, mount=VAULT_KV_MOUNT)  # what its policy allows
     lines = [f"{path} {n} | {n}" for n in names]
     return uses(
         "hashicorp/vault-action",
@@ -252,7 +395,7 @@ def vault_step(opts: WorkflowOptions, environment_expr: str, names: list[str]) -
             "url": opts.vault_address,
             "method": "jwt",
             "path": VAULT_JWT_PATH,
-            "role": VAULT_ROLE(opts.repository, environment_expr),
+            "role": opts.vault_role(environment),
             "jwtGithubAudience": opts.vault_audience,
             "exportEnv": False,
             "secrets": " ;\n".join(lines) + "\n",
@@ -260,9 +403,12 @@ def vault_step(opts: WorkflowOptions, environment_expr: str, names: list[str]) -
     )
 
 
-def with_secrets(opts: WorkflowOptions, job: dict[str, Any], environment_expr: str, after: int = 0) -> dict[str, Any]:
-    """Resolve the job's secret placeholders: GitHub environment secrets, or (Vault mode) one Vault step
-    inserted at index ``after`` plus ``id-token: write`` on this job only."""
+def with_secrets(
+    opts: WorkflowOptions, job: dict[str, Any], environment: str, after: int = 0, *, vault: bool | None = None
+) -> dict[str, Any]:
+    """Resolve the job's secret placeholders: GitHub environment secrets, or (Vault mode, unless ``vault``
+    is False) one Vault step inserted at index ``after`` plus ``id-token: write`` on this job only."""
+    use_vault = opts.vault_secrets if vault is None else vault and opts.vault_secrets
     names: list[str] = []
 
     def collect(value: Any) -> Any:
@@ -270,7 +416,7 @@ def with_secrets(opts: WorkflowOptions, job: dict[str, Any], environment_expr: s
             for m in _PLACEHOLDER.finditer(value):
                 if m.group(1) not in names:
                     names.append(m.group(1))
-            if opts.vault_secrets:
+            if use_vault:
                 return _PLACEHOLDER.sub(lambda m: f"${{{{ steps.{VAULT_STEP_ID}.outputs.{m.group(1)} }}}}", value)
             return _PLACEHOLDER.sub(lambda m: f"${{{{ secrets.{m.group(1)} }}}}", value)
         if isinstance(value, dict):
@@ -280,8 +426,8 @@ def with_secrets(opts: WorkflowOptions, job: dict[str, Any], environment_expr: s
         return value
 
     out: dict[str, Any] = collect(job)
-    if opts.vault_secrets and names:
-        out["steps"].insert(after, vault_step(opts, environment_expr, names))
+    if use_vault and names:
+        out["steps"].insert(after, vault_step(opts, environment, names))
         out["permissions"] = {**out.get("permissions", {}), "id-token": "write"}
     return out
 
@@ -354,9 +500,12 @@ def emit(doc: Mapping[str, Any]) -> str:
 
 
 __all__ = [
+    "ENVIRONMENTS",
     "ENVIRONMENT_BRANCH",
+    "EXTERNAL_TARGETS",
     "GITHUB_ACTIONS_APP_ID",
     "GITHUB_OIDC_ISSUER",
+    "PLATFORM_WORKFLOW",
     "PREVIEW",
     "PRODUCTION",
     "RUNNER",
@@ -367,12 +516,15 @@ __all__ = [
     "WorkflowOptions",
     "WorkflowOptionsError",
     "checkout",
+    "ci_role_name",
     "emit",
     "install_program",
+    "kubeconfig_secret",
     "run",
     "secret_names_in",
     "secret_ref",
     "setup_python",
+    "setup_toolchain",
     "uses",
     "vault_step",
     "with_secrets",
