@@ -172,7 +172,7 @@ def _capture_monitor(mocks: Any) -> Any:
             self.thread_loops: set[asyncio.AbstractEventLoop] = set()
 
         def RegisterResource(self, request: Any) -> Any:
-            response = super().RegisterResource(request)
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
             # The mock monitor gives each worker thread an event loop; remember them to close them.
             with contextlib.suppress(RuntimeError):
                 self.thread_loops.add(asyncio.get_event_loop())
@@ -285,7 +285,7 @@ def _run_in_context(
     finally:
         # Transforms start the SDK's callback server; a real run stops it at the end, so must we.
         with contextlib.suppress(Exception):
-            loop.run_until_complete(ps._shutdown_callbacks())
+            loop.run_until_complete(ps._shutdown_callbacks())  # type: ignore[no-untyped-call]
         if saved_env is not None:
             os.environ["PULUMI_CONFIG"] = saved_env
         asyncio.set_event_loop(None)

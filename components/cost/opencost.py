@@ -21,7 +21,8 @@ from typing import Any, Final
 
 from components import conventions as cv
 from components.config import CostSettings
-from components.cost.estimate import HOURS_PER_MONTH, Prices
+from components.cost.estimate import HOURS_PER_MONTH as HOURS_PER_MONTH  # re-exported for the dashboards
+from components.cost.estimate import Prices
 
 NAME: Final = "opencost"
 UI_NAME: Final = "opencost-ui"
