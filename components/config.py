@@ -47,11 +47,13 @@ _CPU = re.compile(r"^(\d+m|\d+(\.\d+)?)$")
 _MEMORY = re.compile(r"^\d+(Ki|Mi|Gi|Ti)$")
 _STORAGE = re.compile(r"^\d+(Mi|Gi|Ti)$")
 _SIZE = re.compile(r"^\d+(B|KB|MB|GB|TB|PB)$")
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_HOST = re.compile(r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_IMAGE = re.compile(
-    r"^(?P<repo>[a-z0-9]+([._/-][a-z0-9]+)*(:\d+/[a-z0-9._/-]+)?)(:(?P<tag>[\w][\w.-]{0,127}))?"
-    r"(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+# The one DNS-1123 label and host-name patterns (full matches).
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+HOST_NAME = re.compile(r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+# An image reference (distribution's reference grammar, ASCII only): registry[:port]/path[:tag][@sha256:digest].
+IMAGE_REFERENCE = re.compile(
+    r"(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9]+([._-][a-z0-9]+)*)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)+)"
+    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?"
 )
 _GH_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -180,20 +182,6 @@ def _regex(pattern: re.Pattern[str], accepted: str, allow_empty: bool = False) -
     return check
 
 
-def _image(v: Any) -> str:
-    accepted = "an image reference with an explicit tag other than 'latest', e.g. ghcr.io/org/app:1.4.2"
-    if not isinstance(v, str):
-        raise ValueError(accepted)
-    m = _IMAGE.fullmatch(v)
-    if not m:
-        raise ValueError(accepted)
-    if not m.group("tag") and not m.group("digest"):
-        raise ValueError(accepted + " (this one has no tag)")
-    if m.group("tag") == "latest":
-        raise ValueError(accepted + " ('latest' is mutable)")
-    return v
-
-
 @dataclass(frozen=True)
 class Resources:
     """Container requests and limits."""
@@ -291,7 +279,7 @@ def setting(
 
 
 _R = "requests/limits as " + _RESOURCES_ACCEPTED.split(",")[0].strip("'") + "."
-_LABEL = _regex(_DNS_LABEL, "a DNS-1123 label")
+_LABEL = _regex(DNS_LABEL, "a DNS-1123 label")
 
 
 def _services(v: Any) -> dict[str, dict[str, Any]]:
@@ -308,7 +296,7 @@ def _services(v: Any) -> dict[str, dict[str, Any]]:
         raise ValueError(accepted)
     out: dict[str, dict[str, Any]] = {}
     for name, overrides in v.items():
-        if not isinstance(name, str) or not _DNS_LABEL.fullmatch(name):
+        if not isinstance(name, str) or not DNS_LABEL.fullmatch(name):
             raise ValueError(accepted + f"; {name!r} is not a DNS-1123 label")
         if overrides is not None and not isinstance(overrides, Mapping):
             raise ValueError(accepted + f"; the overrides of {name!r} are not a map")
@@ -338,7 +326,7 @@ class ClusterSettings:
         "string",
         "",
         "StorageClass for every PersistentVolumeClaim; empty = the cluster default.",
-        _regex(_DNS_LABEL, "a DNS-1123 label or empty", allow_empty=True),
+        _regex(DNS_LABEL, "a DNS-1123 label or empty", allow_empty=True),
     )
 
 
@@ -452,7 +440,7 @@ class VaultSettings:
         "",
         "Name of a kubernetes.io/tls Secret in the vault namespace (tls.crt, tls.key, ca.crt) for Vault's listener; "
         "empty = plain HTTP (dev only).",
-        _regex(_DNS_LABEL, "a DNS-1123 label or empty", allow_empty=True),
+        _regex(DNS_LABEL, "a DNS-1123 label or empty", allow_empty=True),
     )
     rotation_period: str = setting(
         "vaultRotationPeriod",

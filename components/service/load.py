@@ -30,7 +30,7 @@ import jsonschema
 import yaml
 
 from components import vendored, versions, yamltext
-from components.config import NAMESPACE, ConfigError, Resources, parse_resources
+from components.config import DNS_LABEL, HOST_NAME, IMAGE_REFERENCE, NAMESPACE, ConfigError, Resources, parse_resources
 from components.service import spec as sp
 
 SERVICES_DIR = "services"
@@ -45,15 +45,9 @@ RESERVED_NAMESPACES = frozenset(
     {"default", "monitoring", "logging", "vault", "opencost", "argo-rollouts", "node-exporter", "ingress-nginx"}
 )
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
-DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 OVERRIDE_KEYS = ("tag", "replicas", "maxReplicas", "resources", "host", "canary")
-_HOST = re.compile(r"([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 _SECRET_KEY = re.compile(r"[a-z0-9_]{1,64}")
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-_IMAGE = re.compile(
-    r"(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9]+([._-][a-z0-9]+)*)*(:[0-9]+)?(/[a-z0-9]+([._/-][a-z0-9]+)*)+)"
-    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?"
-)
 
 
 class ServiceError(ConfigError):
@@ -383,7 +377,7 @@ def _image(image: str, repo_doc: Mapping[str, Any], overrides: Mapping[str, Any]
     """The full image reference: the Score image's repository ('.': ghcr.io/<owner>/<repo>) at the stack's tag,
     else the Score tag; never without an immutable tag."""
     base = f"ghcr.io/{repo_doc['owner'].lower()}/{repo_doc['name'].lower()}" if image == "." else image
-    m = _IMAGE.fullmatch(base)
+    m = IMAGE_REFERENCE.fullmatch(base)
     if not m or not base.isascii():
         w.add(
             f"{cwhere}.image: {image!r}; accepted: an image reference (registry/repository[:tag]) in ASCII, "
@@ -421,7 +415,7 @@ def _scale(overrides: Mapping[str, Any], w: _Where) -> tuple[int, int, str]:
             "at least replicas"
         )
     host = overrides.get("host", "")
-    if host and (not isinstance(host, str) or not _HOST.fullmatch(host)):
+    if host and (not isinstance(host, str) or not HOST_NAME.fullmatch(host)):
         w.add(f"{w.stack}.host: {host!r}; accepted: a DNS host name such as orders.example.com, or empty")
         host = ""
     return replicas, max_replicas, host
