@@ -44,6 +44,8 @@ MAX_NAME = 63 - len("-preview")
 RESERVED_NAMESPACES = frozenset(
     {"default", "monitoring", "logging", "vault", "opencost", "argo-rollouts", "node-exporter", "ingress-nginx"}
 )
+# A Service name is a DNS-1035 label: it starts with a letter.
+SERVICE_NAME = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 OVERRIDE_KEYS = ("tag", "replicas", "maxReplicas", "resources", "host", "canary")
 _SECRET_KEY = re.compile(r"[a-z0-9_]{1,64}")
@@ -288,10 +290,11 @@ def _check_metadata(score: Mapping[str, Any], w: _Where) -> None:
     meta_name = score["metadata"]["name"]
     if meta_name != w.name:
         w.add(f"{w.score}: metadata.name: {meta_name!r} differs from its folder {w.folder}/; accepted: {w.name!r}")
-    if not DNS_LABEL.fullmatch(w.name) or len(w.name) > MAX_NAME:
+    if not SERVICE_NAME.fullmatch(w.name) or len(w.name) > MAX_NAME:
         w.add(
-            f"{w.score}: metadata.name: {w.name!r}; accepted: a DNS-1123 label (a-z, 0-9, -) of at most {MAX_NAME} "
-            "characters, so that derived names (<name>-preview, allow-<name>) stay within 63"
+            f"{w.score}: metadata.name: {w.name!r}; accepted: a DNS-1035 label (a-z, 0-9, -, starting with a letter: "
+            f"Kubernetes Service names) of at most {MAX_NAME} characters, so that derived names (<name>-preview, "
+            "allow-<name>) stay within 63"
         )
     for key in sorted(set(score) - {"apiVersion", "metadata", "containers", "service", "resources"}):
         w.add(f"{w.score}: {key}: not provided by the platform")

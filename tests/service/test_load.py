@@ -178,3 +178,16 @@ def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None
 
 def test_derived_names_fit_their_limits() -> None:
     assert load.MAX_NAME + len("-preview") == 63
+
+
+def test_a_service_name_must_start_with_a_letter(tmp_path: Path) -> None:
+    """Kubernetes Service names are DNS-1035 labels: `1orders` would render a Service the API server refuses."""
+
+    def rename(root: Path) -> None:
+        (root / "services" / "orders-api").rename(root / "services" / "1orders")
+        edit_yaml(root / "services/1orders/score.yaml", lambda d: d["metadata"].__setitem__("name", "1orders"))
+
+    with pytest.raises(
+        ServiceError, match=r"services/1orders/score\.yaml: metadata\.name: '1orders'; accepted: a DNS-1035"
+    ):
+        load_services({"1orders": {}}, project_copy(tmp_path, rename))
