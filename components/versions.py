@@ -16,6 +16,7 @@ IMAGES: Final[dict[str, str]] = {
     "config-reloader": "quay.io/prometheus-operator/prometheus-config-reloader:v0.83.0",
     "kube-state-metrics": "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.15.0",
     "node-exporter": "quay.io/prometheus/node-exporter:v1.9.1",
+    "blackbox-exporter": "quay.io/prometheus/blackbox-exporter:v0.27.0",
     "grafana": "docker.io/grafana/grafana:12.1.0",
     # 3.5.8+ images carry no shell (BusyBox removed; 3.6+ are distroless static): probes are HTTP only.
     "loki": "docker.io/grafana/loki:3.7.5",

@@ -22,7 +22,14 @@ from components.addons import MonitoringAddOns
 from components.config import Settings
 from components.cost import opencost as oc
 from components.monitoring import names
-from components.monitoring.dashboards.common import graph, instant_table, new_dashboard, single_stat, to_dict
+from components.monitoring.dashboards.common import (
+    graph,
+    instant_table,
+    label_variable,
+    new_dashboard,
+    single_stat,
+    to_dict,
+)
 from components.monitoring.specs import DashboardSpec, ScrapeTarget
 
 JOB: Final = oc.NAME
@@ -121,7 +128,8 @@ def cost_per_thousand_requests_expr(namespace: str, app: str) -> str:
 
 
 def cost_dashboard(settings: Settings) -> dict[str, Any]:
-    ns, app = settings.namespaces.app, settings.app.name
+    # No literal namespace or service: the dashboard picks them with its variables (one service at a time).
+    ns, app = "$namespace", "$service"
     total = f"sum({RECORD_NAMESPACE_HOURLY})"
     money = [(None, "green")]
     d = (
@@ -129,6 +137,17 @@ def cost_dashboard(settings: Settings) -> dict[str, Any]:
             DASHBOARD_UID,
             DASHBOARD_TITLE,
             "What the cluster costs, from OpenCost with the stack's own unit prices (COST_GUIDE.md).",
+        )
+        .with_variable(label_variable("namespace", "Namespace", cv.SLI_REQUEST_RATE, multi=False, include_all=False))
+        .with_variable(
+            label_variable(
+                "service",
+                "Service",
+                f'{cv.SLI_REQUEST_RATE}{{namespace="$namespace"}}',
+                multi=False,
+                include_all=False,
+                source="app",
+            )
         )
         .with_row(db.Row("Spend").id(1))
         .with_panel(single_stat(2, "Cost per hour (now)", total, "currencyUSD", money, span=6))
@@ -163,8 +182,8 @@ def cost_dashboard(settings: Settings) -> dict[str, Any]:
                 "currencyUSD",
                 money,
                 span=6,
-                description=f"Hourly cost of namespace {ns} divided by the thousands of requests "
-                f"{app} served in that hour.",
+                description="Hourly cost of the namespace picked above divided by the thousands of requests "
+                "the picked service served in that hour.",
             )
         )
         .with_panel(
@@ -212,8 +231,8 @@ def cost_dashboard(settings: Settings) -> dict[str, Any]:
         .with_panel(
             graph(
                 12,
-                "Cost per 1000 requests of the app",
-                [(cost_per_thousand_requests_expr(ns, app), app)],
+                "Cost per 1000 requests of the service",
+                [(cost_per_thousand_requests_expr(ns, app), "{{namespace}}")],
                 "currencyUSD",
                 span=12,
             )

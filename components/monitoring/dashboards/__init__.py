@@ -13,6 +13,7 @@ from components.monitoring.dashboards.alerts import alerts_dashboard
 from components.monitoring.dashboards.application import application_dashboard
 from components.monitoring.dashboards.common import collect_promql, for_prometheus
 from components.monitoring.dashboards.infrastructure import infrastructure_dashboard
+from components.monitoring.dashboards.slo import slo_dashboard
 from components.monitoring.dashboards.vault import vault_dashboard
 from components.monitoring.specs import DashboardSpec
 
@@ -26,7 +27,7 @@ def builtin_dashboards(
     logs_dashboard_uid: str = names.DASHBOARD_UID_LOGS,
     vault_job: str | None = "vault",
 ) -> list[DashboardSpec]:
-    """Application, infrastructure, alerts overview and (when Vault is deployed) Vault dashboards."""
+    """Application, infrastructure, alerts overview, SLOs and (when Vault is deployed) Vault dashboards."""
     models = [
         application_dashboard(
             error_ratio_objective=error_ratio_objective,
@@ -35,6 +36,7 @@ def builtin_dashboards(
         ),
         infrastructure_dashboard(),
         alerts_dashboard(),
+        slo_dashboard(),
     ]
     if vault_job:
         models.append(vault_dashboard(vault_job=vault_job))
