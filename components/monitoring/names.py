@@ -64,6 +64,10 @@ DASHBOARD_UID_INFRASTRUCTURE: Final = "hardening-infrastructure"
 DASHBOARD_UID_ALERTS: Final = "hardening-alerts"
 DASHBOARD_UID_VAULT: Final = "hardening-vault"
 DASHBOARD_UID_SLO: Final = "hardening-slo"
+DASHBOARD_UID_PROMETHEUS: Final = "hardening-prometheus"
+DASHBOARD_UID_ALERTMANAGER: Final = "hardening-alertmanager"
+DASHBOARD_UID_NODES: Final = "hardening-nodes"
+DASHBOARD_UID_VOLUMES: Final = "hardening-volumes"
 # The logs dashboard is built by the Logging component; the application dashboard's error panel links
 # to it with the variables below (var-namespace, var-app, var-level).
 DASHBOARD_UID_LOGS: Final = "hardening-logs"

@@ -352,8 +352,9 @@ class FakeExporter:
     (query parameters as a dict of lists); anything else is a 404. Stands in for an exporter whose *series*
     matter to a test (their names and labels), so the relabeling and the queries on them run for real."""
 
-    def __init__(self, routes: Mapping[str, Any]) -> None:
+    def __init__(self, routes: Mapping[str, Any], tls: tuple[Path, Path] | None = None) -> None:
         import http.server
+        import ssl
         import threading
 
         self.requests: list[tuple[str, dict[str, list[str]]]] = []
@@ -382,6 +383,10 @@ class FakeExporter:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if tls:  # e.g. the kubelet: HTTPS with a self-signed certificate (the rendered job skips verification)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> FakeExporter:
@@ -391,3 +396,28 @@ class FakeExporter:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def self_signed_certificate(tmp: Path) -> tuple[Path, Path]:
+    """A throw-away certificate and key for 127.0.0.1 (openssl), for a fake HTTPS exporter."""
+    cert, key = tmp / "fake.crt", tmp / "fake.key"
+    result = run_tool(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return cert, key

@@ -331,6 +331,10 @@ def test_builtin_dashboards() -> None:
         names.DASHBOARD_UID_INFRASTRUCTURE,
         names.DASHBOARD_UID_ALERTS,
         names.DASHBOARD_UID_SLO,
+        names.DASHBOARD_UID_PROMETHEUS,
+        names.DASHBOARD_UID_ALERTMANAGER,
+        names.DASHBOARD_UID_NODES,
+        names.DASHBOARD_UID_VOLUMES,
         names.DASHBOARD_UID_VAULT,
     ]
 

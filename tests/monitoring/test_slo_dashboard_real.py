@@ -1,4 +1,4 @@
-"""Every query of the SLO and cost dashboards returns data from a real Prometheus fed by the rendered
+"""Every query of the SLO, application and cost dashboards returns data from a real Prometheus fed by the rendered
 scrape job (relabeling included) and the service's rendered rule group: parsing is not enough, an empty
 panel is how the rollout-namespace bug went unnoticed.
 
@@ -19,6 +19,7 @@ from components import conventions as cv
 from components.cost.addons import cost_per_thousand_requests_expr
 from components.monitoring import names
 from components.monitoring.dashboards import collect_promql, for_prometheus
+from components.monitoring.dashboards.application import application_dashboard
 from components.monitoring.dashboards.slo import slo_dashboard
 from components.monitoring.rules import DEFAULT_RUNBOOK_BASE_URL, sli_recording_rules
 from components.monitoring.scrape import prometheus_config
@@ -59,6 +60,9 @@ class _App:
         lines.append(f'http_request_duration_seconds_bucket{{{labels},le="+Inf"}} {100 * n}')
         lines.append(f"http_request_duration_seconds_count{{{labels}}} {100 * n}")
         lines.append(f"http_request_duration_seconds_sum{{{labels}}} {12 * n}")
+        lines.append("http_requests_in_flight 3")
+        lines.append(f"orders_created_total {n}")
+        lines.append('app_build_info{version="1.0.0",commit="abc1234"} 1')
         return "\n".join(lines) + "\n"
 
 
@@ -91,6 +95,7 @@ def test_every_slo_dashboard_query_returns_data(tmp_path: Path) -> None:
             rules_dir=rules_dir,
         )
         exprs = [for_prometheus(e) for e in collect_promql(slo_dashboard())]
+        exprs += [for_prometheus(e) for e in collect_promql(application_dashboard())]
         # the cost dashboard's per-service request rate, with its variables set as Grafana would
         requests_only = cost_per_thousand_requests_expr(spec.namespace, spec.name).split(" / ", 1)[1]
         exprs.append(requests_only)
@@ -100,7 +105,10 @@ def test_every_slo_dashboard_query_returns_data(tmp_path: Path) -> None:
             def all_answer() -> bool:
                 return all(prom.query(e) for e in exprs)
 
-            wait_until(all_answer, timeout=60, what="every SLO dashboard query to return data")
+            try:
+                wait_until(all_answer, timeout=30, what="every SLO and application dashboard query to return data")
+            except TimeoutError as exc:
+                raise AssertionError(f"{exc}; still empty: {[e for e in exprs if not prom.query(e)]}") from None
             budget = prom.query('namespace_service_slo:error_budget_remaining:ratio{slo="availability"}')
     # 2 % errors against a 0.1 % budget: 20x overspent
     assert budget and float(budget[0]["value"][1]) == pytest.approx(1 - 0.02 / 0.001, rel=0.01)
