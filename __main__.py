@@ -4,9 +4,12 @@ Settings are validated before any resource is registered (components/config.py);
 lives in its own folder under components/ and builds its configuration from pure builders there.
 """
 
+from pathlib import Path
+
 import pulumi
 import pulumi_kubernetes as k8s
 
+import components
 from components.addons import MonitoringAddOns
 from components.canary import CanaryDelivery, CanaryDeliveryArgs
 from components.canary import monitoring_addons as canary_addons
@@ -56,7 +59,9 @@ addons += cost_addons.monitoring_addons(settings)
 addons += canary_addons(settings)
 # --- monitoring branch, interim: the lead's per-service component will call service_addons per selected
 # service; until then, every service definition under services/ gets its SLI/SLO rules, alerts and probe.
-for service in load_services({"orders-api": {}, "go-deployment-demo": {}}):
+for service in load_services(
+    {"orders-api": {}, "go-deployment-demo": {}}, root=Path(components.__file__).parent.parent
+):
     addons += service_addons(
         service,
         runbook_base_url=settings.monitoring.runbook_base_url,
