@@ -22,6 +22,7 @@ from components.logging.addons import monitoring_addons as logging_addons
 from components.logging.component import Logging, LoggingArgs
 from components.monitoring.alertmanager import SECRET_FILES as ALERT_RECEIVER_SECRETS
 from components.monitoring.component import Monitoring, MonitoringArgs
+from components.monitoring.service import service_addons
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs, platform_namespaces
 from components.namespaces.specs import service_namespaces
 from components.service.component import Service, ServiceArgs
@@ -58,8 +59,15 @@ vault = SecretsVault("vault", SecretsVaultArgs(settings, services), opts=ns_read
 addons = MonitoringAddOns()
 addons += vault_component.monitoring_addons(settings)
 addons += logging_addons(settings)
-addons += cost_addons.monitoring_addons(settings, services)
+addons += cost_addons.monitoring_addons(settings)
 addons += canary_addons(settings, services)
+# Each service's SLI rules (from its metrics contract), SLO burn-rate and threshold alerts, and probe.
+for service in services:
+    addons += service_addons(
+        service,
+        runbook_base_url=settings.monitoring.runbook_base_url,
+        evaluation_interval=settings.monitoring.evaluation_interval,
+    )
 
 monitoring = Monitoring(
     "monitoring",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from components.monitoring.specs import DashboardSpec, DataSourceSpec, ScrapeTarget
+from components.monitoring.specs import DashboardSpec, DataSourceSpec, ProbeTarget, ScrapeTarget
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class MonitoringAddOns:
     rule_groups: tuple[dict[str, Any], ...] = ()  # Prometheus rule-file groups: {"name": ..., "rules": [...]}
     datasources: tuple[DataSourceSpec, ...] = ()
     dashboards: tuple[DashboardSpec, ...] = ()
+    probes: tuple[ProbeTarget, ...] = ()  # endpoints the blackbox exporter probes
 
     def __add__(self, other: MonitoringAddOns) -> MonitoringAddOns:
         return MonitoringAddOns(
@@ -26,4 +27,5 @@ class MonitoringAddOns:
             self.rule_groups + other.rule_groups,
             self.datasources + other.datasources,
             self.dashboards + other.dashboards,
+            self.probes + other.probes,
         )

@@ -596,6 +596,10 @@ SECRET_KEYS: tuple[SecretKey, ...] = (
     SecretKey("alertWebhookUrl", "Generic webhook URL Alertmanager posts every alert to."),
     SecretKey("alertSlackWebhookUrl", "Slack incoming-webhook URL for warning and critical alerts."),
     SecretKey("alertPagerdutyRoutingKey", "PagerDuty Events v2 routing key for critical alerts."),
+    SecretKey(
+        "alertHeartbeatUrl",
+        "Dead-man's-switch URL Alertmanager sends the always-firing Watchdog to every minute.",
+    ),
     SecretKey("pulumiAccessToken", "Pulumi access token the deploy workflows use for `pulumi up`."),
     SecretKey("ciKubeconfig", "kubeconfig the deploy workflows use to reach the cluster."),
     SecretKey("railwayToken", "Railway project token (when deployRailway)."),

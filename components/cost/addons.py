@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Final
 
 from grafana_foundation_sdk.builders import dashboard as db
@@ -23,9 +22,15 @@ from components.addons import MonitoringAddOns
 from components.config import Settings
 from components.cost import opencost as oc
 from components.monitoring import names
-from components.monitoring.dashboards.common import graph, instant_table, new_dashboard, single_stat, to_dict
+from components.monitoring.dashboards.common import (
+    graph,
+    instant_table,
+    label_variable,
+    new_dashboard,
+    single_stat,
+    to_dict,
+)
 from components.monitoring.specs import DashboardSpec, ScrapeTarget
-from components.service.spec import ServiceSpec
 
 JOB: Final = oc.NAME
 KSM_JOB: Final = names.KUBE_STATE_METRICS
@@ -122,8 +127,9 @@ def cost_per_thousand_requests_expr(namespace: str, app: str) -> str:
     return f'sum({RECORD_NAMESPACE_HOURLY}{{namespace="{namespace}"}}) / ({requests} * 3600 / 1000 > 0)'
 
 
-def cost_dashboard(settings: Settings, services: Sequence[ServiceSpec]) -> dict[str, Any]:
-    ns, app = services[0].namespace, services[0].name
+def cost_dashboard(settings: Settings) -> dict[str, Any]:
+    # No literal namespace or service: the dashboard picks them with its variables (one service at a time).
+    ns, app = "$namespace", "$service"
     total = f"sum({RECORD_NAMESPACE_HOURLY})"
     money = [(None, "green")]
     d = (
@@ -131,6 +137,17 @@ def cost_dashboard(settings: Settings, services: Sequence[ServiceSpec]) -> dict[
             DASHBOARD_UID,
             DASHBOARD_TITLE,
             "What the cluster costs, from OpenCost with the stack's own unit prices (COST_GUIDE.md).",
+        )
+        .with_variable(label_variable("namespace", "Namespace", cv.SLI_REQUEST_RATE, multi=False, include_all=False))
+        .with_variable(
+            label_variable(
+                "service",
+                "Service",
+                f'{cv.SLI_REQUEST_RATE}{{namespace="$namespace"}}',
+                multi=False,
+                include_all=False,
+                source="app",
+            )
         )
         .with_row(db.Row("Spend").id(1))
         .with_panel(single_stat(2, "Cost per hour (now)", total, "currencyUSD", money, span=6))
@@ -165,8 +182,8 @@ def cost_dashboard(settings: Settings, services: Sequence[ServiceSpec]) -> dict[
                 "currencyUSD",
                 money,
                 span=6,
-                description=f"Hourly cost of namespace {ns} divided by the thousands of requests "
-                f"{app} served in that hour.",
+                description="Hourly cost of the namespace picked above divided by the thousands of requests "
+                "the picked service served in that hour.",
             )
         )
         .with_panel(
@@ -214,8 +231,8 @@ def cost_dashboard(settings: Settings, services: Sequence[ServiceSpec]) -> dict[
         .with_panel(
             graph(
                 12,
-                "Cost per 1000 requests of the app",
-                [(cost_per_thousand_requests_expr(ns, app), app)],
+                "Cost per 1000 requests of the service",
+                [(cost_per_thousand_requests_expr(ns, app), "{{namespace}}")],
                 "currencyUSD",
                 span=12,
             )
@@ -232,8 +249,8 @@ def cost_dashboard(settings: Settings, services: Sequence[ServiceSpec]) -> dict[
     return to_dict(d)
 
 
-def monitoring_addons(settings: Settings, services: Sequence[ServiceSpec]) -> MonitoringAddOns:
-    model = cost_dashboard(settings, services)
+def monitoring_addons(settings: Settings) -> MonitoringAddOns:
+    model = cost_dashboard(settings)
     return MonitoringAddOns(
         scrape_targets=(scrape_target(),),
         rule_groups=(rule_group(settings),),

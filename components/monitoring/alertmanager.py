@@ -5,7 +5,9 @@ Monitoring component puts each one it has into a Kubernetes Secret mounted at ``
 configuration points at the files (``url_file``, ``api_url_file``, ``routing_key_file``). Only the
 receivers whose secret files exist are configured; with none, every alert goes to the ``null`` receiver.
 
-Routing: alerts are grouped by ``alertname`` and ``namespace``; ``severity="critical"`` goes to the
+Routing: ``Watchdog`` (always firing) goes to the ``heartbeat`` receiver when its secret exists (stack
+key ``alertHeartbeatUrl``, file ``heartbeat-url``), re-sent every minute, else to ``null``; never to people.
+Other alerts are grouped by ``alertname`` and ``namespace``; ``severity="critical"`` goes to the
 ``critical`` receiver (PagerDuty, Slack and the webhook, whichever exist), ``severity="warning"`` to the
 ``warning`` receiver (Slack and the webhook). A firing critical alert inhibits the warning alert with the
 same ``alertname`` and ``namespace``.
@@ -29,10 +31,16 @@ SECRET_FILES: dict[str, str] = {
     "alertWebhookUrl": "webhook-url",
     "alertSlackWebhookUrl": "slack-api-url",
     "alertPagerdutyRoutingKey": "pagerduty-routing-key",
+    # The dead-man's switch: the Watchdog alert goes (only) there, every minute.
+    "alertHeartbeatUrl": "heartbeat-url",
 }
 WEBHOOK_FILE = SECRET_FILES["alertWebhookUrl"]
 SLACK_FILE = SECRET_FILES["alertSlackWebhookUrl"]
 PAGERDUTY_FILE = SECRET_FILES["alertPagerdutyRoutingKey"]
+HEARTBEAT_FILE = SECRET_FILES["alertHeartbeatUrl"]
+HEARTBEAT_RECEIVER = "heartbeat"
+HEARTBEAT_INTERVAL = "1m"
+WATCHDOG_ALERT = "Watchdog"
 NULL_RECEIVER = "null"
 _RECEIVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 _URL = re.compile(r"^https?://\S+$")
@@ -114,7 +122,27 @@ def alertmanager_config(
         )
 
     receivers: list[dict[str, Any]] = [{"name": NULL_RECEIVER}]
-    routes: list[dict[str, Any]] = []
+    # The Watchdog never reaches a human: it goes to the heartbeat receiver (re-sent every minute, so the
+    # dead-man's switch service notices within minutes when it stops), or to nowhere without one.
+    watchdog: dict[str, Any] = {
+        "receiver": NULL_RECEIVER,
+        "matchers": [f'alertname="{WATCHDOG_ALERT}"'],
+        "continue": False,
+    }
+    if HEARTBEAT_FILE in files:
+        receivers.append(
+            {
+                "name": HEARTBEAT_RECEIVER,
+                "webhook_configs": [{"url_file": path(HEARTBEAT_FILE), "send_resolved": False}],
+            }
+        )
+        watchdog.update(
+            receiver=HEARTBEAT_RECEIVER,
+            group_wait="0s",
+            group_interval=HEARTBEAT_INTERVAL,
+            repeat_interval=HEARTBEAT_INTERVAL,
+        )
+    routes: list[dict[str, Any]] = [watchdog]
     for severity, integrations in (
         (
             "critical",

@@ -20,9 +20,10 @@ from components import k8s as kb
 from components.addons import MonitoringAddOns
 from components.config import Resources, Settings
 from components.monitoring import alertmanager as am_builder
-from components.monitoring import names
+from components.monitoring import blackbox, names
 from components.monitoring import rules as rules_builder
 from components.monitoring import scrape as scrape_builder
+from components.monitoring.specs import ProbeTarget
 from components.versions import image
 
 NS = cv.NS_MONITORING
@@ -32,6 +33,7 @@ NODE_EXPORTER_RESOURCES = Resources("25m", "32Mi", "200m", "96Mi")
 ALERTMANAGER_RESOURCES = Resources("25m", "64Mi", "200m", "128Mi")
 RELOADER_RESOURCES = Resources("10m", "16Mi", "50m", "32Mi")
 GRAFANA_RESOURCES = Resources("50m", "128Mi", "500m", "384Mi")
+BLACKBOX_RESOURCES = Resources("10m", "32Mi", "200m", "64Mi")
 
 
 @dataclass
@@ -40,7 +42,7 @@ class MonitoringArgs:
     addons: MonitoringAddOns = field(default_factory=MonitoringAddOns)
     # Alertmanager receiver secrets present in stack config: secret key name -> secret Output.
     receiver_secrets: dict[str, pulumi.Input[str]] = field(default_factory=dict)
-    # The services' threshold alerts (the strictest of the services' Thresholds).
+    # The objectives the built-in dashboards draw as lines (the strictest of the services' Thresholds).
     error_ratio_threshold: float = cv.ERROR_RATIO_OBJECTIVE
     latency_p95_threshold_seconds: float = cv.P95_LATENCY_OBJECTIVE_SECONDS
 
@@ -64,6 +66,40 @@ def prometheus_args(settings: Settings) -> list[str]:
     ]
 
 
+def with_udp(spec: dict[str, Any], ports: set[int]) -> dict[str, Any]:
+    """``spec`` with a UDP entry next to every TCP entry of ``ports`` (Alertmanager gossips on both)."""
+    for direction in ("ingress", "egress"):
+        for rule in spec.get(direction, []):
+            extra = [
+                {**p, "protocol": "UDP"} for p in rule.get("ports", []) if p["port"] in ports and p["protocol"] == "TCP"
+            ]
+            if extra:
+                rule["ports"] = [*rule["ports"], *extra]
+    return spec
+
+
+def _vault_ca_volume() -> dict[str, Any]:
+    """The Vault CA (a public certificate, so a ConfigMap) for the TLS scrape and probe of Vault. The operator
+    copies it from the ``vault-tls`` Secret once (docs/MONITORING_GUIDE.md); optional, so Prometheus starts
+    before it exists (the vault job then fails its TLS handshake and TargetDown says so)."""
+    return {"name": "vault-ca", "config_map": {"name": names.VAULT_CA_CONFIGMAP, "optional": True}}
+
+
+def _vault_probes(addons: MonitoringAddOns) -> tuple[ProbeTarget, ...]:
+    """Vault's health endpoint, probed through its Service when the vault scrape job exists."""
+    for t in addons.scrape_targets:
+        if t.name == "vault":
+            return (
+                ProbeTarget(
+                    "vault",
+                    t.namespace,
+                    f"{t.scheme}://vault.{t.namespace}.svc:8200{blackbox.VAULT_HEALTH_PATH}",
+                    "http_vault_health",
+                ),
+            )
+    return ()
+
+
 class Monitoring(pulumi.ComponentResource):
     """Prometheus (StatefulSet, PVC, RBAC), Alertmanager (clustered when replicas > 1), kube-state-metrics,
     node-exporter and Grafana with provisioned data sources and dashboards."""
@@ -77,20 +113,27 @@ class Monitoring(pulumi.ComponentResource):
         s = args.settings
         self._child = pulumi.ResourceOptions(parent=self)
         self._thresholds = (args.error_ratio_threshold, args.latency_p95_threshold_seconds)
-        self.rule_files = rules_builder.rule_files(
-            runbook_base_url=s.monitoring.runbook_base_url,
-            error_ratio_threshold=args.error_ratio_threshold,
-            latency_p95_threshold_seconds=args.latency_p95_threshold_seconds,
-            extra_groups=args.addons.rule_groups,
-            # Vault/Loki alerts only when their scrape jobs exist (LokiDown uses absent()).
-            scrape_targets=args.addons.scrape_targets,
-            rollouts=False,  # CanaryDelivery hands in the rollout alerts with its controller's scrape job
+        self.vault_ca_file = next(
+            (t.ca_file for t in args.addons.scrape_targets if t.ca_file and t.ca_file.startswith(names.VAULT_CA_DIR)),
+            None,
         )
+        self.probes = (*args.addons.probes, *_vault_probes(args.addons))
         self.prometheus_config = scrape_builder.prometheus_config(
             scrape_interval=s.monitoring.scrape_interval,
             evaluation_interval=s.monitoring.evaluation_interval,
             external_labels={"cluster": s.stack, "environment": s.environment},
             targets=args.addons.scrape_targets,
+            probes=self.probes,
+            blackbox_address=f"{names.BLACKBOX_EXPORTER}.{NS}.svc:{names.BLACKBOX_EXPORTER_PORT}",
+        )
+        self.rule_files = rules_builder.rule_files(
+            runbook_base_url=s.monitoring.runbook_base_url,
+            extra_groups=args.addons.rule_groups,
+            # Vault/Loki alerts only when their scrape jobs exist (LokiDown uses absent()).
+            scrape_targets=args.addons.scrape_targets,
+            rollouts=False,  # CanaryDelivery hands in the rollout alerts with its controller's scrape job
+            # every job gets an absent() guard unless its component already has one (LokiDown...)
+            scrape_jobs=[j["job_name"] for j in self.prometheus_config["scrape_configs"]],
         )
         secret_files = [am_builder.SECRET_FILES[k] for k in sorted(args.receiver_secrets)]
         self.alertmanager_config = am_builder.alertmanager_config(secret_files=secret_files)
@@ -99,6 +142,7 @@ class Monitoring(pulumi.ComponentResource):
         self._alertmanager(s, args.receiver_secrets)
         self._kube_state_metrics()
         self._node_exporter()
+        self._blackbox_exporter(s.monitoring.prometheus_replicas)
         self._grafana(s, args.addons)
 
         self.prometheus_url = pulumi.Output.from_input(names.service_url(names.PROMETHEUS, NS, names.PROMETHEUS_PORT))
@@ -163,6 +207,7 @@ class Monitoring(pulumi.ComponentResource):
                 kb.mount("config", names.PROMETHEUS_CONFIG_DIR, read_only=True),
                 kb.mount("rules", names.PROMETHEUS_RULES_DIR, read_only=True),
                 kb.mount("data", "/prometheus"),
+                *([kb.mount("vault-ca", names.VAULT_CA_DIR, read_only=True)] if self.vault_ca_file else []),
             ],
             liveness=kb.http_probe("/-/healthy", names.PROMETHEUS_PORT_NAME, period=15, failure_threshold=6),
             readiness=kb.http_probe("/-/ready", names.PROMETHEUS_PORT_NAME, period=5, failure_threshold=3),
@@ -173,7 +218,11 @@ class Monitoring(pulumi.ComponentResource):
             [c],
             service_account=n,
             termination_grace=300,
-            volumes=[kb.config_volume("config", f"{n}-config"), kb.config_volume("rules", f"{n}-rules")],
+            volumes=[
+                kb.config_volume("config", f"{n}-config"),
+                kb.config_volume("rules", f"{n}-rules"),
+                *([_vault_ca_volume()] if self.vault_ca_file else []),
+            ],
             affinity=kb.spread_across_nodes(n) if replicas > 1 else None,
         )
         k8s.apps.v1.StatefulSet(
@@ -191,7 +240,9 @@ class Monitoring(pulumi.ComponentResource):
             },
             opts=self._child,
         )
-        self._services(n, lbls, port, headless=True)
+        # ClientIP affinity: with 2 replicas, Grafana's consecutive queries (and a user's refreshes) stay on
+        # one Prometheus, so panels do not flicker between two slightly different TSDBs.
+        self._services(n, lbls, port, headless=True, session_affinity=True)
         self._pdb(n, lbls, replicas)
         # Prometheus scrapes every namespace, the kubelets and the API server: egress anywhere; Grafana,
         # the canary analysis (argo-rollouts) and OpenCost query it: ingress on its port from the cluster.
@@ -295,6 +346,7 @@ class Monitoring(pulumi.ComponentResource):
             lbls,
             ingress=[([kb.peer_namespace(NS)], [names.ALERTMANAGER_PORT]), (peers, [names.ALERTMANAGER_CLUSTER_PORT])],
             egress=[(peers, [names.ALERTMANAGER_CLUSTER_PORT]), (None, [443])],
+            udp={names.ALERTMANAGER_CLUSTER_PORT},  # memberlist gossip: TCP and UDP
         )  # receivers: HTTPS
 
     # --- kube-state-metrics ----------------------------------------------------------------------------
@@ -433,6 +485,70 @@ class Monitoring(pulumi.ComponentResource):
             opts=self._child,
         )
 
+    # --- blackbox exporter ---------------------------------------------------------------------------
+    def _blackbox_exporter(self, replicas: int) -> None:
+        """Probes every service's endpoint and Vault's health from outside their pods (first-party); as many
+        replicas as Prometheus, any one answers a probe."""
+        n = names.BLACKBOX_EXPORTER
+        lbls = _labels(n, "exporter")
+        ca_dir = names.VAULT_CA_DIR
+        config = blackbox.blackbox_config(
+            vault_ca_file=f"{ca_dir}/{self.vault_ca_file.rsplit('/', 1)[1]}" if self.vault_ca_file else None
+        )
+        k8s.core.v1.ConfigMap(
+            f"{n}-config",
+            metadata=kb.meta(f"{n}-config", NS, lbls),
+            data={"blackbox.yml": scrape_builder.to_yaml(config)},
+            opts=self._child,
+        )
+        port = {names.BLACKBOX_EXPORTER_PORT_NAME: names.BLACKBOX_EXPORTER_PORT}
+        c = kb.container(
+            n,
+            image("blackbox-exporter"),
+            resources=BLACKBOX_RESOURCES,
+            ports=port,
+            args=[
+                "--config.file=/etc/blackbox/blackbox.yml",
+                f"--web.listen-address=:{names.BLACKBOX_EXPORTER_PORT}",
+            ],
+            volume_mounts=[
+                kb.mount("config", "/etc/blackbox", read_only=True),
+                *([kb.mount("vault-ca", ca_dir, read_only=True)] if self.vault_ca_file else []),
+            ],
+            liveness=kb.http_probe("/-/healthy", names.BLACKBOX_EXPORTER_PORT_NAME),
+            readiness=kb.http_probe("/-/healthy", names.BLACKBOX_EXPORTER_PORT_NAME),
+        )
+        digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+        k8s.apps.v1.Deployment(
+            n,
+            metadata=kb.meta(n, NS, lbls),
+            spec={
+                "replicas": replicas,
+                "selector": {"match_labels": kb.selector(n)},
+                "template": {
+                    "metadata": {"labels": lbls, "annotations": {"hardening/config-hash": digest}},
+                    "spec": kb.pod_spec(
+                        [c],
+                        volumes=[
+                            kb.config_volume("config", f"{n}-config"),
+                            *([_vault_ca_volume()] if self.vault_ca_file else []),
+                        ],
+                    ),
+                },
+            },
+            opts=self._child,
+        )
+        self._services(n, lbls, port)
+        self._pdb(n, lbls, replicas)
+        prometheus = [{"pod_selector": {"match_labels": kb.selector(names.PROMETHEUS)}}]
+        # Probes go to Services anywhere in the cluster; only Prometheus asks for them.
+        self._netpol(
+            n,
+            lbls,
+            ingress=[(prometheus, [names.BLACKBOX_EXPORTER_PORT])],
+            egress=[([{"namespace_selector": {}}], None)],
+        )
+
     # --- Grafana ----------------------------------------------------------------------------------
     def _grafana(self, s: Settings, addons: MonitoringAddOns) -> None:
         from components.monitoring import dashboards as dash
@@ -539,7 +655,10 @@ class Monitoring(pulumi.ComponentResource):
             },
             opts=self._child,
         )
-        self._services(n, lbls, port)
+        # Sticky sessions: each replica keeps its own SQLite on an emptyDir, and what it holds besides the
+        # provisioned (file-based, identical) dashboards and data sources is the login session. ClientIP
+        # affinity keeps a user on the replica that knows their session (MONITORING_GUIDE.md, "Grafana").
+        self._services(n, lbls, port, session_affinity=True)
         self._pdb(n, lbls, replicas)
         self._netpol(
             n, lbls, ingress=[(None, [names.GRAFANA_PORT])], egress=[([{"namespace_selector": {}}], None)]
@@ -547,11 +666,21 @@ class Monitoring(pulumi.ComponentResource):
         self.dashboards = dashboards
 
     # --- shared bits --------------------------------------------------------------------------------
-    def _services(self, n: str, lbls: dict[str, str], ports: dict[str, int], headless: bool = False) -> None:
+    def _services(
+        self,
+        n: str,
+        lbls: dict[str, str],
+        ports: dict[str, int],
+        headless: bool = False,
+        session_affinity: bool = False,
+    ) -> None:
+        spec: dict[str, Any] = {"selector": kb.selector(n), "ports": kb.service_ports(ports)}
+        if session_affinity:
+            spec["session_affinity"] = "ClientIP"
         k8s.core.v1.Service(
             n,
             metadata=kb.meta(n, NS if n != names.NODE_EXPORTER else cv.NS_NODE_EXPORTER, lbls),
-            spec={"selector": kb.selector(n), "ports": kb.service_ports(ports)},
+            spec=spec,
             opts=self._child,
         )
         if headless:
@@ -576,10 +705,12 @@ class Monitoring(pulumi.ComponentResource):
                 opts=self._child,
             )
 
-    def _netpol(self, n: str, lbls: dict[str, str], *, ingress: list[Any], egress: list[Any]) -> None:
+    def _netpol(
+        self, n: str, lbls: dict[str, str], *, ingress: list[Any], egress: list[Any], udp: set[int] | None = None
+    ) -> None:
         k8s.networking.v1.NetworkPolicy(
             f"{n}-allow",
             metadata=kb.meta(f"allow-{n}", NS, lbls),
-            spec=kb.network_policy_spec(kb.selector(n), ingress=ingress, egress=egress),
+            spec=with_udp(kb.network_policy_spec(kb.selector(n), ingress=ingress, egress=egress), udp or set()),
             opts=self._child,
         )

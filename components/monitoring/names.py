@@ -29,6 +29,13 @@ NODE_EXPORTER: Final = "node-exporter"
 NODE_EXPORTER_PORT: Final = 9100
 NODE_EXPORTER_PORT_NAME: Final = "metrics"
 
+BLACKBOX_EXPORTER: Final = "blackbox-exporter"
+BLACKBOX_EXPORTER_PORT: Final = 9115
+BLACKBOX_EXPORTER_PORT_NAME: Final = "http"
+BLACKBOX_JOB: Final = "blackbox"
+VAULT_CA_CONFIGMAP: Final = "vault-ca"  # the Vault CA certificate, mounted for the vault scrape job
+VAULT_CA_DIR: Final = "/etc/prometheus/vault-tls"
+
 GRAFANA: Final = "grafana"
 GRAFANA_PORT: Final = 3000
 GRAFANA_PORT_NAME: Final = "http"
@@ -56,6 +63,11 @@ DASHBOARD_UID_APPLICATION: Final = "hardening-application"
 DASHBOARD_UID_INFRASTRUCTURE: Final = "hardening-infrastructure"
 DASHBOARD_UID_ALERTS: Final = "hardening-alerts"
 DASHBOARD_UID_VAULT: Final = "hardening-vault"
+DASHBOARD_UID_SLO: Final = "hardening-slo"
+DASHBOARD_UID_PROMETHEUS: Final = "hardening-prometheus"
+DASHBOARD_UID_ALERTMANAGER: Final = "hardening-alertmanager"
+DASHBOARD_UID_NODES: Final = "hardening-nodes"
+DASHBOARD_UID_VOLUMES: Final = "hardening-volumes"
 # The logs dashboard is built by the Logging component; the application dashboard's error panel links
 # to it with the variables below (var-namespace, var-app, var-level).
 DASHBOARD_UID_LOGS: Final = "hardening-logs"

@@ -12,19 +12,21 @@ durations are parameters: the stacks and the tests shorten them through the same
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from components import conventions as cv
+from components.monitoring import platform_alerts
+from components.monitoring.alert import SEVERITIES, alert_rule
+from components.monitoring.alert import runbook_anchor as runbook_anchor
+from components.monitoring.alert import runbook_url as runbook_url
 from components.monitoring.scrape import duration_seconds
 from components.monitoring.specs import ScrapeTarget
 
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/example-org/hardening/blob/main/docs"
 GUIDE = "MONITORING_GUIDE.md"
-SEVERITIES = ("critical", "warning")
 ERROR_STATUS = "5.."
 SLI_WINDOW = "5m"  # the "5m" in the SLI rule names
 
@@ -40,15 +42,6 @@ class _Alert:
     for_: str
     summary: str
     description: str
-
-
-def runbook_anchor(alert_name: str) -> str:
-    """GitHub's anchor for a ``### <AlertName>`` heading."""
-    return alert_name.lower()
-
-
-def runbook_url(base_url: str, alert_name: str) -> str:
-    return f"{base_url}/{GUIDE}#{runbook_anchor(alert_name)}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -89,9 +82,7 @@ def sli_recording_rules() -> list[dict[str, str]]:
 # Alerts
 # --------------------------------------------------------------------------------------------------
 DEFAULT_FOR: dict[str, str] = {
-    "HighErrorRatio": "5m",
-    "HighLatencyP95": "10m",
-    "KubePodCrashLooping": "10m",
+    "KubePodCrashLooping": "1m",
     "KubeContainerOOMKilled": "0s",
     "KubePersistentVolumeFillingUp": "5m",
     "TargetDown": "10m",
@@ -111,44 +102,26 @@ def _num(x: float) -> str:
     return text or "0"
 
 
-def _app_alerts(error_ratio: float, latency: float, f: Mapping[str, str]) -> list[_Alert]:
-    return [
-        _Alert(
-            "HighErrorRatio",
-            "critical",
-            f"{cv.SLI_ERROR_RATIO} > {_num(error_ratio)}",
-            f["HighErrorRatio"],
-            "{{ $labels.app }} in {{ $labels.namespace }} fails more than "
-            + f"{_num(error_ratio * 100)} %"
-            + " of requests",
-            "{{ $value | humanizePercentage }} of the requests to {{ $labels.app }} in {{ $labels.namespace }} "
-            "returned 5xx over the last 5 minutes (objective: at most " + f"{_num(error_ratio * 100)} %).",
-        ),
-        _Alert(
-            "HighLatencyP95",
-            "warning",
-            f"{cv.SLI_P95} > {_num(latency)}",
-            f["HighLatencyP95"],
-            "{{ $labels.app }} in {{ $labels.namespace }} is slow (P95 above " + f"{_num(latency)} s)",
-            "The 95th percentile latency of {{ $labels.app }} in {{ $labels.namespace }} is "
-            "{{ $value | humanizeDuration }} over the last 5 minutes (objective: at most " + f"{_num(latency)} s).",
-        ),
-    ]
-
-
 def _kubernetes_alerts(f: Mapping[str, str]) -> list[_Alert]:
     return [
         _Alert(
             "KubePodCrashLooping",
             "warning",
+            # In back-off after at least 2 restarts in 5 minutes (one crash and a recovery is not a loop), or
+            # more than 3 restarts in 15 minutes. max - min over the window counts restarts exactly: increase()
+            # would extrapolate one restart to more than one.
             "max by (namespace, pod, container) (max_over_time("
             'kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}[5m])) >= 1\n'
+            "and on (namespace, pod, container)\n"
+            "max by (namespace, pod, container) (max_over_time(kube_pod_container_status_restarts_total[5m])\n"
+            "  - min_over_time(kube_pod_container_status_restarts_total[5m])) >= 2\n"
             "or\n"
-            "max by (namespace, pod, container) (increase(kube_pod_container_status_restarts_total[15m])) > 3",
+            "max by (namespace, pod, container) (max_over_time(kube_pod_container_status_restarts_total[15m])\n"
+            "  - min_over_time(kube_pod_container_status_restarts_total[15m])) > 3",
             f["KubePodCrashLooping"],
             "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} is crash looping",
             "Container {{ $labels.container }} of pod {{ $labels.namespace }}/{{ $labels.pod }} keeps "
-            "restarting (CrashLoopBackOff or more than 3 restarts in 15 minutes).",
+            "restarting (CrashLoopBackOff after 2 restarts in 5 minutes, or more than 3 restarts in 15 minutes).",
         ),
         _Alert(
             "KubeContainerOOMKilled",
@@ -219,15 +192,20 @@ def _platform_alerts(f: Mapping[str, str]) -> list[_Alert]:
 
 
 def _vault_alerts(job: str, f: Mapping[str, str]) -> list[_Alert]:
+    # A restarted server that is still sealed may export no vault_core_unsealed at all (hashicorp/vault#10015,
+    # #24741): a scraped Vault pod (up of either value) without that series counts as sealed too.
     return [
         _Alert(
             "VaultSealed",
             "critical",
-            f'vault_core_unsealed{{job="{job}"}} == 0',
+            f'max by (namespace, pod) (vault_core_unsealed{{job="{job}"}}) == 0\n'
+            "or\n"
+            f'(max by (namespace, pod) (up{{job="{job}"}})\n'
+            f' unless on (namespace, pod) vault_core_unsealed{{job="{job}"}})',
             f["VaultSealed"],
             "Vault {{ $labels.pod }} is sealed",
-            "Vault server {{ $labels.namespace }}/{{ $labels.pod }} is sealed: it cannot serve secrets "
-            "until it is unsealed.",
+            "Vault server {{ $labels.namespace }}/{{ $labels.pod }} is sealed (or exports no seal status): it "
+            "cannot serve secrets until it is unsealed.",
         ),
     ]
 
@@ -282,16 +260,15 @@ def _rollouts_alerts(f: Mapping[str, str]) -> list[_Alert]:
 
 
 def _alert_rule(alert: _Alert, base_url: str) -> dict[str, Any]:
-    rule: dict[str, Any] = {"alert": alert.name, "expr": alert.expr}
-    if duration_seconds(alert.for_, f"alert_for[{alert.name!r}]") > 0:
-        rule["for"] = alert.for_
-    rule["labels"] = {"severity": alert.severity}
-    rule["annotations"] = {
-        "summary": alert.summary,
-        "description": alert.description,
-        "runbook_url": runbook_url(base_url, alert.name),
-    }
-    return rule
+    return alert_rule(
+        alert.name,
+        alert.expr,
+        severity=alert.severity,
+        for_=alert.for_,
+        summary=alert.summary,
+        description=alert.description,
+        runbook_base_url=base_url,
+    )
 
 
 def validate_rule_group(group: Mapping[str, Any], where: str = "rule group") -> None:
@@ -335,14 +312,13 @@ def validate_rule_group(group: Mapping[str, Any], where: str = "rule group") -> 
 def rule_files(
     *,
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
-    error_ratio_threshold: float = cv.ERROR_RATIO_OBJECTIVE,
-    latency_p95_threshold_seconds: float = cv.P95_LATENCY_OBJECTIVE_SECONDS,
     alert_for: Mapping[str, str] | None = None,
     vault_job: str | None = "vault",
     loki_job: str | None = "loki",
     rollouts: bool = True,
     extra_groups: Sequence[Mapping[str, Any]] = (),
     scrape_targets: Sequence[ScrapeTarget] | None = None,
+    scrape_jobs: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every rule file: ``{"<name>.yaml": {"groups": [...]}}``.
 
@@ -352,6 +328,10 @@ def rule_files(
     by other components, validated like ours. When ``scrape_targets`` (the jobs other components added)
     is given, the Vault and Loki alerts are kept only if a target of that job name is among them, so a
     stack without Loki does not page "LokiDown" forever.
+
+    ``scrape_jobs`` are the job names of the Prometheus configuration: each gets a ``ScrapeJobMissing``
+    guard unless a rule group already alerts on ``absent(up{job="<job>"...`` (LokiDown, the controller's
+    own). Default: the built-in jobs (``platform_alerts.DEFAULT_ABSENT_JOBS``).
     """
     if scrape_targets is not None:
         present = {t.name for t in scrape_targets}
@@ -361,17 +341,6 @@ def rule_files(
         raise ValueError(
             f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without trailing slash"
         )
-    for what, value, top in (
-        ("error_ratio_threshold", error_ratio_threshold, 1.0),
-        ("latency_p95_threshold_seconds", latency_p95_threshold_seconds, 3600.0),
-    ):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or not 0 < value < top
-        ):
-            raise ValueError(f"{what} = {value!r} is invalid; accepted: a number greater than 0 and below {top:g}")
     overrides = dict(alert_for or {})
     unknown = sorted(set(overrides) - set(DEFAULT_FOR))
     if unknown:
@@ -385,9 +354,6 @@ def rule_files(
 
     files: dict[str, dict[str, Any]] = {
         "sli.yaml": {"groups": [{"name": "sli", "rules": sli_recording_rules()}]},
-        "app-alerts.yaml": {
-            "groups": [group("app-slo", _app_alerts(error_ratio_threshold, latency_p95_threshold_seconds, fors))]
-        },
         "kubernetes-alerts.yaml": {"groups": [group("kubernetes", _kubernetes_alerts(fors))]},
         "platform-alerts.yaml": {"groups": [group("monitoring-platform", _platform_alerts(fors))]},
     }
@@ -398,6 +364,13 @@ def rule_files(
     if rollouts:
         files["rollouts-alerts.yaml"] = {"groups": [group("argo-rollouts", _rollouts_alerts(fors))]}
 
+    guarded = "\n".join(r["expr"] for f in files.values() for g in f["groups"] for r in g["rules"])
+    for g in extra_groups:  # validated below; only read here
+        rules = g.get("rules") if isinstance(g, Mapping) else None
+        guarded += "\n".join(str(r.get("expr")) for r in rules or [] if isinstance(r, Mapping))
+    jobs = platform_alerts.DEFAULT_ABSENT_JOBS if scrape_jobs is None else tuple(scrape_jobs)
+    absent_jobs = [j for j in dict.fromkeys(jobs) if f'absent(up{{job="{j}"' not in guarded]
+    files.update(platform_alerts.rule_files(runbook_base_url, absent_jobs))
     names_seen = {g["name"] for f in files.values() for g in f["groups"]}
     for i, extra in enumerate(extra_groups):
         validate_rule_group(extra, f"extra_groups[{i}]")

@@ -26,7 +26,7 @@ from typing import Any
 from components import conventions as cv
 from components import yamltext
 from components.monitoring import names
-from components.monitoring.specs import ScrapeTarget
+from components.monitoring.specs import ProbeTarget, ScrapeTarget
 
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
@@ -35,6 +35,8 @@ SKIPPED_POD_PHASES = ("Pending", "Succeeded", "Failed")
 KUBELET_MODES = ("direct", "apiserver", "none")
 SA_TOKEN = f"{names.SERVICE_ACCOUNT_DIR}/token"
 SA_CA = f"{names.SERVICE_ACCOUNT_DIR}/ca.crt"
+SERVICE_LABEL = "service"
+BLACKBOX_JOB = "blackbox"
 
 
 def meta_name(label_or_annotation: str) -> str:
@@ -165,6 +167,9 @@ def annotated_pods_job(
         {"source_labels": [pod_annotation(cv.ANNOTATION_PATH)], "regex": "(/.*)", "target_label": "__metrics_path__"},
         *_address_from_pod_ip("__tmp_port"),
         *_pod_target_labels(),
+        # The service a series belongs to: the pod label app.kubernetes.io/name (the per-service SLI rules
+        # select {namespace, service}; the Rollout's pods carry it, canary and stable alike).
+        {"source_labels": [pod_label(cv.LABEL_NAME)], "regex": "(.+)", "target_label": SERVICE_LABEL},
     ]
     return {
         "job_name": job_name,
@@ -219,7 +224,11 @@ def target_job(target: ScrapeTarget) -> dict[str, Any]:
         relabel += _skip_unscrapable_pods()
         relabel.append({"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"})
         sd = _kubernetes_sd("endpointslice", target.namespace, target.selector, selector_role="service")
-    relabel += _pod_target_labels()
+    if not target.honor_labels:
+        relabel += _pod_target_labels()
+    # honor_labels jobs (kube-state-metrics, OpenCost) export series about other objects: the scraper's own
+    # namespace/pod/container/app would be pinned on every series that has none of its own (kube_node_info,
+    # kube_deployment_*), so they are not attached at all: ``instance`` still names the target.
     job: dict[str, Any] = {"job_name": target.name}
     if target.interval:
         job["scrape_interval"] = target.interval
@@ -242,7 +251,41 @@ def target_job(target: ScrapeTarget) -> dict[str, Any]:
         job["tls_config"] = tls
     job["kubernetes_sd_configs"] = sd
     job["relabel_configs"] = relabel
+    if not target.honor_labels:
+        # An exporter's own ``namespace`` label describes an object (argo-rollouts' rollout_info{namespace="web"}):
+        # Prometheus renames it exported_namespace on conflict with the target's; put it back where it belongs.
+        job["metric_relabel_configs"] = [
+            {"source_labels": ["exported_namespace"], "regex": "(.+)", "target_label": "namespace"},
+            {"regex": "exported_namespace", "action": "labeldrop"},
+        ]
     return job
+
+
+def probe_job(probes: Sequence[ProbeTarget], exporter_address: str, job_name: str = BLACKBOX_JOB) -> dict[str, Any]:
+    """The blackbox exporter job: one static target per probed URL, labelled with the probed service's
+    ``namespace`` and ``service``; Prometheus asks ``http://<exporter>/probe?target=<url>&module=<module>``."""
+    seen: set[tuple[str, str]] = set()
+    static = []
+    for p in probes:
+        if (p.namespace, p.service) in seen:
+            raise ValueError(f"probes: service {p.namespace}/{p.service} is probed twice; accepted: one probe each")
+        seen.add((p.namespace, p.service))
+        static.append(
+            {
+                "targets": [p.url],
+                "labels": {"namespace": p.namespace, SERVICE_LABEL: p.service, "__param_module": p.module},
+            }
+        )
+    return {
+        "job_name": job_name,
+        "metrics_path": "/probe",
+        "static_configs": static,
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": exporter_address},
+        ],
+    }
 
 
 def kubelet_jobs(mode: str = "direct", insecure_skip_verify: bool = True) -> list[dict[str, Any]]:
@@ -341,6 +384,8 @@ def prometheus_config(
     kubelet_insecure_skip_verify: bool = True,
     annotated_pods: bool = True,
     alertmanager: ScrapeTarget | None = None,
+    probes: Sequence[ProbeTarget] = (),
+    blackbox_address: str | None = None,
 ) -> dict[str, Any]:
     """The complete Prometheus configuration as a dict.
 
@@ -368,6 +413,8 @@ def prometheus_config(
         jobs.append(annotated_pods_job(exclude=all_targets))
     jobs += kubelet_jobs(kubelet, kubelet_insecure_skip_verify)
     jobs += [target_job(t) for t in all_targets]
+    if blackbox_address:
+        jobs.append(probe_job(probes, blackbox_address))
     seen: set[str] = set()
     for job in jobs:
         if job["job_name"] in seen:

@@ -2,6 +2,7 @@
 
 - ``ScrapeTarget``: one Prometheus scrape job for a platform component (Vault, Loki, Alloy, OpenCost,
   Argo Rollouts...), discovered with Kubernetes service discovery in one namespace.
+- ``ProbeTarget``: one endpoint the blackbox exporter probes (every service, Vault's health).
 - ``DataSourceSpec``: one Grafana data source (e.g. Loki from the Logging component).
 - ``DashboardSpec``: one Grafana dashboard JSON model with a fixed uid.
 - Rule groups are plain dicts in Prometheus' rule-file format (``{"name": ..., "rules": [...]}``);
@@ -107,6 +108,35 @@ class ScrapeTarget:
             key, _, value = part.partition("=")
             out.setdefault(key, []).append(value)
         return out
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """An endpoint the blackbox exporter probes from outside the pods (``probe_success``, ``probe_ssl_*``).
+
+    The probe series carry ``namespace`` and ``service`` (the probed service's, not the exporter's), so an
+    outage where every pod is down (no 5xx counted at all) still shows, per service.
+    """
+
+    service: str
+    namespace: str
+    url: str
+    module: str = "http_2xx"
+
+    def __post_init__(self) -> None:
+        n = self.service if isinstance(self.service, str) else repr(self.service)
+        if not isinstance(self.service, str) or not _DNS_LABEL.match(self.service):
+            raise _fail("ProbeTarget", n, "service", self.service, "a DNS-1123 label")
+        if not isinstance(self.namespace, str) or not _DNS_LABEL.match(self.namespace):
+            raise _fail("ProbeTarget", n, "namespace", self.namespace, "a DNS-1123 label")
+        if not isinstance(self.url, str) or not _URL.match(self.url):
+            raise _fail("ProbeTarget", n, "url", self.url, "an http(s) URL")
+        if self.module not in PROBE_MODULES:
+            raise _fail("ProbeTarget", n, "module", self.module, ", ".join(PROBE_MODULES))
+
+
+# The blackbox exporter modules Monitoring configures (components/monitoring/blackbox.py).
+PROBE_MODULES = ("http_2xx", "http_vault_health")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from components import conventions as cv
 from components import k8s as kb
+from components.monitoring.names import BLACKBOX_EXPORTER
 from components.service.spec import ServiceSpec
 
 Obj = dict[str, Any]
@@ -216,8 +217,13 @@ def hpa_spec(spec: ServiceSpec, api_version: str) -> Obj:
 
 
 def network_policy_spec(spec: ServiceSpec, vault: VaultAccess) -> Obj:
-    """Service pods: HTTP in from the NGINX ingress controller and from the service's namespace; out to Vault."""
-    peers = [kb.peer_namespace(INGRESS_NGINX_NAMESPACE), kb.peer_namespace(spec.namespace)]
+    """Service pods: HTTP in from the NGINX ingress controller, from the service's namespace and from the blackbox
+    exporter that probes it from outside the pod; out to Vault."""
+    peers = [
+        kb.peer_namespace(INGRESS_NGINX_NAMESPACE),
+        kb.peer_namespace(spec.namespace),
+        kb.peer_namespace(cv.NS_MONITORING, {cv.LABEL_NAME: BLACKBOX_EXPORTER}),
+    ]
     to_vault = [kb.peer_namespace(vault.namespace, {cv.LABEL_NAME: vault.server_label})]
     return kb.network_policy_spec(
         kb.selector(spec.name),

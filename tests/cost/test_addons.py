@@ -13,14 +13,12 @@ from components.config import load_settings
 from components.cost import addons
 from components.monitoring.dashboards import collect_promql
 from components.monitoring.rules import validate_rule_group
-from components.service.load import load_services
 
 SETTINGS = load_settings({})
-SERVICES = load_services({"orders-api": {}})
 
 
 def test_addons_shape() -> None:
-    a = addons.monitoring_addons(SETTINGS, SERVICES)
+    a = addons.monitoring_addons(SETTINGS)
     (target,) = a.scrape_targets
     assert target.namespace == cv.NS_COST and target.honor_labels and target.port == "http"
     (group,) = a.rule_groups
@@ -37,7 +35,7 @@ def test_addons_shape() -> None:
 def test_cost_queries_on_real_promtool(tmp_path: Path) -> None:
     """Hand-priced OpenCost series -> namespace, team and cost-per-1000-requests figures (powers of two: exact)."""
     group = addons.rule_group(SETTINGS)
-    dash = addons.monitoring_addons(SETTINGS, SERVICES).dashboards[0].json
+    dash = addons.monitoring_addons(SETTINGS).dashboards[0].json
     # every dashboard expression must at least parse: record each one in a throwaway group
     checks = {
         "name": "dashboard",
@@ -56,7 +54,7 @@ def test_cost_queries_on_real_promtool(tmp_path: Path) -> None:
         f'kubecost_load_balancer_cost{{{oc}, namespace="web", service_name="lb"}}': 1,
         f'kube_namespace_labels{{{ksm}, namespace="web", label_team="web", label_cost_center="a"}}': 1,
         f'kube_namespace_labels{{{ksm}, namespace="ops", label_team="platform", label_cost_center="b"}}': 1,
-        f'{cv.SLI_REQUEST_RATE}{{namespace="{SERVICES[0].namespace}", app="{SERVICES[0].name}"}}': 1,
+        f'{cv.SLI_REQUEST_RATE}{{namespace="web", app="orders-api"}}': 1,
         'up{job="opencost"}': 1,
     }
     web, ops = 0.5 * 0.5 + 0.25 + 1, 1 * 0.5 + 2 * 0.125  # 1.5 and 0.75 per hour
@@ -85,7 +83,7 @@ def test_cost_queries_on_real_promtool(tmp_path: Path) -> None:
                         ],
                     },
                     {
-                        "expr": addons.cost_per_thousand_requests_expr(SERVICES[0].namespace, SERVICES[0].name),
+                        "expr": addons.cost_per_thousand_requests_expr("web", "orders-api"),
                         "eval_time": "10m",
                         "exp_samples": [{"labels": "{}", "value": 1.5 / (1 * 3600 / 1000)}],
                     },

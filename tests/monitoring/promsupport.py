@@ -173,6 +173,8 @@ def swap_discovery(
             section["tls_config"]["ca_file"] = CA_BUNDLE  # must parse as PEM; never used (nothing listens)
 
     for job in cfg["scrape_configs"]:
+        if "static_configs" in job and "kubernetes_sd_configs" not in job:
+            continue  # the blackbox job: static targets, already what Prometheus scrapes (its exporter's address)
         swap(job, job["job_name"], groups.get(job["job_name"], []))
     for i, am in enumerate(cfg.get("alerting", {}).get("alertmanagers", [])):
         swap(am, f"alertmanagers-{i}", alertmanager_groups or [])
@@ -343,3 +345,79 @@ def post_json(url: str, payload: Any) -> int:
     )
     with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 - loopback only
         return int(resp.status)
+
+
+class FakeExporter:
+    """A loopback HTTP server answering ``GET <path>`` with Prometheus text from ``routes[path](query)``
+    (query parameters as a dict of lists); anything else is a 404. Stands in for an exporter whose *series*
+    matter to a test (their names and labels), so the relabeling and the queries on them run for real."""
+
+    def __init__(self, routes: Mapping[str, Any], tls: tuple[Path, Path] | None = None) -> None:
+        import http.server
+        import ssl
+        import threading
+
+        self.requests: list[tuple[str, dict[str, list[str]]]] = []
+        seen = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parsed = urllib.parse.urlparse(self.path)
+                query = urllib.parse.parse_qs(parsed.query)
+                seen.append((parsed.path, query))
+                route = routes.get(parsed.path)
+                if route is None:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                body = (route(query) if callable(route) else route).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if tls:  # e.g. the kubelet: HTTPS with a self-signed certificate (the rendered job skips verification)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(tls[0]), str(tls[1]))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeExporter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def self_signed_certificate(tmp: Path) -> tuple[Path, Path]:
+    """A throw-away certificate and key for 127.0.0.1 (openssl), for a fake HTTPS exporter."""
+    cert, key = tmp / "fake.crt", tmp / "fake.key"
+    result = run_tool(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return cert, key

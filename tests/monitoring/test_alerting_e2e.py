@@ -2,8 +2,10 @@
 (rendered config) -> a webhook receiver run by the test.
 
 With 10 % injected errors the error-ratio SLI exceeds 0.05 and HighErrorRatio reaches the webhook; with
-1 % errors it never does. Only builder parameters the stacks also set are shortened: scrape and
-evaluation intervals, the alert's ``for`` and Alertmanager's group timings. The pod is discovered through
+1 % errors it never does. The rules are the orders API's per-service group (``service_rule_group`` of its
+definition in services/orders-api/), so the scrape's ``service`` label and the SLI contract are exercised.
+Only builder parameters the stacks also set are shortened: scrape and evaluation intervals (the fast
+window and ``for`` are 4 evaluations) and Alertmanager's group timings. The pod is discovered through
 ``file_sd_configs`` carrying the labels Kubernetes SD would give it, at the app's loopback address.
 """
 
@@ -24,8 +26,10 @@ import pytest
 from components import conventions as cv
 from components.monitoring import names
 from components.monitoring.alertmanager import alertmanager_config
-from components.monitoring.rules import rule_files
+from components.monitoring.rules import DEFAULT_RUNBOOK_BASE_URL
 from components.monitoring.scrape import prometheus_config
+from components.monitoring.service import fast_for, fast_window, service_rule_group, sli_error_ratio
+from components.service.load import load_services
 from tests.app.appserver import running_app
 from tests.monitoring.promsupport import (
     Alertmanager,
@@ -42,7 +46,6 @@ from tests.support.procs import wait_until
 ROOT = Path(__file__).resolve().parents[2]
 SCRAPE_INTERVAL = "1s"
 EVALUATION_INTERVAL = "1s"
-ALERT_FOR = "10s"
 GROUP_WAIT = "1s"
 NAMESPACE = "web"
 APP = "orders-api"
@@ -115,7 +118,11 @@ def test_error_ratio_alert_reaches_the_webhook(tmp_path: Path, error_ratio: floa
         )
         with Alertmanager(am_cfg, tmp_path) as am:
             rules_dir = tmp_path / "rules"
-            write_rules(rule_files(alert_for={"HighErrorRatio": ALERT_FOR}), rules_dir)
+            spec = load_services({APP: {}})[0]
+            group = service_rule_group(
+                spec, runbook_base_url=DEFAULT_RUNBOOK_BASE_URL, evaluation_interval=EVALUATION_INTERVAL
+            )
+            write_rules({"service.yaml": {"groups": [group]}}, rules_dir)
             app_pod = Pod(
                 f"{APP}-6f7d9cbb85-e2e",
                 NAMESPACE,
@@ -163,7 +170,8 @@ def test_error_ratio_alert_reaches_the_webhook(tmp_path: Path, error_ratio: floa
                         ]
                     else:
                         time.sleep(QUIET_WINDOW_S)
-                    ratio = prom.query(f'{cv.SLI_ERROR_RATIO}{{namespace="{NAMESPACE}", app="{APP}"}}')
+                    window = fast_window(EVALUATION_INTERVAL)
+                    ratio = prom.query(f'{sli_error_ratio(window)}{{namespace="{NAMESPACE}", service="{APP}"}}')
                     pending_or_firing = prom.query('ALERTS{alertname="HighErrorRatio"}')
                 observed = stats.errors / max(stats.requests, 1)
 
@@ -176,14 +184,14 @@ def test_error_ratio_alert_reaches_the_webhook(tmp_path: Path, error_ratio: floa
         "requests": stats.requests,
         "scrape_interval": SCRAPE_INTERVAL,
         "evaluation_interval": EVALUATION_INTERVAL,
-        "for": ALERT_FOR,
+        "for": fast_for(EVALUATION_INTERVAL),
         "group_wait": GROUP_WAIT,
     }
     if expect_alert:
         assert recorded > cv.ERROR_RATIO_OBJECTIVE
         (arrived, alert), *_ = [(t, a) for t, a in hook.alerts() if a["labels"]["alertname"] == "HighErrorRatio"]
         assert alert["labels"]["severity"] == "critical"
-        assert alert["labels"]["namespace"] == NAMESPACE and alert["labels"]["app"] == APP
+        assert alert["labels"]["namespace"] == NAMESPACE and alert["labels"]["service"] == APP
         assert alert["annotations"]["runbook_url"].endswith("MONITORING_GUIDE.md#higherrorratio")
         report["seconds_first_error_to_webhook"] = round(arrived - stats.first_error_at, 2)
         (rule_alert,) = rule_alerts

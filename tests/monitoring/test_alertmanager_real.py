@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from components.monitoring.alertmanager import (
+    HEARTBEAT_FILE,
     PAGERDUTY_FILE,
     SECRET_FILES,
     SLACK_FILE,
@@ -60,7 +61,7 @@ def test_amtool_check_config(tmp_path: Path, files: list[str]) -> None:
     path.write_text(to_yaml(cfg))
     result = run_tool([AMTOOL, "check-config", str(path)])
     out = result.stdout + result.stderr
-    if WEBHOOK_FILE in files:
+    if {WEBHOOK_FILE, HEARTBEAT_FILE} & set(files):
         errors = [line.strip() for line in out.splitlines() if "line " in line]
         assert result.returncode != 0 and errors
         assert all("field url_file not found" in e for e in errors), errors
@@ -69,7 +70,10 @@ def test_amtool_check_config(tmp_path: Path, files: list[str]) -> None:
         out = result.stdout + result.stderr
     assert result.returncode == 0, out
     # null, plus "critical" when any receiver secret exists, plus "warning" when Slack or the webhook does
-    receivers = 1 + (1 if files else 0) + (1 if {SLACK_FILE, WEBHOOK_FILE} & set(files) else 0)
+    # ... plus "heartbeat" when its URL exists
+    people = set(files) - {HEARTBEAT_FILE}
+    receivers = 1 + (1 if people else 0) + (1 if {SLACK_FILE, WEBHOOK_FILE} & people else 0)
+    receivers += 1 if HEARTBEAT_FILE in files else 0
     assert f" - {receivers} receivers" in out, out
 
 
@@ -86,6 +90,22 @@ def test_amtool_check_config(tmp_path: Path, files: list[str]) -> None:
     ],
 )
 def test_amtool_routes(tmp_path: Path, files: list[str], severity: str, receiver: str) -> None:
+    _route_test(tmp_path, files, receiver, "alertname=HighErrorRatio", "namespace=web", f"severity={severity}")
+
+
+@pytest.mark.tools
+@pytest.mark.parametrize(
+    ("files", "receiver"),
+    [
+        ([HEARTBEAT_FILE, SLACK_FILE, PAGERDUTY_FILE, WEBHOOK_FILE], "heartbeat"),
+        ([SLACK_FILE, PAGERDUTY_FILE, WEBHOOK_FILE], "null"),  # no heartbeat: nowhere, never to people
+    ],
+)
+def test_amtool_routes_the_watchdog_to_the_heartbeat_only(tmp_path: Path, files: list[str], receiver: str) -> None:
+    _route_test(tmp_path, files, receiver, "alertname=Watchdog", "severity=warning")
+
+
+def _route_test(tmp_path: Path, files: list[str], receiver: str, *labels: str) -> None:
     secrets = _secrets_dir(tmp_path, files)
     cfg = _inline_webhook_url(alertmanager_config(secret_files=files, secrets_dir=str(secrets)))
     path = tmp_path / "alertmanager.yml"
@@ -97,9 +117,7 @@ def test_amtool_routes(tmp_path: Path, files: list[str], severity: str, receiver
             "routes",
             "test",
             f"--config.file={path}",
-            "alertname=HighErrorRatio",
-            "namespace=web",
-            f"severity={severity}",
+            *labels,
         ]
     )
     assert result.stdout.strip() == receiver, result.stdout + result.stderr
@@ -140,3 +158,27 @@ def test_real_alertmanager_routes_and_inhibits(tmp_path: Path) -> None:
             time.sleep(3)  # a few more group intervals: an inhibited alert would have arrived by now
     got = sorted((a["labels"]["namespace"], a["labels"]["severity"]) for _, a in hook.alerts())
     assert got == [("logging", "warning"), ("monitoring", "critical")]
+
+
+@pytest.mark.server
+def test_real_alertmanager_sends_the_watchdog_to_the_heartbeat_and_nothing_else(tmp_path: Path) -> None:
+    with WebhookReceiver() as heartbeat, WebhookReceiver() as people:
+        secrets = _secrets_dir(tmp_path, [HEARTBEAT_FILE])
+        (secrets / HEARTBEAT_FILE).write_text(heartbeat.url)
+        cfg = alertmanager_config(
+            secret_files=[HEARTBEAT_FILE],
+            secrets_dir=str(secrets),
+            extra_webhooks={"people": people.url},
+            group_wait="1s",
+            group_interval="1s",
+        )
+        with Alertmanager(_inline_webhook_url(cfg), tmp_path) as am:
+            body = [
+                {"labels": {"alertname": "Watchdog", "severity": "warning"}, "annotations": {"summary": "alive"}},
+                {"labels": {"alertname": "TargetDown", "namespace": "web", "severity": "warning"}},
+            ]
+            assert post_json(f"{am.url}/api/v2/alerts", body) == 200
+            wait_until(lambda: bool(heartbeat.alerts() and people.alerts()), timeout=30, what="both notifications")
+            time.sleep(2)
+    assert {a["labels"]["alertname"] for _, a in heartbeat.alerts()} == {"Watchdog"}
+    assert {a["labels"]["alertname"] for _, a in people.alerts()} == {"TargetDown"}

@@ -39,7 +39,8 @@ def github_anchors(markdown: str) -> set[str]:
 def test_builders_do_not_import_pulumi() -> None:
     code = (
         "import sys; import components.monitoring, components.monitoring.scrape, components.monitoring.rules, "
-        "components.monitoring.alertmanager, components.monitoring.grafana, components.monitoring.dashboards; "
+        "components.monitoring.alertmanager, components.monitoring.grafana, components.monitoring.dashboards, "
+        "components.monitoring.service, components.monitoring.platform_alerts, components.monitoring.blackbox; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('pulumi', 'pulumi_kubernetes')); "
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -138,7 +139,9 @@ def test_every_alert_is_complete_and_its_runbook_exists() -> None:
     anchors = github_anchors(GUIDE.read_text())
     files = rule_files(runbook_base_url="https://github.com/acme/platform/blob/main/docs")
     alerts = [r for r in all_rules(files) if "alert" in r]
-    assert len(alert_names(files)) == len(DEFAULT_FOR) == 13
+    # every DEFAULT_FOR alert, plus the platform groups of platform_alerts (one helper builds them all)
+    assert set(DEFAULT_FOR) <= set(alert_names(files))
+    assert len(alert_names(files)) == 39
     for rule in alerts:
         assert rule["labels"]["severity"] in ("critical", "warning"), rule["alert"]
         ann = rule["annotations"]
@@ -161,18 +164,34 @@ def test_sli_recording_rules_use_the_shared_names() -> None:
     ]
 
 
-def test_thresholds_and_for_come_from_parameters() -> None:
-    files = rule_files(
-        error_ratio_threshold=0.02, latency_p95_threshold_seconds=0.25, alert_for={"HighErrorRatio": "30s"}
-    )
+def test_for_comes_from_parameters_and_service_alerts_left_the_platform_files() -> None:
+    files = rule_files(alert_for={"TargetDown": "30s"})
     rules = {r["alert"]: r for r in all_rules(files) if "alert" in r}
-    assert rules["HighErrorRatio"]["expr"] == f"{cv.SLI_ERROR_RATIO} > 0.02"
-    assert rules["HighErrorRatio"]["for"] == "30s"
-    assert rules["HighLatencyP95"]["expr"] == f"{cv.SLI_P95} > 0.25"
-    defaults = {r["alert"]: r for r in all_rules(rule_files()) if "alert" in r}
-    assert defaults["HighErrorRatio"]["expr"] == f"{cv.SLI_ERROR_RATIO} > {cv.ERROR_RATIO_OBJECTIVE}"
-    assert defaults["HighLatencyP95"]["expr"] == f"{cv.SLI_P95} > {cv.P95_LATENCY_OBJECTIVE_SECONDS}"
-    assert "for" not in defaults["KubeContainerOOMKilled"]
+    assert rules["TargetDown"]["for"] == "30s"
+    assert "for" not in rules["KubeContainerOOMKilled"]
+    # the threshold alerts are per service now (components/monitoring/service.py), never twice
+    assert not {"HighErrorRatio", "HighLatencyP95"} & set(rules)
+
+
+def test_absent_guards_for_every_scrape_job_not_already_guarded() -> None:
+    guard = {
+        "name": "logs",
+        "rules": [
+            {
+                "alert": "LokiDown",
+                "expr": 'absent(up{job="loki"} == 1)',
+                "labels": {"severity": "critical"},
+                "annotations": {"summary": "s", "description": "d", "runbook_url": "https://x/L.md#lokidown"},
+            }
+        ],
+    }
+    files = rule_files(scrape_jobs=["kube-state-metrics", "loki", "vault"], extra_groups=[guard])
+    guards = [r for r in all_rules(files) if r.get("alert") == "ScrapeJobMissing"]
+    assert [(g["labels"]["job"], g["labels"]["severity"]) for g in guards] == [
+        ("kube-state-metrics", "critical"),
+        ("vault", "warning"),
+    ]
+    assert guards[0]["expr"] == 'absent(up{job="kube-state-metrics"} == 1)'
 
 
 def test_optional_components_and_extra_groups() -> None:
@@ -201,9 +220,7 @@ def test_optional_components_and_extra_groups() -> None:
     ("kwargs", "message"),
     [
         ({"alert_for": {"HighErrorRate": "1m"}}, "unknown alert(s) HighErrorRate"),
-        ({"alert_for": {"HighErrorRatio": "5 minutes"}}, "alert_for['HighErrorRatio']"),
-        ({"error_ratio_threshold": 5}, "error_ratio_threshold = 5"),
-        ({"latency_p95_threshold_seconds": 0}, "latency_p95_threshold_seconds = 0"),
+        ({"alert_for": {"TargetDown": "5 minutes"}}, "alert_for['TargetDown']"),
         ({"runbook_base_url": "http://example.com/docs/"}, "runbook_base_url"),
         ({"extra_groups": [{"name": "sli", "rules": [{"record": "a:b", "expr": "1"}]}]}, "'sli' is already used"),
     ],
@@ -249,6 +266,14 @@ def test_alertmanager_routes_inhibition_and_receivers() -> None:
     route = cfg["route"]
     assert route["receiver"] == "null" and route["group_by"] == ["alertname", "namespace"]
     assert route["routes"] == [
+        {
+            "receiver": "heartbeat",
+            "matchers": ['alertname="Watchdog"'],
+            "continue": False,
+            "group_wait": "0s",
+            "group_interval": "1m",
+            "repeat_interval": "1m",
+        },
         {"receiver": "critical", "matchers": ['severity="critical"']},
         {"receiver": "warning", "matchers": ['severity="warning"']},
     ]
@@ -262,6 +287,9 @@ def test_alertmanager_routes_inhibition_and_receivers() -> None:
     receivers = {r["name"]: r for r in cfg["receivers"]}
     assert set(receivers["critical"]) == {"name", "pagerduty_configs", "slack_configs", "webhook_configs"}
     assert set(receivers["warning"]) == {"name", "slack_configs", "webhook_configs"}
+    assert receivers["heartbeat"]["webhook_configs"] == [
+        {"url_file": f"{names.ALERTMANAGER_SECRETS_DIR}/heartbeat-url", "send_resolved": False}
+    ]
     assert sorted(secret_file_paths(cfg)) == sorted(
         f"{names.ALERTMANAGER_SECRETS_DIR}/{f}" for f in SECRET_FILES.values()
     )
@@ -270,11 +298,23 @@ def test_alertmanager_routes_inhibition_and_receivers() -> None:
 
 def test_alertmanager_without_secrets_routes_to_null() -> None:
     cfg = alertmanager_config()
-    assert cfg["receivers"] == [{"name": "null"}] and cfg["route"]["routes"] == []
+    # the Watchdog is caught first, so without a heartbeat receiver it never reaches a person either
+    assert cfg["receivers"] == [{"name": "null"}]
+    assert cfg["route"]["routes"] == [{"receiver": "null", "matchers": ['alertname="Watchdog"'], "continue": False}]
+
+
+def test_watchdog_goes_only_to_the_heartbeat_receiver() -> None:
+    cfg = alertmanager_config(secret_files=["heartbeat-url", "slack-api-url"])
+    first, *others = cfg["route"]["routes"]
+    assert first["receiver"] == "heartbeat" and first["matchers"] == ['alertname="Watchdog"']
+    assert first["continue"] is False and first["repeat_interval"] == "1m"
+    assert all(r["receiver"] != "heartbeat" for r in others)
 
 
 def test_alertmanager_rejects_bad_input_without_echoing_urls() -> None:
-    with pytest.raises(ValueError, match="secret_files entry 'slack' is invalid; accepted: pagerduty-routing-key"):
+    with pytest.raises(
+        ValueError, match="secret_files entry 'slack' is invalid; accepted: heartbeat-url, pagerduty-routing-key"
+    ):
         alertmanager_config(secret_files=["slack"])
     with pytest.raises(ValueError) as exc:
         alertmanager_config(extra_webhooks={"team": "hooks.example.com/T0/SECRET-TOKEN"})
@@ -290,6 +330,11 @@ def test_builtin_dashboards() -> None:
         names.DASHBOARD_UID_APPLICATION,
         names.DASHBOARD_UID_INFRASTRUCTURE,
         names.DASHBOARD_UID_ALERTS,
+        names.DASHBOARD_UID_SLO,
+        names.DASHBOARD_UID_PROMETHEUS,
+        names.DASHBOARD_UID_ALERTMANAGER,
+        names.DASHBOARD_UID_NODES,
+        names.DASHBOARD_UID_VOLUMES,
         names.DASHBOARD_UID_VAULT,
     ]
 

@@ -261,6 +261,7 @@ def test_real_prometheus_keeps_the_right_targets(tmp_path: Path) -> None:
         "container": "app",
         "node": "node-a",
         "app": "orders-api",
+        "service": "orders-api",  # pod label app.kubernetes.io/name: the per-service SLI rules select on it
         cv.ROLLOUTS_HASH_SERIES_LABEL: HASH,
     }
     worker = pods[("worker-5c9-x2", "http://127.0.0.12:9102/custom/metrics")]
@@ -276,7 +277,8 @@ def test_real_prometheus_keeps_the_right_targets(tmp_path: Path) -> None:
 
     (ksm,) = jobs[names.KUBE_STATE_METRICS]
     assert ksm["scrapeUrl"] == "http://127.0.0.21:8080/metrics"  # telemetry port not scraped
-    assert ksm["labels"]["namespace"] == cv.NS_MONITORING
+    # honor_labels: the scraper's own namespace/pod/container would be pinned on cluster-scoped series
+    assert not {"namespace", "pod", "container", "app"} & set(ksm["labels"]), ksm["labels"]
     (prom_t,) = jobs[names.PROMETHEUS]
     assert prom_t["scrapeUrl"] == "http://127.0.0.22:9090/metrics"  # the reloader sidecar is not
     (vault,) = jobs["vault"]

@@ -92,3 +92,65 @@ def test_every_rendered_promql_expression_parses(
         exprs += [r["expr"] for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
     assert len(exprs) > 60
     assert promql_errors(prometheus, exprs) == {}
+
+
+def _docs(out: Path) -> list[dict[str, Any]]:
+    (path,) = (out / "k8s").glob("*-monitoring.yaml")
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _one(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    (doc,) = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return doc
+
+
+def test_rendered_prod_fixes_the_measured_defects(rendered: Callable[[str], Path]) -> None:
+    """Issue #17's defects, as rendered for prod: each assertion failed on main before the fix."""
+    docs = _docs(rendered("prod"))
+    # Alertmanager gossip: TCP and UDP 9094 between the peers
+    netpol = _one(docs, "NetworkPolicy", "allow-alertmanager")["spec"]
+    for direction in ("ingress", "egress"):
+        ports = [(p["port"], p["protocol"]) for rule in netpol[direction] for p in rule.get("ports", [])]
+        assert (names.ALERTMANAGER_CLUSTER_PORT, "UDP") in ports and (names.ALERTMANAGER_CLUSTER_PORT, "TCP") in ports
+    # Prometheus and Grafana Services: sticky
+    for service in (names.PROMETHEUS, names.GRAFANA):
+        assert _one(docs, "Service", service)["spec"]["sessionAffinity"] == "ClientIP"
+    assert "sessionAffinity" not in _one(docs, "Service", f"{names.PROMETHEUS}-headless")["spec"]
+    # the Vault CA: a ConfigMap volume, mounted where the vault job's ca_file points
+    cfg = yaml.safe_load(_config_maps(rendered("prod"))["prometheus-config"]["prometheus.yml"])
+    (vault_job,) = [j for j in cfg["scrape_configs"] if j["job_name"] == "vault"]
+    ca_file = vault_job["tls_config"]["ca_file"]
+    pod = _one(docs, "StatefulSet", names.PROMETHEUS)["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v.get("configMap", {}).get("name") == names.VAULT_CA_CONFIGMAP]
+    (mount,) = [m for c in pod["containers"] for m in c.get("volumeMounts", []) if m["name"] == volume["name"]]
+    assert ca_file.startswith(mount["mountPath"] + "/") and volume["configMap"]["optional"] is True
+    # the blackbox exporter probes every service and Vault's health
+    (probe_job,) = [j for j in cfg["scrape_configs"] if j["job_name"] == "blackbox"]
+    probed = {(t["labels"]["namespace"], t["labels"]["service"]) for t in probe_job["static_configs"]}
+    assert {("web", "orders-api"), ("demo", "go-deployment-demo"), ("vault", "vault")} <= probed
+    assert _one(docs, "Deployment", names.BLACKBOX_EXPORTER)["spec"]["replicas"] == 2
+    # kube-state-metrics: none of the scraper's own pod labels on its series
+    (ksm,) = [j for j in cfg["scrape_configs"] if j["job_name"] == names.KUBE_STATE_METRICS]
+    targets = {r.get("target_label") for r in ksm["relabel_configs"]}
+    assert not {"namespace", "pod", "container", "app"} & targets
+    # the argo-rollouts job keeps the rollout's namespace
+    (rollouts,) = [j for j in cfg["scrape_configs"] if j["job_name"] == "argo-rollouts"]
+    assert rollouts["metric_relabel_configs"][0] == {
+        "source_labels": ["exported_namespace"],
+        "regex": "(.+)",
+        "target_label": "namespace",
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rendered_dashboards_name_no_service(rendered: Callable[[str], Path], stack: str) -> None:
+    """Template variables instead of literal names: no dashboard of Monitoring's or the cost one names a
+    service or its namespace (the rollout dashboard is the canary component's)."""
+    dashboards = {k: json.loads(v) for k, v in _config_maps(rendered(stack))["grafana-dashboards"].items()}
+    for name, model in dashboards.items():
+        if name.startswith("hardening-rollouts"):
+            continue
+        text = " ".join(collect_promql(model))
+        for literal in ('"orders-api"', '"web"', '"go-deployment-demo"', '"demo"'):
+            assert literal not in text, f"{name} names {literal}"
+    assert "service" in {v["name"] for v in dashboards["hardening-slo.json"]["templating"]["list"]}

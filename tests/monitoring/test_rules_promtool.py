@@ -10,12 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components import conventions as cv
 from components.monitoring.rules import DEFAULT_RUNBOOK_BASE_URL, alert_names, rule_files, runbook_url
 from tests.monitoring.promsupport import PROMTOOL, run_tool, write_rules
-
-APP = {"namespace": "web", "app": "orders-api"}
-APP_SERIES = 'namespace="web", app="orders-api", job="kubernetes-pods", method="GET", route="/orders"'
+from tests.monitoring.test_platform_alerts_promtool import ALWAYS_FIRING
+from tests.monitoring.test_platform_alerts_promtool import CASES as PLATFORM_CASES
 
 
 def _series(name: str, labels: str, values: str) -> dict[str, str]:
@@ -31,32 +29,6 @@ def _alert(name: str, severity: str, labels: dict[str, str], summary: str, descr
             "runbook_url": runbook_url(DEFAULT_RUNBOOK_BASE_URL, name),
         },
     }
-
-
-def _requests(ok_per_min: int, errors_per_min: int) -> list[dict[str, str]]:
-    return [
-        _series(
-            cv.METRIC_REQUESTS,
-            f'{APP_SERIES}, status="200", {cv.ROLLOUTS_HASH_SERIES_LABEL}="abc"',
-            f"0+{ok_per_min}x30",
-        ),
-        _series(
-            cv.METRIC_REQUESTS,
-            f'{APP_SERIES}, status="500", {cv.ROLLOUTS_HASH_SERIES_LABEL}="abc"',
-            f"0+{errors_per_min}x30",
-        ),
-    ]
-
-
-def _latency(cumulative: dict[float, int], total: int) -> list[dict[str, str]]:
-    """Histogram bucket counters growing by the given cumulative counts per minute (app's buckets)."""
-    series = []
-    for le in cv.DURATION_BUCKETS:
-        below = max([c for b, c in cumulative.items() if b <= le], default=0)
-        series.append(_series(f"{cv.METRIC_DURATION}_bucket", f'{APP_SERIES}, le="{le}"', f"0+{below}x30"))
-    series.append(_series(f"{cv.METRIC_DURATION}_bucket", f'{APP_SERIES}, le="+Inf"', f"0+{total}x30"))
-    series.append(_series(f"{cv.METRIC_DURATION}_count", APP_SERIES, f"0+{total}x30"))
-    return series
 
 
 POD = {"namespace": "web", "pod": "orders-api-1", "container": "app"}
@@ -75,8 +47,16 @@ def _pvc(available: int) -> list[dict[str, str]]:
 def _crash_summary() -> tuple[str, str]:
     return (
         "Container app of pod web/orders-api-1 is crash looping",
-        "Container app of pod web/orders-api-1 keeps restarting (CrashLoopBackOff or more than 3 restarts "
-        "in 15 minutes).",
+        "Container app of pod web/orders-api-1 keeps restarting (CrashLoopBackOff after 2 restarts in 5 "
+        "minutes, or more than 3 restarts in 15 minutes).",
+    )
+
+
+def _sealed(pod: str) -> tuple[str, str]:
+    return (
+        f"Vault {pod} is sealed",
+        f"Vault server vault/{pod} is sealed (or exports no seal status): it cannot serve secrets until it is "
+        "unsealed.",
     )
 
 
@@ -90,69 +70,29 @@ def _oom() -> tuple[str, str]:
 
 # (alert, what, input series, [(eval_time, expected alerts)])
 CASES: list[tuple[str, str, list[dict[str, str]], list[tuple[str, list[dict[str, Any]]]]]] = [
-    ("HighErrorRatio", "4.9 % errors: no alert", _requests(951, 49), [("20m", [])]),
     (
-        "HighErrorRatio",
-        "5.1 % errors: pending before its for (5m), firing after",
-        _requests(949, 51),
+        "KubePodCrashLooping",
+        "CrashLoopBackOff after 2 restarts: fires after its for (1m)",
         [
-            ("5m", []),
-            (
-                "20m",
-                [
-                    _alert(
-                        "HighErrorRatio",
-                        "critical",
-                        APP,
-                        "orders-api in web fails more than 5 % of requests",
-                        "5.1% of the requests to orders-api in web returned 5xx over the last 5 minutes "
-                        "(objective: at most 5 %).",
-                    )
-                ],
-            ),
+            _series("kube_pod_container_status_waiting_reason", f'{KSM}, reason="CrashLoopBackOff"', "0 0 1x28"),
+            _series("kube_pod_container_status_restarts_total", KSM, "0 1 2x28"),
         ],
-    ),
-    (
-        "HighLatencyP95",
-        "P95 = 0.45 s: no alert",
-        _latency({0.1: 50, 0.4: 90, 0.45: 95, 0.5: 97, 1.0: 100}, 100),
-        [("25m", [])],
-    ),
-    (
-        "HighLatencyP95",
-        "P95 = 0.6 s: pending before its for (10m), firing after",
-        _latency({0.1: 50, 0.55: 90, 0.6: 95, 0.75: 97, 1.0: 100}, 100),
-        [
-            ("9m", []),
-            (
-                "25m",
-                [
-                    _alert(
-                        "HighLatencyP95",
-                        "warning",
-                        APP,
-                        "orders-api in web is slow (P95 above 0.5 s)",
-                        "The 95th percentile latency of orders-api in web is 600ms over the last 5 minutes "
-                        "(objective: at most 0.5 s).",
-                    )
-                ],
-            ),
-        ],
+        [("2m", []), ("4m", [_alert("KubePodCrashLooping", "warning", POD, *_crash_summary())])],
     ),
     (
         "KubePodCrashLooping",
-        "CrashLoopBackOff: fires only after its for (10m)",
+        "one crash, back-off, then running again: no alert",
         [
-            _series("kube_pod_container_status_waiting_reason", f'{KSM}, reason="CrashLoopBackOff"', "1x30"),
-            _series("kube_pod_container_status_restarts_total", KSM, "0x30"),
+            _series("kube_pod_container_status_waiting_reason", f'{KSM}, reason="CrashLoopBackOff"', "0 0 1 0x27"),
+            _series("kube_pod_container_status_restarts_total", KSM, "0 1x29"),
         ],
-        [("9m", []), ("11m", [_alert("KubePodCrashLooping", "warning", POD, *_crash_summary())])],
+        [("10m", [])],
     ),
     (
         "KubePodCrashLooping",
-        "a restart every minute: fires after its for",
-        [_series("kube_pod_container_status_restarts_total", KSM, "0+1x30")],
-        [("9m", []), ("16m", [_alert("KubePodCrashLooping", "warning", POD, *_crash_summary())])],
+        "a restart every 3 minutes, never seen in back-off: fires once more than 3 fall in 15 minutes",
+        [_series("kube_pod_container_status_restarts_total", KSM, "0 0 0 1 1 1 2 2 2 3 3 3 4 4 4 5x15")],
+        [("9m", []), ("14m", [_alert("KubePodCrashLooping", "warning", POD, *_crash_summary())])],
     ),
     (
         "KubePodCrashLooping",
@@ -356,21 +296,21 @@ CASES: list[tuple[str, str, list[dict[str, str]], list[tuple[str, list[dict[str,
     (
         "VaultSealed",
         "sealed: fires after its for (1m)",
-        [_series("vault_core_unsealed", 'job="vault", namespace="vault", pod="vault-0"', "0x10")],
         [
-            (
-                "5m",
-                [
-                    _alert(
-                        "VaultSealed",
-                        "critical",
-                        {"job": "vault", "namespace": "vault", "pod": "vault-0"},
-                        "Vault vault-0 is sealed",
-                        "Vault server vault/vault-0 is sealed: it cannot serve secrets until it is unsealed.",
-                    )
-                ],
-            )
+            _series("vault_core_unsealed", 'job="vault", namespace="vault", pod="vault-0"', "0x10"),
+            _series("up", 'job="vault", namespace="vault", pod="vault-0"', "1x10"),
         ],
+        [("5m", [_alert("VaultSealed", "critical", {"namespace": "vault", "pod": "vault-0"}, *_sealed("vault-0"))])],
+    ),
+    (
+        "VaultSealed",
+        "a restarted pod that is still sealed exports no vault_core_unsealed: fires too",
+        [
+            _series("vault_core_unsealed", 'job="vault", namespace="vault", pod="vault-0"', "1x10"),
+            _series("up", 'job="vault", namespace="vault", pod="vault-0"', "1x10"),
+            _series("up", 'job="vault", namespace="vault", pod="vault-1"', "1x10"),
+        ],
+        [("5m", [_alert("VaultSealed", "critical", {"namespace": "vault", "pod": "vault-1"}, *_sealed("vault-1"))])],
     ),
     (
         "LokiDown",
@@ -556,8 +496,11 @@ def _run(tmp_path: Path, cases: list[Any]) -> tuple[int, str]:
 
 
 def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
-    fires = {c[0] for c in CASES if any(exp for _, exp in c[3])}
-    quiet = {c[0] for c in CASES if any(not exp for _, exp in c[3])}
+    """Here or in test_platform_alerts_promtool.py (the platform groups); the service alerts are tested in
+    test_service_rules_promtool.py against every SLI contract."""
+    fires = {c[0] for c in CASES if any(exp for _, exp in c[3])} | {c[0] for c in PLATFORM_CASES if c[4]}
+    quiet = {c[0] for c in CASES if any(not exp for _, exp in c[3])} | {c[0] for c in PLATFORM_CASES if not c[4]}
+    quiet |= ALWAYS_FIRING
     every = set(alert_names(rule_files()))
     assert every - fires == set(), "alerts without a firing case"
     assert every - quiet == set(), "alerts without a quiet case"
@@ -582,7 +525,8 @@ def test_promtool_test_rules_every_alert_both_sides(tmp_path: Path) -> None:
 @pytest.mark.tools
 def test_promtool_test_rules_catches_a_wrong_expectation(tmp_path: Path) -> None:
     """The harness can fail: expecting silence at 5.1 % errors must be reported by promtool."""
-    wrong: list[Any] = [("HighErrorRatio", "5.1 % errors wrongly expected quiet", _requests(949, 51), [("20m", [])])]
+    down = [_series("up", 'job="vault", instance="127.0.0.31:8200", namespace="vault", pod="vault-0"', "0x20")]
+    wrong: list[Any] = [("TargetDown", "a target down wrongly expected quiet", down, [("15m", [])])]
     code, out = _run(tmp_path, wrong)
     assert code != 0
-    assert "HighErrorRatio" in out
+    assert "TargetDown" in out

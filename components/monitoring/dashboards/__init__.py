@@ -13,6 +13,13 @@ from components.monitoring.dashboards.alerts import alerts_dashboard
 from components.monitoring.dashboards.application import application_dashboard
 from components.monitoring.dashboards.common import collect_promql, for_prometheus
 from components.monitoring.dashboards.infrastructure import infrastructure_dashboard
+from components.monitoring.dashboards.platform import (
+    alertmanager_dashboard,
+    node_dashboard,
+    prometheus_dashboard,
+    volumes_dashboard,
+)
+from components.monitoring.dashboards.slo import slo_dashboard
 from components.monitoring.dashboards.vault import vault_dashboard
 from components.monitoring.specs import DashboardSpec
 
@@ -26,7 +33,8 @@ def builtin_dashboards(
     logs_dashboard_uid: str = names.DASHBOARD_UID_LOGS,
     vault_job: str | None = "vault",
 ) -> list[DashboardSpec]:
-    """Application, infrastructure, alerts overview and (when Vault is deployed) Vault dashboards."""
+    """Application, infrastructure, alerts overview, SLOs, Prometheus, Alertmanager, node resources,
+    persistent volumes and (when Vault is deployed) Vault dashboards."""
     models = [
         application_dashboard(
             error_ratio_objective=error_ratio_objective,
@@ -35,6 +43,11 @@ def builtin_dashboards(
         ),
         infrastructure_dashboard(),
         alerts_dashboard(),
+        slo_dashboard(),
+        prometheus_dashboard(),
+        alertmanager_dashboard(),
+        node_dashboard(),
+        volumes_dashboard(),
     ]
     if vault_job:
         models.append(vault_dashboard(vault_job=vault_job))

@@ -141,19 +141,22 @@ def instant_table(
     return p
 
 
-def label_variable(name: str, label: str, metric_selector: str, *, multi: bool = True) -> db.QueryVariable:
-    """A variable listing the values of ``label`` on ``metric_selector`` (``label_values(...)``)."""
-    return (
+def label_variable(
+    name: str, label: str, metric_selector: str, *, multi: bool = True, include_all: bool = True, source: str = ""
+) -> db.QueryVariable:
+    """A variable listing the values of label ``source`` (default: ``name``) on ``metric_selector``
+    (``label_values(...)``). Without ``include_all`` it holds exactly one value (for ``=`` matchers)."""
+    v = (
         db.QueryVariable(name)
         .label(label)
         .datasource(PROMETHEUS)
-        .query(f"label_values({metric_selector}, {name})")
+        .query(f"label_values({metric_selector}, {source or name})")
         .refresh(VariableRefresh.ON_TIME_RANGE_CHANGED)
         .sort(VariableSort.ALPHABETICAL_ASC)
         .multi(multi)
-        .include_all(True)
-        .all_value(".*")
+        .include_all(include_all)
     )
+    return v.all_value(".*") if include_all else v
 
 
 # --------------------------------------------------------------------------------------------------
