@@ -527,6 +527,47 @@ class CiSettings:
             allow_empty=True,
         ),
     )
+    github_plan: str = setting(
+        "githubPlan",
+        "string",
+        "free",
+        "The GitHub plan of the service repositories' owner: free, team or enterprise. Required reviewers and "
+        "rulesets on private repositories need a paid plan; the program creates only what the plan accepts.",
+        _choice("free", "team", "enterprise"),
+    )
+    repository_visibility: str = setting(
+        "githubRepositoryVisibility",
+        "string",
+        "public",
+        "Visibility of the service repositories: public, private or internal (with githubPlan, what GitHub accepts).",
+        _choice("public", "private", "internal"),
+    )
+    github_app_id: int = setting(
+        "githubAppId",
+        "integer",
+        0,
+        "Id of the GitHub App that runs `pulumi up` (a ruleset bypass actor); 0 = none.",
+        _integer(0, 2**53),
+    )
+    platform_repository: str = setting(
+        "ciPlatformRepository",
+        "string",
+        "",
+        "owner/name of the repository whose platform.yml runs `pulumi up` (the one owner of every stack); "
+        "empty = <service owner>/hardening.",
+        _regex(
+            re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9_.-]{1,100}"),
+            "owner/name or empty",
+            allow_empty=True,
+        ),
+    )
+    pulumi_org: str = setting(
+        "pulumiOrganization",
+        "string",
+        "",
+        "Pulumi organization of the stacks (they are named <org>/hardening/<stack>); empty = the repository owner.",
+        _regex(re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}"), "a Pulumi organization name or empty", allow_empty=True),
+    )
     production_reviewers: tuple[int, ...] = setting(
         "productionReviewers",
         "array",
@@ -602,6 +643,10 @@ SECRET_KEYS: tuple[SecretKey, ...] = (
     ),
     SecretKey("pulumiAccessToken", "Pulumi access token the deploy workflows use for `pulumi up`."),
     SecretKey("ciKubeconfig", "kubeconfig the deploy workflows use to reach the cluster."),
+    SecretKey(
+        "platformDispatchToken",
+        "Fine-grained token a service's deploy workflow dispatches the platform repository's platform.yml with.",
+    ),
     SecretKey("railwayToken", "Railway project token (when deployRailway)."),
     SecretKey("railwayServiceId", "Railway service id the image is deployed to (when deployRailway)."),
     SecretKey("renderApiKey", "Render API key (when deployRender)."),
