@@ -341,7 +341,7 @@ def test_guide_documents_promotion_abort_and_rollback() -> None:
         "kubectl argo rollouts abort",
         "kubectl argo rollouts undo",
         "pulumi up",
-        "appImage",
+        "hardening:services.orders-api.tag",
     ):
         assert needle in guide, needle
 
