@@ -96,7 +96,7 @@ def _render(overrides: dict[str, Any], out: Path, capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.tools
-@settings(max_examples=14, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=7, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(overrides=configs)
 def test_the_validator_and_the_render_agree(
     overrides: dict[str, Any], tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
