@@ -159,8 +159,12 @@ class InProcessPack:
             res.parent = by_res.get(res.opts.parent or "")
         enabled = [p for p in pulumi_policies() if levels[p.name] != "disabled"]
         per_resource = [p for p in enabled if isinstance(p, ResourceValidationPolicy)]
+        # A rule reads only the types it applies to (its validator returns at once for the others).
+        by_type: dict[str, list[Any]] = {}
         for res in resources:  # Analyze, in the engine's order: resource by resource, policy by policy
-            for p in per_resource:
+            if res.resource_type not in by_type:
+                by_type[res.resource_type] = [p for p in per_resource if res.resource_type in rules[p.name].applies_to]
+            for p in by_type[res.resource_type]:
                 cfg = self.config[p.name].properties
                 args = ResourceValidationArgs(res.resource_type, res.props, res.urn, res.name, res.opts, None, cfg)
                 p.validate(args, reporter(p.name, by_urn[res.urn]))
