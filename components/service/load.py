@@ -530,6 +530,19 @@ def _namespace(platform: Mapping[str, Any], w: _Where) -> str:
     return namespace
 
 
+def _single_line_problems(doc: Any, file: str, where: str = "") -> list[str]:
+    """Every string of the platform section is one line: a JSON-schema ``pattern`` ending in ``$`` still
+    matches before a final newline in Python, and a name such as ``'orders-api\n'`` would reach the Vault
+    role's bound claims or a Kubernetes name."""
+    if isinstance(doc, Mapping):
+        return [p for k, v in doc.items() for p in _single_line_problems(v, file, f"{where}.{k}" if where else str(k))]
+    if isinstance(doc, list):
+        return [p for i, v in enumerate(doc) for p in _single_line_problems(v, file, f"{where}[{i}]")]
+    if isinstance(doc, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in doc):
+        return [f"{file}: {where}: {doc!r}; accepted: a single line without control characters"]
+    return []
+
+
 def _read_definition(w: _Where, root: Path) -> tuple[Any, Any] | None:
     """Both files, parsed and checked against their JSON schemas (None: a problem was recorded)."""
     if not (root / w.folder).is_dir():
@@ -542,6 +555,7 @@ def _read_definition(w: _Where, root: Path) -> tuple[Any, Any] | None:
         return None
     w.problems.extend(_schema_problems(score, score_schema(), w.score))
     w.problems.extend(_schema_problems(platform, PLATFORM_SCHEMA, w.platform))
+    w.problems.extend(_single_line_problems(platform, w.platform))
     if len(w.problems) > before:
         return None
     if len(score["containers"]) != 1:

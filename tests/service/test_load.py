@@ -150,6 +150,7 @@ def test_bad_definitions_exit_2_naming_file_and_field_and_write_nothing(
         ({"host": "not a host"}, r"hardening:services\.orders-api\.host: 'not a host'"),
         ({"resources": "cpu=1"}, r"hardening:services\.orders-api\.resources: 'cpu=1'"),
         ({"canary": {"weights": [80, 20]}}, r"canary\.weights: \[80, 20\]; accepted: integer weights strictly"),
+        ({"tag": "1.0.0é"}, r"hardening:services\.orders-api\.tag: '1\.0\.0é'; accepted: an immutable image tag"),
     ],
 )
 def test_stack_overrides_are_typed_and_unknown_keys_refused(overrides: dict[str, Any], message: str) -> None:
@@ -191,3 +192,26 @@ def test_a_service_name_must_start_with_a_letter(tmp_path: Path) -> None:
         ServiceError, match=r"services/1orders/score\.yaml: metadata\.name: '1orders'; accepted: a DNS-1035"
     ):
         load_services({"1orders": {}}, project_copy(tmp_path, rename))
+
+
+def test_a_trailing_newline_in_the_platform_section_is_refused(tmp_path: Path) -> None:
+    """`repository.name: "orders-api\\n"` would otherwise reach the CI roles' bound claims."""
+    root = _broken(
+        tmp_path, "orders-api", "platform.yaml", lambda d: d["repository"].__setitem__("name", "orders-api\n")
+    )
+    with pytest.raises(
+        ServiceError, match=r"platform\.yaml: repository\.name: 'orders-api\\n'; accepted: a single line"
+    ):
+        load_services({"orders-api": {}}, root)
+
+
+def test_a_name_too_long_for_its_derived_names_is_refused(tmp_path: Path) -> None:
+    name = "a" * 63
+
+    def rename(root: Path) -> None:
+        (root / "services" / "orders-api").rename(root / "services" / name)
+        edit_yaml(root / f"services/{name}/score.yaml", lambda d: d["metadata"].__setitem__("name", name))
+
+    root = project_copy(tmp_path, rename)
+    with pytest.raises(ServiceError, match=rf"metadata\.name: '{name}'; accepted: .* of at most 55 characters"):
+        load_services({name: {}}, root)
