@@ -20,7 +20,14 @@ from components import conventions as cv
 from components.addons import MonitoringAddOns
 from components.canary import specs
 from components.config import Settings
-from components.monitoring.dashboards.common import graph, instant_table, new_dashboard, single_stat, to_dict
+from components.monitoring.dashboards.common import (
+    graph,
+    instant_table,
+    label_variable,
+    new_dashboard,
+    single_stat,
+    to_dict,
+)
 from components.monitoring.rules import validate_rule_group
 from components.monitoring.specs import DashboardSpec, ScrapeTarget
 from components.service.spec import ServiceSpec
@@ -105,17 +112,31 @@ def rule_group(
 
 
 def rollout_dashboard(services: Sequence[ServiceSpec]) -> dict[str, Any]:
-    """Phase, canary weight (replicas and observed traffic), analysis results and the canary's SLIs."""
-    ns, app = services[0].namespace, services[0].name
+    """Phase, canary weight (replicas and observed traffic), analysis results and the canary's SLIs, of the
+    Rollout the dashboard's ``namespace`` and ``service`` variables pick (no literal name: every service)."""
+    ns, app = "$namespace", "$service"
+    thresholds = ", ".join(
+        f"{s.name} {s.thresholds.error_ratio:.2%} / {s.thresholds.latency_p95_seconds} s" for s in services
+    )
     ro = f'namespace="{ns}", name="{app}"'
     sli = f'namespace="{ns}", {cv.LABEL_APP}="{app}"'
     hash_label = cv.ROLLOUTS_HASH_SERIES_LABEL
-    d = services[0].thresholds
     d_board = (
         new_dashboard(
             DASHBOARD_UID,
             DASHBOARD_TITLE,
-            f"Argo Rollouts: {ns}/{app} phase, canary weight and analysis (docs/{GUIDE}).",
+            f"Argo Rollouts: the picked Rollout's phase, canary weight and analysis (docs/{GUIDE}).",
+        )
+        .with_variable(label_variable("namespace", "Namespace", "rollout_info", multi=False, include_all=False))
+        .with_variable(
+            label_variable(
+                "service",
+                "Rollout",
+                'rollout_info{namespace="$namespace"}',
+                multi=False,
+                include_all=False,
+                source="name",
+            )
         )
         .with_row(db.Row("Rollout").id(1))
         .with_panel(
@@ -219,7 +240,7 @@ def rollout_dashboard(services: Sequence[ServiceSpec]) -> dict[str, Any]:
                 "Canary vs stable error ratio",
                 [(f"max by ({hash_label}) ({cv.SLI_ERROR_RATIO_BY_HASH}{{{sli}}})", f"{{{{{hash_label}}}}}")],
                 "percentunit",
-                description=f"The analysis fails a measurement at {d.error_ratio:.2%}.",
+                description=f"The analysis fails a measurement at the service's error ratio threshold ({thresholds}).",
             )
         )
         .with_panel(
@@ -228,7 +249,7 @@ def rollout_dashboard(services: Sequence[ServiceSpec]) -> dict[str, Any]:
                 "Canary vs stable P95 latency",
                 [(f"max by ({hash_label}) ({cv.SLI_P95_BY_HASH}{{{sli}}})", f"{{{{{hash_label}}}}}")],
                 "s",
-                description=f"The analysis fails a measurement at {d.latency_p95_seconds} s.",
+                description=f"The analysis fails a measurement at the service's P95 threshold ({thresholds}).",
             )
         )
     )

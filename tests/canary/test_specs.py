@@ -517,3 +517,15 @@ def test_timing_properties_over_a_grid_of_plans() -> None:
         strict = dataclasses.replace(inp, pauses=tuple(specs._go_duration(p) for p in t.pauses), hold_last_step=False)
         specs.validate(strict)
     assert accepted > 50 and refused > 5, (accepted, refused)
+
+
+def test_rollout_dashboard_names_no_service_and_picks_one_with_variables() -> None:
+    import json
+
+    services = [stack_service("prod"), stack_service("prod", "go-deployment-demo")]
+    board = canary_monitoring.rollout_dashboard(services)
+    exprs = json.dumps([p.get("targets") for p in board["panels"]])
+    for s in services:
+        assert f'"{s.name}"' not in exprs and f'namespace=\\"{s.namespace}\\"' not in exprs
+    names = [v["name"] for v in board["templating"]["list"]]
+    assert names == ["namespace", "service"] and 'name=\\"$service\\"' in exprs
