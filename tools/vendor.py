@@ -34,6 +34,8 @@ from components.vendored import SUMS_FILE, VendoredFileError
 from tools import cli
 
 ARGO_IMAGE = "quay.io/argoproj/argo-rollouts"
+# The tag the upstream source tree leaves on the controller image; the release build (and this tool) pins it.
+SOURCE_TAG = "latest"
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,8 @@ def pin_argo_install(text: str, version: str) -> tuple[str, str]:
         raise VendorError(f"install.yaml: no {ARGO_IMAGE} image; is this the Argo Rollouts install manifest?")
     if tags == {version}:
         return text, "the release asset, unchanged (its controller image is already pinned)"
-    if tags == {"latest"}:
-        pinned = text.replace(f"image: {ARGO_IMAGE}:latest", f"image: {ARGO_IMAGE}:{version}")
+    if tags == {SOURCE_TAG}:
+        pinned = text.replace(f"image: {ARGO_IMAGE}:{SOURCE_TAG}", f"image: {ARGO_IMAGE}:{version}")
         return pinned, (
             f"the tag's source `manifests/install.yaml` with the controller image set to `{ARGO_IMAGE}:{version}`, "
             f"exactly as upstream's release build does (`make manifests IMAGE_TAG={version}` runs "
