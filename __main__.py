@@ -10,21 +10,17 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.addons import MonitoringAddOns
 from components.canary import CanaryDelivery, CanaryDeliveryArgs
-from components.canary import monitoring_addons as canary_addons
 from components.canary.component import controller_replicas
 from components.ci import CiPipelinesArgs
 from components.config import secret_value, settings_from_pulumi
-from components.cost import addons as cost_addons
 from components.cost.component import CostVisibility, CostVisibilityArgs
-from components.logging.addons import monitoring_addons as logging_addons
 from components.logging.component import Logging, LoggingArgs
 from components.monitoring.alertmanager import SECRET_FILES as ALERT_RECEIVER_SECRETS
 from components.monitoring.component import Monitoring, MonitoringArgs
-from components.monitoring.service import service_addons
 from components.namespaces import PlatformNamespaces, PlatformNamespacesArgs, platform_namespaces
 from components.namespaces.specs import service_namespaces
+from components.program_addons import all_addons
 from components.service.component import Service, ServiceArgs
 from components.service.load import load_services
 from components.vault import component as vault_component
@@ -56,18 +52,7 @@ ns_ready = pulumi.ResourceOptions(providers={"kubernetes": provider}, depends_on
 vault = SecretsVault("vault", SecretsVaultArgs(settings, services), opts=ns_ready)
 
 # Each area hands its scrape jobs, rules, data sources and dashboards to Monitoring as plain data.
-addons = MonitoringAddOns()
-addons += vault_component.monitoring_addons(settings)
-addons += logging_addons(settings)
-addons += cost_addons.monitoring_addons(settings)
-addons += canary_addons(settings, services)
-# Each service's SLI rules (from its metrics contract), SLO burn-rate and threshold alerts, and probe.
-for service in services:
-    addons += service_addons(
-        service,
-        runbook_base_url=settings.monitoring.runbook_base_url,
-        evaluation_interval=settings.monitoring.evaluation_interval,
-    )
+addons = all_addons(settings, services)
 
 monitoring = Monitoring(
     "monitoring",

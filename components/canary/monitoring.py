@@ -20,6 +20,7 @@ from components import conventions as cv
 from components.addons import MonitoringAddOns
 from components.canary import specs
 from components.config import Settings
+from components.monitoring.alert import alert_rule
 from components.monitoring.dashboards.common import (
     graph,
     instant_table,
@@ -44,10 +45,6 @@ ALERT_DEGRADED = "CanaryRolloutDegraded"
 ALERT_CONTROLLER_DOWN = "ArgoRolloutsControllerDown"
 
 
-def runbook_url(base_url: str, alert: str) -> str:
-    return f"{base_url}/{GUIDE}#{alert.lower()}"
-
-
 def controller_scrape_target() -> ScrapeTarget:
     return ScrapeTarget(
         SCRAPE_JOB, cv.NS_ROLLOUTS, {cv.LABEL_NAME: specs.CONTROLLER}, specs.CONTROLLER_METRICS_PORT_NAME
@@ -63,17 +60,16 @@ def rule_group(
         return "|".join(values)
 
     def alert(name: str, severity: str, expr: str, for_: str, summary: str, description: str) -> dict[str, Any]:
-        return {
-            "alert": name,
-            "expr": expr,
-            "for": for_,
-            "labels": {"severity": severity},
-            "annotations": {
-                "summary": summary,
-                "description": description,
-                "runbook_url": runbook_url(runbook_base_url, name),
-            },
-        }
+        return alert_rule(
+            name,
+            expr,
+            severity=severity,
+            for_=for_,
+            summary=summary,
+            description=description,
+            runbook_base_url=runbook_base_url,
+            guide=GUIDE,
+        )
 
     group = {
         "name": RULE_GROUP,

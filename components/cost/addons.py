@@ -22,6 +22,7 @@ from components.addons import MonitoringAddOns
 from components.config import Settings
 from components.cost import opencost as oc
 from components.monitoring import names
+from components.monitoring.alert import alert_rule
 from components.monitoring.dashboards.common import (
     graph,
     instant_table,
@@ -41,6 +42,7 @@ GIB_BYTES: Final = 1073741824
 RULE_GROUP: Final = "cost"
 ALERT_OPENCOST_DOWN: Final = "OpenCostDown"
 ALERT_OVER_BUDGET: Final = "CostRunRateOverBudget"
+GUIDE: Final = "COST_GUIDE.md"
 
 
 def scrape_target() -> ScrapeTarget:
@@ -82,30 +84,30 @@ def rule_group(settings: Settings) -> dict[str, Any]:
         "name": RULE_GROUP,
         "rules": [
             {"record": RECORD_NAMESPACE_HOURLY, "expr": f"sum by (namespace) ({namespace_hourly_cost_expr()})"},
-            {
-                "alert": ALERT_OPENCOST_DOWN,
-                "expr": f'up{{job="{JOB}"}} == 0 or absent(up{{job="{JOB}"}})',
-                "for": "15m",
-                "labels": {"severity": "warning", "area": "cost"},
-                "annotations": {
-                    "summary": "OpenCost is not being scraped",
-                    "description": "No cost metrics for 15 minutes: the cost dashboard and the budget alert are "
-                    "blind. Check the opencost pod in the opencost namespace.",
-                    "runbook_url": f"{base}/COST_GUIDE.md#{ALERT_OPENCOST_DOWN.lower()}",
-                },
-            },
-            {
-                "alert": ALERT_OVER_BUDGET,
-                "expr": f"sum({RECORD_NAMESPACE_HOURLY}) * {oc.HOURS_PER_MONTH:g} > {budget:g}",
-                "for": "6h",
-                "labels": {"severity": "warning", "area": "cost"},
-                "annotations": {
-                    "summary": "The cluster's monthly cost run rate is above the budget",
-                    "description": f'At the current rate the month costs {{{{ $value | printf "%.2f" }}}} '
-                    f"{oc.CURRENCY}, above the budget of {budget:g} (costMonthlyBudget).",
-                    "runbook_url": f"{base}/COST_GUIDE.md#{ALERT_OVER_BUDGET.lower()}",
-                },
-            },
+            alert_rule(
+                ALERT_OPENCOST_DOWN,
+                f'up{{job="{JOB}"}} == 0 or absent(up{{job="{JOB}"}})',
+                for_="15m",
+                severity="warning",
+                labels={"area": "cost"},
+                summary="OpenCost is not being scraped",
+                description="No cost metrics for 15 minutes: the cost dashboard and the budget alert are "
+                "blind. Check the opencost pod in the opencost namespace.",
+                runbook_base_url=base,
+                guide=GUIDE,
+            ),
+            alert_rule(
+                ALERT_OVER_BUDGET,
+                f"sum({RECORD_NAMESPACE_HOURLY}) * {oc.HOURS_PER_MONTH:g} > {budget:g}",
+                for_="6h",
+                severity="warning",
+                labels={"area": "cost"},
+                summary="The cluster's monthly cost run rate is above the budget",
+                description=f'At the current rate the month costs {{{{ $value | printf "%.2f" }}}} '
+                f"{oc.CURRENCY}, above the budget of {budget:g} (costMonthlyBudget).",
+                runbook_base_url=base,
+                guide=GUIDE,
+            ),
         ],
     }
 

@@ -11,7 +11,7 @@ from components.addons import MonitoringAddOns
 from components.config import Settings
 from components.logging import names
 from components.logging.dashboard import TITLE, logs_dashboard
-from components.logging.rules import logging_rule_group
+from components.logging.rules import logging_rule_group, loki_rule_group
 from components.monitoring import names as mnames
 from components.monitoring.specs import DashboardSpec, DataSourceSpec, ScrapeTarget
 
@@ -42,7 +42,10 @@ def monitoring_addons(settings: Settings) -> MonitoringAddOns:
     dash = logs_dashboard()
     return MonitoringAddOns(
         scrape_targets=scrape_targets(),
-        rule_groups=(logging_rule_group(runbook_base_url=settings.monitoring.runbook_base_url),),
+        rule_groups=(
+            loki_rule_group(runbook_base_url=settings.monitoring.runbook_base_url),
+            logging_rule_group(runbook_base_url=settings.monitoring.runbook_base_url),
+        ),
         datasources=(loki_datasource(),),
         dashboards=(DashboardSpec(uid=dash["uid"], title=TITLE, json=dash),),
     )

@@ -1,8 +1,8 @@
-"""The logging alert group: what the Monitoring rules do not already cover for Loki and Alloy.
+"""Logging's alert groups, handed to Monitoring with its scrape jobs (``components.logging.addons``).
 
-``components.monitoring.rules`` already alerts on Loki being down (``LokiDown``), discarding lines
-(``LokiDiscardingSamples``) and failing requests (``LokiRequestErrors``); this group adds the failures
-that lose logs silently or keep them forever:
+The ``loki`` group alerts on Loki being down (``LokiDown``), discarding lines (``LokiDiscardingSamples``)
+and failing requests (``LokiRequestErrors``); their runbooks are in docs/MONITORING_GUIDE.md. The
+``logging`` group adds the failures that lose logs silently or keep them forever:
 
 - ``LokiRetentionNotApplied``: the compactor has not applied retention for hours (or never since
   start-up): logs are not being deleted (retention disabled, no delete-request store, compactor failing).
@@ -10,22 +10,26 @@ that lose logs silently or keep them forever:
 - ``AlloyLogEntriesDropped`` / ``AlloyLokiWriteErrors``: the collector gives up on, or is refused by, Loki.
 - ``AlloyCollectorUnavailable``: a node has no running collector, so its pods' logs are not collected.
 
-Every alert has ``severity``, ``summary``, ``description`` and a ``runbook_url`` pointing at a heading
-of docs/LOGGING_GUIDE.md (``<base>/LOGGING_GUIDE.md#<alert name, lowercase>``).
+Every alert is built by ``components.monitoring.alert.alert_rule``: ``severity``, ``summary``,
+``description`` and a ``runbook_url`` whose heading exists in the guide it points into
+(``<base>/LOGGING_GUIDE.md#<alert name, lowercase>`` for the ``logging`` group).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from components.logging import names
+from components.monitoring import alert
 from components.monitoring.rules import validate_rule_group
+from components.monitoring.scrape import duration_seconds
 
 GROUP_NAME = "logging"
+LOKI_GROUP_NAME = "loki"
 GUIDE = "LOGGING_GUIDE.md"
+LOKI_FOR: dict[str, str] = {"LokiDown": "5m", "LokiDiscardingSamples": "10m", "LokiRequestErrors": "10m"}
 DEFAULT_FOR: dict[str, str] = {
     "LokiRetentionNotApplied": "30m",
     "LokiChunkFlushFailures": "10m",
@@ -37,7 +41,6 @@ DEFAULT_FOR: dict[str, str] = {
 # Retention runs every compaction interval (10m) plus jitter; 3h without a successful run is broken.
 RETENTION_STALE_SECONDS = 3 * 3600
 WRITE_ERROR_RATIO = 0.05
-_DURATION = re.compile(r"^\d+(s|m|h)$")
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,34 @@ class _Alert:
     description: str
 
 
-def runbook_url(base_url: str, alert_name: str) -> str:
-    return f"{base_url}/{GUIDE}#{alert_name.lower()}"
+def _loki_alerts(job: str) -> list[_Alert]:
+    return [
+        _Alert(
+            "LokiDown",
+            "critical",
+            f'absent(up{{job="{job}"}} == 1)',
+            "Loki is down",
+            f"No Loki target of job {job} is up: logs are not ingested nor queryable.",
+        ),
+        _Alert(
+            "LokiDiscardingSamples",
+            "warning",
+            f'sum by (namespace, reason) (rate(loki_discarded_samples_total{{job="{job}"}}[5m])) > 0',
+            "Loki discards log lines ({{ $labels.reason }})",
+            "Loki in {{ $labels.namespace }} discards {{ $value | humanize }} log lines per second "
+            "(reason: {{ $labels.reason }}): those logs are lost.",
+        ),
+        _Alert(
+            "LokiRequestErrors",
+            "critical",
+            f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}", '
+            f'status_code=~"5.."}}[5m]))\n/\n'
+            f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}"}}[5m])) > 0.05',
+            "Loki fails requests on {{ $labels.route }}",
+            "{{ $value | humanizePercentage }} of the Loki requests on route {{ $labels.route }} in "
+            "{{ $labels.namespace }} failed with 5xx over the last 5 minutes.",
+        ),
+    ]
 
 
 def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
@@ -118,6 +147,39 @@ def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
     ]
 
 
+def _group(
+    name: str,
+    alerts: list[_Alert],
+    defaults: Mapping[str, str],
+    alert_for: Mapping[str, str] | None,
+    runbook_base_url: str,
+    guide: str,
+) -> dict[str, Any]:
+    overrides = dict(alert_for or {})
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ValueError(f"alert_for has unknown alert(s) {', '.join(unknown)}; accepted: {', '.join(defaults)}")
+    fors = {**defaults, **overrides}
+    for name_, value in fors.items():
+        duration_seconds(value, f"alert_for[{name_!r}]")
+    rules = [
+        alert.alert_rule(
+            a.name,
+            a.expr,
+            severity=a.severity,
+            for_=fors[a.name],
+            summary=a.summary,
+            description=a.description,
+            runbook_base_url=runbook_base_url,
+            guide=guide,
+        )
+        for a in alerts
+    ]
+    group = {"name": name, "rules": rules}
+    validate_rule_group(group, f"{name} rule group")
+    return group
+
+
 def logging_rule_group(
     *,
     runbook_base_url: str,
@@ -127,33 +189,15 @@ def logging_rule_group(
     namespace: str = names.NAMESPACE,
 ) -> dict[str, Any]:
     """The ``logging`` rule group (Prometheus rule-file format), validated like Monitoring's own."""
-    if not isinstance(runbook_base_url, str) or not re.match(r"^https://\S+[^/]$", runbook_base_url):
-        raise ValueError(
-            f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without trailing slash"
-        )
-    overrides = dict(alert_for or {})
-    unknown = sorted(set(overrides) - set(DEFAULT_FOR))
-    if unknown:
-        raise ValueError(f"alert_for has unknown alert(s) {', '.join(unknown)}; accepted: {', '.join(DEFAULT_FOR)}")
-    fors = {**DEFAULT_FOR, **overrides}
-    for alert, value in fors.items():
-        if not isinstance(value, str) or not _DURATION.match(value):
-            raise ValueError(f"alert_for[{alert!r}] = {value!r} is invalid; accepted: a duration such as 10m")
-    rules: list[dict[str, Any]] = []
-    for a in _alerts(loki_job, alloy_job, namespace):
-        rule: dict[str, Any] = {"alert": a.name, "expr": a.expr}
-        if int(fors[a.name][:-1]) > 0:
-            rule["for"] = fors[a.name]
-        rule["labels"] = {"severity": a.severity}
-        rule["annotations"] = {
-            "summary": a.summary,
-            "description": a.description,
-            "runbook_url": runbook_url(runbook_base_url, a.name),
-        }
-        rules.append(rule)
-    group = {"name": GROUP_NAME, "rules": rules}
-    validate_rule_group(group, f"{GROUP_NAME} rule group")
-    return group
+    alerts = _alerts(loki_job, alloy_job, namespace)
+    return _group(GROUP_NAME, alerts, DEFAULT_FOR, alert_for, runbook_base_url, GUIDE)
+
+
+def loki_rule_group(
+    *, runbook_base_url: str, alert_for: Mapping[str, str] | None = None, loki_job: str = names.LOKI_JOB
+) -> dict[str, Any]:
+    """The ``loki`` rule group: Loki down, discarding lines, failing requests (runbooks: MONITORING_GUIDE.md)."""
+    return _group(LOKI_GROUP_NAME, _loki_alerts(loki_job), LOKI_FOR, alert_for, runbook_base_url, alert.GUIDE)
 
 
 def alert_names() -> list[str]:

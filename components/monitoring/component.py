@@ -128,10 +128,7 @@ class Monitoring(pulumi.ComponentResource):
         )
         self.rule_files = rules_builder.rule_files(
             runbook_base_url=s.monitoring.runbook_base_url,
-            extra_groups=args.addons.rule_groups,
-            # Vault/Loki alerts only when their scrape jobs exist (LokiDown uses absent()).
-            scrape_targets=args.addons.scrape_targets,
-            rollouts=False,  # CanaryDelivery hands in the rollout alerts with its controller's scrape job
+            extra_groups=args.addons.rule_groups,  # each area's own alerts (Vault, Loki, rollouts, cost...)
             # every job gets an absent() guard unless its component already has one (LokiDown...)
             scrape_jobs=[j["job_name"] for j in self.prometheus_config["scrape_configs"]],
         )

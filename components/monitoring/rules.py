@@ -23,7 +23,6 @@ from components.monitoring.alert import SEVERITIES, alert_rule
 from components.monitoring.alert import runbook_anchor as runbook_anchor
 from components.monitoring.alert import runbook_url as runbook_url
 from components.monitoring.scrape import duration_seconds
-from components.monitoring.specs import ScrapeTarget
 
 DEFAULT_RUNBOOK_BASE_URL = "https://github.com/example-org/hardening/blob/main/docs"
 GUIDE = "MONITORING_GUIDE.md"
@@ -88,11 +87,6 @@ DEFAULT_FOR: dict[str, str] = {
     "TargetDown": "10m",
     "PrometheusRuleEvaluationFailures": "5m",
     "AlertmanagerFailedToSendNotifications": "5m",
-    "VaultSealed": "1m",
-    "LokiDown": "5m",
-    "LokiDiscardingSamples": "10m",
-    "LokiRequestErrors": "10m",
-    "RolloutAbortedOrFailed": "1m",
 }
 
 
@@ -191,74 +185,6 @@ def _platform_alerts(f: Mapping[str, str]) -> list[_Alert]:
     ]
 
 
-def _vault_alerts(job: str, f: Mapping[str, str]) -> list[_Alert]:
-    # A restarted server that is still sealed may export no vault_core_unsealed at all (hashicorp/vault#10015,
-    # #24741): a scraped Vault pod (up of either value) without that series counts as sealed too.
-    return [
-        _Alert(
-            "VaultSealed",
-            "critical",
-            f'max by (namespace, pod) (vault_core_unsealed{{job="{job}"}}) == 0\n'
-            "or\n"
-            f'(max by (namespace, pod) (up{{job="{job}"}})\n'
-            f' unless on (namespace, pod) vault_core_unsealed{{job="{job}"}})',
-            f["VaultSealed"],
-            "Vault {{ $labels.pod }} is sealed",
-            "Vault server {{ $labels.namespace }}/{{ $labels.pod }} is sealed (or exports no seal status): it "
-            "cannot serve secrets until it is unsealed.",
-        ),
-    ]
-
-
-def _loki_alerts(job: str, f: Mapping[str, str]) -> list[_Alert]:
-    return [
-        _Alert(
-            "LokiDown",
-            "critical",
-            f'absent(up{{job="{job}"}} == 1)',
-            f["LokiDown"],
-            "Loki is down",
-            f"No Loki target of job {job} is up: logs are not ingested nor queryable.",
-        ),
-        _Alert(
-            "LokiDiscardingSamples",
-            "warning",
-            f'sum by (namespace, reason) (rate(loki_discarded_samples_total{{job="{job}"}}[5m])) > 0',
-            f["LokiDiscardingSamples"],
-            "Loki discards log lines ({{ $labels.reason }})",
-            "Loki in {{ $labels.namespace }} discards {{ $value | humanize }} log lines per second "
-            "(reason: {{ $labels.reason }}): those logs are lost.",
-        ),
-        _Alert(
-            "LokiRequestErrors",
-            "critical",
-            f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}", '
-            f'status_code=~"5.."}}[5m]))\n/\n'
-            f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}"}}[5m])) > 0.05',
-            f["LokiRequestErrors"],
-            "Loki fails requests on {{ $labels.route }}",
-            "{{ $value | humanizePercentage }} of the Loki requests on route {{ $labels.route }} in "
-            "{{ $labels.namespace }} failed with 5xx over the last 5 minutes.",
-        ),
-    ]
-
-
-def _rollouts_alerts(f: Mapping[str, str]) -> list[_Alert]:
-    # rollout_info{namespace, name, strategy, traffic_router, phase} = 1; phase is one of Completed,
-    # Progressing, Paused, Timeout, Error, Abort, InvalidSpec (argo-rollouts controller/metrics/rollouts.go).
-    return [
-        _Alert(
-            "RolloutAbortedOrFailed",
-            "warning",
-            'max by (namespace, name, phase) (rollout_info{phase=~"Abort|Error|Timeout|InvalidSpec"}) == 1',
-            f["RolloutAbortedOrFailed"],
-            "Rollout {{ $labels.namespace }}/{{ $labels.name }} is in phase {{ $labels.phase }}",
-            "Argo Rollouts reports rollout {{ $labels.name }} in {{ $labels.namespace }} as "
-            "{{ $labels.phase }}: the update was rolled back or cannot progress.",
-        ),
-    ]
-
-
 def _alert_rule(alert: _Alert, base_url: str) -> dict[str, Any]:
     return alert_rule(
         alert.name,
@@ -313,30 +239,20 @@ def rule_files(
     *,
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
     alert_for: Mapping[str, str] | None = None,
-    vault_job: str | None = "vault",
-    loki_job: str | None = "loki",
-    rollouts: bool = True,
     extra_groups: Sequence[Mapping[str, Any]] = (),
-    scrape_targets: Sequence[ScrapeTarget] | None = None,
     scrape_jobs: Sequence[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every rule file: ``{"<name>.yaml": {"groups": [...]}}``.
 
     ``alert_for`` overrides ``for`` durations by alert name (``DEFAULT_FOR`` lists them);
-    ``vault_job``/``loki_job`` are the scrape job names of those components, ``None`` when the
-    component is not deployed (its alerts are then left out); ``extra_groups`` are rule groups handed in
-    by other components, validated like ours. When ``scrape_targets`` (the jobs other components added)
-    is given, the Vault and Loki alerts are kept only if a target of that job name is among them, so a
-    stack without Loki does not page "LokiDown" forever.
+    ``extra_groups`` are the rule groups the other areas hand in (``MonitoringAddOns.rule_groups``: Vault's,
+    Loki's and Alloy's, OpenCost's, the rollouts', each service's), validated like ours; Monitoring itself
+    alerts only on the cluster and on its own parts.
 
     ``scrape_jobs`` are the job names of the Prometheus configuration: each gets a ``ScrapeJobMissing``
     guard unless a rule group already alerts on ``absent(up{job="<job>"...`` (LokiDown, the controller's
     own). Default: the built-in jobs (``platform_alerts.DEFAULT_ABSENT_JOBS``).
     """
-    if scrape_targets is not None:
-        present = {t.name for t in scrape_targets}
-        vault_job = vault_job if vault_job in present else None
-        loki_job = loki_job if loki_job in present else None
     if not isinstance(runbook_base_url, str) or not re.match(r"^https://\S+[^/]$", runbook_base_url):
         raise ValueError(
             f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without trailing slash"
@@ -357,12 +273,6 @@ def rule_files(
         "kubernetes-alerts.yaml": {"groups": [group("kubernetes", _kubernetes_alerts(fors))]},
         "platform-alerts.yaml": {"groups": [group("monitoring-platform", _platform_alerts(fors))]},
     }
-    if vault_job:
-        files["vault-alerts.yaml"] = {"groups": [group("vault", _vault_alerts(vault_job, fors))]}
-    if loki_job:
-        files["loki-alerts.yaml"] = {"groups": [group("loki", _loki_alerts(loki_job, fors))]}
-    if rollouts:
-        files["rollouts-alerts.yaml"] = {"groups": [group("argo-rollouts", _rollouts_alerts(fors))]}
 
     guarded = "\n".join(r["expr"] for f in files.values() for g in f["groups"] for r in g["rules"])
     for g in extra_groups:  # validated below; only read here

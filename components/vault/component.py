@@ -19,12 +19,15 @@ from components import conventions as cv
 from components import k8s as kb
 from components.addons import MonitoringAddOns
 from components.config import Resources, Settings
-from components.monitoring.specs import ScrapeTarget
+from components.monitoring.specs import DashboardSpec, ScrapeTarget
 from components.service import vault_agent
 from components.service.spec import ServiceSpec
 from components.service.workload import VaultAccess
-from components.vault import declarative
+from components.vault import alerts, declarative
 from components.vault import server_config as sc
+from components.vault.dashboard import TITLE as DASHBOARD_TITLE
+from components.vault.dashboard import UID as DASHBOARD_UID
+from components.vault.dashboard import vault_dashboard
 from components.versions import image
 
 NS = cv.NS_VAULT
@@ -113,7 +116,9 @@ def monitoring_addons(settings: Settings) -> MonitoringAddOns:
                 ca_file=cfg.tls.ca_path.replace(sc.TLS_DIR, "/etc/prometheus/vault-tls") if cfg.tls else None,
                 tls_server_name=f"{NAME}.{NS}.svc" if cfg.tls else None,
             ),
-        )
+        ),
+        rule_groups=(alerts.rule_group(settings.monitoring.runbook_base_url),),
+        dashboards=(DashboardSpec(DASHBOARD_UID, DASHBOARD_TITLE, vault_dashboard()),),
     )
 
 

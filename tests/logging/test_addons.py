@@ -43,11 +43,12 @@ def test_addons_carry_scrape_jobs_datasource_dashboard_and_rules(stack: str) -> 
     s = settings_for(stack)
     addons = monitoring_addons(s)
     assert [t.name for t in addons.scrape_targets] == ["loki", "alloy"]
-    assert [g["name"] for g in addons.rule_groups] == ["logging"]
-    assert all(
-        r["annotations"]["runbook_url"].startswith(s.monitoring.runbook_base_url + "/LOGGING_GUIDE.md#")
-        for r in addons.rule_groups[0]["rules"]
-    )
+    assert [g["name"] for g in addons.rule_groups] == ["loki", "logging"]
+    guides = {"loki": "MONITORING_GUIDE.md", "logging": "LOGGING_GUIDE.md"}
+    for group in addons.rule_groups:
+        for r in group["rules"]:
+            prefix = f"{s.monitoring.runbook_base_url}/{guides[group['name']]}#"
+            assert r["annotations"]["runbook_url"] == prefix + r["alert"].lower()
     (ds,) = addons.datasources
     assert (ds.type, ds.uid, ds.url) == ("loki", mnames.LOKI_DATASOURCE_UID, names.loki_base_url())
     assert ds.provisioning()["url"] == "http://loki.logging.svc:3100"

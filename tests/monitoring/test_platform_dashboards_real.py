@@ -29,10 +29,10 @@ from components.monitoring.dashboards.platform import (
     prometheus_dashboard,
     volumes_dashboard,
 )
-from components.monitoring.dashboards.vault import vault_dashboard
 from components.monitoring.rules import rule_files
 from components.monitoring.scrape import prometheus_config
 from components.monitoring.specs import ScrapeTarget
+from components.vault.dashboard import vault_dashboard
 from tests.monitoring.promsupport import (
     Container,
     FakeExporter,

@@ -1,7 +1,7 @@
 """Grafana dashboards built with grafana-foundation-sdk; each module returns a dashboard JSON dict.
 
-``builtin_dashboards(...)`` returns Monitoring's own dashboards as ``DashboardSpec``s; the logs, cost
-and rollout dashboards come from their components through the Monitoring args. ``collect_promql``
+``builtin_dashboards(...)`` returns Monitoring's own dashboards as ``DashboardSpec``s; the Vault, logs,
+cost and rollout dashboards come from their components through the Monitoring args. ``collect_promql``
 lists every PromQL expression of a dashboard (tests evaluate them on a real Prometheus).
 """
 
@@ -20,7 +20,6 @@ from components.monitoring.dashboards.platform import (
     volumes_dashboard,
 )
 from components.monitoring.dashboards.slo import slo_dashboard
-from components.monitoring.dashboards.vault import vault_dashboard
 from components.monitoring.specs import DashboardSpec
 
 __all__ = ["builtin_dashboards", "collect_promql", "for_prometheus"]
@@ -31,10 +30,9 @@ def builtin_dashboards(
     error_ratio_objective: float = cv.ERROR_RATIO_OBJECTIVE,
     latency_objective_seconds: float = cv.P95_LATENCY_OBJECTIVE_SECONDS,
     logs_dashboard_uid: str = names.DASHBOARD_UID_LOGS,
-    vault_job: str | None = "vault",
 ) -> list[DashboardSpec]:
     """Application, infrastructure, alerts overview, SLOs, Prometheus, Alertmanager, node resources,
-    persistent volumes and (when Vault is deployed) Vault dashboards."""
+    persistent volumes dashboards (Vault's, the logs', cost's and the rollouts' come from their areas)."""
     models = [
         application_dashboard(
             error_ratio_objective=error_ratio_objective,
@@ -49,6 +47,4 @@ def builtin_dashboards(
         node_dashboard(),
         volumes_dashboard(),
     ]
-    if vault_job:
-        models.append(vault_dashboard(vault_job=vault_job))
     return [DashboardSpec(uid=m["uid"], title=m["title"], json=m) for m in models]
