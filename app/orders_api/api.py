@@ -21,8 +21,8 @@ import hmac
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
@@ -54,6 +54,25 @@ def create_app(
     chance = rng or random.Random()  # noqa: S311 - fault injection, not cryptography
     completed = CompletedRequests(metrics)
 
+    lifespan = _lifespan(settings, store, completed)
+    app = FastAPI(title="orders-api", version=settings.version, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.metrics = metrics
+    app.state.repository = repo
+
+    app.include_router(_orders_router(repo, metrics, _fault_injector(settings, chance), _api_key_guard(store)))
+    _add_operational_routes(app, store, metrics)
+    if settings.instrumentation:
+        app.add_middleware(ObservabilityMiddleware, completed=completed)
+    return app
+
+
+def _lifespan(
+    settings: Settings, store: SecretStore, completed: CompletedRequests
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start-up and shutdown: log the configuration (and any active fault injection), run the secret store."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         log.info(
@@ -83,17 +102,21 @@ def create_app(
             store.stop()
             log.info("orders-api stopped")
 
-    app = FastAPI(title="orders-api", version=settings.version, lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.settings = settings
-    app.state.store = store
-    app.state.metrics = metrics
-    app.state.repository = repo
+    return lifespan
 
+
+def _fault_injector(settings: Settings, chance: random.Random) -> Callable[[], Awaitable[None]]:
     async def inject_faults() -> None:
         if settings.fault_latency_seconds > 0:
             await asyncio.sleep(settings.fault_latency_seconds)
         if settings.fault_error_ratio > 0 and chance.random() < settings.fault_error_ratio:
             raise HTTPException(status_code=500, detail="injected fault (FAULT_ERROR_RATIO)")
+
+    return inject_faults
+
+
+def _api_key_guard(store: SecretStore) -> Callable[[Request], Awaitable[None]]:
+    """A dependency that accepts a bearer key equal to the current or the previous API key."""
 
     async def require_api_key(request: Request) -> None:
         snapshot = store.current()
@@ -114,6 +137,15 @@ def create_app(
         if not ok:
             raise unauthorized
 
+    return require_api_key
+
+
+def _orders_router(
+    repo: OrderRepository,
+    metrics: Metrics,
+    inject_faults: Callable[[], Awaitable[None]],
+    require_api_key: Callable[[Request], Awaitable[None]],
+) -> APIRouter:
     api = APIRouter(prefix="/orders", tags=["orders"], dependencies=[Depends(inject_faults)])
     authenticated = [Depends(require_api_key)]
 
@@ -154,7 +186,11 @@ def create_app(
         log.info("order cancelled", extra={"order_id": str(order_id)})
         return order
 
-    app.include_router(api)
+    return api
+
+
+def _add_operational_routes(app: FastAPI, store: SecretStore, metrics: Metrics) -> None:
+    """Liveness, readiness (the secrets are loaded) and the Prometheus metrics."""
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -170,7 +206,3 @@ def create_app(
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    if settings.instrumentation:
-        app.add_middleware(ObservabilityMiddleware, completed=completed)
-    return app

@@ -297,6 +297,23 @@ def validate(inp: DeliveryInput) -> None:
             f"{inp.analysis_interval!r}; accepted: a pause of at least one analysis interval (each "
             "step must be measured at least once before the next weight)"
         )
+    weights_ok = _check_canary(inp, problems)
+    pauses_ok = _check_pauses(inp, interval, weights_ok, problems)
+    _check_blue_green(inp, problems)
+    for fld in ("stable_service", "canary_service", "preview_service", "ingress", "template_name"):
+        value = getattr(inp, fld)
+        if value and not _DNS_LABEL.match(value):
+            problems.append(f"{fld} = {value!r} is invalid; accepted: a DNS-1123 label")
+    _check_limits(inp, problems)
+    _check_synthetic(inp, problems)
+    if not problems and pauses_ok and scrape is not None:
+        _check_timing(inp, problems)
+    if problems:
+        raise StrategyError(problems)
+
+
+def _check_canary(inp: DeliveryInput, problems: list[str]) -> bool:
+    """The canary weights and Services; False when the weights are unusable (the pauses are then not matched)."""
     weights_ok = True
     if inp.strategy == "canary":
         weights = list(inp.weights)
@@ -312,24 +329,26 @@ def validate(inp: DeliveryInput) -> None:
             )
         if inp.canary == inp.stable:
             problems.append(f"canary_service = {inp.canary!r} is the stable Service; accepted: a distinct name")
-    pauses_ok = _check_pauses(inp, interval, weights_ok, problems)
-    if inp.strategy == "blueGreen":
-        if not inp.preview_service:
-            problems.append(
-                "preview_service is empty; accepted: the name of the preview Service (a blueGreen "
-                "strategy (platform.yaml delivery.strategy) needs a preview Service for the new version "
-                "and its pre-promotion analysis)"
-            )
-        elif inp.preview_service == inp.stable:
-            problems.append(
-                f"preview_service = {inp.preview_service!r} is the active Service; accepted: a distinct name"
-            )
-        if inp.ingress and not inp.ingress_host:
-            problems.append("ingress is set without ingress_host; accepted: both or neither")
-    for fld in ("stable_service", "canary_service", "preview_service", "ingress", "template_name"):
-        value = getattr(inp, fld)
-        if value and not _DNS_LABEL.match(value):
-            problems.append(f"{fld} = {value!r} is invalid; accepted: a DNS-1123 label")
+    return weights_ok
+
+
+def _check_blue_green(inp: DeliveryInput, problems: list[str]) -> None:
+    if inp.strategy != "blueGreen":
+        return
+    if not inp.preview_service:
+        problems.append(
+            "preview_service is empty; accepted: the name of the preview Service (a blueGreen "
+            "strategy (platform.yaml delivery.strategy) needs a preview Service for the new version "
+            "and its pre-promotion analysis)"
+        )
+    elif inp.preview_service == inp.stable:
+        problems.append(f"preview_service = {inp.preview_service!r} is the active Service; accepted: a distinct name")
+    if inp.ingress and not inp.ingress_host:
+        problems.append("ingress is set without ingress_host; accepted: both or neither")
+
+
+def _check_limits(inp: DeliveryInput, problems: list[str]) -> None:
+    """The analysis limits and thresholds, and the progress deadline."""
     if isinstance(inp.failure_limit, bool) or not isinstance(inp.failure_limit, int) or inp.failure_limit < 0:
         problems.append(f"{_where('failure_limit')} = {inp.failure_limit!r} is invalid; accepted: an integer >= 0")
     limit = inp.inconclusive_limit
@@ -351,11 +370,6 @@ def validate(inp: DeliveryInput) -> None:
         problems.append(
             f"progress_deadline_seconds = {inp.progress_deadline_seconds!r} is invalid; accepted: an integer >= 30"
         )
-    _check_synthetic(inp, problems)
-    if not problems and pauses_ok and scrape is not None:
-        _check_timing(inp, problems)
-    if problems:
-        raise StrategyError(problems)
 
 
 def _check_pauses(inp: DeliveryInput, interval: float | None, weights_ok: bool, problems: list[str]) -> bool:

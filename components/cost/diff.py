@@ -284,6 +284,44 @@ class CostDiff:
             return f"Budget: **over by {self._m(over)}** ({used})."
         return f"Budget: within ({used})."
 
+    def _changes_table(self) -> list[str]:
+        out = ["| | Resource | What changed | Monthly |", "| :-: | --- | --- | ---: |"]
+        for c in sorted(self.changes, key=lambda c: (-abs(c.delta), c.subject.key)):
+            moved = "<br>".join(
+                f"{_md(a)} {_md(b)} → {_md(h)}" if c.action == "~" else f"{_md(a)} {_md(h if c.action == '+' else b)}"
+                for a, b, h in c.moved
+            ) or ("added" if c.action == "+" else "removed")
+            if c.action == "+":
+                moved = "added: " + moved
+            elif c.action == "-":
+                moved = "removed: " + moved
+            before = self._m(c.base.cents) if c.base else "—"
+            after = self._m(c.head.cents) if c.head else "—"
+            out.append(
+                f"| {c.action} | {c.subject.label} | {moved} | {before} → {after} (**{self._signed(c.delta)}**) |"
+            )
+        out.append("")
+        return out
+
+    def _hpa_lines(self) -> list[str]:
+        hpa_range = self.hpa_range_cents
+        if hpa_range is None:
+            return []
+        out: list[str] = []
+        out.append(
+            f"Autoscaling: {self._m(hpa_range[0])}{DASH}{self._m(hpa_range[1])} per month with every HPA at its "
+            f"minimum{DASH}maximum:"
+        )
+        for p in self.hpa:
+            assert p.hpa is not None
+            hi = f"{self._m(p.cost_at(p.hpa[1]))}" if p.hpa[1] is not None else "?"
+            out.append(
+                f"- {p.label}: {p.hpa[0]}{DASH}{p.hpa[1] if p.hpa[1] is not None else '?'} replicas, "
+                f"{self._m(p.cost_at(p.hpa[0]))}{DASH}{hi} (now {p.replicas:g}: {self._m(p.cents)})"
+            )
+        out.append("")
+        return out
+
     def to_markdown(self) -> str:
         pct = self._pct(self.base_cents, self.head_cents)
         out = [MARKER, self.title, ""]
@@ -304,44 +342,14 @@ class CostDiff:
         if self.over_budget:
             out += ["> [!CAUTION]", f"> The new estimate is above the stack's budget. {self._budget_line()}", ""]
         if self.changes:
-            out += ["| | Resource | What changed | Monthly |", "| :-: | --- | --- | ---: |"]
-            for c in sorted(self.changes, key=lambda c: (-abs(c.delta), c.subject.key)):
-                moved = "<br>".join(
-                    f"{_md(a)} {_md(b)} → {_md(h)}"
-                    if c.action == "~"
-                    else f"{_md(a)} {_md(h if c.action == '+' else b)}"
-                    for a, b, h in c.moved
-                ) or ("added" if c.action == "+" else "removed")
-                if c.action == "+":
-                    moved = "added: " + moved
-                elif c.action == "-":
-                    moved = "removed: " + moved
-                before = self._m(c.base.cents) if c.base else "—"
-                after = self._m(c.head.cents) if c.head else "—"
-                out.append(
-                    f"| {c.action} | {c.subject.label} | {moved} | {before} → {after} (**{self._signed(c.delta)}**) |"
-                )
-            out.append("")
+            out += self._changes_table()
         elif self.detailed:
             out += ["No priced resource changed.", ""]
         if not self.detailed:
             out += ["Per-resource detail unavailable: an estimate without `lines` (re-render it with this code).", ""]
         if self.unchanged:
             out += [f"{self.unchanged} resource(s) unchanged ({self._m(self.unchanged_cents)} per month).", ""]
-        hpa_range = self.hpa_range_cents
-        if hpa_range is not None:
-            out.append(
-                f"Autoscaling: {self._m(hpa_range[0])}{DASH}{self._m(hpa_range[1])} per month with every HPA at its "
-                f"minimum{DASH}maximum:"
-            )
-            for p in self.hpa:
-                assert p.hpa is not None
-                hi = f"{self._m(p.cost_at(p.hpa[1]))}" if p.hpa[1] is not None else "?"
-                out.append(
-                    f"- {p.label}: {p.hpa[0]}{DASH}{p.hpa[1] if p.hpa[1] is not None else '?'} replicas, "
-                    f"{self._m(p.cost_at(p.hpa[0]))}{DASH}{hi} (now {p.replicas:g}: {self._m(p.cents)})"
-                )
-            out.append("")
+        out += self._hpa_lines()
         if self.not_priced:
             out.append(f"Not priced ({len(self.not_priced)}):")
             out += [f"- {resource}: {_md(why)}" for resource, why in self.not_priced]

@@ -559,6 +559,38 @@ def _hpa_min_replicas(records: Sequence[_Res]) -> dict[tuple[str, str, str], tup
     return out
 
 
+def _namespace_teams(records: Iterable[_Res]) -> dict[str, str]:
+    """Namespace name -> its team label (``NO_TEAM`` without one)."""
+    teams: dict[str, str] = {}
+    for r in records:
+        if r.type == NAMESPACE:
+            labels = r.meta.get("labels") if isinstance(r.meta.get("labels"), Mapping) else {}
+            team = labels.get(TEAM_LABEL) if isinstance(labels, Mapping) else None
+            teams[r.k8s_name] = str(team) if team else NO_TEAM
+    return teams
+
+
+def _pod_spec(r: _Res, deployments: Mapping[tuple[str, str], _Res], notes: list[str]) -> tuple[Any, str]:
+    """The pod spec a workload runs and where it is (a Rollout with a workloadRef runs its Deployment's)."""
+    where = f"{r.urn}"
+    if r.type == POD:
+        return r.inputs.get("spec"), f"{where}: spec"
+    spec = _dig(r.inputs, "spec", "template", "spec")
+    spec_where = f"{where}: spec.template.spec"
+    ref = _dig(r.inputs, "spec", "workloadRef")
+    if spec is None and r.type == ROLLOUT and isinstance(ref, Mapping):
+        target = deployments.get((r.namespace, str(ref.get("name"))))
+        if target is None:
+            raise EstimateError(
+                f"{where}: spec.workloadRef names Deployment {ref.get('name')!r}, "
+                f"which is not in the plan (namespace {r.namespace})"
+            )
+        spec = _dig(target.inputs, "spec", "template", "spec")
+        spec_where = f"{target.urn}: spec.template.spec"
+        notes.append(f"pod template from Deployment {ref.get('name')} (workloadRef)")
+    return spec, spec_where
+
+
 def estimate_resources(
     resources: Iterable[Mapping[str, Any]], prices: Prices, *, project: str = "", stack: str = "", source: str = "plan"
 ) -> Estimate:
@@ -568,12 +600,7 @@ def estimate_resources(
     by_urn = {r.urn: r for r in records}
     limit_ranges = _limit_ranges(records)
     hpas = _hpa_min_replicas(records)
-    teams: dict[str, str] = {}
-    for r in records:
-        if r.type == NAMESPACE:
-            labels = r.meta.get("labels") if isinstance(r.meta.get("labels"), Mapping) else {}
-            team = labels.get(TEAM_LABEL) if isinstance(labels, Mapping) else None
-            teams[r.k8s_name] = str(team) if team else NO_TEAM
+    teams = _namespace_teams(records)
     deployments = {(r.namespace, r.k8s_name): r for r in records if r.type == DEPLOYMENT}
     hours = prices.hours_per_month
     est = Estimate(project=project, stack=stack, prices=prices)
@@ -591,23 +618,7 @@ def estimate_resources(
         }
         if r.type in REPLICATED or r.type in (DAEMONSET, POD):
             notes: list[str] = []
-            if r.type == POD:
-                spec: Any = r.inputs.get("spec")
-                spec_where = f"{where}: spec"
-            else:
-                spec = _dig(r.inputs, "spec", "template", "spec")
-                spec_where = f"{where}: spec.template.spec"
-                ref = _dig(r.inputs, "spec", "workloadRef")
-                if spec is None and r.type == ROLLOUT and isinstance(ref, Mapping):
-                    target = deployments.get((r.namespace, str(ref.get("name"))))
-                    if target is None:
-                        raise EstimateError(
-                            f"{where}: spec.workloadRef names Deployment {ref.get('name')!r}, "
-                            f"which is not in the plan (namespace {r.namespace})"
-                        )
-                    spec = _dig(target.inputs, "spec", "template", "spec")
-                    spec_where = f"{target.urn}: spec.template.spec"
-                    notes.append(f"pod template from Deployment {ref.get('name')} (workloadRef)")
+            spec, spec_where = _pod_spec(r, deployments, notes)
             if not isinstance(spec, Mapping):
                 raise EstimateError(f"{spec_where}: missing; a {r.kind} needs a pod spec to be priced")
             replicas = _replicas(r, hpas, prices, notes)

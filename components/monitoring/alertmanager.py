@@ -46,6 +46,31 @@ _RECEIVER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 _URL = re.compile(r"^https?://\S+$")
 
 
+def _check_inputs(
+    files: list[str], secrets_dir: str, slack_channel: str, webhooks: Mapping[str, str], durations: Mapping[str, str]
+) -> None:
+    """ValueError naming the argument, the bad value (never a webhook URL: it may be a secret) and what is accepted."""
+    accepted = sorted(SECRET_FILES.values())
+    for f in files:
+        if f not in accepted:
+            raise ValueError(f"secret_files entry {f!r} is invalid; accepted: {', '.join(accepted)}")
+    if len(set(files)) != len(files):
+        raise ValueError(f"secret_files = {files!r} lists a file twice; accepted: each file at most once")
+    if not isinstance(secrets_dir, str) or not secrets_dir.startswith("/") or secrets_dir.endswith("/"):
+        raise ValueError(f"secrets_dir = {secrets_dir!r} is invalid; accepted: an absolute path without trailing slash")
+    if not isinstance(slack_channel, str) or not re.match(r"^[#@][\w.-]{1,80}$", slack_channel):
+        raise ValueError(f"slack_channel = {slack_channel!r} is invalid; accepted: '#channel' or '@user'")
+    for what, value in durations.items():
+        if duration_seconds(value, what) <= 0:
+            raise ValueError(f"{what} = {value!r} is invalid; accepted: a positive duration")
+    for name, url in webhooks.items():
+        if not isinstance(name, str) or not _RECEIVER_NAME.match(name):
+            raise ValueError(f"extra_webhooks key {name!r} is invalid; accepted: lowercase letters, digits and '-'")
+        if not isinstance(url, str) or not _URL.match(url):
+            # never echo the value: it may be a secret pasted in the wrong place
+            raise ValueError(f"extra_webhooks[{name!r}] is invalid; accepted: an http(s) URL")
+
+
 def alertmanager_config(
     *,
     secret_files: Iterable[str] = (),
@@ -64,31 +89,19 @@ def alertmanager_config(
     those receive every critical and warning alert, like the secret webhook.
     """
     files = list(secret_files)
-    accepted = sorted(SECRET_FILES.values())
-    for f in files:
-        if f not in accepted:
-            raise ValueError(f"secret_files entry {f!r} is invalid; accepted: {', '.join(accepted)}")
-    if len(set(files)) != len(files):
-        raise ValueError(f"secret_files = {files!r} lists a file twice; accepted: each file at most once")
-    if not isinstance(secrets_dir, str) or not secrets_dir.startswith("/") or secrets_dir.endswith("/"):
-        raise ValueError(f"secrets_dir = {secrets_dir!r} is invalid; accepted: an absolute path without trailing slash")
-    if not isinstance(slack_channel, str) or not re.match(r"^[#@][\w.-]{1,80}$", slack_channel):
-        raise ValueError(f"slack_channel = {slack_channel!r} is invalid; accepted: '#channel' or '@user'")
-    for what, value in (
-        ("group_wait", group_wait),
-        ("group_interval", group_interval),
-        ("repeat_interval", repeat_interval),
-        ("resolve_timeout", resolve_timeout),
-    ):
-        if duration_seconds(value, what) <= 0:
-            raise ValueError(f"{what} = {value!r} is invalid; accepted: a positive duration")
     webhooks = dict(extra_webhooks or {})
-    for name, url in webhooks.items():
-        if not isinstance(name, str) or not _RECEIVER_NAME.match(name):
-            raise ValueError(f"extra_webhooks key {name!r} is invalid; accepted: lowercase letters, digits and '-'")
-        if not isinstance(url, str) or not _URL.match(url):
-            # never echo the value: it may be a secret pasted in the wrong place
-            raise ValueError(f"extra_webhooks[{name!r}] is invalid; accepted: an http(s) URL")
+    _check_inputs(
+        files,
+        secrets_dir,
+        slack_channel,
+        webhooks,
+        {
+            "group_wait": group_wait,
+            "group_interval": group_interval,
+            "repeat_interval": repeat_interval,
+            "resolve_timeout": resolve_timeout,
+        },
+    )
 
     def path(file_name: str) -> str:
         return f"{secrets_dir}/{file_name}"

@@ -178,6 +178,54 @@ def annotated_pods_job(
     }
 
 
+def _pod_relabel(target: ScrapeTarget) -> list[dict[str, Any]]:
+    """Keep the pods of ``target``'s selector, on its container port (by number or by name)."""
+    relabel: list[dict[str, Any]] = [
+        {"source_labels": [pod_label(key)], "regex": _regex_literal(value), "action": "keep"}
+        for key, value in sorted(target.selector.items())
+    ]
+    relabel += _skip_unscrapable_pods()
+    if isinstance(target.port, int):
+        relabel.append(
+            {
+                "source_labels": ["__meta_kubernetes_pod_container_port_number"],
+                "regex": str(target.port),
+                "action": "keep",
+            }
+        )
+    else:
+        relabel.append(
+            {
+                "source_labels": ["__meta_kubernetes_pod_container_port_name"],
+                "regex": _regex_literal(target.port),
+                "action": "keep",
+            }
+        )
+    return relabel
+
+
+def _service_relabel(target: ScrapeTarget) -> list[dict[str, Any]]:
+    """Keep the endpoints of the Services of ``target``'s selector, on its Service port name."""
+    relabel: list[dict[str, Any]] = [
+        {
+            "source_labels": [f"__meta_kubernetes_service_label_{meta_name(key)}"],
+            "regex": _regex_literal(value),
+            "action": "keep",
+        }
+        for key, value in sorted(target.selector.items())
+    ]
+    relabel.append(
+        {
+            "source_labels": ["__meta_kubernetes_endpointslice_port_name"],
+            "regex": _regex_literal(str(target.port)),
+            "action": "keep",
+        }
+    )
+    relabel += _skip_unscrapable_pods()
+    relabel.append({"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"})
+    return relabel
+
+
 def target_job(target: ScrapeTarget) -> dict[str, Any]:
     """The scrape job of one ``ScrapeTarget``."""
     # The namespace is also restricted by discovery; keeping it here makes the relabeling self-contained.
@@ -185,44 +233,10 @@ def target_job(target: ScrapeTarget) -> dict[str, Any]:
         {"source_labels": ["__meta_kubernetes_namespace"], "regex": _regex_literal(target.namespace), "action": "keep"},
     ]
     if target.role == "pod":
-        for key, value in sorted(target.selector.items()):
-            relabel.append({"source_labels": [pod_label(key)], "regex": _regex_literal(value), "action": "keep"})
-        relabel += _skip_unscrapable_pods()
-        if isinstance(target.port, int):
-            relabel.append(
-                {
-                    "source_labels": ["__meta_kubernetes_pod_container_port_number"],
-                    "regex": str(target.port),
-                    "action": "keep",
-                }
-            )
-        else:
-            relabel.append(
-                {
-                    "source_labels": ["__meta_kubernetes_pod_container_port_name"],
-                    "regex": _regex_literal(target.port),
-                    "action": "keep",
-                }
-            )
+        relabel += _pod_relabel(target)
         sd = _kubernetes_sd("pod", target.namespace, target.selector)
     else:
-        for key, value in sorted(target.selector.items()):
-            relabel.append(
-                {
-                    "source_labels": [f"__meta_kubernetes_service_label_{meta_name(key)}"],
-                    "regex": _regex_literal(value),
-                    "action": "keep",
-                }
-            )
-        relabel.append(
-            {
-                "source_labels": ["__meta_kubernetes_endpointslice_port_name"],
-                "regex": _regex_literal(str(target.port)),
-                "action": "keep",
-            }
-        )
-        relabel += _skip_unscrapable_pods()
-        relabel.append({"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"})
+        relabel += _service_relabel(target)
         sd = _kubernetes_sd("endpointslice", target.namespace, target.selector, selector_role="service")
     if not target.honor_labels:
         relabel += _pod_target_labels()

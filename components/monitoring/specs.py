@@ -63,22 +63,8 @@ class ScrapeTarget:
             raise _fail("ScrapeTarget", n, "name", self.name, "lowercase letters, digits, '-' and '_' (job name)")
         if not isinstance(self.namespace, str) or not _DNS_LABEL.match(self.namespace):
             raise _fail("ScrapeTarget", n, "namespace", self.namespace, "a DNS-1123 label")
-        if not isinstance(self.selector, Mapping) or not self.selector:
-            raise _fail("ScrapeTarget", n, "selector", self.selector, "a non-empty mapping of label key to value")
-        for key, value in self.selector.items():
-            if not isinstance(key, str) or not _LABEL_KEY.match(key):
-                raise _fail("ScrapeTarget", n, f"selector[{key!r}]", key, "a Kubernetes label key")
-            if not isinstance(value, str) or not _LABEL_VALUE.match(value):
-                raise _fail("ScrapeTarget", n, f"selector[{key!r}]", value, "a Kubernetes label value")
-        if self.role not in ("pod", "service"):
-            raise _fail("ScrapeTarget", n, "role", self.role, "'pod' or 'service'")
-        if isinstance(self.port, bool) or not (
-            (isinstance(self.port, int) and 1 <= self.port <= 65535)
-            or (isinstance(self.port, str) and _PORT_NAME.match(self.port) and not self.port.isdigit())
-        ):
-            raise _fail("ScrapeTarget", n, "port", self.port, "a port number 1..65535 or a port name")
-        if self.role == "service" and not isinstance(self.port, str):
-            raise _fail("ScrapeTarget", n, "port", self.port, "a Service port name when role is 'service'")
+        self._check_selector(n)
+        self._check_role_and_port(n)
         if not isinstance(self.path, str) or not self.path.startswith("/") or any(c.isspace() for c in self.path):
             raise _fail("ScrapeTarget", n, "path", self.path, "an absolute URL path such as /metrics")
         if self.scheme not in ("http", "https"):
@@ -91,6 +77,26 @@ class ScrapeTarget:
             value = getattr(self, fld)
             if value is not None and (not isinstance(value, str) or not value.startswith("/")):
                 raise _fail("ScrapeTarget", n, fld, value, "an absolute file path, or None")
+
+    def _check_selector(self, n: str) -> None:
+        if not isinstance(self.selector, Mapping) or not self.selector:
+            raise _fail("ScrapeTarget", n, "selector", self.selector, "a non-empty mapping of label key to value")
+        for key, value in self.selector.items():
+            if not isinstance(key, str) or not _LABEL_KEY.match(key):
+                raise _fail("ScrapeTarget", n, f"selector[{key!r}]", key, "a Kubernetes label key")
+            if not isinstance(value, str) or not _LABEL_VALUE.match(value):
+                raise _fail("ScrapeTarget", n, f"selector[{key!r}]", value, "a Kubernetes label value")
+
+    def _check_role_and_port(self, n: str) -> None:
+        if self.role not in ("pod", "service"):
+            raise _fail("ScrapeTarget", n, "role", self.role, "'pod' or 'service'")
+        if isinstance(self.port, bool) or not (
+            (isinstance(self.port, int) and 1 <= self.port <= 65535)
+            or (isinstance(self.port, str) and _PORT_NAME.match(self.port) and not self.port.isdigit())
+        ):
+            raise _fail("ScrapeTarget", n, "port", self.port, "a port number 1..65535 or a port name")
+        if self.role == "service" and not isinstance(self.port, str):
+            raise _fail("ScrapeTarget", n, "port", self.port, "a Service port name when role is 'service'")
 
     @property
     def metrics_path(self) -> str:

@@ -148,12 +148,29 @@ def agent_input(spec: ServiceSpec, *, vault_address: str, ca_file: str, auth_mou
 def check(inp: AgentInput, where: str = "", platform_where: str = "") -> list[str]:
     """Every problem with ``inp`` as a message naming the field, the value and what is accepted;
     ``where``/``platform_where`` prefix the Score and platform fields (their files)."""
+    declared = {r.name: set(r.keys) for r in inp.secrets}
+    return [
+        *_service_problems(inp),
+        *_resource_problems(inp, where),
+        *_variable_problems(inp, where, declared),
+        *_file_problems(inp, where, declared),
+        *_platform_problems(inp, platform_where),
+        *_connection_problems(inp),
+    ]
+
+
+def _service_problems(inp: AgentInput) -> list[str]:
     out: list[str] = []
     if not _DNS_LABEL.fullmatch(inp.service) or len(inp.service) > 63 - len("-vault-agent"):
         out.append(
             f"service: {inp.service!r}; accepted: a DNS-1123 label of at most {63 - len('-vault-agent')} characters "
             "(the ConfigMap is <service>-vault-agent)"
         )
+    return out
+
+
+def _resource_problems(inp: AgentInput, where: str) -> list[str]:
+    out: list[str] = []
     if not inp.secrets:
         out.append(f"{where}resources: no vault-secret resource; the Vault Agent has nothing to deliver")
     for res in inp.secrets:
@@ -168,7 +185,11 @@ def check(inp: AgentInput, where: str = "", platform_where: str = "") -> list[st
                     f"{where}resources.{res.name}.params.keys: {key!r}; accepted: a key starting with a letter or "
                     "_ (a-z, 0-9, _), so the agent's template fails loudly when Vault lacks it"
                 )
-    declared = {r.name: set(r.keys) for r in inp.secrets}
+    return out
+
+
+def _variable_problems(inp: AgentInput, where: str, declared: Mapping[str, set[str]]) -> list[str]:
+    out: list[str] = []
     for var, value in inp.variables.items():
         vwhere = f"{where}containers.*.variables.{var}"
         if not _VAR.fullmatch(var):
@@ -179,6 +200,11 @@ def check(inp: AgentInput, where: str = "", platform_where: str = "") -> list[st
                 f"{vwhere}: holds secret placeholders, so the platform sets {var}_FILE, which the workload also "
                 f"declares; accepted: rename one of {var} or {var}_FILE"
             )
+    return out
+
+
+def _file_problems(inp: AgentInput, where: str, declared: Mapping[str, set[str]]) -> list[str]:
+    out: list[str] = []
     paths = [f.path for f in inp.files]
     for f in inp.files:
         fwhere = f"{where}containers.*.files.{f.path}"
@@ -190,6 +216,11 @@ def check(inp: AgentInput, where: str = "", platform_where: str = "") -> list[st
         for other in paths:
             if other != f.path and other.startswith(f.path + "/"):
                 out.append(f"{fwhere}: is a file, but {other} is declared inside it; accepted: distinct paths")
+    return out
+
+
+def _platform_problems(inp: AgentInput, platform_where: str) -> list[str]:
+    out: list[str] = []
     if inp.format not in AGENT_FORMATS:
         out.append(f"{platform_where}secrets.agentFormat: {inp.format!r}; accepted: {', '.join(AGENT_FORMATS)}")
     if not _DURATION.fullmatch(inp.render_interval):
@@ -197,6 +228,11 @@ def check(inp: AgentInput, where: str = "", platform_where: str = "") -> list[st
             f"{platform_where}secrets.renderInterval: {inp.render_interval!r}; accepted: a duration such as 30s, "
             "5m or 1h"
         )
+    return out
+
+
+def _connection_problems(inp: AgentInput) -> list[str]:
+    out: list[str] = []
     for name, value in (
         ("vault_address", inp.vault_address),
         ("role", inp.role),
