@@ -17,7 +17,8 @@ from typing import Any
 
 import jsonschema
 
-from .registry import LEVELS, RULES, Rule
+from .registry import LEVELS, RULES
+from .rules.common import Rule
 
 PACK_DIR = Path(__file__).resolve().parent
 CONFIG_DIR = PACK_DIR / "config"

@@ -29,15 +29,6 @@ from components.monitoring.scrape import duration_seconds
 GROUP_NAME = "logging"
 LOKI_GROUP_NAME = "loki"
 GUIDE = "LOGGING_GUIDE.md"
-LOKI_FOR: dict[str, str] = {"LokiDown": "5m", "LokiDiscardingSamples": "10m", "LokiRequestErrors": "10m"}
-DEFAULT_FOR: dict[str, str] = {
-    "LokiRetentionNotApplied": "30m",
-    "LokiChunkFlushFailures": "10m",
-    "LokiWalDiskFull": "0s",
-    "AlloyLogEntriesDropped": "10m",
-    "AlloyLokiWriteErrors": "15m",
-    "AlloyCollectorUnavailable": "15m",
-}
 # Retention runs every compaction interval (10m) plus jitter; 3h without a successful run is broken.
 RETENTION_STALE_SECONDS = 3 * 3600
 WRITE_ERROR_RATIO = 0.05
@@ -45,8 +36,11 @@ WRITE_ERROR_RATIO = 0.05
 
 @dataclass(frozen=True)
 class _Alert:
+    """One alert: everything about it in one entry (a new alert is one more entry and its runbook section)."""
+
     name: str
     severity: str
+    for_: str  # the default ``for``; ``alert_for`` overrides it by name
     expr: str
     summary: str
     description: str
@@ -57,6 +51,7 @@ def _loki_alerts(job: str) -> list[_Alert]:
         _Alert(
             "LokiDown",
             "critical",
+            "5m",
             f'absent(up{{job="{job}"}} == 1)',
             "Loki is down",
             f"No Loki target of job {job} is up: logs are not ingested nor queryable.",
@@ -64,6 +59,7 @@ def _loki_alerts(job: str) -> list[_Alert]:
         _Alert(
             "LokiDiscardingSamples",
             "warning",
+            "10m",
             f'sum by (namespace, reason) (rate(loki_discarded_samples_total{{job="{job}"}}[5m])) > 0',
             "Loki discards log lines ({{ $labels.reason }})",
             "Loki in {{ $labels.namespace }} discards {{ $value | humanize }} log lines per second "
@@ -72,6 +68,7 @@ def _loki_alerts(job: str) -> list[_Alert]:
         _Alert(
             "LokiRequestErrors",
             "critical",
+            "10m",
             f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}", '
             f'status_code=~"5.."}}[5m]))\n/\n'
             f'sum by (namespace, route) (rate(loki_request_duration_seconds_count{{job="{job}"}}[5m])) > 0.05',
@@ -90,6 +87,7 @@ def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
         _Alert(
             "LokiRetentionNotApplied",
             "warning",
+            "30m",
             f"(time() - max by (namespace, pod) "
             f"(loki_compactor_apply_retention_last_successful_run_timestamp_seconds{{{loki}}})) > {stale}\n"
             f"and on (namespace, pod)\n"
@@ -102,6 +100,7 @@ def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
         _Alert(
             "LokiChunkFlushFailures",
             "critical",
+            "10m",
             f"sum by (namespace, pod) (increase(loki_ingester_chunks_flush_failures_total{{{loki}}}[10m])) > 0",
             "Loki {{ $labels.pod }} fails to write chunks to storage",
             "{{ $labels.namespace }}/{{ $labels.pod }} failed {{ $value | humanize }} chunk flushes in the "
@@ -110,6 +109,7 @@ def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
         _Alert(
             "LokiWalDiskFull",
             "critical",
+            "0s",
             f"sum by (namespace, pod) (increase(loki_ingester_wal_disk_full_failures_total{{{loki}}}[5m])) > 0",
             "Loki {{ $labels.pod }} WAL disk is full",
             "{{ $labels.namespace }}/{{ $labels.pod }} could not write its write-ahead log because the volume "
@@ -118,6 +118,7 @@ def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
         _Alert(
             "AlloyLogEntriesDropped",
             "warning",
+            "10m",
             f"sum by (namespace, pod, reason) (rate(loki_write_dropped_entries_total{{{alloy}}}[5m])) > 0",
             "Alloy {{ $labels.pod }} drops log lines ({{ $labels.reason }})",
             "Alloy {{ $labels.namespace }}/{{ $labels.pod }} drops {{ $value | humanize }} log lines per second "
@@ -126,6 +127,7 @@ def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
         _Alert(
             "AlloyLokiWriteErrors",
             "warning",
+            "15m",
             f"sum by (namespace, pod) (rate(loki_write_request_duration_seconds_count{{{alloy}, "
             f'status_code!~"2.."}}[5m]))\n/\n'
             f"sum by (namespace, pod) (rate(loki_write_request_duration_seconds_count{{{alloy}}}[5m]))"
@@ -138,6 +140,7 @@ def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
         _Alert(
             "AlloyCollectorUnavailable",
             "warning",
+            "15m",
             f'max by (namespace, daemonset) (kube_daemonset_status_number_unavailable{{namespace="{namespace}", '
             f'daemonset="{names.ALLOY}"}}) > 0',
             "{{ $value }} node(s) have no running log collector",
@@ -145,6 +148,11 @@ def _alerts(loki_job: str, alloy_job: str, namespace: str) -> list[_Alert]:
             "the logs of the pods on those nodes are not collected.",
         ),
     ]
+
+
+# The default ``for`` of every alert, by name (what ``alert_for`` may override).
+LOKI_FOR: dict[str, str] = {a.name: a.for_ for a in _loki_alerts(names.LOKI_JOB)}
+DEFAULT_FOR: dict[str, str] = {a.name: a.for_ for a in _alerts(names.LOKI_JOB, names.ALLOY_JOB, names.NAMESPACE)}
 
 
 def _group(

@@ -11,7 +11,7 @@ import yaml
 
 from components import yamltext
 
-from .common import REPOSITORY_FILE, Resource, as_list, as_map
+from .common import REPOSITORY_FILE, Resource, Rule, as_list, as_map
 
 _WORKFLOW_PATH = re.compile(r"^\.github/workflows/[^/]+\.ya?ml$")
 _SHA_PINNED = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
@@ -249,9 +249,83 @@ def _prt_checkout(doc: Mapping[str, Any], config: Mapping[str, Any]) -> list[str
 
 
 image_scan = _workflow_check(_image_scan)
+
+
+POLICY_CI_IMAGE_SCAN = Rule(
+    name="ci-image-scan",
+    area="ci",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=image_scan,
+    applies_to=frozenset({REPOSITORY_FILE}),
+    config={
+        "failOnSeverities": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["CRITICAL", "HIGH"],
+            "description": "Severities the Trivy scan must fail the build on.",
+        },
+    },
+    description="Every workflow that builds an image scans it with Trivy, fails on CRITICAL/HIGH and "
+    "uploads SARIF to code scanning.",
+    remediation="Add aquasecurity/trivy-action (pinned) after the build with severity: CRITICAL,HIGH, "
+    "exit-code: '1', format: sarif, then github/codeql-action/upload-sarif with "
+    "if: always() and security-events: write on that job.",
+)
+
+
 actions_pinned_by_sha = _workflow_check(_pinned)
+
+
+POLICY_CI_ACTIONS_PINNED_BY_SHA = Rule(
+    name="ci-actions-pinned-by-sha",
+    area="ci",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=actions_pinned_by_sha,
+    applies_to=frozenset({REPOSITORY_FILE}),
+    description="Every `uses:` in a workflow is pinned by full commit SHA (docker:// by digest).",
+    remediation="Reference actions as owner/repo@<40-hex SHA> from components/versions.py ACTIONS "
+    "(keep the tag in a trailing comment).",
+)
+
+
 least_privilege_permissions = _workflow_check(_permissions)
+
+
+POLICY_CI_LEAST_PRIVILEGE_PERMISSIONS = Rule(
+    name="ci-least-privilege-permissions",
+    area="ci",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=least_privilege_permissions,
+    applies_to=frozenset({REPOSITORY_FILE}),
+    description="Workflows declare explicit, least-privilege token permissions (read at workflow level, "
+    "writes per job, never write-all).",
+    remediation="Add `permissions: {contents: read}` at workflow level and grant write scopes "
+    "(packages, security-events, id-token...) only on the jobs that need them.",
+)
+
+
 no_pull_request_target_checkout = _workflow_check(_prt_checkout)
+
+
+POLICY_CI_NO_PULL_REQUEST_TARGET_CHECKOUT = Rule(
+    name="ci-no-pull-request-target-checkout",
+    area="ci",
+    severity="critical",
+    kind="resource",
+    default_level="mandatory",
+    check=no_pull_request_target_checkout,
+    applies_to=frozenset({REPOSITORY_FILE}),
+    description="No pull_request_target workflow checks out the pull request's head (untrusted code with "
+    "a privileged token).",
+    remediation="Use the pull_request trigger for anything that runs PR code; keep pull_request_target "
+    "for labelling/commenting without checking out the head.",
+)
 
 
 # Expression injection -----------------------------------------------------------------------------
@@ -419,6 +493,71 @@ def _self_hosted_on_forks(doc: Mapping[str, Any], config: Mapping[str, Any]) -> 
 
 
 no_untrusted_input_in_run = _workflow_check(_injection)
+
+
+POLICY_CI_NO_UNTRUSTED_INPUT_IN_RUN = Rule(
+    name="ci-no-untrusted-input-in-run",
+    area="ci",
+    severity="critical",
+    kind="resource",
+    default_level="mandatory",
+    check=no_untrusted_input_in_run,
+    applies_to=frozenset({REPOSITORY_FILE}),
+    description="No `run:` script (or github-script `script`) expands text from outside the repository: "
+    "`${{ github.event.* }}` (titles, bodies, branch names, commit messages), `github.head_ref`, string inputs.",
+    remediation="Pass the value through `env:` (`env: {TITLE: ${{ github.event.pull_request.title }}}`) and "
+    'use "$TITLE" in the script; numbers, ids and SHAs of the event and boolean/choice inputs are fine.',
+)
+
+
 security_gates_can_fail = _workflow_check(_gates_can_fail)
+
+
+POLICY_CI_SECURITY_GATES_CAN_FAIL = Rule(
+    name="ci-security-gates-can-fail",
+    area="ci",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=security_gates_can_fail,
+    applies_to=frozenset({REPOSITORY_FILE}),
+    description="A security scan step (Trivy, CodeQL, zizmor, Grype, gitleaks, Semgrep, Checkov...) can fail "
+    "its job: no continue-on-error, no `|| true`/`set +e`, no exit-code 0 or soft_fail.",
+    remediation="Remove continue-on-error and `|| true` from the scan; give trivy-action exit-code: '1' "
+    "(anchore fail-build: true); to keep SARIF on failure, upload it in a later step with if: always().",
+)
+
+
 no_secrets_inherit_unpinned = _workflow_check(_inherit_unpinned)
+
+
+POLICY_CI_NO_SECRETS_INHERIT_UNPINNED = Rule(
+    name="ci-no-secrets-inherit-unpinned",
+    area="ci",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=no_secrets_inherit_unpinned,
+    applies_to=frozenset({REPOSITORY_FILE}),
+    description="`secrets: inherit` goes only to reusable workflows in this repository or pinned by commit SHA.",
+    remediation="Pin the reusable workflow (owner/repo/.github/workflows/x.yml@<40-hex SHA>) or pass only "
+    "the secrets it needs (`secrets: {TOKEN: ${{ secrets.TOKEN }}}`).",
+)
+
+
 no_self_hosted_on_forks = _workflow_check(_self_hosted_on_forks)
+
+
+POLICY_CI_NO_SELF_HOSTED_ON_FORKS = Rule(
+    name="ci-no-self-hosted-on-forks",
+    area="ci",
+    severity="critical",
+    kind="resource",
+    default_level="mandatory",
+    check=no_self_hosted_on_forks,
+    applies_to=frozenset({REPOSITORY_FILE}),
+    description="No job of a pull_request(_target) workflow runs on a self-hosted runner unless it is "
+    "guarded against pull requests from forks.",
+    remediation="Run pull-request jobs on GitHub-hosted runners, or add "
+    "`if: github.event.pull_request.head.repo.full_name == github.repository` to the job.",
+)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from components.conventions import LABEL_NAME
 from components.cost.estimate import number as number  # one reading of engine-form numbers, re-exported
@@ -323,3 +323,33 @@ def duration_seconds(text: str) -> float | None:
         total += int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
         pos = m.end()
     return total if pos == len(text) else None
+
+
+Kind = Literal["resource", "stack"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One policy. ``check`` is a plain function: ``(Resource, config) -> [message]`` for a resource rule,
+    ``([Resource], config) -> [Finding]`` for a stack rule. It never re-tests the resource type or the
+    exemptions: :func:`run_resource_rule` and :func:`run_stack_rule` apply ``applies_to`` and ``exemptions``
+    once, for every rule, in the pack and in tests alike."""
+
+    name: str
+    area: str
+    description: str
+    severity: str
+    remediation: str
+    kind: Kind
+    default_level: str
+    check: Callable[..., Any]
+    applies_to: frozenset[str] = frozenset()  # resource types a resource rule looks at (empty: stack rule)
+    config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON schema per own property
+    required: tuple[str, ...] = ()
+
+    def schema(self) -> dict[str, dict[str, Any]]:
+        """JSON schema of every configuration property: the rule's own plus ``exemptions`` (every rule)."""
+        return {**{k: dict(v) for k, v in self.config.items()}, "exemptions": dict(EXEMPTIONS_SCHEMA)}
+
+    def defaults(self) -> dict[str, Any]:
+        return {k: v["default"] for k, v in self.schema().items() if "default" in v}

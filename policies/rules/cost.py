@@ -18,7 +18,7 @@ from components.conventions import LABEL_COST_CENTER, LABEL_TEAM
 from components.cost import estimate as shared
 from components.cost.opencost import COST_MODEL_ANNOTATION
 
-from .common import CONFIGMAP, UNKNOWN, Finding, Resource, labels, metadata, ref
+from .common import CONFIGMAP, NAMESPACE, UNKNOWN, Finding, Resource, Rule, labels, metadata, ref
 
 REQUIRED_LABELS_DEFAULT = [LABEL_TEAM, LABEL_COST_CENTER]
 
@@ -31,6 +31,28 @@ def namespace_labels(res: Resource, config: Mapping[str, Any]) -> list[str]:
     if not missing:
         return []
     return [f"{ref(res)}: missing label(s) {', '.join(missing)}"]
+
+
+POLICY_COST_NAMESPACE_LABELS = Rule(
+    name="cost-namespace-labels",
+    area="cost",
+    severity="low",
+    kind="resource",
+    default_level="mandatory",
+    check=namespace_labels,
+    applies_to=frozenset({NAMESPACE}),
+    config={
+        "requiredLabels": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": REQUIRED_LABELS_DEFAULT,
+            "description": "Labels every Namespace must carry (cost allocation).",
+        },
+    },
+    description="Every namespace is labelled with its team and cost center for cost allocation.",
+    remediation="Set metadata.labels team and cost-center on the Namespace (values come from the "
+    "stack config of the namespaces module).",
+)
 
 
 def cost_model(resources: Sequence[Resource]) -> tuple[shared.Prices | None, str]:
@@ -98,3 +120,18 @@ def monthly_budget(resources: Sequence[Resource], config: Mapping[str, Any]) -> 
             f"(costMonthlyBudget) of {shared.money(budget, currency)}; largest: {biggest}"
         )
     ]
+
+
+POLICY_COST_MONTHLY_BUDGET = Rule(
+    name="cost-monthly-budget",
+    area="cost",
+    severity="medium",
+    kind="stack",
+    default_level="advisory",
+    check=monthly_budget,
+    description="The stack's estimated monthly cost (the shared estimator: requests x replicas, volumes, "
+    "load balancers) stays under the stack's costMonthlyBudget, priced with its own cost* settings (read "
+    "from the hardening/cost-model annotation of OpenCost's pricing ConfigMap).",
+    remediation="Lower requests or replicas in Pulumi.<stack>.yaml, or raise hardening:costMonthlyBudget "
+    "there after the budget owner agrees.",
+)

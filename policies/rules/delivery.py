@@ -14,6 +14,7 @@ from .common import (
     WORKLOAD_TYPES,
     Finding,
     Resource,
+    Rule,
     as_list,
     as_map,
     dig,
@@ -105,3 +106,23 @@ def app_rollout(resources: Sequence[Resource], config: Mapping[str, Any]) -> lis
             continue
         findings += [Finding(f"{ref(r)} {p}", r.urn or None) for p in _rollout_problems(r, templates)]
     return findings
+
+
+POLICY_DELIVERY_APP_ROLLOUT = Rule(
+    name="delivery-app-rollout",
+    area="delivery",
+    severity="high",
+    kind="stack",
+    default_level="advisory",
+    check=app_rollout,
+    config={
+        "component": {
+            "type": "string",
+            "default": "app",
+            "description": "app.kubernetes.io/component value of app workloads.",
+        },
+    },
+    description="The app runs as an Argo Rollout whose strategy has automated analysis and at least one pause step.",
+    remediation="Deploy the app through the CanaryDelivery component (Rollout with canary steps "
+    "20/50/80 %, pauses and an AnalysisTemplate on the error rate) instead of a Deployment.",
+)

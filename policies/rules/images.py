@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .common import Resource, container_label, containers, workload_check
+from .common import WORKLOAD_TYPES, Resource, Rule, container_label, containers, workload_check
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -93,5 +93,61 @@ def _registries(res: Resource, spec: Mapping[str, Any], config: Mapping[str, Any
 
 
 no_latest_tag = workload_check(_no_latest)
+
+
+POLICY_IMAGES_NO_LATEST_TAG = Rule(
+    name="images-no-latest-tag",
+    area="images",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=no_latest_tag,
+    applies_to=WORKLOAD_TYPES,
+    description="Container images carry an explicit tag: never `latest`, never untagged.",
+    remediation="Pin the image to a released tag in components/versions.py (IMAGES) and reference it "
+    "with versions.image(name); for the app image use the immutable build tag (git SHA).",
+)
+
+
 pinned_by_digest = workload_check(_digest)
+
+
+POLICY_IMAGES_PINNED_BY_DIGEST = Rule(
+    name="images-pinned-by-digest",
+    area="images",
+    severity="medium",
+    kind="resource",
+    default_level="advisory",
+    check=pinned_by_digest,
+    applies_to=WORKLOAD_TYPES,
+    description="Container images are pinned by digest (@sha256:...), so a re-pushed tag cannot change them.",
+    remediation="Append the digest to the pinned tag (`repo:tag@sha256:<digest>`, from "
+    "`crane digest repo:tag` or the registry UI). Make the rule mandatory in "
+    "policies/config/<stack>.json once every image carries one.",
+)
+
+
 allowed_registries = workload_check(_registries)
+
+
+POLICY_IMAGES_ALLOWED_REGISTRIES = Rule(
+    name="images-allowed-registries",
+    area="images",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=allowed_registries,
+    applies_to=WORKLOAD_TYPES,
+    config={
+        "allowedRegistries": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "Registry hosts or host/path prefixes images may come from "
+            "(`docker.io`, `ghcr.io/acme`). Short names resolve to docker.io/library.",
+            "default": ["quay.io", "registry.k8s.io", "docker.io", "ghcr.io"],
+        },
+    },
+    description="Images come only from the registries allowed for the stack.",
+    remediation="Use an image from an allowed registry (mirror it there if needed) or, if the registry "
+    "is trusted, add it to allowedRegistries in policies/config/<stack>.json.",
+)

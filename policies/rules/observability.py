@@ -11,7 +11,11 @@ from components import yamltext
 from components.conventions import ANNOTATION_SCRAPE, LABEL_COMPONENT, LABEL_NAME
 
 from .common import (
+    CONFIGMAP,
+    STATEFULSET,
+    WORKLOAD_TYPES,
     Resource,
+    Rule,
     as_list,
     as_map,
     containers,
@@ -58,6 +62,28 @@ def prometheus_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
     return msgs
 
 
+POLICY_OBSERVABILITY_PROMETHEUS_RETENTION = Rule(
+    name="observability-prometheus-retention",
+    area="observability",
+    severity="medium",
+    kind="resource",
+    default_level="advisory",
+    check=prometheus_retention,
+    applies_to=frozenset({STATEFULSET}),
+    config={
+        "minDays": {
+            "type": "number",
+            "minimum": 0,
+            "default": 15,
+            "description": "Minimum --storage.tsdb.retention.time in days.",
+        }
+    },
+    description="Prometheus keeps metrics at least minDays (15 in production).",
+    remediation="Set hardening:prometheusRetention (e.g. 15d) in Pulumi.<stack>.yaml; the Monitoring "
+    "component passes it as --storage.tsdb.retention.time.",
+)
+
+
 def loki_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """Loki's config enables compactor retention and keeps at least ``minDays`` of logs."""
     if labels(res.props).get(LABEL_NAME) != "loki":
@@ -94,6 +120,29 @@ def loki_retention(res: Resource, config: Mapping[str, Any]) -> list[str]:
     return msgs
 
 
+POLICY_OBSERVABILITY_LOKI_RETENTION = Rule(
+    name="observability-loki-retention",
+    area="observability",
+    severity="medium",
+    kind="resource",
+    default_level="advisory",
+    check=loki_retention,
+    applies_to=frozenset({CONFIGMAP}),
+    config={
+        "minDays": {
+            "type": "number",
+            "minimum": 0,
+            "default": 30,
+            "description": "Minimum limits_config.retention_period in days.",
+        }
+    },
+    description="Loki deletes logs by retention (compactor retention_enabled) and keeps at least minDays "
+    "(30 in production).",
+    remediation="Set hardening:lokiRetention (e.g. 30d) in Pulumi.<stack>.yaml and keep "
+    "compactor.retention_enabled: true in the Loki config builder.",
+)
+
+
 def app_scraped(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """Every workload labelled ``app.kubernetes.io/component: app`` opts its pods into scraping."""
     component = config.get("component", "app")
@@ -104,3 +153,24 @@ def app_scraped(res: Resource, config: Mapping[str, Any]) -> list[str]:
         return []
     shown = "missing" if value is None else repr(value)
     return [f'{ref(res)}: pod template annotation {ANNOTATION_SCRAPE} is {shown} (want "true")']
+
+
+POLICY_OBSERVABILITY_APP_SCRAPED = Rule(
+    name="observability-app-scraped",
+    area="observability",
+    severity="medium",
+    kind="resource",
+    default_level="mandatory",
+    check=app_scraped,
+    applies_to=WORKLOAD_TYPES,
+    config={
+        "component": {
+            "type": "string",
+            "default": "app",
+            "description": "app.kubernetes.io/component value of app workloads.",
+        },
+    },
+    description="Every app workload's pods are scraped by Prometheus (annotation prometheus.io/scrape).",
+    remediation='Add the pod template annotations prometheus.io/scrape: "true", prometheus.io/port '
+    "and prometheus.io/path (names in components/conventions.py).",
+)

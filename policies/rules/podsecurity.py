@@ -15,7 +15,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .common import (
+    NAMESPACE,
+    WORKLOAD_TYPES,
     Resource,
+    Rule,
     as_list,
     as_map,
     container_label,
@@ -111,5 +114,62 @@ def namespace_level(res: Resource, config: Mapping[str, Any]) -> list[str]:
     return [f"{ref(res)}: {shown} is weaker than the stack's minimum {minimum!r}"]
 
 
+POLICY_NAMESPACE_POD_SECURITY_LEVEL = Rule(
+    name="namespace-pod-security-level",
+    area="workloads",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=namespace_level,
+    applies_to=frozenset({NAMESPACE}),
+    config={
+        "minimumLevel": {
+            "type": "string",
+            "enum": ["baseline", "restricted"],
+            "default": "restricted",
+            "description": "Weakest pod-security.kubernetes.io/enforce level a Namespace may carry.",
+        }
+    },
+    description="Every Namespace enforces at least the stack's minimum Pod Security level "
+    "(pod-security.kubernetes.io/enforce; none means privileged).",
+    remediation="Label the Namespace pod-security.kubernetes.io/enforce: restricted (components/k8s.py "
+    "namespace builder); a namespace whose agents need the host is exempted by name with the reason.",
+)
+
+
 baseline = workload_check(_baseline)
+
+
+POLICY_WORKLOAD_POD_SECURITY_BASELINE = Rule(
+    name="workload-pod-security-baseline",
+    area="workloads",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=baseline,
+    applies_to=WORKLOAD_TYPES,
+    description="Pod Security baseline, the checks without a rule of their own: no Windows HostProcess, "
+    "only safe sysctls, procMount Default, no AppArmor Unconfined, no SELinux type/user/role override; "
+    "at pod and container level, for init and ephemeral containers too.",
+    remediation="Remove windowsOptions.hostProcess, unsafe securityContext.sysctls (set them on the node), "
+    "procMount: Unmasked, appArmorProfile Unconfined (and the AppArmor annotation) and seLinuxOptions "
+    "user/role or a custom type; a container-level setting must not undo the pod's.",
+)
+
+
 volume_types = workload_check(_volume_types)
+
+
+POLICY_WORKLOAD_VOLUME_TYPES = Rule(
+    name="workload-volume-types",
+    area="workloads",
+    severity="medium",
+    kind="resource",
+    default_level="mandatory",
+    check=volume_types,
+    applies_to=WORKLOAD_TYPES,
+    description="Pod Security restricted volume types: only configMap, csi, downwardAPI, emptyDir, "
+    "ephemeral, persistentVolumeClaim, projected and secret (hostPath: workload-host-access).",
+    remediation="Replace the volume (nfs, iscsi, cephfs, gitRepo...) with a PersistentVolumeClaim on a "
+    "StorageClass, or a projected/configMap/secret volume.",
+)

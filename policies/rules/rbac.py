@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from .common import Finding, Resource, as_list, as_map, object_name, object_namespace, ref
+from .common import Finding, Resource, Rule, as_list, as_map, object_name, object_namespace, ref
 
 ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
 CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
@@ -60,6 +60,20 @@ def no_wildcards(res: Resource, config: Mapping[str, Any]) -> list[str]:
     return msgs
 
 
+POLICY_RBAC_NO_WILDCARDS = Rule(
+    name="rbac-no-wildcards",
+    area="rbac",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=no_wildcards,
+    applies_to=ROLE_TYPES,
+    description="Roles and ClusterRoles name their verbs, resources and apiGroups: no `*`.",
+    remediation="List the verbs and resources the workload uses (kubectl auth can-i --list as its "
+    "ServiceAccount shows what it has); never `*`.",
+)
+
+
 def no_escalation(res: Resource, config: Mapping[str, Any]) -> list[str]:
     """No role grants escalate, bind, impersonate or ServiceAccount token creation."""
     msgs = []
@@ -70,6 +84,20 @@ def no_escalation(res: Resource, config: Mapping[str, Any]) -> list[str]:
         if "serviceaccounts/token" in resources and {"create", "*"} & set(verbs):
             msgs.append(f"{ref(res)}: rules[{i}] grants create on serviceaccounts/token (mints any SA's token)")
     return msgs
+
+
+POLICY_RBAC_NO_ESCALATION_VERBS = Rule(
+    name="rbac-no-escalation-verbs",
+    area="rbac",
+    severity="critical",
+    kind="resource",
+    default_level="mandatory",
+    check=no_escalation,
+    applies_to=ROLE_TYPES,
+    description="No role grants `escalate`, `bind`, `impersonate` or create on serviceaccounts/token.",
+    remediation="Remove the verb; a controller that must create RoleBindings gets `bind` with resourceNames "
+    "limited to the exact roles, under an exemption with the reason.",
+)
 
 
 def _bindings(resources: Sequence[Resource]) -> Iterator[tuple[Resource, Resource | None, list[str]]]:
@@ -113,6 +141,27 @@ def workload_privileges(resources: Sequence[Resource], config: Mapping[str, Any]
     return findings
 
 
+POLICY_RBAC_WORKLOAD_PRIVILEGES = Rule(
+    name="rbac-workload-privileges",
+    area="rbac",
+    severity="critical",
+    kind="stack",
+    default_level="mandatory",
+    check=workload_privileges,
+    config={
+        "forbiddenRoles": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": FORBIDDEN_ROLES_DEFAULT,
+            "description": "ClusterRoles no ServiceAccount may be bound to.",
+        }
+    },
+    description="No ServiceAccount is bound to cluster-admin or admin, or to a role granting pods/exec or pods/attach.",
+    remediation="Bind the ServiceAccount to a role with the verbs it uses; exec into pods is for people "
+    "(through the API server's audit log), never for workloads.",
+)
+
+
 def no_cluster_secrets_read(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[Finding]:
     """No ClusterRoleBinding grants read of Secrets in every namespace."""
     findings = []
@@ -132,3 +181,16 @@ def no_cluster_secrets_read(resources: Sequence[Resource], config: Mapping[str, 
                 )
             )
     return findings
+
+
+POLICY_RBAC_NO_CLUSTER_SECRETS_READ = Rule(
+    name="rbac-no-cluster-secrets-read",
+    area="rbac",
+    severity="critical",
+    kind="stack",
+    default_level="mandatory",
+    check=no_cluster_secrets_read,
+    description="No ClusterRoleBinding grants get/list/watch on Secrets in every namespace.",
+    remediation="Grant Secrets with a Role and RoleBinding in the namespace that holds them, with "
+    "resourceNames where possible; list/watch returns every Secret's data.",
+)

@@ -19,10 +19,14 @@ from typing import Any
 
 from . import ci
 from .common import (
+    ACTIONS_ENV_SECRET,
+    ACTIONS_SECRET,
     CONFIGMAP,
     REPOSITORY_FILE,
     SECRET,
+    WORKLOAD_TYPES,
     Resource,
+    Rule,
     as_list,
     as_map,
     container_label,
@@ -203,6 +207,22 @@ def no_literal_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
     return [f"{ref(res)}: {m}" for m in _env_literals(res)]
 
 
+POLICY_SECRETS_NO_LITERAL_VALUES = Rule(
+    name="secrets-no-literal-values",
+    area="secrets",
+    severity="critical",
+    kind="resource",
+    default_level="mandatory",
+    check=no_literal_secrets,
+    applies_to=WORKLOAD_TYPES | {CONFIGMAP, REPOSITORY_FILE},
+    description="No secret-looking literal values in container env, command and args, ConfigMaps, "
+    "workflow files or other files committed to repositories (private keys, tokens).",
+    remediation="Move the value to Vault (the app reads it at start) or to a Pulumi secret "
+    "(`pulumi config set --secret`) delivered as a Kubernetes Secret / GitHub secret; "
+    "reference it with valueFrom.secretKeyRef or ${{ secrets.NAME }}.",
+)
+
+
 def _bad_value(value: Any, placeholders: set[str], min_length: int) -> str | None:
     if not isinstance(value, str):
         return None  # unknown during preview: nothing to judge
@@ -244,3 +264,32 @@ def from_pulumi_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
             if bad:
                 msgs.append(f"{who}: {fld} {bad}")
     return msgs
+
+
+POLICY_SECRETS_FROM_PULUMI_SECRETS = Rule(
+    name="secrets-from-pulumi-secrets",
+    area="secrets",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=from_pulumi_secrets,
+    applies_to=frozenset({SECRET, ACTIONS_SECRET, ACTIONS_ENV_SECRET}),
+    config={
+        "minLength": {
+            "type": "number",
+            "minimum": 1,
+            "default": 12,
+            "description": "Shortest acceptable value for password/token-like keys.",
+        },
+        "placeholders": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": PLACEHOLDERS_DEFAULT,
+            "description": "Values (case-insensitive) that are placeholders, never secrets.",
+        },
+    },
+    description="Kubernetes Secrets and GitHub Actions secrets carry real secret values (from Pulumi "
+    "secret config or a generator), never placeholders or short literals.",
+    remediation="Set the value with `pulumi config set --secret <key>` (or generate it with "
+    "random.RandomPassword) and pass the Output through; never write it in code.",
+)

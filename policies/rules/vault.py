@@ -12,6 +12,7 @@ from .common import (
     WORKLOAD_TYPES,
     Finding,
     Resource,
+    Rule,
     app_name,
     as_list,
     as_map,
@@ -62,6 +63,20 @@ def no_dev_mode(res: Resource, config: Mapping[str, Any]) -> list[str]:
     return msgs
 
 
+POLICY_VAULT_NO_DEV_MODE = Rule(
+    name="vault-no-dev-mode",
+    area="vault",
+    severity="critical",
+    kind="resource",
+    default_level="mandatory",
+    check=no_dev_mode,
+    applies_to=WORKLOAD_TYPES,
+    description="Vault never runs in dev mode (in-memory storage, auto-unsealed, root token logged).",
+    remediation="Run `vault server -config=/vault/config/vault.hcl` with raft storage; remove -dev flags "
+    "and VAULT_DEV_* variables.",
+)
+
+
 def _blocks(hcl: str, block: str) -> list[str]:
     """``label\nbody`` of each ``<block> "<label>" ["<label2>"] { ... }`` stanza (brace-matched, comments
     stripped first)."""
@@ -100,6 +115,20 @@ def tls_enabled(res: Resource, config: Mapping[str, Any]) -> list[str]:
         if missing:
             msgs.append(f'{ref(res)}: listener "tcp" {addr} has no {" or ".join(missing)}')
     return msgs
+
+
+POLICY_VAULT_TLS = Rule(
+    name="vault-tls",
+    area="vault",
+    severity="high",
+    kind="resource",
+    default_level="advisory",
+    check=tls_enabled,
+    applies_to=frozenset({CONFIGMAP}),
+    description="Every Vault TCP listener serves TLS (tls_cert_file/tls_key_file, no tls_disable).",
+    remediation="Enable TLS on the listener in the Vault HCL builder: tls_cert_file and tls_key_file "
+    "from the mounted certificate Secret; drop tls_disable.",
+)
 
 
 def _audit_devices(value: Any) -> int:
@@ -147,3 +176,16 @@ def audit_device(resources: Sequence[Resource], config: Mapping[str, Any]) -> li
             )
         )
     return findings
+
+
+POLICY_VAULT_AUDIT_DEVICE = Rule(
+    name="vault-audit-device",
+    area="vault",
+    severity="high",
+    kind="stack",
+    default_level="mandatory",
+    check=audit_device,
+    description="When the stack runs Vault, at least one audit device is configured.",
+    remediation="Declare an audit device (e.g. file to stdout) in the SecretsVault declarative config "
+    "(`audit` in vault-config.json); the reconcile step enables it.",
+)

@@ -9,10 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .common import (
+    LONG_RUNNING_TYPES,
     PDB,
     REPLICATED_TYPES,
+    WORKLOAD_TYPES,
     Finding,
     Resource,
+    Rule,
     app_name,
     as_list,
     as_map,
@@ -211,13 +214,220 @@ def pod_disruption_budgets(resources: Sequence[Resource], config: Mapping[str, A
     return findings
 
 
+POLICY_WORKLOAD_POD_DISRUPTION_BUDGET = Rule(
+    name="workload-pod-disruption-budget",
+    area="workloads",
+    severity="medium",
+    kind="stack",
+    default_level="advisory",
+    check=pod_disruption_budgets,
+    description="Every Deployment, StatefulSet and Rollout is covered by a PodDisruptionBudget.",
+    remediation="Add a policy/v1 PodDisruptionBudget in the workload's namespace whose selector matches "
+    "its pod labels (maxUnavailable: 1, or minAvailable for quorum systems).",
+)
+
+
 resources_set = workload_check(_resources)
+
+
+POLICY_WORKLOAD_RESOURCES = Rule(
+    name="workload-resources",
+    area="workloads",
+    severity="medium",
+    kind="resource",
+    default_level="mandatory",
+    check=resources_set,
+    applies_to=WORKLOAD_TYPES,
+    config={
+        "requireCpuLimit": {
+            "type": "boolean",
+            "default": False,
+            "description": "Also require limits.cpu (off: CPU limits throttle).",
+        },
+    },
+    description="Every container requests CPU and memory and has a memory limit.",
+    remediation="Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on "
+    "the container (sized from the stack config), for init containers too.",
+)
+
+
 probes = workload_check(_probes)
+
+
+POLICY_WORKLOAD_PROBES = Rule(
+    name="workload-probes",
+    area="workloads",
+    severity="medium",
+    kind="resource",
+    default_level="mandatory",
+    check=probes,
+    applies_to=LONG_RUNNING_TYPES,
+    description="Long-running containers have liveness and readiness probes (Jobs and CronJobs excluded).",
+    remediation="Add livenessProbe and readinessProbe (httpGet on the health endpoint, or tcpSocket/exec) "
+    "to every container of Deployments, StatefulSets, DaemonSets, Rollouts and Pods.",
+)
+
+
 run_as_non_root = workload_check(_non_root)
+
+
+POLICY_WORKLOAD_RUN_AS_NON_ROOT = Rule(
+    name="workload-run-as-non-root",
+    area="workloads",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=run_as_non_root,
+    applies_to=WORKLOAD_TYPES,
+    description="Containers run as a non-root user (runAsNonRoot: true, never runAsUser: 0).",
+    remediation="Set securityContext.runAsNonRoot: true (pod or container level) and a non-zero "
+    "runAsUser when the image has no numeric USER.",
+)
+
+
 no_privileged = workload_check(_privileged)
+
+
+POLICY_WORKLOAD_NO_PRIVILEGED = Rule(
+    name="workload-no-privileged",
+    area="workloads",
+    severity="critical",
+    kind="resource",
+    default_level="mandatory",
+    check=no_privileged,
+    applies_to=WORKLOAD_TYPES,
+    description="No container runs privileged.",
+    remediation="Remove securityContext.privileged: true; grant the one capability needed instead.",
+)
+
+
 no_privilege_escalation = workload_check(_escalation)
+
+
+POLICY_WORKLOAD_NO_PRIVILEGE_ESCALATION = Rule(
+    name="workload-no-privilege-escalation",
+    area="workloads",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=no_privilege_escalation,
+    applies_to=WORKLOAD_TYPES,
+    description="Containers set allowPrivilegeEscalation: false.",
+    remediation="Set securityContext.allowPrivilegeEscalation: false on every container.",
+)
+
+
 drop_all_capabilities = workload_check(_capabilities)
+
+
+POLICY_WORKLOAD_DROP_ALL_CAPABILITIES = Rule(
+    name="workload-drop-all-capabilities",
+    area="workloads",
+    severity="high",
+    kind="resource",
+    default_level="mandatory",
+    check=drop_all_capabilities,
+    applies_to=WORKLOAD_TYPES,
+    config={
+        "allowedAdd": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": ["NET_BIND_SERVICE"],
+            "description": "Capabilities any container may add back after dropping ALL.",
+        },
+        "allowedAddByName": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "default": {},
+            "description": 'Extra capabilities per app.kubernetes.io/name, e.g. {"vault": ["IPC_LOCK"]} '
+            "(the Vault image sets cap_ipc_lock on its binary).",
+        },
+    },
+    description="Containers drop ALL Linux capabilities and add back only allowed ones.",
+    remediation="Set securityContext.capabilities.drop: [ALL]; add back only what allowedAdd (or "
+    "allowedAddByName for that app.kubernetes.io/name) permits.",
+)
+
+
 read_only_root_filesystem = workload_check(_read_only_root)
+
+
+POLICY_WORKLOAD_READ_ONLY_ROOT_FILESYSTEM = Rule(
+    name="workload-read-only-root-filesystem",
+    area="workloads",
+    severity="medium",
+    kind="resource",
+    default_level="mandatory",
+    check=read_only_root_filesystem,
+    applies_to=WORKLOAD_TYPES,
+    description="Containers mount their root filesystem read-only.",
+    remediation="Set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the "
+    "process must write (/tmp, caches, data directories).",
+)
+
+
 seccomp_runtime_default = workload_check(_seccomp)
+
+
+POLICY_WORKLOAD_SECCOMP_RUNTIME_DEFAULT = Rule(
+    name="workload-seccomp-runtime-default",
+    area="workloads",
+    severity="medium",
+    kind="resource",
+    default_level="mandatory",
+    check=seccomp_runtime_default,
+    applies_to=WORKLOAD_TYPES,
+    description="Containers run with the RuntimeDefault (or a Localhost) seccomp profile.",
+    remediation="Set securityContext.seccompProfile.type: RuntimeDefault at pod level.",
+)
+
+
 host_access = workload_check(_host_access)
+
+
+POLICY_WORKLOAD_HOST_ACCESS = Rule(
+    name="workload-host-access",
+    area="workloads",
+    severity="critical",
+    kind="resource",
+    default_level="mandatory",
+    check=host_access,
+    applies_to=WORKLOAD_TYPES,
+    config={
+        "allowedNames": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "app.kubernetes.io/name values allowed host namespaces, hostPath and hostPort. "
+            "Prefer exemptions: a label is chosen by whoever writes the workload, a Kind/namespace/name is not.",
+        },
+    },
+    description="No host network/PID/IPC, hostPath or hostPort except for exempted node agents (node-exporter).",
+    remediation="Remove hostNetwork/hostPID/hostIPC, hostPath volumes and hostPorts; an agent that truly "
+    "needs the host is exempted by Kind/namespace/name in policies/config/<stack>.json.",
+)
+
+
 min_replicas = _replicas
+
+
+POLICY_WORKLOAD_MIN_REPLICAS = Rule(
+    name="workload-min-replicas",
+    area="workloads",
+    severity="medium",
+    kind="resource",
+    default_level="advisory",
+    check=min_replicas,
+    applies_to=REPLICATED_TYPES,
+    config={
+        "minReplicas": {
+            "type": "number",
+            "minimum": 1,
+            "default": 2,
+            "description": "Lowest spec.replicas a Deployment/StatefulSet/Rollout may have.",
+        },
+    },
+    description="Replicated workloads run at least minReplicas replicas (production high availability).",
+    remediation="Raise the replica count in the stack config (Pulumi.<stack>.yaml); a component that "
+    "cannot run more than one replica is listed in exemptions with the reason.",
+)

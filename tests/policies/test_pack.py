@@ -286,8 +286,8 @@ def test_cli_refuses_a_plan_of_another_stack_unless_forced(tmp_path: Path, capsy
     assert "rendered for stack 'prod'" in capsys.readouterr().err
 
 
-def test_a_new_rule_needs_only_its_function_and_registry_entry(tmp_path: Path) -> None:
-    """The recipe of docs/POLICIES.md: one function, one Rule entry; the stacks run it at its default level,
+def test_a_new_rule_needs_only_its_function_and_rule_declaration(tmp_path: Path) -> None:
+    """The recipe of docs/POLICIES.md: one function and its Rule; the stacks run it at its default level,
     with exemptions, without touching a config file or the runner."""
 
     def no_web(res: Resource, config: Any) -> list[str]:
