@@ -79,30 +79,42 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
 SECRET = "https://hooks.example.invalid/services/T000/B000/very-secret-token-value"
 
 
+INJECTED = (
+    "alertWebhookUrl",
+    "alertSlackWebhookUrl",
+    "alertPagerdutyRoutingKey",
+    "pulumiAccessToken",
+    "ciKubeconfig",
+    "railwayToken",
+    "renderApiKey",
+    "renderServiceId",
+    "flyApiToken",
+)
+
+
 @pytest.fixture(scope="module")
 def run_with_secrets() -> Run:
+    # GitHub-secret mode with the program hosted in the service's repository: the preview workflow's
+    # PULUMI_ACCESS_TOKEN and KUBECONFIG_PROD are then GitHub secrets too, so every injected secret reaches
+    # a resource input (in Vault mode those two are read from Vault and would prove nothing here).
     return run_stack(
         "prod",
-        secrets={
-            name: f"{SECRET}-{name}"
-            for name in (
-                "alertWebhookUrl",
-                "alertSlackWebhookUrl",
-                "alertPagerdutyRoutingKey",
-                "pulumiAccessToken",
-                "ciKubeconfig",
-                "railwayToken",
-                "renderApiKey",
-                "renderServiceId",
-                "flyApiToken",
-            )
-        },
+        overrides={"ciVaultSecrets": False, "ciPlatformRepository": "example-org/orders-api"},
+        secrets={name: f"{SECRET}-{name}" for name in INJECTED},
     )
+
+
+def test_every_injected_secret_reaches_a_resource(run_with_secrets: Run) -> None:
+    inputs = [json.dumps(r.to_record()["inputs"], default=str) for r in run_with_secrets.resources]
+    for name in INJECTED:
+        assert any(f"{SECRET}-{name}" in text for text in inputs), f"{name} reaches no resource input"
 
 
 def test_secret_config_never_reaches_rendered_files(run_with_secrets: Run) -> None:
     out = render_run(run_with_secrets)
     for rel, text in out.files.items():
+        for name in INJECTED:
+            assert f"{SECRET}-{name}" not in text, (rel, name)
         assert "very-secret-token-value" not in text, rel
         assert PLACEHOLDER_PREFIX not in text, rel
 
