@@ -139,6 +139,13 @@ class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def buffering(self) -> bool:
         return self._flusher is not None and not self._stop.is_set()
 
+    def stop_flusher(self, timeout: float = 2.0) -> None:
+        """Stop the periodic flush and wait for its thread: queued access lines are then written only when a
+        batch fills, another line is logged, or the handler closes (``buffering`` stays false)."""
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join(timeout)
+
     def _flush_periodically(self) -> None:
         while not self._stop.wait(ACCESS_FLUSH_SECONDS):
             self.flush_access()

@@ -93,9 +93,8 @@ def test_access_lines_are_batched_but_flushed_in_order(configured: io.StringIO) 
     with TestClient(create_app(make_settings())) as client, direct_path() as handler:
         client.get("/orders", headers={"X-Request-ID": "batched-1"})
         wait_until(lambda: "batched-1" in configured.getvalue(), 2, interval=0.02, what="the periodic flush")
-        handler._stop.set()  # no periodic flush from here on: what follows is deterministic
-        assert handler._flusher is not None
-        handler._flusher.join(2)
+        handler.stop_flusher()  # no periodic flush from here on: what follows is deterministic
+        assert not handler.buffering
         client.get("/orders", headers={"X-Request-ID": "batched-2"})
         assert "batched-2" not in configured.getvalue()  # still buffered
         logging.getLogger("orders_api").info("an ordinary line")  # writes what is pending first
@@ -110,9 +109,7 @@ def test_access_lines_are_batched_but_flushed_in_order(configured: io.StringIO) 
 
 def test_a_scrape_counts_every_queued_request(configured: io.StringIO) -> None:
     with TestClient(create_app(make_settings())) as client, direct_path() as handler:
-        handler._stop.set()  # no periodic flush: requests stay queued until something settles them
-        assert handler._flusher is not None
-        handler._flusher.join(2)
+        handler.stop_flusher()  # no periodic flush: requests stay queued until something settles them
         for n in range(5):
             client.get("/orders", headers={"X-Request-ID": f"queued-{n}"})
         assert not access_lines(configured.getvalue())
