@@ -17,6 +17,8 @@ Commands (each takes ``--address`` (default ``$VAULT_ADDR``), ``--ca-cert`` (def
                       change, every unmanaged item), then apply it in dependency order, stopping at the
                       first refusal (``--dry-run``: plan only; ``--prune[=CLASSES]``: also delete unmanaged
                       policies, roles, auth methods, secrets engines, audit devices).
+``convert``           print the ``hardening/v2`` document equivalent to a ``hardening/v1`` one (validated;
+                      ``--format yaml|json``); ``reconcile`` refuses a v1 document (exit 2) and names this.
 ``seed``              write initial secrets from a file or ``-`` (stdin) without echoing them.
 ``rotation-report``   secrets older than their rotation period; exit code 3 when any is overdue.
 
@@ -183,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
         f"{', '.join(rec.PRUNE_CLASSES)}; root/default policies, system mounts and token/ are never deleted",
     )
 
+    cv = sub.add_parser("convert", help="print the hardening/v2 document equivalent to a hardening/v1 one")
+    cv.add_argument("source", help="the hardening/v1 document (YAML/JSON), or - for standard input")
+    cv.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format (default yaml)")
+
     s = sub.add_parser("seed", parents=[common, tok], help="write initial secrets (file or - for stdin)")
     s.add_argument("source", help="seed document (YAML/JSON) or - for standard input")
     s.add_argument("--config", help="configuration document: takes the KV mount and default rotation period")
@@ -243,11 +249,15 @@ def _load_config(source: str) -> declarative.VaultConfig:
     try:
         return declarative.load_document(text)
     except ConfigurationError as exc:
-        raise ToolError(
-            f"invalid Vault configuration in {source} ({len(exc.problems)} problem(s), nothing "
-            f"applied): " + " | ".join(exc.problems),
-            EXIT_USAGE,
-        ) from None
+        raise _config_error(source, exc) from None
+
+
+def _config_error(source: str, exc: ConfigurationError) -> ToolError:
+    return ToolError(
+        f"invalid Vault configuration in {source} ({len(exc.problems)} problem(s), nothing "
+        f"applied): " + " | ".join(exc.problems),
+        EXIT_USAGE,
+    )
 
 
 def _target(args: argparse.Namespace, *, need_token: bool) -> Target:
@@ -627,7 +637,7 @@ def _mount_and_period(args: argparse.Namespace) -> tuple[str, str]:
     mount, period = "secret", DEFAULT_ROTATION_PERIOD
     if args.config:
         cfg = _load_config(args.config)
-        mount, period = cfg.kv.path, cfg.kv.rotation_period
+        mount, period = cfg.kv_mount, cfg.rotation_period
     mount = args.mount or mount
     period = args.rotation_period or period
     try:
@@ -646,6 +656,15 @@ def _require_kv2(client: Any, mount: str, address: str) -> None:
         raise ToolError(
             f"Vault at {address} has no KV version 2 mount at {mount}/: run `python -m tools.vault reconcile` first"
         )
+
+
+def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    text = _read_text(args.source, "convert")
+    try:
+        out.write(declarative.convert_text(text, args.format))
+    except ConfigurationError as exc:
+        raise _config_error(args.source, exc) from None
+    return EXIT_OK
 
 
 def cmd_seed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -674,6 +693,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "init": cmd_init,
     "unseal": cmd_unseal,
     "reconcile": cmd_reconcile,
+    "convert": cmd_convert,
     "seed": cmd_seed,
     "rotation-report": cmd_rotation_report,
 }
@@ -685,7 +705,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     stream = err or sys.stderr
     args = build_parser().parse_args(argv)
-    address = args.address or os.environ.get("VAULT_ADDR", "<no address>")
+    address = getattr(args, "address", None) or os.environ.get("VAULT_ADDR", "<no address>")
 
     def command() -> int:
         try:
