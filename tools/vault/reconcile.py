@@ -124,7 +124,12 @@ JWT_CONFIG_DEFAULTS: dict[str, Any] = {
     "provider_config": {},
 }
 # ``<mount>/config`` of a KV version 2 mount.
-KV_CONFIG_DEFAULTS: dict[str, Any] = {"max_versions": 0, "cas_required": False, "delete_version_after": "0s"}
+KV_CONFIG_DEFAULTS: dict[str, Any] = {
+    "max_versions": 0,
+    "cas_required": False,
+    "delete_version_after": "0s",
+    "metadata_cas_required": False,  # OpenBao
+}
 ROLE_DEFAULTS = {"kubernetes": KUBERNETES_ROLE_DEFAULTS, "jwt": JWT_ROLE_DEFAULTS}
 CONFIG_DEFAULTS = {"kubernetes": KUBERNETES_CONFIG_DEFAULTS, "jwt": JWT_CONFIG_DEFAULTS}
 READ_ONLY_CONFIG_FIELDS = frozenset({"status", "token_reviewer_jwt_set"})
@@ -232,10 +237,17 @@ def role_body(auth_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def role_diff(
-    body: Mapping[str, Any], current: Mapping[str, Any], ignore: frozenset[str] = DEPRECATED_ROLE_ALIASES
+    body: Mapping[str, Any],
+    current: Mapping[str, Any],
+    ignore: frozenset[str] = DEPRECATED_ROLE_ALIASES,
+    defaults: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Differences on every field: the desired body's and every field the server returned."""
+    """Differences on every field: the desired body's and every field the server returned. A field at its
+    default in ``defaults`` that this server does not return at all (it does not have it) is no drift."""
     current = _normalise_claims(dict(current))
+    defaults = defaults or {}
+    if current:
+        body = {k: v for k, v in body.items() if k in current or k not in defaults or v != defaults[k]}
     out = sorted(_diff(body, current))
     for key in sorted(set(current) - set(body) - ignore):
         if _norm(current[key]) is not None:  # a field this tool does not know, set on the server
@@ -398,7 +410,7 @@ def _plan_mount(client: hvac.Client, path: str, mount: Mapping[str, Any], have: 
     else:
         _refuse_other_engine(key, have)
         current = _read(client, f"{path}/config")
-    diff = role_diff(body, current or {})
+    diff = role_diff(body, current or {}, defaults=KV_CONFIG_DEFAULTS)
     if diff:
         action = "update" if have is not None else "create"
         out.append(Change(action, "kv settings", key, "; ".join(diff), configure, STAGE_SECRETS))
@@ -459,7 +471,7 @@ def _plan_roles(
         if current is None:
             out.append(Change("create", f"{kind} role", f"{path}/{name}", "", write, STAGE_ROLE))
             continue
-        diff = role_diff(body, current)
+        diff = role_diff(body, current, defaults=ROLE_DEFAULTS[kind])
         if diff:
             out.append(Change("update", f"{kind} role", f"{path}/{name}", "; ".join(diff), write, STAGE_ROLE))
     wanted = set(method.get("roles") or {})
@@ -487,7 +499,7 @@ def _plan_method(
     if have is None:
         out.append(Change("create", "auth method", key, kind, enable_auth, STAGE_AUTH))
     current_cfg = _read(client, f"auth/{path}/config") if have is not None else None
-    diff = role_diff(want_cfg, current_cfg or {}, READ_ONLY_CONFIG_FIELDS)
+    diff = role_diff(want_cfg, current_cfg or {}, READ_ONLY_CONFIG_FIELDS, CONFIG_DEFAULTS[kind])
     if diff:
         action = "update" if current_cfg else "create"
         out.append(Change(action, f"{kind} auth config", key, "; ".join(diff), write_config, STAGE_AUTH_CONFIG))
