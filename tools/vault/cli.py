@@ -38,7 +38,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -430,7 +430,7 @@ def _write_private(fd: int, text: str) -> None:
         os.fsync(fh.fileno())
 
 
-def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _check_init_args(args: argparse.Namespace) -> None:
     if not 1 <= args.threshold <= args.shares <= 255:
         raise ToolError(
             f"--shares {args.shares} --threshold {args.threshold}: accepted: 1 <= threshold <= shares <= 255",
@@ -447,9 +447,9 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "one PGP key per share",
             EXIT_USAGE,
         )
-    pgp_keys = [pgp_key_b64(p) for p in args.pgp_key] or None
-    root_pgp = pgp_key_b64(args.root_token_pgp_key) if args.root_token_pgp_key else None
-    keys_path, token_path = _key_paths(args)
+
+
+def _check_key_files(keys_path: Path, token_path: Path) -> None:
     if keys_path.resolve() == token_path.resolve():
         raise ToolError("--keys-file and --root-token-file must be different files", EXIT_USAGE)
     for path in (keys_path, token_path):
@@ -457,6 +457,20 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise ToolError(
                 f"{path} already exists: refusing to overwrite it; move it away or pass another file name", EXIT_USAGE
             )
+
+
+def _print_secrets(out: TextIO, result: dict[str, Any]) -> None:
+    for n, key in enumerate(result["keys_base64"], 1):
+        out.write(f"unseal key {n}: {key}\n")
+    out.write(f"root token: {result['root_token']}\n")
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _check_init_args(args)
+    pgp_keys = [pgp_key_b64(p) for p in args.pgp_key] or None
+    root_pgp = pgp_key_b64(args.root_token_pgp_key) if args.root_token_pgp_key else None
+    keys_path, token_path = _key_paths(args)
+    _check_key_files(keys_path, token_path)
     _prepare_key_dirs((keys_path, token_path), args.force)
     target = _target(args, need_token=False)
     if seal_status(target).get("initialized"):
@@ -506,9 +520,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"error: Vault at {target.address} is initialised but writing {keys_path} / {token_path} failed "
             f"({exc.strerror}); the unseal keys and root token follow on stdout ONCE: store them now\n"
         )
-        for n, key in enumerate(result["keys_base64"], 1):
-            out.write(f"unseal key {n}: {key}\n")
-        out.write(f"root token: {result['root_token']}\n")
+        _print_secrets(out, result)
         return EXIT_ERROR
     keys_note = "PGP-encrypted to the given keys" if pgp_keys else "in clear: hand one share to each holder"
     token_note = "PGP-encrypted" if root_pgp else "in clear"
@@ -520,9 +532,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "token\n"
     )
     if args.print_secrets:
-        for n, key in enumerate(result["keys_base64"], 1):
-            out.write(f"unseal key {n}: {key}\n")
-        out.write(f"root token: {result['root_token']}\n")
+        _print_secrets(out, result)
     return EXIT_OK
 
 
@@ -547,6 +557,25 @@ def _keys_from_file(path: str) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
+def _given_unseal_keys(args: argparse.Namespace) -> list[str]:
+    """The keys from ``--key-file`` files, else from standard input (not a terminal)."""
+    keys: list[str] = []
+    if args.key_file:
+        for path in args.key_file:
+            keys += _keys_from_file(path)
+    else:
+        keys = [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
+    if not keys:
+        raise ToolError("no unseal key given: pass --key-file or write keys to standard input", EXIT_USAGE)
+    return keys
+
+
+def _prompted_keys() -> Iterator[str]:
+    """Keys typed at a hidden prompt, until an empty one."""
+    while key := getpass.getpass("Unseal key (input hidden, empty to stop): ").strip():
+        yield key
+
+
 def cmd_unseal(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = _target(args, need_token=False)
     st = seal_status(target)
@@ -557,14 +586,7 @@ def cmd_unseal(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK
     client = target.client(with_token=False)
     interactive = not args.key_file and sys.stdin.isatty()
-    keys: list[str] = []
-    if args.key_file:
-        for path in args.key_file:
-            keys += _keys_from_file(path)
-    elif not interactive:
-        keys = [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
-    if not keys and not interactive:
-        raise ToolError("no unseal key given: pass --key-file or write keys to standard input", EXIT_USAGE)
+    keys = [] if interactive else _given_unseal_keys(args)
 
     def submit(key: str) -> dict[str, Any]:
         try:
@@ -589,16 +611,9 @@ def cmd_unseal(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"unseal progress: {got} of {t} keys, {t - got} more needed\n")
         return False
 
-    if interactive:
-        while True:
-            key = getpass.getpass("Unseal key (input hidden, empty to stop): ").strip()
-            if not key:
-                return EXIT_OK
-            if progress(submit(key)):
-                return EXIT_OK
-    for key in keys:
+    for key in _prompted_keys() if interactive else iter(keys):
         if progress(submit(key)):
-            return EXIT_OK
+            break
     return EXIT_OK
 
 
