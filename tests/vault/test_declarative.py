@@ -14,7 +14,8 @@ import yaml
 from components.vault import declarative as dc
 from components.vault.document import schema
 from components.vault.policy_hcl import parse_policy
-from tools.vault.reconcile import KUBERNETES_ROLE_DEFAULTS, role_body
+from tools.vault.reconcile import KUBERNETES_ROLE_DEFAULTS, ROLE_DEFAULTS, role_body, role_diff
+from tools.vault.reconcile import KV_CONFIG_DEFAULTS as KV
 
 K8S = ("auth", "kubernetes", "roles", "orders-api")
 PREVIEW = ("auth", "jwt", "roles", "ci-orders-api-preview")
@@ -419,3 +420,60 @@ def test_rendered_document_holds_no_secret_material() -> None:
     assert yaml.safe_load(text)["auth"]["kubernetes"]["config"] == {"kubernetes_host": "https://kubernetes.default.svc"}
     for word in ("password", "token:", "secret_id", "PRIVATE KEY"):
         assert word not in text
+
+
+def _read_back(auth_type: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A role as the server reads it back after ``write(**body)``: durations in seconds."""
+    out = dict(role_body(auth_type, body))
+    for key in ("token_ttl", "token_max_ttl"):
+        out[key] = int(dc.parse_duration(out[key]))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("auth_type", "name", "field", "hand_value", "shown"),
+    [
+        ("kubernetes", "orders-api", "token_ttl", 7200, "token_ttl 7200 -> '1h'"),
+        ("kubernetes", "orders-api", "token_max_ttl", 86400, "token_max_ttl 86400 -> '4h'"),
+        (
+            "kubernetes",
+            "orders-api",
+            "bound_service_account_namespaces",
+            ["web", "intruders"],
+            "bound_service_account_namespaces ['web', 'intruders'] -> ['web']",
+        ),
+        ("kubernetes", "orders-api", "bound_service_account_names", ["default"], "bound_service_account_names"),
+        ("kubernetes", "orders-api", "token_policies", ["app-orders-api", "admin"], "token_policies"),
+        ("kubernetes", "orders-api", "audience", "other", "audience 'other' -> ''"),
+        ("kubernetes", "orders-api", "token_period", 2592000, "token_period 2592000 -> 0"),
+        ("kubernetes", "orders-api", "alias_name_source", "serviceaccount_name", "alias_name_source"),
+        ("kubernetes", "orders-api", "some_new_field", "x", "some_new_field 'x' -> (unset: not in the configuration)"),
+        ("jwt", "ci-orders-api-preview", "bound_claims_type", "string", "bound_claims_type 'string' -> 'glob'"),
+        ("jwt", "ci-orders-api-preview", "bound_claims", {"repository": "example-org/orders-api"}, "bound_claims"),
+        ("jwt", "ci-orders-api-preview", "bound_audiences", ["x"], "bound_audiences ['x']"),
+        ("jwt", "ci-orders-api-preview", "user_claim", "actor", "user_claim 'actor' -> 'sub'"),
+        ("jwt", "ci-orders-api-preview", "token_max_ttl", 3600, "token_max_ttl 3600 -> '10m'"),
+        ("jwt", "ci-orders-api-preview", "bound_subject", "repo:x", "bound_subject 'repo:x' -> ''"),
+    ],
+)
+def test_reconcile_reports_drift_on_each_role_field(
+    auth_type: str, name: str, field: str, hand_value: Any, shown: str
+) -> None:
+    body = platform().auth[auth_type]["roles"][name]
+    current = _read_back(auth_type, body)
+    assert role_diff(role_body(auth_type, body), current, defaults=ROLE_DEFAULTS[auth_type]) == []
+    current[field] = hand_value
+    (diff,) = role_diff(role_body(auth_type, body), current, defaults=ROLE_DEFAULTS[auth_type])
+    assert diff.startswith(shown), diff
+
+
+def test_drift_compares_as_the_server_reads_back() -> None:
+    want = {"token_ttl": "1h", "delete_version_after": "0s", "bound_claims": {"ref": "refs/heads/main"}}
+    have = {"token_ttl": 3600, "delete_version_after": "0s", "bound_claims": {"ref": ["refs/heads/main"]}}
+    assert role_diff(role_body("jwt", want), {**role_body("jwt", {}), **have}) == []
+    assert role_diff({"delete_version_after": "24h"}, {"delete_version_after": "24h0m0s"}) == []
+    # a default-valued field this server does not return is not drift; a non-default one is
+    assert role_diff({"metadata_cas_required": False, "max_versions": 10}, {"max_versions": 10}, defaults=KV) == []
+    assert role_diff({"metadata_cas_required": True, "max_versions": 10}, {"max_versions": 10}, defaults=KV) == [
+        "metadata_cas_required -> True"
+    ]
