@@ -14,9 +14,52 @@ import yaml
 
 _BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc,valid-type]
+class FastRepresenter:
+    """PyYAML's representer, without its per-node overhead for plain data (a third of a 50-service render's
+    YAML time): for a dumper that never writes aliases, with a fixed flow style and insertion order, dicts,
+    lists and scalars become the very nodes ``SafeRepresenter`` builds (mapping items in order, the flow style
+    it would set, the registered scalar representers); anything else goes to PyYAML as before."""
+
+    yaml_representers: dict[Any, Any]
+    default_flow_style: bool | None
+    sort_keys: bool
+    alias_key: int | None
+
+    def represent_data(self, data: Any) -> Any:
+        t = type(data)
+        if t in _SCALAR_TYPES and self.ignore_aliases(data):
+            self.alias_key = None  # as PyYAML sets it for an object it does not alias
+            return self.yaml_representers[t](self, data)
+        if (t is dict or t is list) and self._fast_collections(data):
+            self.alias_key = None
+            rep = self.represent_data
+            if t is dict:
+                return yaml.MappingNode(
+                    _MAP_TAG, [(rep(k), rep(v)) for k, v in data.items()], flow_style=self.default_flow_style
+                )
+            return yaml.SequenceNode(_SEQ_TAG, [rep(v) for v in data], flow_style=self.default_flow_style)
+        return super().represent_data(data)  # type: ignore[misc]
+
+    def _fast_collections(self, data: Any) -> bool:
+        reps = self.yaml_representers
+        return (
+            self.default_flow_style is not None
+            and not self.sort_keys
+            and reps.get(dict) is yaml.representer.SafeRepresenter.represent_dict
+            and reps.get(list) is yaml.representer.SafeRepresenter.represent_list
+            and self.ignore_aliases(data)
+        )
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return super().ignore_aliases(data)  # type: ignore[misc,no-any-return]
+
+
+class _Dumper(FastRepresenter, _BaseDumper):  # type: ignore[misc,valid-type]
     def ignore_aliases(self, data: Any) -> bool:
         return True
 

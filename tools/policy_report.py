@@ -21,8 +21,9 @@ from typing import Any
 from policies.pack_config import PACK_DIR, PolicyConfigError, default_config_path, read_policy_config, reconcile
 from tools.cli import Parser, UserError, add_json, add_quiet, run
 
+LEVEL_ORDER = {"mandatory": 0, "remediate": 1, "advisory": 2}
 
-# --- report ---------------------------------------------------------------------------------------
+
 @dataclass
 class Violation:
     policy: str
@@ -70,8 +71,11 @@ class Report:
             "notices": self.notices,
             "summary": self.summary(),
             "levels": dict(sorted(self.levels.items())),
-            "violations": [asdict(v) for v in self.violations],
+            "violations": [asdict(v) for v in self.ordered()],
         }
+
+    def ordered(self) -> list[Violation]:  # most severe first, then policy, resource, message: stable across runs
+        return sorted(self.violations, key=lambda v: (LEVEL_ORDER.get(v.level, 3), v.policy, v.urn, v.message))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1) + "\n"
@@ -83,8 +87,7 @@ class Report:
             f"policy pack {self.pack}@{self.version} on stack {self.stack}: {self.resources} resources, "
             f"{s['policies']} policies ({', '.join(f'{n} {lvl}' for lvl, n in s['policiesByLevel'].items())})"
         )
-        order = {"mandatory": 0, "remediate": 1, "advisory": 2}
-        for v in sorted(self.violations, key=lambda v: (order.get(v.level, 3), v.policy, v.urn)):
+        for v in self.ordered():
             lines.append(f"  {v.level.upper():<9} {v.policy}  [{f'{v.type} {v.name}' if v.type else 'stack'}]")
             lines += [f"            {v.message}", f"            fix: {v.remediation}"]
         verdict = "FAIL" if self.mandatory_failures else "ok"
@@ -191,7 +194,6 @@ def _opts(rec: Mapping[str, Any]) -> Any:
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], rec.get("parent") or None)
 
 
-# --- CLI ---------------------------------------------------------------------------------------------
 def read_plan(path: Path) -> tuple[str | None, list[Mapping[str, Any]]]:
     """``(stack, resources)`` of a plan.json written by the render (or a bare list of resources)."""
     try:
@@ -206,11 +208,8 @@ def read_plan(path: Path) -> tuple[str | None, list[Mapping[str, Any]]]:
     stack = doc.get("stack") if isinstance(doc, Mapping) else None
     if not isinstance(stack, str):
         urns = {str(r.get("urn", "")).split("::")[0] for r in resources if isinstance(r, Mapping)}
-        stack = (
-            next(iter(urns))[len("urn:pulumi:") :]
-            if len(urns) == 1 and next(iter(urns)).startswith("urn:pulumi:")
-            else None
-        )
+        only = next(iter(urns)) if len(urns) == 1 else ""
+        stack = only[len("urn:pulumi:") :] if only.startswith("urn:pulumi:") else None
     return stack, resources
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import math
 import os
 import re
 import shlex
@@ -32,6 +33,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii as _json_str  # json's own (its C version when built)
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -180,6 +182,52 @@ def canonical(value: Any) -> Any:
     return value
 
 
+class _NotPlainJson(Exception):
+    """A value ``json_text`` leaves to the json module (a tuple, a non-str key, a non-finite float...)."""
+
+
+def json_text(value: Any) -> str:
+    """``json.dumps(value, indent=1)``, character for character, in a third of the time for plain data (dicts
+    with str keys, lists, str, int, finite float, bool, None): the json module encodes with its pure-Python
+    encoder as soon as ``indent`` is set, and plan.json is ~5 MB at 50 services. Other values: json.dumps."""
+    try:
+        return _json_indented(value, "\n")
+    except _NotPlainJson:
+        return json.dumps(value, indent=1)
+
+
+def _json_indented(value: Any, newline: str) -> str:
+    t = type(value)
+    if t is str:
+        return _json_str(value)
+    if t is dict:
+        if not value:
+            return "{}"
+        inner = newline + " "
+        items = []
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _NotPlainJson
+            items.append(_json_str(k) + ": " + _json_indented(v, inner))
+        return "{" + inner + ("," + inner).join(items) + newline + "}"
+    if t is list:
+        if not value:
+            return "[]"
+        inner = newline + " "
+        return "[" + inner + ("," + inner).join([_json_indented(v, inner) for v in value]) + newline + "]"
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if t is int:
+        return int.__repr__(value)
+    if t is float and math.isfinite(value):
+        return float.__repr__(value)
+    raise _NotPlainJson
+
+
 def manifest(res: Resource) -> dict[str, Any]:
     """The Kubernetes manifest of a resource (apiVersion, kind, metadata first), secrets masked."""
     inputs = canonical(mask_secrets(res.inputs, MASK))
@@ -307,7 +355,7 @@ def render_run(run: Run) -> Rendered:
         "resources": [canonical(mask_secrets(r.to_record(), MASK)) for r in sorted(run.resources, key=lambda r: r.urn)],
         "outputs": {k: (MASK if k in run.secret_outputs else mask_secrets(v, MASK)) for k, v in run.outputs.items()},
     }
-    out.files["plan.json"] = json.dumps(plan, indent=1, sort_keys=False) + "\n"
+    out.files["plan.json"] = json_text(plan) + "\n"
     out.resources = len(run.resources)
     for r in run.resources:
         if r.custom and not r.type.startswith("pulumi:providers"):

@@ -5,7 +5,10 @@ builders below without Pulumi. The ``SecretsVault`` ComponentResource lives in `
 imported from there by ``__main__.py``.
 
 - ``server_config``: the server HCL (Raft, listener/TLS, service registration, telemetry), probes, env.
-- ``declarative``: the whole desired configuration (KV v2, Kubernetes and JWT auth, policies, audit) as
-  one data structure, rendered to the document the reconcile step applies, and validated.
+- ``declarative``: the platform's desired configuration (KV v2, Kubernetes and JWT auth, policies, audit),
+  built as the document the reconcile step applies.
+- ``document``: that document (``hardening/v2``), shaped like the Vault API: the JSON Schema in
+  ``schema/vault-config.schema.json``, one module per section with its builders and semantic checks, and
+  the ``hardening/v1`` conversion.
 - ``policy_hcl``: ACL policies as data, rendered to / parsed from HCL.
 """

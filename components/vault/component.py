@@ -8,7 +8,6 @@ come from the builders in this folder; the configuration is rendered into a Conf
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -62,26 +61,19 @@ def vault_configuration(settings: Settings, services: Sequence[ServiceSpec]) -> 
     service, bound to its ServiceAccount in its namespace, and for every service repository its production,
     staging and preview CI roles."""
     repositories = sorted({s.repository.full_name for s in services})
-    cfg = declarative.platform_config(
-        workloads=[declarative.Workload(s.name, s.namespace, s.name) for s in services],
-        ci=[declarative.CiAccess(r) for r in repositories],
-        rotation_period=settings.vault.rotation_period,
-    )
     # The Vault Agent sidecar logs in with a projected token whose audience is "vault": its role must ask
     # the TokenReview for that audience.
     agent = {s.name for s in services if vault_agent.needs_agent(s)}
-    auth = tuple(
-        dataclasses.replace(
-            a,
-            roles=tuple(
-                dataclasses.replace(r, audience=vault_agent.TOKEN_AUDIENCE) if r.name in agent else r for r in a.roles
-            ),
-        )
-        if isinstance(a, declarative.KubernetesAuth)
-        else a
-        for a in cfg.auth
+    return declarative.platform_config(
+        workloads=[
+            declarative.Workload(
+                s.name, s.namespace, s.name, audience=vault_agent.TOKEN_AUDIENCE if s.name in agent else ""
+            )
+            for s in services
+        ],
+        ci=[declarative.CiAccess(r) for r in repositories],
+        rotation_period=settings.vault.rotation_period,
     )
-    return dataclasses.replace(cfg, auth=auth)
 
 
 def vault_address(settings: Settings) -> str:

@@ -126,8 +126,7 @@ class ServerConfigInput:
     extra_retry_join: Sequence[str] = field(default_factory=tuple)
 
 
-def validate(cfg: ServerConfigInput) -> None:
-    """Raise ``ServerConfigError`` for the first invalid field (name, value, what is accepted)."""
+def _check_mode(cfg: ServerConfigInput) -> None:
     if cfg.dev_mode:
         raise ServerConfigError(
             "dev_mode: true is refused; accepted: false. Dev mode keeps every secret "
@@ -140,6 +139,9 @@ def validate(cfg: ServerConfigInput) -> None:
             "tls: none in prod; accepted: TlsFiles(secret_name=<a kubernetes.io/tls "
             "Secret>). A TLS-disabled listener sends tokens and secrets in clear text"
         )
+
+
+def _check_cluster(cfg: ServerConfigInput) -> None:
     if not isinstance(cfg.replicas, int) or not 1 <= cfg.replicas <= 7:
         raise ServerConfigError(f"replicas: {cfg.replicas!r}; accepted: an integer from 1 to 7")
     if cfg.replicas > 1 and cfg.replicas % 2 == 0:
@@ -155,6 +157,9 @@ def validate(cfg: ServerConfigInput) -> None:
             raise ServerConfigError(f"{key}: {value!r}; accepted: a TCP port 1-65535")
     if cfg.port == cfg.cluster_port:
         raise ServerConfigError("cluster_port: equals port; accepted: two different ports")
+
+
+def _check_logs(cfg: ServerConfigInput) -> None:
     if not _DURATION.match(cfg.prometheus_retention_time):
         raise ServerConfigError(
             f"prometheus_retention_time: {cfg.prometheus_retention_time!r}; accepted: a duration such as 24h or 30m"
@@ -163,6 +168,9 @@ def validate(cfg: ServerConfigInput) -> None:
         raise ServerConfigError(f"log_level: {cfg.log_level!r}; accepted: {', '.join(_LOG_LEVELS)}")
     if cfg.log_format not in ("json", "standard"):
         raise ServerConfigError(f"log_format: {cfg.log_format!r}; accepted: json, standard")
+
+
+def _check_storage(cfg: ServerConfigInput) -> None:
     for key in ("data_path", "audit_dir"):
         value = getattr(cfg, key)
         if not value or '"' in value or "\n" in value:
@@ -179,6 +187,12 @@ def validate(cfg: ServerConfigInput) -> None:
     paths = [a.path for a in cfg.audit_devices]
     if len(paths) != len(set(paths)):
         raise ServerConfigError(f"audit_devices: duplicate paths {paths}; accepted: unique paths")
+
+
+def validate(cfg: ServerConfigInput) -> None:
+    """Raise ``ServerConfigError`` for the first invalid field (name, value, what is accepted)."""
+    for step in (_check_mode, _check_cluster, _check_logs, _check_storage):
+        step(cfg)
 
 
 def scheme(cfg: ServerConfigInput) -> str:

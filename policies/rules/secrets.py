@@ -96,9 +96,63 @@ def _secret_name(name: str) -> bool:
     return bool(SECRET_NAME.search(name)) and not NOT_A_SECRET_NAME.search(name)
 
 
-def scan_text(text: str) -> list[str]:
-    """Credential-looking content in a blob of text (config file, workflow, ConfigMap value)."""
-    found = [f"contains a {label}" for label, pat in TOKEN_PATTERNS.items() if pat.search(text)]
+# Speed only (a 50-service render scans ~2 MB of workflows): text every match of a pattern must contain.
+# A text without any of them cannot match, so the regex (which tries every position) is not run on it.
+_TOKEN_HINTS: dict[str, tuple[str, ...]] = {
+    "GitHub token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    "AWS access key id": ("AKIA", "ASIA"),
+    "Slack token or webhook": ("xox", "hooks.slack.com/services/T"),
+    "Google API key": ("AIza",),
+    "Vault token": ("hvs.", "hvb."),
+}
+# Every CONTENT_KEY match names one of these (case-insensitively; exact on ASCII text, see _content_keys).
+_CONTENT_WORDS = (
+    "password",
+    "passwd",
+    "secret_key",
+    "api_key",
+    "apikey",
+    "access_key",
+    "private_key",
+    "client_secret",
+    "auth_token",
+    "bearer_token",
+)
+_URL_LABEL = "credentials in URL"
+
+
+def _token_found(label: str, pat: re.Pattern[str], text: str) -> bool:
+    hints = _TOKEN_HINTS.get(label)
+    if hints is not None and not any(h in text for h in hints):
+        return False
+    if label == _URL_LABEL and pat is TOKEN_PATTERNS[_URL_LABEL]:
+        # A match lies on one line (no class of the pattern takes a newline) and holds "://": search those lines.
+        i = text.find("://")
+        while i != -1:
+            end = text.find("\n", i)
+            end = len(text) if end == -1 else end
+            if pat.search(text, text.rfind("\n", 0, i) + 1, end):
+                return True
+            i = text.find("://", end)
+        return False
+    return pat.search(text) is not None
+
+
+def _content_keys(text: str) -> bool:
+    """Whether CONTENT_KEY may match: False only when it cannot (ASCII text naming none of its words;
+    outside ASCII, case-insensitive matching has folds that str.lower does not make, so the regex decides)."""
+    if not text.isascii():
+        return True
+    lower = text.lower()
+    return any(w in lower for w in _CONTENT_WORDS)
+
+
+def scan_text(text: str, *, tokens_only: bool = False) -> list[str]:
+    """Credential-looking content in a blob of text (config file, workflow, ConfigMap value).
+    ``tokens_only``: only the "contains a <token>" findings (what workflows and other files are judged by)."""
+    found = [f"contains a {label}" for label, pat in TOKEN_PATTERNS.items() if _token_found(label, pat, text)]
+    if tokens_only or not _content_keys(text):
+        return found
     for m in CONTENT_KEY.finditer(text):
         if _literal(m.group(2)) and m.group(2).lower() not in ("true", "false", "null", "~", "''", '""'):
             found.append(f"sets {m.group(1)} to a literal value")
@@ -131,7 +185,7 @@ def _env_literals(res: Resource) -> list[str]:
                     f"{container_label(fld, c)} env {name} is a literal value; use valueFrom "
                     "(secretKeyRef) or read it from Vault"
                 )
-            elif isinstance(value, str) and (hits := [h for h in scan_text(value) if h.startswith("contains")]):
+            elif isinstance(value, str) and (hits := scan_text(value, tokens_only=True)):
                 msgs.append(f"{container_label(fld, c)} env {name}: {', '.join(hits)}")
         for key in ("command", "args"):
             msgs += [f"{container_label(fld, c)} {key}[{i}] {m}" for i, m in _argv_literals(as_list(c.get(key)))]
@@ -148,7 +202,7 @@ def _argv_literals(argv: list[Any]) -> Iterator[tuple[int, str]]:
     for i, arg in enumerate(argv):
         if not isinstance(arg, str):
             continue
-        hits = [h for h in scan_text(arg) if h.startswith("contains")]
+        hits = scan_text(arg, tokens_only=True)
         if hits:
             yield i, ", ".join(hits)
             continue
@@ -175,7 +229,7 @@ def _configmap_literals(res: Resource) -> list[str]:
 
 
 def _workflow_literals(content: str) -> list[str]:
-    msgs = [hit for hit in scan_text(content) if hit.startswith("contains")]
+    msgs = scan_text(content, tokens_only=True)
     doc, _error = ci.load_workflow(content)
     if doc is None:
         return msgs
@@ -202,7 +256,7 @@ def no_literal_secrets(res: Resource, config: Mapping[str, Any]) -> list[str]:
     if res.type == REPOSITORY_FILE:
         path, content = res.props.get("file"), res.props.get("content")
         if isinstance(content, str):
-            return [f"{path}: {hit}" for hit in scan_text(content) if hit.startswith("contains")]
+            return [f"{path}: {hit}" for hit in scan_text(content, tokens_only=True)]
         return []
     return [f"{ref(res)}: {m}" for m in _env_literals(res)]
 

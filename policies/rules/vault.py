@@ -132,6 +132,8 @@ POLICY_VAULT_TLS = Rule(
 
 
 def _audit_devices(value: Any) -> int:
+    """Audit devices in the document's ``audit``: a ``hardening/v2`` map ``{<path>: {type, options}}`` (a v1
+    list of ``{type, path, ...}`` still counts, so an unconverted document is not reported as unaudited)."""
     if isinstance(value, Mapping):
         return sum(1 for v in value.values() if isinstance(v, Mapping) and v.get("type"))
     return sum(1 for v in as_list(value) if isinstance(v, Mapping) and v.get("type"))

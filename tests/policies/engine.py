@@ -229,17 +229,19 @@ def clone(obj: Any) -> Any:
 
 
 def vault_declarative_json(with_audit: bool = True) -> str:
-    doc = {
-        "kv": {"path": "secret", "max_versions": 10.0},
-        "auth": [
-            {
+    doc: dict[str, Any] = {
+        "apiVersion": "hardening/v2",
+        "kind": "VaultConfiguration",
+        "secrets": {"secret": {"type": "kv", "options": {"version": "2"}, "config": {"max_versions": 10}}},
+        "auth": {
+            "kubernetes": {
                 "type": "kubernetes",
-                "roles": [{"name": "orders-api", "token_ttl": "1h", "token_policies": ["orders-api"]}],
+                "roles": {"orders-api": {"token_ttl": "1h", "token_policies": ["orders-api"]}},
             }
-        ],
+        },
     }
     if with_audit:
-        doc["audit"] = [{"type": "file", "path": "file", "file_path": "/vault/audit/audit.log"}]
+        doc["audit"] = {"file": {"type": "file", "options": {"file_path": "/vault/audit/audit.log"}}}
     return json.dumps(doc)
 
 

@@ -315,3 +315,23 @@ def test_a_new_rule_needs_only_its_function_and_rule_declaration(tmp_path: Path)
         assert not [v for v in exempted.violations if v.policy == "test-no-web"]
     finally:
         registry.RULES.remove(new)
+
+
+def test_report_json_lists_violations_in_one_order_whatever_order_they_were_found() -> None:
+    """The pack's rules can find violations in any order (set iteration differs between interpreters):
+    policy.json must not, so two renders of the same stack write the same file."""
+    import random
+
+    found = [
+        pr.Violation(policy, level, "high", f"urn:pulumi:s::p::t::{n}", "t", n, f"m{n}", "fix")
+        for policy, level in (("b-rule", "advisory"), ("a-rule", "mandatory"), ("c-rule", "advisory"))
+        for n in ("x", "y")
+    ]
+    texts = set()
+    for seed in range(5):
+        shuffled = found[:]
+        random.Random(seed).shuffle(shuffled)
+        texts.add(pr.Report("s", "pack", "1", 2, {}, violations=shuffled).to_json())
+    assert len(texts) == 1
+    listed = json.loads(texts.pop())["violations"]
+    assert [(v["policy"], v["name"]) for v in listed][:3] == [("a-rule", "x"), ("a-rule", "y"), ("b-rule", "x")]

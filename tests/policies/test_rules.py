@@ -917,6 +917,13 @@ CASES: list[Case] = [
         says="no audit device",
     ),
     Case("no-declarative-config", "vault-audit-device", [vault_container()], True, says="vault-config.json"),
+    Case(
+        "audit-device-without-type",
+        "vault-audit-device",
+        [vault_container(), cm("vault-declarative", {"vault-config.json": '{"audit": {"file": {"options": {}}}}'})],
+        True,
+        says="no audit device",
+    ),
     # Pod Security baseline / restricted ---------------------------------------------------------------
     Case("compliant", "workload-pod-security-baseline", [W("Deployment")], False),
     Case(

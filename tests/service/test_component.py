@@ -95,7 +95,7 @@ def test_the_agent_service_gets_the_sidecar_and_its_role_the_token_audience(stac
     doc = json.loads(
         run.get("kubernetes:core/v1:ConfigMap", "vault-declarative-config").inputs["data"]["vault-config.json"]
     )
-    roles = {r["name"]: r for a in doc["auth"] if a["type"] == "kubernetes" for r in a["roles"]}
+    roles = doc["auth"]["kubernetes"]["roles"]
     assert roles["go-deployment-demo"]["audience"] == "vault" and "audience" not in roles["orders-api"]
 
 
@@ -192,9 +192,10 @@ def test_a_third_service_is_a_folder_and_one_stack_entry(tmp_path: Path) -> None
     # the Vault role and policy, bound to its ServiceAccount in its namespace
     vault_cm = next(r for r in by_type["kubernetes:core/v1:ConfigMap"] if r["name"] == "vault-declarative-config")
     doc = json.loads(vault_cm["inputs"]["data"]["vault-config.json"])
-    roles = {r["name"]: r for a in doc["auth"] if a["type"] == "kubernetes" for r in a["roles"]}
-    assert roles["billing"]["service_account"] == "billing" and roles["billing"]["namespace"] == "payments"
-    assert "app-billing" in {p["name"] for p in doc["policies"]}
+    role = doc["auth"]["kubernetes"]["roles"]["billing"]
+    assert role["bound_service_account_names"] == ["billing"]
+    assert role["bound_service_account_namespaces"] == ["payments"]
+    assert "app-billing" in doc["policies"]
     # the cost line, by its team
     cost = json.loads((out / "cost.json").read_text())
     assert "Service/billing" in json.dumps(cost) and "payments" in json.dumps(cost)

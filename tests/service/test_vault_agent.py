@@ -29,7 +29,7 @@ from components.config import ConfigError
 from components.service import vault_agent as va
 from components.service.load import ServiceError, load_services
 from components.service.spec import ContainerFile, SecretResource, ServiceSpec
-from components.vault.declarative import KubernetesRole
+from components.vault import declarative as dc
 from policies import registry
 from tests.policies import engine as e
 from tests.service import support as s
@@ -37,7 +37,7 @@ from tests.support.crds import validate_custom_resource
 from tests.support.openbao import OpenBao, openbao
 from tests.support.procs import wait_until
 from tests.vault.support import rsa_key, write_tls_files
-from tools.vault.reconcile import kubernetes_role_body
+from tools.vault.reconcile import role_body
 
 ROOT = Path(__file__).resolve().parents[2]
 VAULT = "https://vault.vault.svc:8200"
@@ -490,8 +490,10 @@ def _onboard(c: Cluster, inp: va.AgentInput, secrets: dict[str, dict[str, str]])
     c.root.sys.create_or_update_policy(
         policy, f'path "{inp.kv_mount}/data/{inp.secrets_prefix}/{inp.service}/*" {{ capabilities = ["read"] }}\n'
     )
-    role = KubernetesRole(inp.role, inp.service, NAMESPACE, (policy,), audience=inp.token_audience)
-    c.root.write_data(f"auth/{inp.auth_mount}/role/{inp.role}", data=kubernetes_role_body(role))
+    role = dc.kubernetes_role(
+        inp.role, NAMESPACE, service_account=inp.service, policies=[policy], audience=inp.token_audience
+    )
+    c.root.write_data(f"auth/{inp.auth_mount}/role/{inp.role}", data=role_body("kubernetes", role))
     for res, data in secrets.items():
         c.root.secrets.kv.v2.create_or_update_secret(
             path=f"{inp.secrets_prefix}/{inp.service}/{res}", secret=data, mount_point=inp.kv_mount

@@ -213,10 +213,7 @@ def configuration_document(bao: OpenBao, jwt_public_pem: str) -> dict[str, Any]:
         audit_file=str(bao.tmp_dir / "audit.log"),
     )
     doc = dc.to_document(cfg)
-    for method in doc["auth"]:
-        if method["type"] == "jwt":
-            method["config"] = {"bound_issuer": dc.GITHUB_OIDC_ISSUER, "jwt_validation_pubkeys": [jwt_public_pem]}
-        if method["type"] == "kubernetes":
-            method["config"]["kubernetes_ca_cert"] = ca_pem()
+    doc["auth"]["jwt"]["config"] = {"bound_issuer": dc.GITHUB_OIDC_ISSUER, "jwt_validation_pubkeys": [jwt_public_pem]}
+    doc["auth"]["kubernetes"]["config"]["kubernetes_ca_cert"] = ca_pem()
     dc.from_document(doc)  # still valid
     return doc

@@ -164,12 +164,12 @@ def test_issue6_full_path(tmp_path: Path) -> None:
 
         # an invalid configuration is refused before any write
         broken = yaml.safe_load(config_path.read_text())
-        broken["policies"].append({"name": "new-one", "hcl": 'path "a" { capabilities = ["read"] }'})
-        broken["policies"][0]["hcl"] = "path {"
+        broken["policies"]["new-one"] = 'path "a" { capabilities = ["read"] }'
+        broken["policies"]["app-orders-api"] = "path {"
         bad_path = tmp_path / "broken.yaml"
         bad_path.write_text(yaml.safe_dump(broken))
         res = cli("reconcile", "--config", str(bad_path), addr=addr, token=root)
-        assert_one_line_failure(res, "invalid Vault configuration", "policies[0].hcl")
+        assert_one_line_failure(res, "invalid Vault configuration", "policies.app-orders-api: policy 'app-orders-api'")
         assert "new-one" not in admin.sys.list_acl_policies()["data"]["keys"]
 
         # --- seed from standard input, without echoing; existing secrets are kept ----------------------------

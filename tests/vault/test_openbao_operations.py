@@ -204,7 +204,7 @@ def test_reconcile_compares_every_role_field(tmp_path: Path) -> None:
         root, config = _reconciled(bao, tmp_path)
         admin = bao.client(root)
         doc = yaml.safe_load(config.read_text())
-        jwt_role = next(m for m in doc["auth"] if m["type"] == "jwt")["roles"][0]["name"]
+        jwt_role = next(iter(doc["auth"]["jwt"]["roles"]))
         admin.write_data(
             f"auth/jwt/role/{jwt_role}", data={"role_type": "jwt", "token_period": "720h", "bound_subject": "x"}
         )
@@ -236,6 +236,34 @@ def test_reconcile_compares_every_role_field(tmp_path: Path) -> None:
         assert set(admin.read("auth/jwt/config")["data"]) - rec.READ_ONLY_CONFIG_FIELDS == set(rec.JWT_CONFIG_DEFAULTS)
         k8s_cfg = set(admin.read("auth/kubernetes/config")["data"]) - rec.READ_ONLY_CONFIG_FIELDS
         assert k8s_cfg == set(rec.KUBERNETES_CONFIG_DEFAULTS)
+        assert cli("reconcile", "--config", str(config), addr=bao.addr, token=root).out.startswith("no changes:")
+
+
+def test_a_role_or_mount_field_changed_by_hand_is_reported_and_put_back(tmp_path: Path) -> None:
+    with openbao(tmp_path / "bao", lambda b: adapted_server_hcl(sc.ServerConfigInput(), b)) as bao:
+        root, config = _reconciled(bao, tmp_path)
+        admin = bao.client(root)
+        role = admin.read("auth/kubernetes/role/orders-api")["data"]
+        namespaces = role["bound_service_account_namespaces"]
+        # someone widens the role and lengthens its tokens, and keeps fewer secret versions
+        admin.write_data(
+            "auth/kubernetes/role/orders-api",
+            data={**role, "token_ttl": "2h", "bound_service_account_namespaces": [*namespaces, "intruders"]},
+        )
+        admin.write_data("secret/config", data={"max_versions": 2, "delete_version_after": "24h"})
+        res = cli("reconcile", "--config", str(config), "--dry-run", addr=bao.addr, token=root)
+        assert res.code == 0 and "dry run: nothing applied" in res.out, res
+        assert (
+            "~ update kubernetes role kubernetes/orders-api: bound_service_account_namespaces "
+            f"{[*namespaces, 'intruders']!r} -> {namespaces!r}; token_ttl 7200 -> '1h'" in res.out
+        ), res.out
+        assert "~ update kv settings secret/: delete_version_after '24h0m0s' -> '0s'; max_versions 2 -> 10" in res.out
+        assert admin.read("auth/kubernetes/role/orders-api")["data"]["token_ttl"] == 7200  # dry run: untouched
+        res = cli("reconcile", "--config", str(config), addr=bao.addr, token=root)
+        assert res.code == 0 and "applied 2 change(s)" in res.out, res
+        fixed = admin.read("auth/kubernetes/role/orders-api")["data"]
+        assert fixed["token_ttl"] == 3600 and fixed["bound_service_account_namespaces"] == namespaces
+        assert admin.read("secret/config")["data"]["max_versions"] == 10
         assert cli("reconcile", "--config", str(config), addr=bao.addr, token=root).out.startswith("no changes:")
 
 

@@ -79,8 +79,8 @@ def test_missing_address_and_token_are_usage_errors(tmp_path: Path) -> None:
 
 def test_invalid_configuration_fails_before_any_request(tmp_path: Path) -> None:
     doc = yaml.safe_load(valid_config(tmp_path).read_text())
-    doc["policies"][0]["hcl"] = 'path "secret/data/apps/orders-api" {\n  capabilities = ["read", "own"]\n}'
-    doc["auth"][1]["type"] = "github"
+    doc["policies"]["app-orders-api"] = 'path "secret/data/apps/orders-api" {\n  capabilities = ["read", "own"]\n}'
+    doc["auth"]["jwt"]["type"] = "github"
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(doc))
     # the address is closed: a request would fail with "cannot reach"; the configuration error comes first
@@ -89,14 +89,14 @@ def test_invalid_configuration_fails_before_any_request(tmp_path: Path) -> None:
         res,
         "invalid Vault configuration",
         "nothing applied",
-        "policies[0].hcl: policy 'app-orders-api', line 2: unknown capability 'own'",
-        "auth[1].type: 'github' is not a supported auth type; accepted: jwt, kubernetes",
+        "policies.app-orders-api: policy 'app-orders-api', line 2: unknown capability 'own'",
+        "auth.jwt.type: 'github'; accepted: kubernetes or jwt",
     )
     assert res.code == EXIT_USAGE  # a malformed document is bad input, like a bad flag
     res = run("reconcile", "--config", str(tmp_path / "missing.yaml"), addr=closed_address(), token="t")
     assert_one_line_failure(res, "cannot read it")
     assert res.code == EXIT_USAGE
-    bad.write_text("kv: [unclosed\n")
+    bad.write_text("secrets: [unclosed\n")
     res = run("reconcile", "--config", str(bad), addr=closed_address(), token="t")
     assert_one_line_failure(res, "not valid YAML/JSON at line")
     assert res.code == EXIT_USAGE
@@ -104,6 +104,30 @@ def test_invalid_configuration_fails_before_any_request(tmp_path: Path) -> None:
     seed.write_text("secrets: {}\n")
     res = run("seed", str(seed), addr=closed_address(), token="t")
     assert_one_line_failure(res, "seed document")
+    assert res.code == EXIT_USAGE
+
+
+def test_a_v1_document_is_refused_and_convert_prints_its_v2_form(tmp_path: Path) -> None:
+    v2 = yaml.safe_load(valid_config(tmp_path).read_text())
+    v1 = {
+        "apiVersion": "hardening/v1",
+        "kind": "VaultConfiguration",
+        "kv": {"path": "secret", "max_versions": 10, "rotation_period": "2160h"},
+        "policies": [{"name": n, "hcl": h} for n, h in v2["policies"].items()],
+        "auth": [{"type": "kubernetes", "path": "kubernetes", "config": {"kubernetes_host": "https://k.svc"}}],
+        "audit": [{"type": "file", "path": "file", "file_path": "/vault/audit/audit.log"}],
+    }
+    old = tmp_path / "old.yaml"
+    old.write_text(yaml.safe_dump(v1))
+    res = run("reconcile", "--config", str(old), addr=closed_address(), token="t")
+    assert_one_line_failure(res, "hardening/v1", "accepted: hardening/v2", "python -m tools.vault convert")
+    assert res.code == EXIT_USAGE
+    res = run("convert", str(old))
+    assert res.code == 0, res.err
+    converted = dc.load_document(res.out)
+    assert converted.policies == v2["policies"] and converted.auth["kubernetes"]["roles"] == {}
+    res = run("convert", str(valid_config(tmp_path)))
+    assert_one_line_failure(res, "accepted: hardening/v1")
     assert res.code == EXIT_USAGE
 
 

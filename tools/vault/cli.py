@@ -17,6 +17,8 @@ Commands (each takes ``--address`` (default ``$VAULT_ADDR``), ``--ca-cert`` (def
                       change, every unmanaged item), then apply it in dependency order, stopping at the
                       first refusal (``--dry-run``: plan only; ``--prune[=CLASSES]``: also delete unmanaged
                       policies, roles, auth methods, secrets engines, audit devices).
+``convert``           print the ``hardening/v2`` document equivalent to a ``hardening/v1`` one (validated;
+                      ``--format yaml|json``); ``reconcile`` refuses a v1 document (exit 2) and names this.
 ``seed``              write initial secrets from a file or ``-`` (stdin) without echoing them.
 ``rotation-report``   secrets older than their rotation period; exit code 3 when any is overdue.
 
@@ -36,7 +38,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
@@ -183,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
         f"{', '.join(rec.PRUNE_CLASSES)}; root/default policies, system mounts and token/ are never deleted",
     )
 
+    cv = sub.add_parser("convert", help="print the hardening/v2 document equivalent to a hardening/v1 one")
+    cv.add_argument("source", help="the hardening/v1 document (YAML/JSON), or - for standard input")
+    cv.add_argument("--format", choices=("yaml", "json"), default="yaml", help="output format (default yaml)")
+
     s = sub.add_parser("seed", parents=[common, tok], help="write initial secrets (file or - for stdin)")
     s.add_argument("source", help="seed document (YAML/JSON) or - for standard input")
     s.add_argument("--config", help="configuration document: takes the KV mount and default rotation period")
@@ -243,11 +249,15 @@ def _load_config(source: str) -> declarative.VaultConfig:
     try:
         return declarative.load_document(text)
     except ConfigurationError as exc:
-        raise ToolError(
-            f"invalid Vault configuration in {source} ({len(exc.problems)} problem(s), nothing "
-            f"applied): " + " | ".join(exc.problems),
-            EXIT_USAGE,
-        ) from None
+        raise _config_error(source, exc) from None
+
+
+def _config_error(source: str, exc: ConfigurationError) -> ToolError:
+    return ToolError(
+        f"invalid Vault configuration in {source} ({len(exc.problems)} problem(s), nothing "
+        f"applied): " + " | ".join(exc.problems),
+        EXIT_USAGE,
+    )
 
 
 def _target(args: argparse.Namespace, *, need_token: bool) -> Target:
@@ -420,7 +430,7 @@ def _write_private(fd: int, text: str) -> None:
         os.fsync(fh.fileno())
 
 
-def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _check_init_args(args: argparse.Namespace) -> None:
     if not 1 <= args.threshold <= args.shares <= 255:
         raise ToolError(
             f"--shares {args.shares} --threshold {args.threshold}: accepted: 1 <= threshold <= shares <= 255",
@@ -437,9 +447,9 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "one PGP key per share",
             EXIT_USAGE,
         )
-    pgp_keys = [pgp_key_b64(p) for p in args.pgp_key] or None
-    root_pgp = pgp_key_b64(args.root_token_pgp_key) if args.root_token_pgp_key else None
-    keys_path, token_path = _key_paths(args)
+
+
+def _check_key_files(keys_path: Path, token_path: Path) -> None:
     if keys_path.resolve() == token_path.resolve():
         raise ToolError("--keys-file and --root-token-file must be different files", EXIT_USAGE)
     for path in (keys_path, token_path):
@@ -447,6 +457,20 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise ToolError(
                 f"{path} already exists: refusing to overwrite it; move it away or pass another file name", EXIT_USAGE
             )
+
+
+def _print_secrets(out: TextIO, result: dict[str, Any]) -> None:
+    for n, key in enumerate(result["keys_base64"], 1):
+        out.write(f"unseal key {n}: {key}\n")
+    out.write(f"root token: {result['root_token']}\n")
+
+
+def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _check_init_args(args)
+    pgp_keys = [pgp_key_b64(p) for p in args.pgp_key] or None
+    root_pgp = pgp_key_b64(args.root_token_pgp_key) if args.root_token_pgp_key else None
+    keys_path, token_path = _key_paths(args)
+    _check_key_files(keys_path, token_path)
     _prepare_key_dirs((keys_path, token_path), args.force)
     target = _target(args, need_token=False)
     if seal_status(target).get("initialized"):
@@ -496,9 +520,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"error: Vault at {target.address} is initialised but writing {keys_path} / {token_path} failed "
             f"({exc.strerror}); the unseal keys and root token follow on stdout ONCE: store them now\n"
         )
-        for n, key in enumerate(result["keys_base64"], 1):
-            out.write(f"unseal key {n}: {key}\n")
-        out.write(f"root token: {result['root_token']}\n")
+        _print_secrets(out, result)
         return EXIT_ERROR
     keys_note = "PGP-encrypted to the given keys" if pgp_keys else "in clear: hand one share to each holder"
     token_note = "PGP-encrypted" if root_pgp else "in clear"
@@ -510,9 +532,7 @@ def cmd_init(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         "token\n"
     )
     if args.print_secrets:
-        for n, key in enumerate(result["keys_base64"], 1):
-            out.write(f"unseal key {n}: {key}\n")
-        out.write(f"root token: {result['root_token']}\n")
+        _print_secrets(out, result)
     return EXIT_OK
 
 
@@ -537,6 +557,25 @@ def _keys_from_file(path: str) -> list[str]:
     return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
 
 
+def _given_unseal_keys(args: argparse.Namespace) -> list[str]:
+    """The keys from ``--key-file`` files, else from standard input (not a terminal)."""
+    keys: list[str] = []
+    if args.key_file:
+        for path in args.key_file:
+            keys += _keys_from_file(path)
+    else:
+        keys = [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
+    if not keys:
+        raise ToolError("no unseal key given: pass --key-file or write keys to standard input", EXIT_USAGE)
+    return keys
+
+
+def _prompted_keys() -> Iterator[str]:
+    """Keys typed at a hidden prompt, until an empty one."""
+    while key := getpass.getpass("Unseal key (input hidden, empty to stop): ").strip():
+        yield key
+
+
 def cmd_unseal(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     target = _target(args, need_token=False)
     st = seal_status(target)
@@ -547,14 +586,7 @@ def cmd_unseal(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_OK
     client = target.client(with_token=False)
     interactive = not args.key_file and sys.stdin.isatty()
-    keys: list[str] = []
-    if args.key_file:
-        for path in args.key_file:
-            keys += _keys_from_file(path)
-    elif not interactive:
-        keys = [ln.strip() for ln in sys.stdin.read().splitlines() if ln.strip()]
-    if not keys and not interactive:
-        raise ToolError("no unseal key given: pass --key-file or write keys to standard input", EXIT_USAGE)
+    keys = [] if interactive else _given_unseal_keys(args)
 
     def submit(key: str) -> dict[str, Any]:
         try:
@@ -579,16 +611,9 @@ def cmd_unseal(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"unseal progress: {got} of {t} keys, {t - got} more needed\n")
         return False
 
-    if interactive:
-        while True:
-            key = getpass.getpass("Unseal key (input hidden, empty to stop): ").strip()
-            if not key:
-                return EXIT_OK
-            if progress(submit(key)):
-                return EXIT_OK
-    for key in keys:
+    for key in _prompted_keys() if interactive else iter(keys):
         if progress(submit(key)):
-            return EXIT_OK
+            break
     return EXIT_OK
 
 
@@ -627,7 +652,7 @@ def _mount_and_period(args: argparse.Namespace) -> tuple[str, str]:
     mount, period = "secret", DEFAULT_ROTATION_PERIOD
     if args.config:
         cfg = _load_config(args.config)
-        mount, period = cfg.kv.path, cfg.kv.rotation_period
+        mount, period = cfg.kv_mount, cfg.rotation_period
     mount = args.mount or mount
     period = args.rotation_period or period
     try:
@@ -646,6 +671,15 @@ def _require_kv2(client: Any, mount: str, address: str) -> None:
         raise ToolError(
             f"Vault at {address} has no KV version 2 mount at {mount}/: run `python -m tools.vault reconcile` first"
         )
+
+
+def cmd_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    text = _read_text(args.source, "convert")
+    try:
+        out.write(declarative.convert_text(text, args.format))
+    except ConfigurationError as exc:
+        raise _config_error(args.source, exc) from None
+    return EXIT_OK
 
 
 def cmd_seed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -674,6 +708,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
     "init": cmd_init,
     "unseal": cmd_unseal,
     "reconcile": cmd_reconcile,
+    "convert": cmd_convert,
     "seed": cmd_seed,
     "rotation-report": cmd_rotation_report,
 }
@@ -685,7 +720,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     stream = err or sys.stderr
     args = build_parser().parse_args(argv)
-    address = args.address or os.environ.get("VAULT_ADDR", "<no address>")
+    address = getattr(args, "address", None) or os.environ.get("VAULT_ADDR", "<no address>")
 
     def command() -> int:
         try:

@@ -1,4 +1,4 @@
-"""Plan, then apply, a ``VaultConfig``: read the server, compute the whole change set, apply it in order.
+"""Plan, then apply, a ``VaultConfig`` (``hardening/v2``): read the server, compute the change set, apply it in order.
 
 ``plan(client, cfg, prune=())`` only reads. It returns a ``Plan``: the ``Change`` list (empty when the
 server already matches) and every unmanaged item the server holds (policies, roles in managed auth
@@ -14,10 +14,18 @@ configuration, roles; then the deletions in reverse (roles, auth methods, polici
 audit devices). It stops at the first refusal with a ``ToolError`` naming the change that failed and
 those already applied; a rerun plans only what is left.
 
-Roles are compared on every field Vault returns, not only the ones the document sets: a field the
-document leaves out must have Vault's default (``KUBERNETES_ROLE_DEFAULTS``, ``JWT_ROLE_DEFAULTS``), so a
-``token_period`` set by hand is drift, and the write sends every field. Values are compared in the form
-Vault reads them back (TTLs in seconds, lists sorted, empty values alike), so a second run plans nothing.
+The document's bodies are the API's (``components.vault.document``): a role is written as
+``auth/<path>/role/<name>`` with the document's body over the API's defaults, an auth method's config as
+``auth/<path>/config``, a KV mount's ``config`` as ``<mount>/config``. No field is translated.
+
+Drift: roles, auth configs and KV mount configs are compared on every field the server returns, not only
+the ones the document sets. A field in the document must have the document's value; a field the document
+leaves out must have the API's default (``KUBERNETES_ROLE_DEFAULTS``, ``JWT_ROLE_DEFAULTS``,
+``*_CONFIG_DEFAULTS``, ``KV_CONFIG_DEFAULTS``), so a ``token_period`` set by hand is drift; a field this
+tool does not know, set on the server, is drift too. The write sends every known field, so all of it is put
+back. Values are compared in the form Vault reads them back (durations in seconds, lists sorted, a single
+claim value as a one-item list, empty values alike), so a second run plans nothing. A policy is compared on
+its HCL (the only field ``sys/policies/acl/<name>`` returns), an audit device on its type and options.
 """
 
 from __future__ import annotations
@@ -30,15 +38,8 @@ from typing import Any
 import hvac
 import hvac.exceptions
 
-from components.vault.declarative import (
-    FileAudit,
-    JwtAuth,
-    JwtRole,
-    KubernetesAuth,
-    KubernetesRole,
-    VaultConfig,
-    parse_duration,
-)
+from components.vault.document import VaultConfig
+from components.vault.document.base import seconds
 from tools.vault.connection import ToolError, explain
 
 PROTECTED_POLICIES = frozenset({"root", "default"})
@@ -122,6 +123,15 @@ JWT_CONFIG_DEFAULTS: dict[str, Any] = {
     "override_allowed_server_names": [],
     "provider_config": {},
 }
+# ``<mount>/config`` of a KV version 2 mount.
+KV_CONFIG_DEFAULTS: dict[str, Any] = {
+    "max_versions": 0,
+    "cas_required": False,
+    "delete_version_after": "0s",
+    "metadata_cas_required": False,  # OpenBao
+}
+ROLE_DEFAULTS = {"kubernetes": KUBERNETES_ROLE_DEFAULTS, "jwt": JWT_ROLE_DEFAULTS}
+CONFIG_DEFAULTS = {"kubernetes": KUBERNETES_CONFIG_DEFAULTS, "jwt": JWT_CONFIG_DEFAULTS}
 READ_ONLY_CONFIG_FIELDS = frozenset({"status", "token_reviewer_jwt_set"})
 # HashiCorp Vault also returns the pre-1.4 names of the token fields; they mirror token_* and are not
 # compared separately.
@@ -189,6 +199,16 @@ def _norm(value: Any) -> Any:
     return value
 
 
+def _same(want: Any, have: Any) -> bool:
+    """Equal as Vault means it: a duration string (``1h``) equals the seconds (3600) or the Go form
+    (``1h0m0s``) the server reads back."""
+    if isinstance(want, str) and isinstance(have, (int, str)) and not isinstance(have, bool):
+        w, h = seconds(want), seconds(have)
+        if w is not None and h is not None:
+            return w == h
+    return bool(_norm(want) == _norm(have))
+
+
 def _show(value: Any) -> str:
     text = repr(value)
     return "(changed)" if len(text) > _LONG else text
@@ -199,69 +219,35 @@ def _diff(desired: Mapping[str, Any], current: Mapping[str, Any] | None) -> list
     out = []
     for key, want in desired.items():
         have = current.get(key)
-        if _norm(want) != _norm(have):
+        if not _same(want, have):
             out.append(
                 f"{key} {_show(have)} -> {_show(want)}" if _norm(have) is not None else f"{key} -> {_show(want)}"
             )
     return out
 
 
-def _ttl(value: str) -> int:
-    return int(parse_duration(value))
+def desired_body(defaults: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
+    """What is written and compared: the document's body over the API's defaults."""
+    return _normalise_claims({**defaults, **body})
 
 
-def kubernetes_config(a: KubernetesAuth) -> dict[str, Any]:
-    """Every field of ``auth/<path>/config``: the document's values over Vault's defaults."""
-    return {
-        **KUBERNETES_CONFIG_DEFAULTS,
-        "kubernetes_host": a.kubernetes_host,
-        "kubernetes_ca_cert": a.kubernetes_ca_cert,
-    }
-
-
-def kubernetes_role_body(r: KubernetesRole) -> dict[str, Any]:
-    """Every field of the role: the document's values over Vault's defaults."""
-    return {
-        **KUBERNETES_ROLE_DEFAULTS,
-        "bound_service_account_names": [r.service_account],
-        "bound_service_account_namespaces": [r.namespace],
-        "token_policies": list(r.policies),
-        "token_ttl": _ttl(r.token_ttl),
-        "token_max_ttl": _ttl(r.token_max_ttl),
-        "audience": r.audience,
-    }
-
-
-def jwt_config(a: JwtAuth) -> dict[str, Any]:
-    """Every field of ``auth/<path>/config``: the document's values over Vault's defaults."""
-    out: dict[str, Any] = {**JWT_CONFIG_DEFAULTS, "bound_issuer": a.bound_issuer}
-    if a.jwt_validation_pubkeys:
-        out["jwt_validation_pubkeys"] = list(a.jwt_validation_pubkeys)
-    else:
-        out["oidc_discovery_url"] = a.oidc_discovery_url
-    return out
-
-
-def jwt_role_body(r: JwtRole) -> dict[str, Any]:
-    """Every field of the role: the document's values over Vault's defaults."""
-    return {
-        **JWT_ROLE_DEFAULTS,
-        "role_type": "jwt",
-        "bound_audiences": list(r.bound_audiences),
-        "bound_claims": {k: list(v) for k, v in r.bound_claims.items()},
-        "bound_claims_type": r.bound_claims_type,
-        "user_claim": r.user_claim,
-        "token_policies": list(r.policies),
-        "token_ttl": _ttl(r.token_ttl),
-        "token_max_ttl": _ttl(r.token_max_ttl),
-    }
+def role_body(auth_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The write for ``auth/<path>/role/<name>`` of an auth method of ``auth_type``."""
+    return desired_body(ROLE_DEFAULTS[auth_type], body)
 
 
 def role_diff(
-    body: Mapping[str, Any], current: Mapping[str, Any], ignore: frozenset[str] = DEPRECATED_ROLE_ALIASES
+    body: Mapping[str, Any],
+    current: Mapping[str, Any],
+    ignore: frozenset[str] = DEPRECATED_ROLE_ALIASES,
+    defaults: Mapping[str, Any] | None = None,
 ) -> list[str]:
-    """Differences on every field: the desired body's and every field the server returned."""
+    """Differences on every field: the desired body's and every field the server returned. A field at its
+    default in ``defaults`` that this server does not return at all (it does not have it) is no drift."""
     current = _normalise_claims(dict(current))
+    defaults = defaults or {}
+    if current:
+        body = {k: v for k, v in body.items() if k in current or k not in defaults or v != defaults[k]}
     out = sorted(_diff(body, current))
     for key in sorted(set(current) - set(body) - ignore):
         if _norm(current[key]) is not None:  # a field this tool does not know, set on the server
@@ -270,7 +256,7 @@ def role_diff(
 
 
 def _normalise_claims(current: dict[str, Any]) -> dict[str, Any]:
-    """Vault may read a single-valued claim back as a string: compare it as a one-item list."""
+    """A single-valued claim may be written or read back as a string: compare it as a one-item list."""
     if isinstance(current.get("bound_claims"), Mapping):
         current["bound_claims"] = {k: v if isinstance(v, list) else [v] for k, v in current["bound_claims"].items()}
     return current
@@ -350,78 +336,96 @@ def _deletion(client: hvac.Client, item: Unmanaged) -> Change:
     return Change("delete", item.kind, item.name, detail, run, DELETE_STAGE[item.klass])
 
 
+def _enable_audit(client: hvac.Client, path: str, dev: Mapping[str, Any]) -> None:
+    try:
+        client.sys.enable_audit_device(
+            dev["type"], description=dev.get("description"), options=dict(dev["options"]), path=path
+        )
+    except hvac.exceptions.InvalidRequest as exc:
+        if "via API" in str(exc) or "declarative" in str(exc):
+            raise ToolError(
+                f"audit device {path}: this server refuses to enable audit devices "
+                "through the API (OpenBao); declare it in the server configuration "
+                "(components.vault.server_config audit_devices) and restart"
+            ) from None
+        raise
+
+
 def _plan_audit(client: hvac.Client, cfg: VaultConfig) -> tuple[list[Change], list[Unmanaged]]:
     current = dict(client.sys.list_enabled_audit_devices().get("data") or {})
     out: list[Change] = []
-    for dev in cfg.audit:
-        key = dev.path.rstrip("/") + "/"
+    for path, dev in cfg.audit.items():
+        key = path.rstrip("/") + "/"
         have = current.get(key)
-        want_opts = {"file_path": dev.file_path}
+        want = {"type": dev["type"], **dev["options"]}
 
-        def enable(dev: FileAudit = dev) -> None:
-            try:
-                client.sys.enable_audit_device(
-                    "file", description=dev.description, options={"file_path": dev.file_path}, path=dev.path
-                )
-            except hvac.exceptions.InvalidRequest as exc:
-                if "via API" in str(exc) or "declarative" in str(exc):
-                    raise ToolError(
-                        f"audit device {dev.path}: this server refuses to enable audit devices "
-                        "through the API (OpenBao); declare it in the server configuration "
-                        "(components.vault.server_config audit_devices) and restart"
-                    ) from None
-                raise
+        def enable(path: str = path, dev: Mapping[str, Any] = dev) -> None:
+            _enable_audit(client, path, dev)
 
         if have is None:
-            out.append(Change("create", "audit device", key, f"file_path={dev.file_path}", enable, STAGE_AUDIT))
-        elif have.get("type") != "file" or (have.get("options") or {}).get("file_path") != dev.file_path:
+            detail = ", ".join(f"{k}={v}" for k, v in dev["options"].items())
+            out.append(Change("create", "audit device", key, detail, enable, STAGE_AUDIT))
+            continue
+        diff = _diff(want, {"type": have.get("type"), **(have.get("options") or {})})
+        if diff:
 
-            def replace(dev: FileAudit = dev, enable: Callable[[], None] = enable) -> None:
-                client.sys.disable_audit_device(dev.path)
+            def replace(path: str = path, enable: Callable[[], None] = enable) -> None:
+                client.sys.disable_audit_device(path)
                 enable()
 
-            detail = "; ".join(
-                _diff({"type": "file", **want_opts}, {"type": have.get("type"), **(have.get("options") or {})})
-            )
-            out.append(Change("replace", "audit device", key, detail, replace, STAGE_AUDIT))
-    wanted = {d.path.rstrip("/") + "/" for d in cfg.audit}
+            out.append(Change("replace", "audit device", key, "; ".join(diff), replace, STAGE_AUDIT))
+    wanted = {p.rstrip("/") + "/" for p in cfg.audit}
     stray = [Unmanaged("audit", "audit device", key) for key in sorted(set(current) - wanted)]
     return out, stray
 
 
-def _plan_secrets(client: hvac.Client, cfg: VaultConfig) -> tuple[list[Change], list[Unmanaged]]:
-    kv = cfg.kv
-    key = kv.path + "/"
-    mounts = dict(client.sys.list_mounted_secrets_engines().get("data") or {})
-    have = mounts.get(key)
+def _refuse_other_engine(key: str, have: Mapping[str, Any]) -> None:
+    version = str((have.get("options") or {}).get("version", "1"))
+    if have.get("type") != "kv" or version != "2":
+        raise ToolError(
+            f"secrets.{key.rstrip('/')}: the mount {key} exists as {have.get('type')} version {version}, not kv "
+            "version 2; refusing to change it (migrate it by hand or choose another mount path)"
+        )
+
+
+def _plan_mount(client: hvac.Client, path: str, mount: Mapping[str, Any], have: Any) -> list[Change]:
+    key = path + "/"
     out: list[Change] = []
 
     def enable() -> None:
-        client.sys.enable_secrets_engine("kv", path=kv.path, description=kv.description, options={"version": "2"})
-        _read(client, f"{kv.path}/config")  # waits until the new mount has finished its upgrade
+        client.sys.enable_secrets_engine(
+            mount["type"], path=path, description=mount.get("description"), options=dict(mount["options"])
+        )
+        _read(client, f"{path}/config")  # waits until the new mount has finished its upgrade
+
+    body = desired_body(KV_CONFIG_DEFAULTS, mount.get("config") or {})
 
     def configure() -> None:
-        client.secrets.kv.v2.configure(max_versions=kv.max_versions, cas_required=kv.cas_required, mount_point=kv.path)
+        client.write_data(f"{path}/config", data=body)
 
     if have is None:
-        out.append(Change("create", "secrets engine", key, "kv version 2", enable, STAGE_SECRETS))
-        current_cfg: dict[str, Any] | None = None
+        detail = f"{mount['type']} version {mount['options']['version']}"
+        out.append(Change("create", "secrets engine", key, detail, enable, STAGE_SECRETS))
+        current: dict[str, Any] | None = None
     else:
-        version = str((have.get("options") or {}).get("version", "1"))
-        if have.get("type") != "kv" or version != "2":
-            raise ToolError(
-                f"kv.path: the mount {key} exists as {have.get('type')} version {version}, not kv "
-                "version 2; refusing to change it (migrate it by hand or choose another kv.path)"
-            )
-        current_cfg = _read(client, f"{kv.path}/config")
-    want = {"max_versions": kv.max_versions, "cas_required": kv.cas_required}
-    diff = _diff(want, current_cfg)
+        _refuse_other_engine(key, have)
+        current = _read(client, f"{path}/config")
+    diff = role_diff(body, current or {}, defaults=KV_CONFIG_DEFAULTS)
     if diff:
         action = "update" if have is not None else "create"
         out.append(Change(action, "kv settings", key, "; ".join(diff), configure, STAGE_SECRETS))
+    return out
+
+
+def _plan_secrets(client: hvac.Client, cfg: VaultConfig) -> tuple[list[Change], list[Unmanaged]]:
+    mounts = dict(client.sys.list_mounted_secrets_engines().get("data") or {})
+    out: list[Change] = []
+    for path, mount in cfg.secrets.items():
+        out += _plan_mount(client, path, mount, mounts.get(path + "/"))
+    wanted = {p + "/" for p in cfg.secrets}
     stray = [
         Unmanaged("secrets", f"{(mounts[k] or {}).get('type', '?')} secrets engine", k)
-        for k in sorted(set(mounts) - {key} - PROTECTED_SECRETS_ENGINES)
+        for k in sorted(set(mounts) - wanted - PROTECTED_SECRETS_ENGINES)
     ]
     return out, stray
 
@@ -429,73 +433,89 @@ def _plan_secrets(client: hvac.Client, cfg: VaultConfig) -> tuple[list[Change], 
 def _plan_policies(client: hvac.Client, cfg: VaultConfig) -> tuple[list[Change], list[Unmanaged]]:
     existing = set(client.sys.list_acl_policies().get("data", {}).get("keys", []))
     out: list[Change] = []
-    for pol in cfg.policies:
+    for name, hcl in cfg.policies.items():
 
-        def write(name: str = pol.name, text: str = pol.hcl) -> None:
+        def write(name: str = name, text: str = hcl) -> None:
             client.sys.create_or_update_acl_policy(name=name, policy=text)
 
-        if pol.name not in existing:
-            out.append(Change("create", "policy", pol.name, "", write, STAGE_POLICY))
+        if name not in existing:
+            out.append(Change("create", "policy", name, "", write, STAGE_POLICY))
             continue
-        current = (client.sys.read_acl_policy(pol.name).get("data") or {}).get("policy", "")
-        if current.strip() != pol.hcl.strip():
-            out.append(Change("update", "policy", pol.name, "HCL differs", write, STAGE_POLICY))
-    wanted = {p.name for p in cfg.policies}
-    stray = [Unmanaged("policies", "policy", n) for n in sorted(existing - wanted - PROTECTED_POLICIES)]
+        current = (client.sys.read_acl_policy(name).get("data") or {}).get("policy", "")
+        if current.strip() != hcl.strip():
+            out.append(Change("update", "policy", name, "HCL differs", write, STAGE_POLICY))
+    stray = [Unmanaged("policies", "policy", n) for n in sorted(existing - set(cfg.policies) - PROTECTED_POLICIES)]
     return out, stray
+
+
+def _existing_roles(client: hvac.Client, path: str) -> set[str]:
+    try:
+        listed = client.list(f"auth/{path}/role")
+    except hvac.exceptions.InvalidPath:
+        listed = None
+    return set(((listed or {}).get("data") or {}).get("keys", []))
+
+
+def _plan_roles(
+    client: hvac.Client, path: str, method: Mapping[str, Any], existing: set[str]
+) -> tuple[list[Change], list[Unmanaged]]:
+    kind = method["type"]
+    out: list[Change] = []
+    for name, doc_body in (method.get("roles") or {}).items():
+        body = role_body(kind, doc_body)
+
+        def write(name: str = name, body: dict[str, Any] = body) -> None:
+            client.write_data(f"auth/{path}/role/{name}", data=body)
+
+        current = _read(client, f"auth/{path}/role/{name}") if name in existing else None
+        if current is None:
+            out.append(Change("create", f"{kind} role", f"{path}/{name}", "", write, STAGE_ROLE))
+            continue
+        diff = role_diff(body, current, defaults=ROLE_DEFAULTS[kind])
+        if diff:
+            out.append(Change("update", f"{kind} role", f"{path}/{name}", "; ".join(diff), write, STAGE_ROLE))
+    wanted = set(method.get("roles") or {})
+    return out, [Unmanaged("roles", f"{kind} role", f"{path}/{n}") for n in sorted(existing - wanted)]
+
+
+def _plan_method(
+    client: hvac.Client, path: str, method: Mapping[str, Any], have: Any
+) -> tuple[list[Change], list[Unmanaged]]:
+    key, kind = path + "/", method["type"]
+    if have is not None and have.get("type") != kind:
+        raise ToolError(
+            f"auth path {key} is a {have.get('type')} method, the configuration wants {kind}; "
+            "refusing to replace it (disable it by hand or choose another path)"
+        )
+    want_cfg = desired_body(CONFIG_DEFAULTS[kind], method.get("config") or {})
+
+    def enable_auth() -> None:
+        client.sys.enable_auth_method(kind, path=path, description=method.get("description"))
+
+    def write_config() -> None:
+        client.write_data(f"auth/{path}/config", data=want_cfg)
+
+    out: list[Change] = []
+    if have is None:
+        out.append(Change("create", "auth method", key, kind, enable_auth, STAGE_AUTH))
+    current_cfg = _read(client, f"auth/{path}/config") if have is not None else None
+    diff = role_diff(want_cfg, current_cfg or {}, READ_ONLY_CONFIG_FIELDS, CONFIG_DEFAULTS[kind])
+    if diff:
+        action = "update" if current_cfg else "create"
+        out.append(Change(action, f"{kind} auth config", key, "; ".join(diff), write_config, STAGE_AUTH_CONFIG))
+    roles, stray = _plan_roles(client, path, method, _existing_roles(client, path) if have is not None else set())
+    return out + roles, stray
 
 
 def _plan_auth(client: hvac.Client, cfg: VaultConfig) -> tuple[list[Change], list[Unmanaged]]:
     mounts = dict(client.sys.list_auth_methods().get("data") or {})
     out: list[Change] = []
     stray: list[Unmanaged] = []
-    for a in cfg.auth:
-        key = a.path + "/"
-        have = mounts.get(key)
-        if have is not None and have.get("type") != a.type:
-            raise ToolError(
-                f"auth path {key} is a {have.get('type')} method, the configuration wants {a.type}; "
-                "refusing to replace it (disable it by hand or choose another path)"
-            )
-        want_cfg = kubernetes_config(a) if isinstance(a, KubernetesAuth) else jwt_config(a)
-
-        def enable_auth(a: Any = a) -> None:
-            client.sys.enable_auth_method(a.type, path=a.path)
-
-        def write_config(a: Any = a, body: dict[str, Any] = want_cfg) -> None:
-            client.write_data(f"auth/{a.path}/config", data=body)
-
-        if have is None:
-            out.append(Change("create", "auth method", key, a.type, enable_auth, STAGE_AUTH))
-        current_cfg = _read(client, f"auth/{a.path}/config") if have is not None else None
-        diff = role_diff(want_cfg, current_cfg or {}, READ_ONLY_CONFIG_FIELDS)
-        if diff:
-            action = "update" if current_cfg else "create"
-            out.append(Change(action, f"{a.type} auth config", key, "; ".join(diff), write_config, STAGE_AUTH_CONFIG))
-        existing_roles: set[str] = set()
-        if have is not None:
-            try:
-                listed = client.list(f"auth/{a.path}/role")
-            except hvac.exceptions.InvalidPath:
-                listed = None
-            existing_roles = set(((listed or {}).get("data") or {}).get("keys", []))
-        for role in a.roles:
-            body = kubernetes_role_body(role) if isinstance(role, KubernetesRole) else jwt_role_body(role)
-            current = _read(client, f"auth/{a.path}/role/{role.name}") if role.name in existing_roles else None
-            role_kind = f"{a.type} role"
-
-            def write(a: Any = a, name: str = role.name, body: dict[str, Any] = body) -> None:
-                client.write_data(f"auth/{a.path}/role/{name}", data=body)
-
-            if current is None:
-                out.append(Change("create", role_kind, f"{a.path}/{role.name}", "", write, STAGE_ROLE))
-                continue
-            rdiff = role_diff(body, current)
-            if rdiff:
-                out.append(Change("update", role_kind, f"{a.path}/{role.name}", "; ".join(rdiff), write, STAGE_ROLE))
-        wanted = {r.name for r in a.roles}
-        stray += [Unmanaged("roles", f"{a.type} role", f"{a.path}/{n}") for n in sorted(existing_roles - wanted)]
-    managed = {a.path + "/" for a in cfg.auth}
+    for path, method in cfg.auth.items():
+        changes, unmanaged = _plan_method(client, path, method, mounts.get(path + "/"))
+        out += changes
+        stray += unmanaged
+    managed = {p + "/" for p in cfg.auth}
     stray += [
         Unmanaged("auth", f"{(mounts[k] or {}).get('type', '?')} auth method", k)
         for k in sorted(set(mounts) - managed - PROTECTED_AUTH_METHODS)

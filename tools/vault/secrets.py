@@ -45,6 +45,33 @@ class SeedEntry:
     rotation_period: str
 
 
+def _seed_data(data: Mapping[Any, Any], where: str, problems: list[str]) -> dict[str, str]:
+    """The entry's string values by key; a bad key or value is a problem (the value never shown)."""
+    clean: dict[str, str] = {}
+    for key, value in data.items():
+        if not isinstance(key, str) or not _KEY.match(key):
+            problems.append(f"{where}.data: key {key!r}; accepted: letters, digits, . _ - (1-128 characters)")
+        elif not isinstance(value, str) or not value:
+            problems.append(
+                f"{where}.data.{key}: the value must be a non-empty string (quote numbers); value not shown"
+            )
+        else:
+            clean[key] = value
+    return clean
+
+
+def _seed_period(period: Any, where: str, problems: list[str]) -> str | None:
+    """The rotation period in ``2160h`` form, or None (a problem added)."""
+    try:
+        seconds = parse_duration(period)
+        if seconds < 1:
+            raise ValueError(period)
+    except ValueError:
+        problems.append(f"{where}.rotation_period: {period!r}; accepted: a duration such as 2160h or 90d")
+        return None
+    return format_duration(seconds)
+
+
 def parse_seed(text: str, default_period: str) -> list[SeedEntry]:
     """Validate a seed document completely; ``ToolError`` lists every problem (no values shown)."""
     try:
@@ -87,25 +114,10 @@ def parse_seed(text: str, default_period: str) -> list[SeedEntry]:
         if not isinstance(data, Mapping) or not data:
             problems.append(f"{where}.data: accepted: a non-empty mapping of key -> string value")
             continue
-        clean: dict[str, str] = {}
-        for key, value in data.items():
-            if not isinstance(key, str) or not _KEY.match(key):
-                problems.append(f"{where}.data: key {key!r}; accepted: letters, digits, . _ - (1-128 characters)")
-            elif not isinstance(value, str) or not value:
-                problems.append(
-                    f"{where}.data.{key}: the value must be a non-empty string (quote numbers); value not shown"
-                )
-            else:
-                clean[key] = value
-        period = raw.get("rotation_period", default_period)
-        try:
-            seconds = parse_duration(period)
-            if seconds < 1:
-                raise ValueError(period)
-        except ValueError:
-            problems.append(f"{where}.rotation_period: {period!r}; accepted: a duration such as 2160h or 90d")
-            continue
-        entries.append(SeedEntry(path, clean, format_duration(seconds)))
+        clean = _seed_data(data, where, problems)
+        period = _seed_period(raw.get("rotation_period", default_period), where, problems)
+        if period is not None:
+            entries.append(SeedEntry(path, clean, period))
     if problems:
         raise ToolError("invalid seed document (nothing written): " + " | ".join(problems), EXIT_USAGE)
     if not entries:

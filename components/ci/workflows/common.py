@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from components import versions
+from components import versions, yamltext
 from components.config import ConfigError
 from components.vault.declarative import GITHUB_OIDC_ISSUER, ci_role_name, ci_secret_path
 
@@ -441,7 +441,7 @@ def secret_names_in(doc: Any) -> set[str]:
 # --------------------------------------------------------------------------------------------------
 # Emitter
 # --------------------------------------------------------------------------------------------------
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+class _Dumper(yamltext.FastRepresenter, getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """libyaml's emitter (several times faster than PyYAML's, which showed in the render of many services);
     block sequences come out at their key's indentation, which GitHub's parser reads the same."""
 
