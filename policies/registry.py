@@ -125,12 +125,9 @@ def pack_arguments() -> dict[str, Any]:
 def pulumi_policies() -> list[Any]:
     """The CrossGuard policy objects for :data:`RULES` (imports ``pulumi_policy`` lazily)."""
     from pulumi_policy import (
-        EnforcementLevel,
-        PolicyConfigSchema,
         ReportViolation,
         ResourceValidationArgs,
         ResourceValidationPolicy,
-        Severity,
         StackValidationArgs,
         StackValidationPolicy,
     )
@@ -193,19 +190,24 @@ def pulumi_policies() -> list[Any]:
 
         return validate
 
-    out: list[Any] = []
-    for r in RULES:
-        common: dict[str, Any] = {
-            "name": r.name,
-            "description": r.description,
-            "enforcement_level": EnforcementLevel(r.default_level),
-            "severity": Severity(r.severity),
-            "remediation_steps": r.remediation,
-            "tags": [r.area],
-            "config_schema": PolicyConfigSchema(properties=r.schema(), required=list(r.required) or None),
-        }
-        if r.kind == "resource":
-            out.append(ResourceValidationPolicy(validate=resource_validator(r), **common))
-        else:
-            out.append(StackValidationPolicy(validate=stack_validator(r), **common))
-    return out
+    return [
+        ResourceValidationPolicy(validate=resource_validator(r), **_policy_fields(r))
+        if r.kind == "resource"
+        else StackValidationPolicy(validate=stack_validator(r), **_policy_fields(r))
+        for r in RULES
+    ]
+
+
+def _policy_fields(r: Rule) -> dict[str, Any]:
+    """What every CrossGuard policy object of ``r`` carries besides its validator."""
+    from pulumi_policy import EnforcementLevel, PolicyConfigSchema, Severity
+
+    return {
+        "name": r.name,
+        "description": r.description,
+        "enforcement_level": EnforcementLevel(r.default_level),
+        "severity": Severity(r.severity),
+        "remediation_steps": r.remediation,
+        "tags": [r.area],
+        "config_schema": PolicyConfigSchema(properties=r.schema(), required=list(r.required) or None),
+    }
