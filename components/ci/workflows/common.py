@@ -120,7 +120,13 @@ class WorkflowOptions:
     extra_problems: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        problems = list(self.extra_problems)
+        problems = [*self.extra_problems, *self._source_problems(), *self._stack_problems(), *self._build_problems()]
+        if problems:
+            raise WorkflowOptionsError(problems)
+
+    def _source_problems(self) -> list[str]:
+        """The repository, its image and the Vault address."""
+        problems = []
         if not _GH_NAME.match(self.owner):
             problems.append(f"owner: {self.owner!r} is invalid; accepted: a GitHub user or organization name")
         if not _GH_NAME.match(self.repository):
@@ -135,6 +141,11 @@ class WorkflowOptions:
                 f"vault_address: {self.vault_address!r} is invalid while vault_secrets is on; "
                 "accepted: an https URL without path, e.g. https://vault.example.com"
             )
+        return problems
+
+    def _stack_problems(self) -> list[str]:
+        """The stacks the workflows deploy and preview, and where they live."""
+        problems = []
         for name in ("production_stack", "staging_stack"):
             if not _STACK.match(getattr(self, name)):
                 problems.append(f"{name}: {getattr(self, name)!r} is invalid; accepted: a Pulumi stack name")
@@ -144,6 +155,18 @@ class WorkflowOptions:
             )
         if not _DNS_LABEL.match(self.service):
             problems.append(f"service: {self.service!r} is invalid; accepted: a DNS-1123 label, e.g. orders-api")
+        if self.platform_repository and not _FULL_REPO.match(self.platform_repository):
+            problems.append(
+                f"platform_repository: {self.platform_repository!r} is invalid; accepted: owner/name of "
+                "the repository whose platform.yml runs pulumi up"
+            )
+        if self.pulumi_org and not _PULUMI_ORG.match(self.pulumi_org):
+            problems.append(f"pulumi_org: {self.pulumi_org!r} is invalid; accepted: a Pulumi organization name")
+        return problems
+
+    def _build_problems(self) -> list[str]:
+        """What the build and test jobs run: paths, toolchain and commands."""
+        problems = []
         for name in ("app_dir", "dockerfile", "context"):
             value = getattr(self, name)
             if value and not _REL_PATH.match(value):
@@ -166,15 +189,7 @@ class WorkflowOptions:
                 )
         if self.lint_commands and self.language != "python":
             problems.append(f"lint_commands: set for language {self.language!r}; accepted only for python")
-        if self.platform_repository and not _FULL_REPO.match(self.platform_repository):
-            problems.append(
-                f"platform_repository: {self.platform_repository!r} is invalid; accepted: owner/name of "
-                "the repository whose platform.yml runs pulumi up"
-            )
-        if self.pulumi_org and not _PULUMI_ORG.match(self.pulumi_org):
-            problems.append(f"pulumi_org: {self.pulumi_org!r} is invalid; accepted: a Pulumi organization name")
-        if problems:
-            raise WorkflowOptionsError(problems)
+        return problems
 
     @classmethod
     def for_service(cls, spec: Any, ci: Any) -> WorkflowOptions:
