@@ -20,6 +20,7 @@ from components import versions
 from policies import registry
 from policies.pack_config import stack_config
 from tests.policies import engine as e
+from tests.support import yamlio
 from tools import policy_report as pr
 from tools.mockrun import Run
 
@@ -72,7 +73,7 @@ def break_workflow_scan(recs: list[dict[str, Any]]) -> None:
         if r["type"] == "github:index/repositoryFile:RepositoryFile" and "build-push-action" in str(
             r["inputs"].get("content")
         ):
-            doc = yaml.safe_load(r["inputs"]["content"])
+            doc = yamlio.load(r["inputs"]["content"])
             for job in doc["jobs"].values():
                 job["steps"] = [s for s in job.get("steps", []) if "trivy" not in str(s.get("uses", ""))]
             r["inputs"]["content"] = yaml.safe_dump(doc)
@@ -122,7 +123,7 @@ def break_app_service_account(recs: list[dict[str, Any]]) -> None:
 def break_workflow_injection(recs: list[dict[str, Any]]) -> None:
     """Echo the pull request title in a step of the program's CI workflow."""
     wf = first(recs, "github:index/repositoryFile:RepositoryFile", lambda r: "pull_request" in r["inputs"]["content"])
-    doc = yaml.safe_load(wf["inputs"]["content"])
+    doc = yamlio.load(wf["inputs"]["content"])
     job = next(iter(doc["jobs"].values()))
     job["steps"].append({"name": "Greet", "run": "echo ${{ github.event.pull_request.title }}"})
     wf["inputs"]["content"] = yaml.safe_dump(doc)
@@ -275,7 +276,7 @@ def test_real_ci_workflows_pass_and_fail_once_broken() -> None:
         rec = e.record("github:index/repositoryFile:RepositoryFile", e.repo_file(f".github/workflows/{path}", text))
         for r in rules:
             assert registry.check_resource(r.name, rec["type"], rec["inputs"]) == [], (path, r.name)
-        doc = yaml.safe_load(text)
+        doc = yamlio.load(text)
         if not any("trivy" in str(s.get("uses", "")) for job in doc["jobs"].values() for s in job.get("steps", [])):
             continue
         builds += 1
@@ -384,7 +385,7 @@ def test_pricing_configmap_carries_the_cost_model_output(stack_run: Callable[[st
     ]
     model = json.loads(cm.inputs["metadata"]["annotations"][opencost.COST_MODEL_ANNOTATION])
     assert model == run.outputs["costModel"]
-    settings = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    settings = yamlio.load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     assert model["monthlyBudget"] == float(settings["hardening:costMonthlyBudget"])
     assert model["cpuCoreHourly"] == float(settings["hardening:costCpuHourly"])
     # OpenCost's own view of the prices (its ConfigMap data) agrees with the annotation.

@@ -11,9 +11,9 @@ from functools import cache
 from typing import Any
 
 import jsonschema
-import yaml
 
 from components import vendored, versions
+from tests.support import yamlio
 
 CRD_FILES = (
     "rollout-crd.yaml",
@@ -45,7 +45,7 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for name in CRD_FILES:
         text = vendored.read_verified(versions.ARGO_ROLLOUTS_PACKAGE, versions.ARGO_ROLLOUTS_VERSION, name)
-        for doc in yaml.safe_load_all(text):
+        for doc in yamlio.load_all(text):
             if not doc or doc.get("kind") != "CustomResourceDefinition":
                 continue
             group = doc["spec"]["group"]
