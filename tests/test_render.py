@@ -328,15 +328,16 @@ LIMITS = {"dev": 25, "prod": 40}
 
 
 @pytest.fixture(scope="module")
-def summaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, dict[str, Any]]]:
-    """(text summary, --json summary) of each real stack; the second render replaces the first's output."""
+def summaries(
+    rendered: Callable[[str], Path], rendered_summary: Callable[[str], str]
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """(text summary, --json summary) of each real stack: the session's render printed the text; a second render
+    with --json replaces that render's output (the same files: the render is deterministic)."""
     got: dict[str, tuple[str, dict[str, Any]]] = {}
     for stack in STACKS:
-        out = tmp_path_factory.mktemp(f"summary-{stack}") / stack
-        text, js = io.StringIO(), io.StringIO()
-        assert render(stack, out, stream=text) == 0, text.getvalue()
-        assert render(stack, out, stream=js, as_json=True) == 0
-        got[stack] = (text.getvalue(), json.loads(js.getvalue()))
+        js = io.StringIO()
+        assert render(stack, rendered(stack), stream=js, as_json=True) == 0
+        got[stack] = (rendered_summary(stack), json.loads(js.getvalue()))
     return got
 
 

@@ -52,6 +52,12 @@ def prod_pack() -> pr.InProcessPack:
     return pr.InProcessPack("prod")
 
 
+@pytest.fixture(scope="module")
+def prod_baseline(stack_run: Callable[[str], Run], prod_pack: pr.InProcessPack) -> pr.Report:
+    """The pack's report on the real prod stack, unbroken (read, never changed, by every broken variant)."""
+    return prod_pack.finish(records(stack_run("prod")))
+
+
 def mandatory(report: pr.Report) -> set[str]:
     return {v.policy for v in report.violations if v.level == "mandatory"}
 
@@ -150,11 +156,12 @@ def break_rollout_sysctl(recs: list[dict[str, Any]]) -> None:
 def test_broken_prod_variants_fail_with_the_rule_named(
     stack_run: Callable[[str], Run],
     prod_pack: pr.InProcessPack,
+    prod_baseline: pr.Report,
     breaker: Callable[[list[dict[str, Any]]], None],
     rule: str,
     says: str,
 ) -> None:
-    baseline = prod_pack.finish(records(stack_run("prod")))
+    baseline = prod_baseline
     assert not any(says in v.message for v in baseline.violations)
     recs = records(stack_run("prod"))
     breaker(recs)
@@ -352,14 +359,13 @@ def test_each_named_exemption_is_needed(stack_run: Callable[[str], Run], stack: 
     assert msgs and all(m.startswith(exemption + " ") or m.startswith(exemption + ":") for m in msgs), msgs
 
 
-def test_budget_uses_the_stacks_own_prices(tmp_path: Path) -> None:
+def test_budget_uses_the_stacks_own_prices(rendered: Callable[[str], Path], tmp_path: Path) -> None:
     """One source for every number: raising a price in the stack settings alone fails prod's mandatory budget,
     and the pack's figure is the render's cost estimate."""
     from tools.render import render
 
-    buf = io.StringIO()
-    assert render("prod", tmp_path / "ok", stream=buf) == 0
-    assert "cost-monthly-budget" not in json.loads((tmp_path / "ok" / "policy.json").read_text())["summary"]["byPolicy"]
+    ok = rendered("prod")  # the session's render of the real prod stack (exit 0)
+    assert "cost-monthly-budget" not in json.loads((ok / "policy.json").read_text())["summary"]["byPolicy"]
     buf = io.StringIO()
     assert render("prod", tmp_path / "prod", overrides={"costCpuHourly": "10"}, stream=buf) == 1
     report = json.loads((tmp_path / "prod" / "policy.json").read_text())
