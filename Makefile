@@ -76,7 +76,8 @@ config-schema: $(STAMP)
 
 test: $(STAMP) system-deps lint typecheck vendor-check
 	$(BIN)/python -m tools.config_schema --check
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not realtime"
+	$(BIN)/python -m pytest -m realtime -n 0
 
 bench: $(STAMP) bytecode
 	$(BIN)/python bench/render.py

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from tests.support import yamlio
 from tests.support.crds import crd_schemas, validate_custom_resource
 
 KUBERNETES_VERSIONS = ["1.35.0", "1.36.0", "1.37.0"]  # the three newest minors kubernetes-validate ships
@@ -58,7 +58,7 @@ def test_manifests_validate_strictly(rendered: Callable[[str], Path], stack: str
 def test_custom_resources_validate_against_crds(rendered: Callable[[str], Path], stack: str) -> None:
     known = {api.split("/")[0] for api, _ in crd_schemas()}
     for path in manifest_files(rendered(stack)):
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in yamlio.load_all(path.read_text()):
             if doc and doc["apiVersion"].split("/")[0] in known:
                 validate_custom_resource(doc)
 

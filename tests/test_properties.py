@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from components.config import ConfigError, load_settings
 from components.service.load import load_services
+from tests.support import yamlio
 from tests.support.crds import crd_schemas, validate_custom_resource
 from tools.mockrun import ROOT, load_stack_config
 from tools.render import render
@@ -128,7 +128,7 @@ def validate_artifacts(out: Path) -> None:
     rules: list[str] = []
     alertmanager = ""
     for path in files:
-        for doc in yaml.safe_load_all(path.read_text()):
+        for doc in yamlio.load_all(path.read_text()):
             if not doc:
                 continue
             if doc["apiVersion"].split("/")[0] in known:

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
+from tests.support import yamlio
 from tools.mockrun import PLACEHOLDER_PREFIX, ROOT, Run, run_stack
 from tools.render import (
     KIND_ORDER,
@@ -37,7 +37,7 @@ def test_render_writes_manifests_plan_and_kustomization(rendered: Callable[[str]
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert "plan.json" in files and "k8s/kustomization.yaml" in files
     assert files[files.index("k8s/kustomization.yaml") - 1].startswith("k8s/")
-    kustomization = yaml.safe_load((out / "k8s/kustomization.yaml").read_text())
+    kustomization = yamlio.load((out / "k8s/kustomization.yaml").read_text())
     assert kustomization["resources"][0] == "00-namespaces.yaml"
     for entry in kustomization["resources"]:
         assert (out / "k8s" / entry).exists(), entry
@@ -56,7 +56,7 @@ def test_every_object_is_a_full_manifest_in_apply_order(rendered: Callable[[str]
     for path in sorted((out / "k8s").glob("*.yaml")):
         if path.name == "kustomization.yaml":
             continue
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+        docs = [d for d in yamlio.load_all(path.read_text()) if d]
         assert docs, path
         ranks = [KIND_ORDER.index(d["kind"]) if d["kind"] in KIND_ORDER else len(KIND_ORDER) for d in docs]
         assert ranks == sorted(ranks), f"{path.name} is not in apply order"
@@ -259,7 +259,7 @@ def test_empty_or_new_directory_is_accepted(tmp_path: Path) -> None:
 
 # --- dist/ is safe to apply: no Secret with a placeholder in the kustomization ------------------------------
 def _kustomized_files(k8s: Path) -> Iterator[Path]:
-    doc = yaml.safe_load((k8s / "kustomization.yaml").read_text())
+    doc = yamlio.load((k8s / "kustomization.yaml").read_text())
     for entry in doc["resources"]:
         path = k8s / entry
         if path.is_dir():
@@ -276,7 +276,7 @@ def test_no_applyable_secret_holds_a_placeholder(rendered: Callable[[str], Path]
     for path in files:
         text = path.read_text()
         assert MASK not in text and PLACEHOLDER_PREFIX not in text and "redacted" not in text, path
-        for doc in yaml.safe_load_all(text):
+        for doc in yamlio.load_all(text):
             if doc and doc["kind"] == "Secret":
                 values = {**(doc.get("stringData") or {}), **(doc.get("data") or {})}
                 assert all("<" not in str(v) for v in values.values()), (path, doc["metadata"]["name"])
@@ -285,7 +285,7 @@ def test_no_applyable_secret_holds_a_placeholder(rendered: Callable[[str], Path]
     k8s_names = {
         (d["metadata"].get("namespace"), d["metadata"]["name"])
         for p in files
-        for d in yaml.safe_load_all(p.read_text())
+        for d in yamlio.load_all(p.read_text())
         if d and d["kind"] == "Secret"
     }
     assert ("monitoring", "grafana-admin") not in k8s_names
@@ -340,15 +340,16 @@ LIMITS = {"dev": 25, "prod": 40}
 
 
 @pytest.fixture(scope="module")
-def summaries(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, dict[str, Any]]]:
-    """(text summary, --json summary) of each real stack; the second render replaces the first's output."""
+def summaries(
+    rendered: Callable[[str], Path], rendered_summary: Callable[[str], str]
+) -> dict[str, tuple[str, dict[str, Any]]]:
+    """(text summary, --json summary) of each real stack: the session's render printed the text; a second render
+    with --json replaces that render's output (the same files: the render is deterministic)."""
     got: dict[str, tuple[str, dict[str, Any]]] = {}
     for stack in STACKS:
-        out = tmp_path_factory.mktemp(f"summary-{stack}") / stack
-        text, js = io.StringIO(), io.StringIO()
-        assert render(stack, out, stream=text) == 0, text.getvalue()
-        assert render(stack, out, stream=js, as_json=True) == 0
-        got[stack] = (text.getvalue(), json.loads(js.getvalue()))
+        js = io.StringIO()
+        assert render(stack, rendered(stack), stream=js, as_json=True) == 0
+        got[stack] = (rendered_summary(stack), json.loads(js.getvalue()))
     return got
 
 

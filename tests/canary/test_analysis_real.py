@@ -35,7 +35,9 @@ from tests.canary.support import stack_delivery, stack_service, stack_settings
 from tests.monitoring.promsupport import PROMTOOL, Prometheus, promql_errors, run_tool, write_rules
 from tests.support.procs import wait_until
 
-pytestmark = pytest.mark.server
+# realtime: Prometheus must scrape and evaluate on time while the test drives load; `make test` runs these
+# after the parallel run, alone (see pyproject.toml).
+pytestmark = [pytest.mark.server, pytest.mark.realtime]
 
 NAMESPACE = "web"
 APP = "orders-api"

@@ -10,7 +10,6 @@ from typing import Any
 
 import pulumi
 import pytest
-import yaml
 
 from components import conventions as cv
 from components import vendored, versions
@@ -20,6 +19,7 @@ from components.service import workload
 from components.versions import image
 from policies.registry import check_resource
 from tests.canary.support import stack_delivery, stack_service, stack_settings
+from tests.support import yamlio
 from tests.support.crds import validate_custom_resource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def upstream_controller_deployment() -> dict[str, Any]:
     text = vendored.read_verified(
         versions.ARGO_ROLLOUTS_PACKAGE, versions.ARGO_ROLLOUTS_VERSION, versions.ARGO_ROLLOUTS_INSTALL
     )
-    docs = yaml.safe_load_all(text)
+    docs = yamlio.load_all(text)
     return next(d for d in docs if d and d["kind"] == "Deployment" and d["metadata"]["name"] == specs.CONTROLLER)
 
 

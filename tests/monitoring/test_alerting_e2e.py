@@ -109,6 +109,7 @@ def app_server(tmp: Path, error_ratio: float) -> Iterator[int]:
 
 
 @pytest.mark.server
+@pytest.mark.realtime
 @pytest.mark.tools
 @pytest.mark.parametrize(("error_ratio", "expect_alert"), [(0.10, True), (0.01, False)], ids=["10pct", "1pct"])
 def test_error_ratio_alert_reaches_the_webhook(tmp_path: Path, error_ratio: float, expect_alert: bool) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from components.monitoring import names
 from components.monitoring.dashboards import collect_promql, for_prometheus
@@ -28,11 +27,12 @@ from tests.monitoring.promsupport import (
     run_tool,
     swap_discovery,
 )
+from tests.support import yamlio
 
 
 def _config_maps(out: Path) -> dict[str, dict[str, str]]:
     (path,) = (out / "k8s").glob("*-monitoring.yaml")
-    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    docs = [d for d in yamlio.load_all(path.read_text()) if d]
     return {d["metadata"]["name"]: d.get("data") or {} for d in docs if d["kind"] == "ConfigMap"}
 
 
@@ -52,7 +52,7 @@ def test_rendered_prometheus_config_and_rules(rendered: Callable[[str], Path], s
         (rules_dir / name).write_text(text)
     result = run_tool([PROMTOOL, "check", "rules", *sorted(str(p) for p in rules_dir.iterdir())])
     assert result.returncode == 0, result.stdout + result.stderr
-    cfg = yaml.safe_load(cms["prometheus-config"]["prometheus.yml"])
+    cfg = yamlio.load(cms["prometheus-config"]["prometheus.yml"])
     assert cfg["rule_files"] == [f"{names.PROMETHEUS_RULES_DIR}/*.yaml"]
     path = tmp_path / "prometheus.yml"
     path.write_text(to_yaml(swap_discovery(cfg, tmp_path, {}, rules_dir=rules_dir)))
@@ -64,7 +64,7 @@ def test_rendered_prometheus_config_and_rules(rendered: Callable[[str], Path], s
 @pytest.mark.parametrize("stack", STACKS)
 def test_rendered_alertmanager_config(rendered: Callable[[str], Path], stack: str, tmp_path: Path) -> None:
     text = _config_maps(rendered(stack))["alertmanager-config"]["alertmanager.yml"]
-    cfg: dict[str, Any] = yaml.safe_load(text.replace(names.ALERTMANAGER_SECRETS_DIR, str(tmp_path)))
+    cfg: dict[str, Any] = yamlio.load(text.replace(names.ALERTMANAGER_SECRETS_DIR, str(tmp_path)))
     for receiver in cfg["receivers"]:
         for kind, key in (("slack_configs", "api_url_file"), ("pagerduty_configs", "routing_key_file")):
             for integration in receiver.get(kind, []):
@@ -89,14 +89,14 @@ def test_every_rendered_promql_expression_parses(
     assert len(dashboards) >= 4
     exprs = [for_prometheus(e) for d in dashboards.values() for e in collect_promql(d)]
     for text in cms["prometheus-rules"].values():
-        exprs += [r["expr"] for g in yaml.safe_load(text)["groups"] for r in g["rules"]]
+        exprs += [r["expr"] for g in yamlio.load(text)["groups"] for r in g["rules"]]
     assert len(exprs) > 60
     assert promql_errors(prometheus, exprs) == {}
 
 
 def _docs(out: Path) -> list[dict[str, Any]]:
     (path,) = (out / "k8s").glob("*-monitoring.yaml")
-    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return [d for d in yamlio.load_all(path.read_text()) if d]
 
 
 def _one(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def test_rendered_prod_fixes_the_measured_defects(rendered: Callable[[str], Path
         assert _one(docs, "Service", service)["spec"]["sessionAffinity"] == "ClientIP"
     assert "sessionAffinity" not in _one(docs, "Service", f"{names.PROMETHEUS}-headless")["spec"]
     # the Vault CA: a ConfigMap volume, mounted where the vault job's ca_file points
-    cfg = yaml.safe_load(_config_maps(rendered("prod"))["prometheus-config"]["prometheus.yml"])
+    cfg = yamlio.load(_config_maps(rendered("prod"))["prometheus-config"]["prometheus.yml"])
     (vault_job,) = [j for j in cfg["scrape_configs"] if j["job_name"] == "vault"]
     ca_file = vault_job["tls_config"]["ca_file"]
     pod = _one(docs, "StatefulSet", names.PROMETHEUS)["spec"]["template"]["spec"]

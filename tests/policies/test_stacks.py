@@ -20,6 +20,7 @@ from components import versions
 from policies import registry
 from policies.pack_config import stack_config
 from tests.policies import engine as e
+from tests.support import yamlio
 from tools import policy_report as pr
 from tools.mockrun import Run
 
@@ -51,6 +52,12 @@ def prod_pack() -> pr.InProcessPack:
     return pr.InProcessPack("prod")
 
 
+@pytest.fixture(scope="module")
+def prod_baseline(stack_run: Callable[[str], Run], prod_pack: pr.InProcessPack) -> pr.Report:
+    """The pack's report on the real prod stack, unbroken (read, never changed, by every broken variant)."""
+    return prod_pack.finish(records(stack_run("prod")))
+
+
 def mandatory(report: pr.Report) -> set[str]:
     return {v.policy for v in report.violations if v.level == "mandatory"}
 
@@ -72,7 +79,7 @@ def break_workflow_scan(recs: list[dict[str, Any]]) -> None:
         if r["type"] == "github:index/repositoryFile:RepositoryFile" and "build-push-action" in str(
             r["inputs"].get("content")
         ):
-            doc = yaml.safe_load(r["inputs"]["content"])
+            doc = yamlio.load(r["inputs"]["content"])
             for job in doc["jobs"].values():
                 job["steps"] = [s for s in job.get("steps", []) if "trivy" not in str(s.get("uses", ""))]
             r["inputs"]["content"] = yaml.safe_dump(doc)
@@ -122,7 +129,7 @@ def break_app_service_account(recs: list[dict[str, Any]]) -> None:
 def break_workflow_injection(recs: list[dict[str, Any]]) -> None:
     """Echo the pull request title in a step of the program's CI workflow."""
     wf = first(recs, "github:index/repositoryFile:RepositoryFile", lambda r: "pull_request" in r["inputs"]["content"])
-    doc = yaml.safe_load(wf["inputs"]["content"])
+    doc = yamlio.load(wf["inputs"]["content"])
     job = next(iter(doc["jobs"].values()))
     job["steps"].append({"name": "Greet", "run": "echo ${{ github.event.pull_request.title }}"})
     wf["inputs"]["content"] = yaml.safe_dump(doc)
@@ -149,11 +156,12 @@ def break_rollout_sysctl(recs: list[dict[str, Any]]) -> None:
 def test_broken_prod_variants_fail_with_the_rule_named(
     stack_run: Callable[[str], Run],
     prod_pack: pr.InProcessPack,
+    prod_baseline: pr.Report,
     breaker: Callable[[list[dict[str, Any]]], None],
     rule: str,
     says: str,
 ) -> None:
-    baseline = prod_pack.finish(records(stack_run("prod")))
+    baseline = prod_baseline
     assert not any(says in v.message for v in baseline.violations)
     recs = records(stack_run("prod"))
     breaker(recs)
@@ -275,7 +283,7 @@ def test_real_ci_workflows_pass_and_fail_once_broken() -> None:
         rec = e.record("github:index/repositoryFile:RepositoryFile", e.repo_file(f".github/workflows/{path}", text))
         for r in rules:
             assert registry.check_resource(r.name, rec["type"], rec["inputs"]) == [], (path, r.name)
-        doc = yaml.safe_load(text)
+        doc = yamlio.load(text)
         if not any("trivy" in str(s.get("uses", "")) for job in doc["jobs"].values() for s in job.get("steps", [])):
             continue
         builds += 1
@@ -351,14 +359,13 @@ def test_each_named_exemption_is_needed(stack_run: Callable[[str], Run], stack: 
     assert msgs and all(m.startswith(exemption + " ") or m.startswith(exemption + ":") for m in msgs), msgs
 
 
-def test_budget_uses_the_stacks_own_prices(tmp_path: Path) -> None:
+def test_budget_uses_the_stacks_own_prices(rendered: Callable[[str], Path], tmp_path: Path) -> None:
     """One source for every number: raising a price in the stack settings alone fails prod's mandatory budget,
     and the pack's figure is the render's cost estimate."""
     from tools.render import render
 
-    buf = io.StringIO()
-    assert render("prod", tmp_path / "ok", stream=buf) == 0
-    assert "cost-monthly-budget" not in json.loads((tmp_path / "ok" / "policy.json").read_text())["summary"]["byPolicy"]
+    ok = rendered("prod")  # the session's render of the real prod stack (exit 0)
+    assert "cost-monthly-budget" not in json.loads((ok / "policy.json").read_text())["summary"]["byPolicy"]
     buf = io.StringIO()
     assert render("prod", tmp_path / "prod", overrides={"costCpuHourly": "10"}, stream=buf) == 1
     report = json.loads((tmp_path / "prod" / "policy.json").read_text())
@@ -384,7 +391,7 @@ def test_pricing_configmap_carries_the_cost_model_output(stack_run: Callable[[st
     ]
     model = json.loads(cm.inputs["metadata"]["annotations"][opencost.COST_MODEL_ANNOTATION])
     assert model == run.outputs["costModel"]
-    settings = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    settings = yamlio.load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     assert model["monthlyBudget"] == float(settings["hardening:costMonthlyBudget"])
     assert model["cpuCoreHourly"] == float(settings["hardening:costCpuHourly"])
     # OpenCost's own view of the prices (its ConfigMap data) agrees with the annotation.
