@@ -59,15 +59,35 @@ class FastRepresenter:
         return super().ignore_aliases(data)  # type: ignore[misc,no-any-return]
 
 
+# The serializer asks the resolver about every scalar it writes (whether it may go unquoted); a render asks
+# about the same few thousand label, key and path strings hundreds of thousands of times. The answer
+# depends only on the value and the implicit flags (this dumper has no path resolvers).
+_RESOLVED: dict[tuple[str, bool, bool], str] = {}
+_RESOLVED_MAX = 200_000
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 class _Dumper(FastRepresenter, _BaseDumper):  # type: ignore[misc,valid-type]
     def ignore_aliases(self, data: Any) -> bool:
         return True
 
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is not yaml.ScalarNode:
+            return str(super().resolve(kind, value, implicit))
+        key = (value, implicit[0], implicit[1])  # libyaml passes the flags as a list
+        tag = _RESOLVED.get(key)
+        if tag is None:
+            tag = str(super().resolve(kind, value, implicit))
+            if len(_RESOLVED) < _RESOLVED_MAX:
+                _RESOLVED[key] = tag
+        return tag
+
 
 def _str(dumper: Any, value: str) -> Any:
-    if "\n" in value:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+    style = "|" if "\n" in value else None
+    if dumper.alias_key is None and dumper.default_style is None:
+        return yaml.ScalarNode(_STR_TAG, value, style=style)  # what represent_scalar builds in this case
+    return dumper.represent_scalar(_STR_TAG, value, style=style)
 
 
 _Dumper.add_representer(str, _str)
@@ -122,8 +142,9 @@ _CORE_RESOLVERS = (
 )
 
 
-class ConfigLoader(yaml.SafeLoader):
-    """PyYAML's SafeLoader with YAML 1.2 core scalars and duplicate keys refused."""
+class ConfigLoader(_BaseLoader):  # type: ignore[misc]
+    """PyYAML's SafeLoader (on libyaml's parser when available: the resolver and the constructor below
+    still run in Python) with YAML 1.2 core scalars and duplicate keys refused."""
 
     yaml_implicit_resolvers: dict[Any, Any] = {}
 
