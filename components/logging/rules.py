@@ -24,7 +24,6 @@ from typing import Any
 from components.logging import names
 from components.monitoring import alert
 from components.monitoring.rules import validate_rule_group
-from components.monitoring.scrape import duration_seconds
 
 GROUP_NAME = "logging"
 LOKI_GROUP_NAME = "loki"
@@ -163,13 +162,7 @@ def _group(
     runbook_base_url: str,
     guide: str,
 ) -> dict[str, Any]:
-    overrides = dict(alert_for or {})
-    unknown = sorted(set(overrides) - set(defaults))
-    if unknown:
-        raise ValueError(f"alert_for has unknown alert(s) {', '.join(unknown)}; accepted: {', '.join(defaults)}")
-    fors = {**defaults, **overrides}
-    for name_, value in fors.items():
-        duration_seconds(value, f"alert_for[{name_!r}]")
+    fors = alert.alert_durations(defaults, alert_for)
     rules = [
         alert.alert_rule(
             a.name,

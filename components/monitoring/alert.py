@@ -94,3 +94,16 @@ def alert_rule(
         "runbook_url": runbook_url(runbook_base_url, name, guide),
     }
     return rule
+
+
+def alert_durations(defaults: Mapping[str, str], overrides: Mapping[str, str] | None) -> dict[str, str]:
+    """Each alert's ``for``: an area's defaults with a stack's ``alert_for`` overrides, every one a valid
+    duration; an override naming an alert the area does not have is refused."""
+    given = dict(overrides or {})
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise ValueError(f"alert_for has unknown alert(s) {', '.join(unknown)}; accepted: {', '.join(defaults)}")
+    fors = {**defaults, **given}
+    for name, value in fors.items():
+        duration_seconds(value, f"alert_for[{name!r}]")
+    return fors

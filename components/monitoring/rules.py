@@ -19,7 +19,7 @@ from typing import Any
 
 from components import conventions as cv
 from components.monitoring import platform_alerts
-from components.monitoring.alert import SEVERITIES, alert_rule
+from components.monitoring.alert import SEVERITIES, alert_durations, alert_rule
 from components.monitoring.alert import runbook_anchor as runbook_anchor
 from components.monitoring.alert import runbook_url as runbook_url
 from components.monitoring.scrape import duration_seconds
@@ -257,13 +257,7 @@ def rule_files(
         raise ValueError(
             f"runbook_base_url = {runbook_base_url!r} is invalid; accepted: an https URL without trailing slash"
         )
-    overrides = dict(alert_for or {})
-    unknown = sorted(set(overrides) - set(DEFAULT_FOR))
-    if unknown:
-        raise ValueError(f"alert_for has unknown alert(s) {', '.join(unknown)}; accepted: {', '.join(DEFAULT_FOR)}")
-    fors = {**DEFAULT_FOR, **overrides}
-    for alert_name, for_value in fors.items():
-        duration_seconds(for_value, f"alert_for[{alert_name!r}]")
+    fors = alert_durations(DEFAULT_FOR, alert_for)
 
     def group(name: str, alerts: list[_Alert]) -> dict[str, Any]:
         return {"name": name, "rules": [_alert_rule(a, runbook_base_url) for a in alerts]}
