@@ -217,6 +217,11 @@ def access_buffered() -> bool:
     return bool(_direct) and _direct[0].buffering
 
 
+def access_fields(method: str, route: str, path: str, status: int, duration: float) -> dict[str, Any]:
+    """The fields of one access-log line (the ``extra`` of the ``request`` record)."""
+    return {"method": method, "route": route, "path": path, "status": status, "duration_seconds": round(duration, 6)}
+
+
 def log_access(entries: list[AccessEntry]) -> None:
     """Log completed requests at info level on ``orders_api.access``, in order. When the configured JSON
     handler is the only destination, the lines are written directly as one batch; otherwise (tests
@@ -237,16 +242,7 @@ def log_access(entries: list[AccessEntry]) -> None:
     for method, route, path, status, duration, rid, _finished in entries:
         token = REQUEST_ID.set(rid)
         try:
-            _access.info(
-                "request",
-                extra={
-                    "method": method,
-                    "route": route,
-                    "path": path,
-                    "status": status,
-                    "duration_seconds": round(duration, 6),
-                },
-            )
+            _access.info("request", extra=access_fields(method, route, path, status, duration))
         finally:
             REQUEST_ID.reset(token)
 

@@ -16,7 +16,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .logs import ACCESS_BATCH, ACCESS_LOGGER, REQUEST_ID, AccessEntry, access_buffered, before_write, log_access
+from .logs import (
+    ACCESS_BATCH,
+    ACCESS_LOGGER,
+    REQUEST_ID,
+    AccessEntry,
+    access_buffered,
+    access_fields,
+    before_write,
+    log_access,
+)
 from .metrics import Metrics, method_label
 from .names import UNMATCHED_ROUTE
 
@@ -167,14 +176,5 @@ class ObservabilityMiddleware:
                 if len(completed.queue) >= completed.batch:
                     completed.settle()
             elif access_log.isEnabledFor(logging.DEBUG):
-                access_log.debug(
-                    "request",
-                    extra={
-                        "method": method,
-                        "route": route,
-                        "path": path,
-                        "status": status,
-                        "duration_seconds": round(duration, 6),
-                    },
-                )
+                access_log.debug("request", extra=access_fields(method, route, path, status, duration))
             REQUEST_ID.reset(token)
