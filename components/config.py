@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from components import durations
+
 try:  # pulumi is always installed for the program; keep the module importable without it for tools.
     from pulumi import RunError as _BaseError
 except ImportError:  # pragma: no cover
@@ -41,8 +43,6 @@ class ConfigError(_BaseError):  # type: ignore[misc,valid-type]
 # --------------------------------------------------------------------------------------------------
 # Value checks: each returns the parsed value or raises ValueError("<what is accepted>").
 # --------------------------------------------------------------------------------------------------
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
-_DURATION_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _CPU = re.compile(r"^(\d+m|\d+(\.\d+)?)$")
 _MEMORY = re.compile(r"^\d+(Ki|Mi|Gi|Ti)$")
 _STORAGE = re.compile(r"^\d+(Mi|Gi|Ti)$")
@@ -60,10 +60,7 @@ _GH_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
 def duration_seconds(value: str) -> float:
     """Seconds in a single-unit duration such as ``15d`` or ``30s`` (Prometheus/Go style)."""
-    m = _DURATION.fullmatch(value)
-    if not m:
-        raise ValueError(f"{value!r} is not a duration")
-    return int(m.group(1)) * _DURATION_SECONDS[m.group(2)]
+    return durations.seconds(value, single=True)
 
 
 def cpu_millicores(value: str) -> int:
@@ -162,11 +159,13 @@ def _duration(minimum: str = "1s", maximum: str = "10y") -> Callable[[Any], str]
     accepted = f"a duration with one unit (ms, s, m, h, d, w, y) from {minimum} to {maximum}, e.g. 15d, 12h, 30s"
 
     def check(v: Any) -> str:
-        if not isinstance(v, str) or not _DURATION.fullmatch(v):
+        try:
+            given = duration_seconds(v)
+        except ValueError:
+            raise ValueError(accepted) from None
+        if not duration_seconds(minimum) <= given <= duration_seconds(maximum):
             raise ValueError(accepted)
-        if not duration_seconds(minimum) <= duration_seconds(v) <= duration_seconds(maximum):
-            raise ValueError(accepted)
-        return v
+        return str(v)
 
     return check
 

@@ -24,12 +24,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from components import conventions as cv
-from components import yamltext
+from components import durations, yamltext
 from components.monitoring import names
 from components.monitoring.specs import ProbeTarget, ScrapeTarget
 
-_DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+_SCRAPE_UNITS = ("ms", "s", "m", "h")  # what Prometheus takes for scrape interval and timeout here
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 SKIPPED_POD_PHASES = ("Pending", "Succeeded", "Failed")
 KUBELET_MODES = ("direct", "apiserver", "none")
@@ -58,10 +57,12 @@ def _regex_literal(value: str) -> str:
 
 
 def duration_seconds(value: str, what: str) -> float:
-    m = _DURATION.match(value) if isinstance(value, str) else None
-    if not m:
-        raise ValueError(f"{what} = {value!r} is invalid; accepted: a duration with one unit (ms, s, m, h), e.g. 30s")
-    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+    try:
+        return durations.seconds(value, units=_SCRAPE_UNITS, single=True)
+    except ValueError:
+        raise ValueError(
+            f"{what} = {value!r} is invalid; accepted: a duration with one unit (ms, s, m, h), e.g. 30s"
+        ) from None
 
 
 # --------------------------------------------------------------------------------------------------

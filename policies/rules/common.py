@@ -16,11 +16,11 @@ that form are normalised here by :func:`plain`, so rules only ever see plain dic
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from components import durations
 from components.conventions import LABEL_NAME
 from components.cost.estimate import number as number  # one reading of engine-form numbers, re-exported
 
@@ -307,22 +307,14 @@ def workload_check(inner: Callable[[Resource, Mapping[str, Any], Mapping[str, An
 
 
 # Durations ------------------------------------------------------------------------------------------
-_PROM_DURATION = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
 def duration_seconds(text: str) -> float | None:
     """Seconds in a Prometheus/Loki duration (``15d``, ``720h``, ``1w2d``), or None when malformed."""
-    text = text.strip()
-    if not text:
+    try:
+        return durations.seconds(text.strip())
+    except ValueError:
         return None
-    pos, total = 0, 0.0
-    for m in _PROM_DURATION.finditer(text):
-        if m.start() != pos:
-            return None
-        total += int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    return total if pos == len(text) else None
 
 
 Kind = Literal["resource", "stack"]

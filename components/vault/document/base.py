@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+from components import durations
+
+_VAULT_UNITS = ("ms", "s", "m", "h", "d", "w")
 
 
 class ConfigurationError(ValueError):
@@ -20,17 +20,7 @@ class ConfigurationError(ValueError):
 
 def parse_duration(value: str) -> float:
     """Seconds in a Go-style duration (``2160h``, ``90d``, ``1h30m``, ``45s``); ``ValueError`` otherwise."""
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{value!r} is not a duration")
-    pos, total = 0, 0.0
-    for m in _DURATION_PART.finditer(value):
-        if m.start() != pos:
-            break
-        total += int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
-        pos = m.end()
-    if pos != len(value):
-        raise ValueError(f"{value!r} is not a duration")
-    return total
+    return durations.seconds(value, units=_VAULT_UNITS)
 
 
 def seconds(value: Any) -> float | None:
