@@ -286,3 +286,31 @@ def network_policy_spec(
         spec["egress"] = [_rule("to", peers, ports) for peers, ports in egress]
     spec["policy_types"] = types
     return spec
+
+
+# --------------------------------------------------------------------------------------------------
+# snake_case (these builders) -> API camelCase, for custom resources (a Rollout's pod template)
+# --------------------------------------------------------------------------------------------------
+_VERBATIM_KEYS = frozenset(
+    {"labels", "annotations", "match_labels", "matchLabels", "node_selector", "nodeSelector", "data", "string_data"}
+)
+
+
+def _camel_key(key: str) -> str:
+    if key == "from_":
+        return "from"
+    head, *rest = key.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def camel(value: Any) -> Any:
+    """Recursively turn snake_case keys into the API's camelCase (label/annotation maps untouched)."""
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            key = _camel_key(k) if isinstance(k, str) else k
+            out[key] = dict(v) if k in _VERBATIM_KEYS and isinstance(v, Mapping) else camel(v)
+        return out
+    if isinstance(value, list | tuple):
+        return [camel(v) for v in value]
+    return value

@@ -958,34 +958,6 @@ def rollout(
 
 
 # --------------------------------------------------------------------------------------------------
-# snake_case (components.k8s builders) -> API camelCase, for custom resources
-# --------------------------------------------------------------------------------------------------
-_VERBATIM_KEYS = frozenset(
-    {"labels", "annotations", "match_labels", "matchLabels", "node_selector", "nodeSelector", "data", "string_data"}
-)
-
-
-def _camel_key(key: str) -> str:
-    if key == "from_":
-        return "from"
-    head, *rest = key.split("_")
-    return head + "".join(p[:1].upper() + p[1:] for p in rest)
-
-
-def camel(value: Any) -> Any:
-    """Recursively turn snake_case keys into the API's camelCase (label/annotation maps untouched)."""
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            key = _camel_key(k) if isinstance(k, str) else k
-            out[key] = dict(v) if k in _VERBATIM_KEYS and isinstance(v, Mapping) else camel(v)
-        return out
-    if isinstance(value, list | tuple):
-        return [camel(v) for v in value]
-    return value
-
-
-# --------------------------------------------------------------------------------------------------
 # The upstream controller Deployment
 # --------------------------------------------------------------------------------------------------
 def controller_readiness_probe() -> dict[str, Any]:

@@ -61,7 +61,7 @@ class Service(pulumi.ComponentResource):
         inp = delivery.delivery_input(s, args.scrape_interval)
         template_doc = specs.analysis_template(inp)
         agent = self._agent_parts(s, args.vault)
-        pod = specs.camel(
+        pod = kb.camel(
             workload.pod_template(
                 s,
                 args.vault,

@@ -1,5 +1,5 @@
 """One service's pod template and the objects around its Rollout, as plain data (snake_case, as the typed
-``pulumi_kubernetes`` resources take them; ``components.canary.specs.camel`` turns the pod template into API form
+``pulumi_kubernetes`` resources take them; ``components.k8s.camel`` turns the pod template into API form
 for the Rollout custom resource).
 
 Secure by default, whatever the service says: numeric non-root user, read-only root filesystem, all

@@ -12,6 +12,7 @@ import pulumi
 import pytest
 
 from components import conventions as cv
+from components import k8s as k8s_builders
 from components import vendored, versions
 from components.canary import component, specs
 from components.canary import monitoring as canary_monitoring
@@ -52,7 +53,7 @@ def test_documents_validate_against_the_v1_9_1_crds(variant: str) -> None:
     vault = workload.VaultAccess("https://vault.vault.svc:8200", tls=True)
     rollout = specs.rollout(
         inp,
-        specs.camel(workload.pod_template(service, vault)),
+        k8s_builders.camel(workload.pod_template(service, vault)),
         replicas=service.replicas,
         labels=workload.service_labels(service),
     )
@@ -240,7 +241,7 @@ def test_canary_analysis_count_outlasts_every_step() -> None:
 
 
 def test_camel_case_conversion_keeps_label_keys() -> None:
-    converted = specs.camel(
+    converted = k8s_builders.camel(
         {
             "metadata": {"labels": {"a_b": "c"}, "annotations": {"x_y": "z"}},
             "spec": {"service_account_name": "s", "from_": [{"pod_selector": {"match_labels": {"k_k": "v"}}}]},

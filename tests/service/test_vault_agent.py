@@ -24,8 +24,8 @@ import jsonschema
 import pytest
 import yaml
 
-from components.canary.specs import camel
 from components.config import ConfigError
+from components.k8s import camel
 from components.service import vault_agent as va
 from components.service.load import ServiceError, load_services
 from components.service.spec import ContainerFile, SecretResource, ServiceSpec

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from components import conventions as cv
-from components.canary import specs
+from components import k8s as k8s_builders
 from components.service import workload
 from tests.canary.support import stack_service
 
@@ -17,7 +17,7 @@ def _env(container: dict[str, object]) -> dict[str, str]:
 
 def test_native_vault_client_pod_is_hardened_scraped_and_wired_to_vault() -> None:
     service = stack_service("prod")
-    tmpl = specs.camel(workload.pod_template(service, VAULT_TLS))
+    tmpl = k8s_builders.camel(workload.pod_template(service, VAULT_TLS))
     meta, pod = tmpl["metadata"], tmpl["spec"]
     assert meta["labels"][cv.LABEL_APP] == "orders-api" and meta["labels"][cv.LABEL_COMPONENT] == "app"
     assert meta["labels"]["team"] == "web" and meta["labels"]["cost-center"] == "cc-web"
@@ -36,7 +36,9 @@ def test_native_vault_client_pod_is_hardened_scraped_and_wired_to_vault() -> Non
     assert env["VAULT_ROLE"] == "orders-api" and env["VAULT_AUTH_METHOD"] == "kubernetes"
     assert env["VAULT_SECRET_PATH"] == "apps/orders-api/app" and env["VAULT_CACERT"] == "/etc/vault-ca/ca.crt"
     assert env["APP_PORT"] == "8080" and env["APP_VERSION"] == "1.0.0"
-    dev_env = _env(specs.camel(workload.pod_template(stack_service("dev"), VAULT_PLAIN))["spec"]["containers"][0])
+    dev_env = _env(
+        k8s_builders.camel(workload.pod_template(stack_service("dev"), VAULT_PLAIN))["spec"]["containers"][0]
+    )
     assert dev_env["VAULT_ADDR"] == "http://vault.vault.svc:8200" and "VAULT_CACERT" not in dev_env
     # every variable is one the app knows (a typo would be refused at start-up)
     from app.orders_api.settings import KNOWN_VARIABLES
@@ -46,7 +48,7 @@ def test_native_vault_client_pod_is_hardened_scraped_and_wired_to_vault() -> Non
 
 def test_a_service_without_its_own_vault_client_gets_no_token_and_no_secret_variable() -> None:
     demo = stack_service("prod", "go-deployment-demo")
-    pod = specs.camel(workload.pod_template(demo, VAULT_TLS))["spec"]
+    pod = k8s_builders.camel(workload.pod_template(demo, VAULT_TLS))["spec"]
     assert pod["automountServiceAccountToken"] is False
     env = _env(pod["containers"][0])
     assert "VAULT_ADDR" not in env and "DB_PASSWORD" not in env  # a placeholder never reaches the environment
@@ -56,6 +58,6 @@ def test_a_service_without_its_own_vault_client_gets_no_token_and_no_secret_vari
 
 def test_network_policy_opens_the_service_ports_and_vault_only_with_secrets() -> None:
     demo = stack_service("prod", "go-deployment-demo")
-    spec = specs.camel(workload.network_policy_spec(demo, VAULT_TLS))
+    spec = k8s_builders.camel(workload.network_policy_spec(demo, VAULT_TLS))
     assert spec["ingress"][0]["ports"] == [{"port": 3000, "protocol": "TCP"}]
     assert any(p["port"] == 8200 for rule in spec["egress"] for p in rule.get("ports", []))
