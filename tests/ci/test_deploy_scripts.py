@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from components.ci.workflows import build_workflows
 from tests.ci.helpers import options, step_named
+from tests.support.fakehttp import FakeServer, JsonHandler
 
 pytestmark = pytest.mark.server
 
@@ -28,7 +27,7 @@ RENDER_KEY = "rnd-key-never-printed-9c8b"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
-class FakeApis:
+class FakeApis(FakeServer):
     """Railway's GraphQL endpoint and Render's deploy endpoint, recording every request."""
 
     def __init__(self) -> None:
@@ -37,10 +36,7 @@ class FakeApis:
         self.statuses: list[str] = []  # the deployment's status on each poll; the last one repeats
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 fake.requests.append({"path": self.path, "headers": dict(self.headers), "body": None})
                 if self.headers.get("Authorization") != f"Bearer {RENDER_KEY}":
@@ -80,31 +76,13 @@ class FakeApis:
                 else:
                     self._send(202, {"id": "dep-cafe", "status": "created"})
 
-            def _send(self, code: int, doc: Any) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
+        self.base = self.url
 
     def next_status(self, default: str) -> str:
         if not self.statuses:
             return default
         return self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
-
-    def __enter__(self) -> FakeApis:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture

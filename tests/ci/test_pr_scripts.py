@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -23,6 +21,7 @@ import pytest
 from components.ci.workflows import build_workflows
 from components.ci.workflows.preview import BOT_LOGIN, COST_MARKER
 from tests.ci.helpers import options, step_named
+from tests.support.fakehttp import FakeServer, JsonHandler
 
 pytestmark = pytest.mark.server
 TOKEN = "ghs_fake-token-never-printed-4242"
@@ -37,7 +36,7 @@ BODY = "\n".join(
 )
 
 
-class FakeGithub:
+class FakeGithub(FakeServer):
     """GitHub's issue-comment REST endpoints for one pull request (100 per page, like per_page=100)."""
 
     def __init__(self, comments: list[dict[str, Any]]) -> None:
@@ -45,10 +44,7 @@ class FakeGithub:
         self.calls: list[tuple[str, str]] = []
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def _auth(self) -> bool:
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
                     self._send(401, {"message": "Bad credentials"})
@@ -89,26 +85,7 @@ class FakeGithub:
                         return
                 self._send(404, {"message": "Not Found"})
 
-            def _send(self, code: int, doc: Any) -> None:
-                data = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> FakeGithub:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
+        super().__init__(Handler)
 
 
 def comment_step() -> dict[str, Any]:
